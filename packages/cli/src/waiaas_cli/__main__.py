@@ -1,0 +1,3 @@
+from waiaas_cli.main import main
+
+main()

@@ -1,0 +1,188 @@
+"""Settings from config.toml, overridden by ``WAIAAS_<SECTION>_<KEY>`` and by flags.
+
+The daemon runs on the full Settings; the CLI reads only where the daemon
+listens. Both read the same file through this module.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from waiaas_core.paths import CONFIG_FILE
+
+NETWORKS = ("local", "devnet", "testnet", "mainnet")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class ConfigError(ValueError):
+    """config.toml, an environment variable or a flag holds an unusable value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # [daemon]
+    host: str = "127.0.0.1"
+    port: int = 3100
+    allow_remote: bool = False
+    # [security]
+    session_ttl: int = 86400
+    min_session_ttl: int = 300
+    max_session_ttl: int = 604800
+    max_sessions_per_wallet: int = 5
+    max_renewals: int = 30
+    absolute_lifetime: int = 2592000
+    renewal_grace: int = 60
+    master_lockout_attempts: int = 5
+    master_lockout_seconds: int = 300
+    # [solana]
+    network: str = "local"
+    rpc_url: str = ""
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "daemon": ("host", "port", "allow_remote"),
+    "security": (
+        "session_ttl",
+        "min_session_ttl",
+        "max_session_ttl",
+        "max_sessions_per_wallet",
+        "max_renewals",
+        "absolute_lifetime",
+        "renewal_grace",
+        "master_lockout_attempts",
+        "master_lockout_seconds",
+    ),
+    "solana": ("network", "rpc_url"),
+}
+
+_TYPES = {f.name: type(f.default) for f in fields(Settings)}
+# Keys that may be zero; every other integer must be positive.
+_MAY_BE_ZERO = {"port", "renewal_grace", "max_renewals"}
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+CONFIG_TEMPLATE = """\
+# waiaas configuration. Every key is optional; the values shown are the defaults.
+# Environment variables WAIAAS_<SECTION>_<KEY> override this file
+# (for example WAIAAS_DAEMON_PORT=3200); command line flags override both.
+
+[daemon]
+# host = "127.0.0.1"        # a non-loopback host is refused unless allow_remote = true
+# port = 3100
+# allow_remote = false
+
+[security]
+# session_ttl = 86400           # default session lifetime, seconds
+# min_session_ttl = 300         # lowest expiresIn accepted; lower it only for testing
+# max_sessions_per_wallet = 5   # active (unexpired, unrevoked) sessions
+# max_renewals = 30
+# absolute_lifetime = 2592000   # 30 days from creation; renewals never pass it
+# renewal_grace = 60            # seconds the previous token still works after a renewal
+# master_lockout_attempts = 5   # failed master passwords before a lockout
+# master_lockout_seconds = 300
+
+[solana]
+# network = "local"   # local | devnet | testnet | mainnet
+# rpc_url = ""        # overrides the public endpoint of the network
+"""
+
+
+def load_settings(
+    data_dir: Path,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """File, then environment, then flags (``None`` flag values are ignored)."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    values.update(_from_file(data_dir / CONFIG_FILE))
+    values.update(_from_env(env))
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    settings = Settings(**{k: _coerce(k, v) for k, v in values.items()})
+    _validate(settings)
+    return settings
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    for section, table in raw.items():
+        if section not in SECTIONS or not isinstance(table, dict):
+            raise ConfigError(f"{path}: unknown section [{section}]")
+        for key, value in table.items():
+            if key not in SECTIONS[section]:
+                raise ConfigError(f"{path}: unknown key {key!r} in [{section}]")
+            values[key] = value
+    return values
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, str]:
+    values = {}
+    for section, keys in SECTIONS.items():
+        for key in keys:
+            name = f"WAIAAS_{section.upper()}_{key.upper()}"
+            if name in env:
+                values[key] = env[name]
+    return values
+
+
+def _coerce(key: str, value: Any) -> Any:
+    kind = _TYPES[key]
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        word = str(value).lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ConfigError(f"{key} must be true or false, not {value!r}")
+    if kind is int:
+        try:
+            if isinstance(value, bool | float):
+                raise ValueError
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key} must be a whole number, not {value!r}") from None
+        if number < 0 or (number == 0 and key not in _MAY_BE_ZERO):
+            raise ConfigError(f"{key} must be positive, not {number}")
+        return number
+    if not isinstance(value, str):
+        raise ConfigError(f"{key} must be a string, not {value!r}")
+    return value
+
+
+def _validate(settings: Settings) -> None:
+    if settings.network not in NETWORKS:
+        raise ConfigError(f"network must be one of {', '.join(NETWORKS)}, not {settings.network!r}")
+    if settings.port > 65535:
+        raise ConfigError(f"port must be at most 65535, not {settings.port}")
+    if settings.host not in LOOPBACK_HOSTS and not settings.allow_remote:
+        raise ConfigError(
+            f"host {settings.host!r} is not a loopback address; set allow_remote = true "
+            "in [daemon] to listen on it (anyone who can reach it can try the master password)"
+        )
+    if settings.min_session_ttl > settings.max_session_ttl:
+        raise ConfigError("min_session_ttl must not exceed max_session_ttl")
+    if not settings.min_session_ttl <= settings.session_ttl <= settings.max_session_ttl:
+        raise ConfigError("session_ttl must lie between min_session_ttl and max_session_ttl")
+
+
+def daemon_base_url(data_dir: Path, env: Mapping[str, str] | None = None) -> str:
+    """Where the daemon listens according to config.toml (and its env overrides)."""
+    settings = load_settings(data_dir, env)
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return Settings(host=host, port=settings.port, allow_remote=True).base_url

@@ -1,0 +1,3 @@
+from waiaas_daemon.cli import main
+
+main()

@@ -1,0 +1,3 @@
+from waiaas_mcp.server import main
+
+main()

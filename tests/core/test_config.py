@@ -1,0 +1,51 @@
+import pytest
+
+from waiaas_core.config import CONFIG_TEMPLATE, ConfigError, daemon_base_url, load_settings
+
+
+def test_defaults_without_a_file(tmp_path):
+    settings = load_settings(tmp_path, env={})
+    assert (settings.host, settings.port, settings.network) == ("127.0.0.1", 3100, "local")
+    assert settings.session_ttl == 86400 and settings.renewal_grace == 60
+
+
+def test_template_parses_to_the_defaults(tmp_path):
+    (tmp_path / "config.toml").write_text(CONFIG_TEMPLATE)
+    assert load_settings(tmp_path, env={}) == load_settings(tmp_path / "none", env={})
+
+
+def test_file_then_env_then_flags(tmp_path):
+    (tmp_path / "config.toml").write_text("[daemon]\nport = 4000\n[security]\nmax_renewals = 3\n")
+    assert load_settings(tmp_path, env={}).port == 4000
+    env = {"WAIAAS_DAEMON_PORT": "5000", "WAIAAS_SECURITY_RENEWAL_GRACE": "5"}
+    settings = load_settings(tmp_path, env=env)
+    assert (settings.port, settings.max_renewals, settings.renewal_grace) == (5000, 3, 5)
+    assert load_settings(tmp_path, env=env, overrides={"port": 6000, "host": None}).port == 6000
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[daemon\n", "not valid TOML"),
+        ("[nope]\n", "unknown section"),
+        ("[daemon]\nprt = 1\n", "unknown key"),
+        ("[daemon]\nport = 'x'\n", "whole number"),
+        ("[security]\nsession_ttl = -5\n", "positive"),
+        ("[solana]\nnetwork = 'moon'\n", "network"),
+        ("[daemon]\nhost = '0.0.0.0'\n", "allow_remote"),
+    ],
+)
+def test_bad_config_is_a_clear_error(tmp_path, text, words):
+    (tmp_path / "config.toml").write_text(text)
+    with pytest.raises(ConfigError, match=words):
+        load_settings(tmp_path, env={})
+
+
+def test_remote_host_allowed_when_asked(tmp_path):
+    (tmp_path / "config.toml").write_text("[daemon]\nhost = '0.0.0.0'\nallow_remote = true\n")
+    assert load_settings(tmp_path, env={}).host == "0.0.0.0"
+    assert daemon_base_url(tmp_path, env={}) == "http://127.0.0.1:3100"
+
+
+def test_base_url_brackets_ipv6(tmp_path):
+    assert daemon_base_url(tmp_path, env={"WAIAAS_DAEMON_HOST": "::1"}) == "http://[::1]:3100"
