@@ -1,0 +1,1 @@
+"""Chain adapters: the embedded local ledger and Solana JSON-RPC."""
