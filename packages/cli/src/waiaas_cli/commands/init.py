@@ -1,0 +1,30 @@
+"""`waiaas init`: create the data dir (mode 0700) and a commented config.toml."""
+
+from __future__ import annotations
+
+import click
+
+from waiaas_cli.options import State, data_dir_option, pass_state
+from waiaas_core.config import CONFIG_TEMPLATE
+from waiaas_core.paths import CONFIG_FILE, ensure_private_dir
+
+
+@click.command()
+@data_dir_option
+@pass_state
+def init(state: State) -> None:
+    """Create the data directory and a commented config.toml.
+
+    An existing config.toml is left as it is, so running init again is safe.
+    """
+    data_dir = ensure_private_dir(state.data_dir)
+    config = data_dir / CONFIG_FILE
+    try:
+        with config.open("x", encoding="utf-8") as handle:
+            handle.write(CONFIG_TEMPLATE)
+    except FileExistsError:
+        click.echo(f"Kept the existing {config}")
+    else:
+        click.echo(f"Wrote {config}")
+    click.echo(f"Data directory: {data_dir} (mode 0700)")
+    click.echo(f"Next: waiaas-daemon serve --data-dir {data_dir}")

@@ -1,0 +1,171 @@
+"""`waiaas mcp setup`: give Claude Desktop (or any MCP client) a session for a wallet.
+
+The nine steps of SPEC 10: health, master password, wallet choice, an ``mcp``
+session, the token file, a report, the Claude Desktop snippet, the config
+location, and with ``--write-config`` a merge into that file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from waiaas_cli.client import DaemonClient
+from waiaas_cli.desktop_config import install_servers, load_config
+from waiaas_cli.errors import describe
+from waiaas_cli.options import State, daemon_options, pass_state, password_option
+from waiaas_cli.output import iso_time
+from waiaas_core.atomic import write_secret_file
+from waiaas_core.claude import WalletRef, build_claude_desktop_config, claude_config_path
+from waiaas_core.errors import WaiaasError
+from waiaas_core.paths import ensure_private_dir, token_path
+
+MCP_LABEL = "mcp"
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    wallet: WalletRef
+    session_id: str
+    token_path: Path
+    expires_at: Any
+
+
+@click.group()
+def mcp() -> None:
+    """Connect Claude Desktop (or any MCP client) to a wallet."""
+
+
+@mcp.command()
+@click.option("--wallet", "wallet_id", metavar="ID", help="The wallet to set up (its id).")
+@click.option("--all", "all_wallets", is_flag=True, help="Set up every active wallet.")
+@click.option(
+    "--expires-in",
+    type=click.IntRange(min=1),
+    metavar="SECONDS",
+    help="Session lifetime (default: the daemon's session_ttl, 86400 unless configured). "
+    "The MCP server renews the session on its own.",
+)
+@click.option(
+    "--write-config",
+    is_flag=True,
+    help="Merge the entries into Claude Desktop's config file, keeping everything else "
+    "in it and a backup of the old file beside it.",
+)
+@daemon_options
+@password_option
+@pass_state
+def setup(
+    state: State,
+    wallet_id: str | None,
+    all_wallets: bool,
+    expires_in: int | None,
+    write_config: bool,
+) -> None:
+    """Create an MCP session for a wallet and print the Claude Desktop config.
+
+    The session token goes to DATA_DIR/mcp-tokens/<walletId> (mode 0600), never to
+    the screen; the waiaas-mcp server reads and renews it there. Running setup
+    again replaces the wallet's earlier MCP session.
+    """
+    if wallet_id and all_wallets:
+        raise click.UsageError("--wallet and --all cannot be used together.")
+    config_path = claude_config_path()
+    if write_config:
+        load_config(config_path)  # an unusable file stops us before anything changes
+    client = state.client()
+    client.health()
+    wallets = client.request("GET", "/v1/wallets", master=True)["items"]
+    chosen = choose_wallets(wallets, wallet_id, all_wallets)
+    done = [provision(client, state.data_dir, w, expires_in) for w in chosen]
+    for item in done:
+        report(item)
+    snippet = build_claude_desktop_config(
+        [item.wallet for item in done],
+        base_url=client.base_url,
+        data_dir=state.data_dir,
+        all_wallets=[to_ref(w) for w in wallets],
+    )
+    click.echo("\nClaude Desktop configuration (the mcpServers entries to add):")
+    click.echo(json.dumps(snippet, indent=2, ensure_ascii=False))
+    click.echo(f"\nClaude Desktop config file: {config_path}")
+    if write_config:
+        write(config_path, snippet["mcpServers"])
+    else:
+        click.echo("Run again with --write-config to merge the entries into it.")
+
+
+def to_ref(wallet: dict[str, Any]) -> WalletRef:
+    return WalletRef(id=wallet["id"], name=wallet["name"])
+
+
+def listing(wallets: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{w['id']} ({w['name']})" for w in wallets)
+
+
+def choose_wallets(
+    wallets: list[dict[str, Any]], wallet_id: str | None, all_wallets: bool
+) -> list[dict[str, Any]]:
+    """Step 3: ``--wallet``, ``--all``, or the only active wallet."""
+    active = [w for w in wallets if w.get("status") != "TERMINATED"]
+    if wallet_id:
+        found = [w for w in wallets if w["id"].lower() == wallet_id.strip().lower()]
+        if not found:
+            known = f"known wallets: {listing(wallets)}" if wallets else "there are no wallets"
+            raise click.ClickException(f"unknown wallet id {wallet_id}; {known}.")
+        if found[0] not in active:
+            raise click.ClickException(f"wallet {wallet_id} is terminated.")
+        return found
+    if not active:
+        raise click.ClickException("No wallets found. Create one with `waiaas wallet create NAME`.")
+    if all_wallets or len(active) == 1:
+        return active
+    raise click.ClickException(
+        f"several wallets found: {listing(active)}. "
+        "Choose one with --wallet ID, or set them all up with --all."
+    )
+
+
+def provision(
+    client: DaemonClient, data_dir: Path, wallet: dict[str, Any], expires_in: int | None
+) -> Provisioned:
+    """Steps 4 and 5: a session labelled ``mcp``, its token written atomically, 0600."""
+    body: dict[str, Any] = {"walletId": wallet["id"], "label": MCP_LABEL}
+    if expires_in is not None:
+        body["expiresIn"] = expires_in
+    try:
+        created = client.request("POST", "/v1/sessions", master=True, json=body)
+    except WaiaasError as exc:
+        prefix = f"wallet {wallet['name']} ({wallet['id']})"
+        raise click.ClickException(f"{prefix}: {describe(exc)}") from None
+    path = token_path(data_dir, wallet["id"])
+    ensure_private_dir(data_dir)
+    ensure_private_dir(path.parent)
+    write_secret_file(path, created["token"])
+    return Provisioned(to_ref(wallet), created["id"], path, created.get("expiresAt"))
+
+
+def report(item: Provisioned) -> None:
+    """Step 6: which wallet, where its token is, when it expires. Never the token."""
+    click.echo(f"Wallet:     {item.wallet.name} ({item.wallet.id})")
+    click.echo(f"Session:    {item.session_id}")
+    click.echo(f"Token file: {item.token_path} (mode 0600)")
+    click.echo(f"Expires:    {iso_time(item.expires_at)}")
+
+
+def write(config_path: Path, servers: dict[str, Any]) -> None:
+    """Step 9."""
+    result = install_servers(config_path, servers, now=datetime.now(UTC))
+    if not result.changed:
+        click.echo(f"{result.path} already has these entries; left as it was.")
+        return
+    entries = "entry" if len(servers) == 1 else "entries"
+    click.echo(f"Merged {len(servers)} {entries} into {result.path}")
+    if result.backup:
+        click.echo(f"Backup of the old file: {result.backup}")
+    click.echo("Restart Claude Desktop to load them.")

@@ -1,0 +1,32 @@
+"""`waiaas status`: is the daemon up, and what does it hold."""
+
+from __future__ import annotations
+
+import click
+
+from waiaas_cli.options import State, daemon_options, json_option, pass_state, password_option
+from waiaas_cli.output import print_json
+
+
+@click.command()
+@daemon_options
+@password_option
+@json_option
+@pass_state
+def status(state: State, as_json: bool) -> None:
+    """Show the daemon's health, network, wallet and session counts.
+
+    The counts come from the admin status, which needs the master password.
+    """
+    client = state.client()
+    health = client.health()
+    admin = client.request("GET", "/v1/admin/status", master=True)
+    if as_json:
+        print_json({"baseUrl": client.base_url, "health": health, "admin": admin})
+        return
+    click.echo(f"Daemon:          {client.base_url} ({health.get('status')})")
+    click.echo(f"Version:         {health.get('version')}")
+    click.echo(f"Uptime:          {health.get('uptimeSeconds')} s")
+    click.echo(f"Network:         {admin.get('network')}")
+    click.echo(f"Wallets:         {admin.get('walletCount')}")
+    click.echo(f"Active sessions: {admin.get('activeSessionCount')}")

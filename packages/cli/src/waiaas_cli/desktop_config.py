@@ -1,0 +1,115 @@
+"""Merging waiaas entries into Claude Desktop's ``claude_desktop_config.json``.
+
+Every other key and server is kept; a wallet's old entry (found by
+``env.WAIAAS_WALLET_ID``, whatever its key) is replaced; a key that another
+server holds is never taken. The file is written atomically, after a backup
+of the old one beside it; a file that is not a JSON object is left untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from waiaas_core.atomic import write_secret_file
+
+SERVERS_KEY = "mcpServers"
+
+
+class DesktopConfigError(click.ClickException):
+    """The config file cannot be merged into; it has not been changed."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    path: Path
+    backup: Path | None
+    changed: bool
+
+
+def load_config(path: Path) -> dict[str, Any] | None:
+    """The config as a dict, None if the file does not exist; raises if it is unusable."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        raise DesktopConfigError(f"{path} is not UTF-8 text; it was left untouched.") from None
+    if not text.strip():
+        return {}
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DesktopConfigError(
+            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "it was left untouched. Fix it, or add the entries printed above by hand."
+        ) from None
+    if not isinstance(config, dict):
+        raise DesktopConfigError(f"{path} does not hold a JSON object; it was left untouched.")
+    if not isinstance(config.get(SERVERS_KEY, {}), dict):
+        raise DesktopConfigError(f"{path}: {SERVERS_KEY} is not an object; it was left untouched.")
+    return config
+
+
+def wallet_id_of(entry: Any) -> str | None:
+    env = entry.get("env") if isinstance(entry, dict) else None
+    wallet_id = env.get("WAIAAS_WALLET_ID") if isinstance(env, dict) else None
+    return wallet_id.lower() if isinstance(wallet_id, str) else None
+
+
+def merge_servers(config: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with ``servers`` merged into its ``mcpServers``; ``config`` is not changed.
+
+    A replaced entry keeps its place in the file; new ones are appended.
+    """
+    existing: dict[str, Any] = config.get(SERVERS_KEY) or {}
+    key_of_wallet = {wallet_id_of(entry): key for key, entry in servers.items()}
+    for key, entry in existing.items():
+        if key in servers and wallet_id_of(entry) != wallet_id_of(servers[key]):
+            raise DesktopConfigError(
+                f"the Claude Desktop config already has a server named {key!r} that is not "
+                "this wallet's; rename or remove it there, then run again."
+            )
+    merged: dict[str, Any] = {}
+    for key, entry in existing.items():
+        wallet_id = wallet_id_of(entry)
+        if wallet_id is not None and wallet_id in key_of_wallet:
+            new_key = key_of_wallet[wallet_id]
+            merged[new_key] = servers[new_key]
+        else:
+            merged[key] = entry
+    merged.update((key, entry) for key, entry in servers.items() if key not in merged)
+    return {**config, SERVERS_KEY: merged}
+
+
+def backup_path(path: Path, now: datetime) -> Path:
+    """``<name>.bak-<UTC timestamp>``, with a counter if that name is taken."""
+    stem = f"{path.name}.bak-{now:%Y%m%dT%H%M%SZ}"
+    candidate, n = path.with_name(stem), 1
+    while candidate.exists():
+        candidate, n = path.with_name(f"{stem}-{n}"), n + 1
+    return candidate
+
+
+def install_servers(path: Path, servers: dict[str, Any], *, now: datetime) -> WriteResult:
+    """Merge ``servers`` into the file at ``path`` (created if missing), atomically."""
+    # A config kept in a dotfiles repo is often a symlink: write where it points.
+    path = Path(os.path.realpath(path))
+    old = load_config(path)
+    merged = merge_servers(old or {}, servers)
+    if old == merged:
+        return WriteResult(path, None, changed=False)
+    backup = None
+    if old is not None:
+        backup = backup_path(path, now)
+        # The file may hold other servers' API keys: the backup is 0600 too.
+        write_secret_file(backup, path.read_bytes())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_secret_file(path, json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
+    return WriteResult(path, backup, changed=True)
