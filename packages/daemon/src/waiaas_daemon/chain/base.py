@@ -7,10 +7,20 @@ or a configured rpc_url).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
+from solders.hash import Hash
+from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
+from solders.message import Message
+from solders.pubkey import Pubkey
+from solders.system_program import TransferParams, transfer
+from solders.transaction import Transaction
+
+from waiaas_core.errors import WaiaasError
 
 TxStatus = Literal["PENDING", "SUBMITTED", "CONFIRMED", "FAILED"]
 
@@ -77,3 +87,98 @@ class Chain(Protocol):
     async def airdrop(self, address: str, amount: int) -> Outcome: ...
 
     async def aclose(self) -> None: ...
+
+
+# SPL Memo (v2+); LiteSVM loads it by default, and every public cluster has it.
+MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
+LAMPORTS_PER_SIGNATURE = 5000
+MAX_TRANSACTION_SIZE = 1232  # bytes on the wire: IPv6 MTU minus headers
+MAX_LAMPORTS = 2**64 - 1
+
+
+def parse_address(address: str) -> Pubkey:
+    """A base58 address of 32 bytes, or INVALID_ADDRESS."""
+    try:
+        return Pubkey.from_string(address)
+    except (ValueError, TypeError):
+        raise WaiaasError("INVALID_ADDRESS", "The address is not a base58 32-byte key.") from None
+
+
+def build_transfer(
+    signer: Keypair, to: str, amount: int, memo: str | None, blockhash: Hash
+) -> Transaction:
+    """A signed system transfer, with an SPL Memo instruction when ``memo`` is given."""
+    if not 0 < amount <= MAX_LAMPORTS:
+        raise WaiaasError("INVALID_REQUEST", "amount must be a positive integer below 2^64.")
+    payer = signer.pubkey()
+    params = TransferParams(from_pubkey=payer, to_pubkey=parse_address(to), lamports=amount)
+    instructions = [transfer(params)]
+    if memo is not None:
+        instructions.append(_memo_instruction(memo, payer))
+    tx = Transaction([signer], Message(instructions, payer), blockhash)
+    size = len(bytes(tx))
+    if size > MAX_TRANSACTION_SIZE:
+        raise WaiaasError(
+            "INVALID_REQUEST",
+            f"memo is too long: the transaction would be {size} bytes "
+            f"(at most {MAX_TRANSACTION_SIZE}).",
+        )
+    return tx
+
+
+def _memo_instruction(memo: str, payer: Pubkey) -> Instruction:
+    try:
+        data = memo.encode("utf-8")
+    except UnicodeEncodeError:
+        raise WaiaasError("INVALID_REQUEST", "memo must be valid UTF-8 text.") from None
+    return Instruction(MEMO_PROGRAM_ID, data, [AccountMeta(payer, True, False)])
+
+
+# Where Solana's own wording reads better than the variant name split into words.
+_WORDING = {
+    "AccountNotFound": "Attempt to debit an account but found no record of a prior credit.",
+    "AlreadyProcessed": "This transaction has already been processed",
+    "BlockhashNotFound": "Blockhash not found",
+    "InsufficientFundsForFee": "Insufficient funds for fee",
+    "SignatureFailure": "Transaction did not pass signature verification",
+    "InsufficientFunds": "insufficient funds for instruction",
+}
+
+# Runtime bookkeeping lines; every other log line is a program explaining itself.
+_ROUTINE_LOG = re.compile(r"^Program \w+ (invoke \[\d+\]|success|consumed .*|failed: .*)$")
+
+
+def describe_transaction_error(err: Any, logs: Sequence[str] = ()) -> str:
+    """Readable text for a TransactionError in its JSON-RPC shape, with the programs' reasons.
+
+    The shapes are serde's: ``"BlockhashNotFound"``,
+    ``{"InstructionError": [0, {"Custom": 1}]}``,
+    ``{"InsufficientFundsForRent": {"account_index": 1}}``.
+    """
+    text = _describe(err)
+    reasons = [line for line in logs if not _ROUTINE_LOG.match(line)]
+    return f"{text} ({'; '.join(reasons)})" if reasons else text
+
+
+def _describe(err: Any) -> str:
+    if isinstance(err, str):
+        return _WORDING.get(err) or _words(err)
+    if isinstance(err, dict) and len(err) == 1:
+        ((name, detail),) = err.items()
+        if name == "InstructionError" and isinstance(detail, list) and len(detail) == 2:
+            return f"Error processing Instruction {detail[0]}: {_instruction_error(detail[1])}"
+        if name == "InsufficientFundsForRent" and isinstance(detail, dict):
+            index = detail.get("account_index")
+            return f"Transaction results in an account ({index}) with insufficient funds for rent"
+        return f"{_words(name)} ({detail})"
+    return str(err)
+
+
+def _instruction_error(err: Any) -> str:
+    if isinstance(err, dict) and isinstance(err.get("Custom"), int):
+        return f"custom program error: {err['Custom']:#x}"
+    return _describe(err).lower() if isinstance(err, str) else str(err)
+
+
+def _words(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", name).capitalize()

@@ -1,0 +1,204 @@
+"""The ``local`` network: solders' LiteSVM in this process, made durable by the daemon's database.
+
+Every Outcome carries snapshots of the accounts its transaction wrote; the daemon
+saves them with the transaction record and hands them back at start.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import solders.transaction_status as ts
+from solders.account import Account
+from solders.hash import Hash
+from solders.keypair import Keypair
+from solders.litesvm import LiteSVM
+from solders.message import Message
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.system_program import ID as SYSTEM_PROGRAM_ID
+from solders.transaction import Transaction
+from solders.transaction_metadata import TransactionMetadata, TransactionResult
+
+from waiaas_core.errors import WaiaasError
+
+from .base import (
+    LAMPORTS_PER_SIGNATURE,
+    MAX_LAMPORTS,
+    AccountSnapshot,
+    Outcome,
+    PreparedTransfer,
+    build_transfer,
+    describe_transaction_error,
+    parse_address,
+)
+
+# A real cluster accepts a blockhash for about 150 blocks (MAX_PROCESSING_AGE).
+RECENT_BLOCKHASHES = 150
+
+
+class LocalChain:
+    """One LiteSVM runtime shared by every wallet of the daemon.
+
+    ``accounts`` (or ``restore()``) loads the snapshots the daemon saved, so
+    balances survive a restart. Transaction history lives in memory only:
+    ``status()`` of a signature from before the restart is None.
+    """
+
+    network = "local"
+    airdrop_allowed = True
+
+    def __init__(self, accounts: Iterable[AccountSnapshot] = ()) -> None:
+        # LiteSVM accepts only its latest blockhash, and we advance it after
+        # every transaction: a transfer prepared while another one landed would
+        # be refused. So we keep a cluster's window of recent blockhashes here.
+        self._svm = LiteSVM().with_blockhash_check(False)
+        self._recent: deque[Hash] = deque(maxlen=RECENT_BLOCKHASHES)
+        self._recent.append(self._svm.latest_blockhash())
+        self._blockhash_used = False
+        self.restore(accounts)
+
+    def restore(self, snapshots: Iterable[AccountSnapshot]) -> None:
+        """Write saved accounts into the runtime; a later snapshot of an address wins."""
+        for snap in snapshots:
+            account = Account(
+                snap.lamports,
+                snap.data,
+                Pubkey.from_string(snap.owner),
+                snap.executable,
+                snap.rent_epoch,
+            )
+            # A zero-lamport account is deleted by the runtime, as on a cluster.
+            self._svm.set_account(Pubkey.from_string(snap.address), account)
+
+    def snapshot(self, address: str | Pubkey) -> AccountSnapshot:
+        """The account's full state; an account that does not exist has zero lamports."""
+        pubkey = address if isinstance(address, Pubkey) else parse_address(address)
+        account = self._svm.get_account(pubkey)
+        if account is None:
+            return AccountSnapshot(str(pubkey), 0, b"", str(SYSTEM_PROGRAM_ID), False, 0)
+        return AccountSnapshot(
+            address=str(pubkey),
+            lamports=account.lamports,
+            data=bytes(account.data),
+            owner=str(account.owner),
+            executable=account.executable,
+            rent_epoch=account.rent_epoch,
+        )
+
+    def rent_exempt_minimum(self, data_len: int = 0) -> int:
+        """Lamports an account of ``data_len`` bytes must keep (890880 for a plain wallet)."""
+        return self._svm.minimum_balance_for_rent_exemption(data_len)
+
+    async def get_balance(self, address: str) -> int:
+        return self._svm.get_balance(parse_address(address)) or 0
+
+    async def transfer_fee(self) -> int:
+        # LiteSVM's fee structure is the cluster default: 5000 lamports a signature.
+        return LAMPORTS_PER_SIGNATURE
+
+    async def prepare_transfer(
+        self, signer: Keypair, to: str, amount: int, memo: str | None
+    ) -> PreparedTransfer:
+        tx = build_transfer(signer, to, amount, memo, self._fresh_blockhash())
+        return PreparedTransfer(signature=str(tx.signatures[0]), raw=bytes(tx))
+
+    async def submit(self, prepared: PreparedTransfer) -> Outcome:
+        try:
+            tx = Transaction.from_bytes(prepared.raw)
+        except ValueError:
+            return Outcome(prepared.signature, "FAILED", "invalid transaction: not decodable")
+        signature = tx.signatures[0]
+        keys = _writable_keys(tx.message)
+        seen = self._svm.get_transaction(signature)
+        if seen is not None:  # a resubmission: answer with what happened the first time
+            return self._outcome(str(signature), seen, keys)
+        if tx.message.recent_blockhash not in self._recent:
+            error = describe_transaction_error("BlockhashNotFound")
+            return Outcome(str(signature), "FAILED", error, self._snapshots(keys))
+        result = self._svm.send_transaction(tx)
+        self._advance()
+        return self._outcome(str(signature), result, keys)
+
+    async def status(self, signature: str) -> Outcome | None:
+        try:
+            result = self._svm.get_transaction(Signature.from_string(signature))
+        except ValueError:
+            return None
+        return None if result is None else self._outcome(signature, result, ())
+
+    async def airdrop(self, address: str, amount: int) -> Outcome:
+        pubkey = parse_address(address)
+        if not 0 < amount <= MAX_LAMPORTS:
+            raise WaiaasError("INVALID_REQUEST", "amount must be a positive integer below 2^64.")
+        result = self._svm.airdrop(pubkey, amount)
+        self._advance()
+        meta = result if isinstance(result, TransactionMetadata) else result.meta()
+        # The faucet, the other account an airdrop writes, is not snapshotted:
+        # each runtime makes a new one with its own key and a fresh supply.
+        return self._outcome(str(meta.signature()), result, (pubkey,))
+
+    async def aclose(self) -> None:
+        return None
+
+    def _fresh_blockhash(self) -> Hash:
+        # Each prepared transfer gets a blockhash no other one has: two identical
+        # sends must be two transactions with two signatures.
+        if self._blockhash_used:
+            self._advance()
+        self._blockhash_used = True
+        return self._svm.latest_blockhash()
+
+    def _advance(self) -> None:
+        self._svm.expire_blockhash()
+        self._recent.append(self._svm.latest_blockhash())
+        self._blockhash_used = False
+
+    def _snapshots(self, keys: Iterable[Pubkey]) -> tuple[AccountSnapshot, ...]:
+        return tuple(self.snapshot(key) for key in keys)
+
+    def _outcome(
+        self, signature: str, result: TransactionResult, keys: Iterable[Pubkey]
+    ) -> Outcome:
+        accounts = self._snapshots(keys)
+        if isinstance(result, TransactionMetadata):
+            return Outcome(signature, "CONFIRMED", None, accounts)
+        error = describe_transaction_error(error_to_json(result.err()), result.meta().logs())
+        return Outcome(signature, "FAILED", error, accounts)
+
+
+def _writable_keys(message: Message) -> tuple[Pubkey, ...]:
+    """The accounts a transaction may write: the ones worth snapshotting."""
+    header = message.header
+    keys = message.account_keys
+    signers = header.num_required_signatures
+    writable_signers = signers - header.num_readonly_signed_accounts
+    writable_end = len(keys) - header.num_readonly_unsigned_accounts
+    return tuple(keys[:writable_signers]) + tuple(keys[signers:writable_end])
+
+
+def error_to_json(err: ts.TransactionErrorType) -> Any:
+    """A solders TransactionError in the JSON shape the RPC API uses."""
+    if isinstance(err, ts.TransactionErrorInstructionError):
+        return {"InstructionError": [err.index, _instruction_error_to_json(err.err)]}
+    if isinstance(err, ts.TransactionErrorInsufficientFundsForRent):
+        return {"InsufficientFundsForRent": {"account_index": err.account_index}}
+    if isinstance(err, ts.TransactionErrorProgramExecutionTemporarilyRestricted):
+        return {"ProgramExecutionTemporarilyRestricted": {"account_index": err.account_index}}
+    if isinstance(err, ts.TransactionErrorDuplicateInstruction):
+        return {"DuplicateInstruction": err.index}
+    return _variant_name(err)
+
+
+def _instruction_error_to_json(err: ts.InstructionErrorType) -> Any:
+    if isinstance(err, ts.InstructionErrorCustom):
+        return {"Custom": err.code}
+    if isinstance(err, ts.InstructionErrorBorshIO):
+        return {"BorshIoError": err.value}
+    return _variant_name(err)
+
+
+def _variant_name(err: object) -> str:
+    return str(err).rsplit(".", 1)[-1]  # "TransactionErrorFieldless.AccountNotFound"
