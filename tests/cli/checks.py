@@ -1,0 +1,16 @@
+"""Assertions shared by the CLI tests."""
+
+from __future__ import annotations
+
+import subprocess
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
+    """Exit code 1, one ``Error: ...`` line on stderr containing every fragment, no traceback."""
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in result.stderr
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]

@@ -1,0 +1,61 @@
+"""Fixtures for the CLI tests: the installed `waiaas` run as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A HOME of its own, so Claude Desktop's config path points into the test's folder."""
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def cli(home: Path) -> Run:
+    """Run ``python -m waiaas_cli ARGS`` with a clean environment; returns the finished process.
+
+    No WAIAAS_* variable leaks in from the developer's shell, stdin is empty unless
+    ``input`` is given, and a new session means no controlling terminal, so a
+    password prompt reads stdin instead of hanging on /dev/tty.
+    """
+    base = {k: v for k, v in os.environ.items() if not k.startswith("WAIAAS_")}
+    base["HOME"] = str(home)
+
+    def run(
+        *args: str, env: dict[str, str] | None = None, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "waiaas_cli", *args],
+            env=base | (env or {}),
+            input=input if input is not None else "",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            start_new_session=True,
+            check=False,
+        )
+
+    return run
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A URL where nothing listens: a bound socket that never listens refuses connections.
+
+    Holding the socket for the test's duration means no other process can take the port.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
