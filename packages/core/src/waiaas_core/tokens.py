@@ -6,6 +6,7 @@ verifying) to learn when to renew.
 
 from __future__ import annotations
 
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -31,7 +32,15 @@ class SessionClaims:
 def sign_session_token(
     secret: bytes, session_id: str, wallet_id: str, issued_at: int, expires_at: int
 ) -> str:
-    payload = {"sub": session_id, "wlt": wallet_id, "iat": issued_at, "exp": expires_at}
+    # jti makes every token unique, even two issued in one second with one expiry,
+    # so a renewal's compare-and-swap on the token hash can always tell them apart.
+    payload = {
+        "sub": session_id,
+        "wlt": wallet_id,
+        "iat": issued_at,
+        "exp": expires_at,
+        "jti": secrets.token_hex(8),
+    }
     return TOKEN_PREFIX + jwt.encode(payload, secret, algorithm=ALGORITHM)
 
 

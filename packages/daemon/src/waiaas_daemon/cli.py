@@ -1,15 +1,139 @@
-"""`waiaas-daemon` command line."""
+"""`waiaas-daemon serve`: configuration, master password, pid lock, then uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import click
+
+from waiaas_core.config import ConfigError, Settings, load_settings
+from waiaas_core.paths import DATABASE_FILE, PID_FILE, ensure_private_dir, resolve_data_dir
+from waiaas_daemon.server import run_server
+from waiaas_daemon.state import StartupError
+
+log = logging.getLogger("waiaas_daemon")
 
 
 @click.group()
 @click.version_option(package_name="waiaas-daemon")
 def main() -> None:
-    """waiaas wallet daemon."""
+    """waiaas wallet daemon: holds the keys and answers the REST API."""
 
 
 @main.command()
-def serve() -> None:
-    """Run the daemon (not implemented yet)."""
-    raise click.ClickException("not implemented yet")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Default: ~/.waiaas.")
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), help="0 takes a free port (default 3100).")
+@click.option(
+    "--password-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File holding the master password (else $WAIAAS_MASTER_PASSWORD, else a prompt).",
+)
+def serve(data_dir: Path | None, host: str | None, port: int | None, password_file: Path | None):
+    """Run the daemon until SIGTERM or SIGINT.
+
+    The first start on an empty data dir sets the master password; later
+    starts check it.
+    """
+    _setup_logging()
+    directory = resolve_data_dir(data_dir)
+    try:
+        settings = load_settings(directory, overrides={"host": host, "port": port})
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    ensure_private_dir(directory)
+    with _pid_lock(directory):
+        password = _master_password(password_file, first_run=_is_first_run(directory))
+        try:
+            asyncio.run(run_server(settings, directory, password))
+        except StartupError as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(_bind_error(settings, exc)) from None
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=os.environ.get("WAIAAS_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _is_first_run(directory: Path) -> bool:
+    return not (directory / DATABASE_FILE).exists()
+
+
+def _master_password(password_file: Path | None, *, first_run: bool) -> str:
+    if password_file is not None:
+        try:
+            password = password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise click.ClickException(f"cannot read --password-file: {exc.strerror}") from None
+    elif "WAIAAS_MASTER_PASSWORD" in os.environ:
+        password = os.environ["WAIAAS_MASTER_PASSWORD"]
+    elif sys.stdin.isatty():
+        password = click.prompt(
+            "Set the master password" if first_run else "Master password",
+            hide_input=True,
+            confirmation_prompt=first_run,
+            err=True,
+        )
+    else:
+        raise click.ClickException(
+            "no master password: use --password-file or $WAIAAS_MASTER_PASSWORD "
+            "(standard input is not a terminal to ask on)"
+        )
+    if not password:
+        raise click.ClickException("the master password is empty")
+    return password
+
+
+@contextlib.contextmanager
+def _pid_lock(directory: Path) -> Iterator[None]:
+    """daemon.pid, locked: two daemons on one data dir would fork the local ledger."""
+    path = directory / PID_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise click.ClickException(
+                f"another waiaas-daemon (pid {other}) is running on {directory}"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+    finally:
+        os.close(fd)
+
+
+def _bind_error(settings: Settings, exc: OSError) -> str:
+    return f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}"
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock

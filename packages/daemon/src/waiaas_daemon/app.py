@@ -1,0 +1,74 @@
+"""The Starlette application: routes, guards, error handlers."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from waiaas_core.errors import WaiaasError
+from waiaas_daemon.middleware import BodyLimit, HostGuard, request_id
+from waiaas_daemon.routes import admin, health, mcp_tokens, sessions, wallet, wallets
+from waiaas_daemon.state import DaemonState
+
+log = logging.getLogger("waiaas_daemon")
+
+HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+
+
+def error_response(request: Request, error: WaiaasError) -> JSONResponse:
+    return JSONResponse(error.to_body(request_id(request.scope)), status_code=error.status)
+
+
+async def on_waiaas_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WaiaasError)
+    return error_response(request, exc)
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "INVALID_REQUEST")
+    return error_response(request, WaiaasError(code))
+
+
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The traceback stays in our log; the client learns only the request id.
+    log.error("request %s failed", request_id(request.scope), exc_info=exc)
+    return error_response(request, WaiaasError("INTERNAL_ERROR"))
+
+
+def create_app(state: DaemonState) -> Starlette:
+    app = Starlette(
+        routes=[
+            *health.routes(),
+            *admin.routes(),
+            *wallets.routes(),
+            *sessions.routes(),
+            *mcp_tokens.routes(),
+            *wallet.routes(),
+        ],
+        middleware=[
+            Middleware(HostGuard, extra_hosts=_extra_hosts(state)),
+            Middleware(BodyLimit),
+        ],
+        exception_handlers={
+            WaiaasError: on_waiaas_error,
+            HTTPException: on_http_error,
+            Exception: on_unexpected,
+        },
+    )
+    app.state.daemon = state
+    return app
+
+
+def _extra_hosts(state: DaemonState) -> list[str]:
+    # With allow_remote the operator chose to serve a real name; accept it too.
+    settings = state.settings
+    if not settings.allow_remote:
+        return []
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return [host]

@@ -1,0 +1,91 @@
+"""Wallet secret keys at rest: AES-256-GCM under a key derived with argon2id.
+
+Each wallet has its own salt; the derived key is kept in memory after first
+use, because argon2 is deliberately slow and a send must not pay for it.
+The master password itself is hashed with argon2id (PasswordHasher) once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.low_level import Type, hash_secret_raw
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from solders.keypair import Keypair
+
+
+@dataclass(frozen=True)
+class KdfParams:
+    # OWASP's argon2id minimum (19 MiB, 2 passes): about 20 ms here per wallet.
+    time_cost: int = 2
+    memory_cost: int = 19456
+    parallelism: int = 1
+
+    def to_json(self) -> str:
+        return json.dumps({"alg": "argon2id", **asdict(self)})
+
+    @classmethod
+    def from_json(cls, text: str) -> KdfParams:
+        raw = json.loads(text)
+        return cls(raw["time_cost"], raw["memory_cost"], raw["parallelism"])
+
+
+@dataclass(frozen=True)
+class SealedKey:
+    ciphertext: bytes
+    nonce: bytes
+    salt: bytes
+    kdf: str
+
+
+class KeyStore:
+    def __init__(self, password: str, params: KdfParams | None = None) -> None:
+        self._password = password.encode()
+        self._params = params or KdfParams()
+        self._derived: dict[bytes, bytes] = {}
+
+    def seal(self, keypair: Keypair, wallet_id: str) -> SealedKey:
+        salt = os.urandom(16)
+        nonce = os.urandom(12)
+        key = self._key(salt, self._params)
+        ciphertext = AESGCM(key).encrypt(nonce, bytes(keypair), wallet_id.encode())
+        return SealedKey(ciphertext, nonce, salt, self._params.to_json())
+
+    def open(self, sealed: SealedKey, wallet_id: str) -> Keypair:
+        key = self._key(sealed.salt, KdfParams.from_json(sealed.kdf))
+        try:
+            secret = AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, wallet_id.encode())
+        except InvalidTag:
+            raise RuntimeError(f"the key of wallet {wallet_id} cannot be decrypted") from None
+        return Keypair.from_bytes(secret)
+
+    def _key(self, salt: bytes, params: KdfParams) -> bytes:
+        cached = self._derived.get(salt)
+        if cached is None:
+            cached = hash_secret_raw(
+                self._password,
+                salt,
+                time_cost=params.time_cost,
+                memory_cost=params.memory_cost,
+                parallelism=params.parallelism,
+                hash_len=32,
+                type=Type.ID,
+            )
+            self._derived[salt] = cached
+        return cached
+
+
+def hash_master_password(password: str) -> bytes:
+    return PasswordHasher().hash(password).encode()
+
+
+def check_master_password(stored_hash: bytes, password: str) -> bool:
+    try:
+        return PasswordHasher().verify(stored_hash.decode(), password)
+    except (VerificationError, InvalidHashError):
+        return False

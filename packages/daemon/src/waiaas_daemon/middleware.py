@@ -1,0 +1,104 @@
+"""Pure-ASGI guards in front of every route: request id, Host check, body limit.
+
+The Host guard is modelled on starlette's TrustedHostMiddleware but answers
+with our JSON error and understands ``[::1]:port``. It stops DNS rebinding:
+a web page on evil.example resolving to 127.0.0.1 still sends its own Host.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from waiaas_core.errors import WaiaasError
+
+MAX_BODY_BYTES = 64 * 1024
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+def request_id(scope: Scope) -> str:
+    return scope.setdefault("state", {}).setdefault("request_id", uuid.uuid4().hex)
+
+
+async def send_error(scope: Scope, send: Send, error: WaiaasError) -> None:
+    body = json.dumps(error.to_body(request_id(scope))).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def host_name(host_header: str) -> str:
+    """``localhost:3100`` → ``localhost``; ``[::1]:3100`` → ``[::1]``."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class HostGuard:
+    def __init__(self, app: ASGIApp, extra_hosts: Iterable[str] = ()) -> None:
+        self.app = app
+        self.allowed = LOOPBACK_NAMES | {h.lower() for h in extra_hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request_id(scope)
+            host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+            if host_name(host) not in self.allowed:
+                await send_error(
+                    scope,
+                    send,
+                    WaiaasError(
+                        "INVALID_HOST",
+                        hint="Call the daemon as http://127.0.0.1:<port> or http://localhost:<port>.",
+                    ),
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """413 for a body over the limit, whether it says its length or streams."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            status = "PAYLOAD_TOO_LARGE" if length.isdigit() else "INVALID_REQUEST"
+            await send_error(scope, send, WaiaasError(status, _too_large(self.limit, status)))
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise WaiaasError("PAYLOAD_TOO_LARGE", _too_large(self.limit, ""))
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+def _too_large(limit: int, code: str) -> str | None:
+    if code == "INVALID_REQUEST":
+        return "The Content-Length header is not a number."
+    return f"The request body is larger than {limit // 1024} KiB."

@@ -1,0 +1,168 @@
+"""Session tokens: create, authenticate, renew (seven checks in order), revoke."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from waiaas_core.errors import WaiaasError
+from waiaas_core.tokens import SessionClaims, sign_session_token, verify_session_token
+from waiaas_daemon.state import DaemonState
+from waiaas_daemon.storage import LimitReached, SessionRow
+
+MCP_LABEL = "mcp"
+
+
+@dataclass(frozen=True)
+class Issued:
+    session: SessionRow
+    token: str
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    claims: SessionClaims
+    session: SessionRow
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def absolute_expiry(state: DaemonState, session: SessionRow) -> int:
+    # From the setting in force now, so an operator's lower limit applies at once.
+    return session.created_at + state.settings.absolute_lifetime
+
+
+def status_of(state: DaemonState, session: SessionRow) -> str:
+    if session.revoked_at is not None:
+        return "REVOKED"
+    if session.expires_at <= state.now():
+        return "EXPIRED"
+    return "ACTIVE"
+
+
+def _sign(state: DaemonState, session_id: str, wallet_id: str, iat: int, exp: int) -> str:
+    return sign_session_token(state.jwt_secret, session_id, wallet_id, iat, exp)
+
+
+async def create_session(
+    state: DaemonState,
+    wallet_id: str,
+    *,
+    ttl: int,
+    constraints: dict[str, Any] | None = None,
+    label: str | None = None,
+) -> Issued:
+    wallet = await state.db.get_wallet(wallet_id)
+    if wallet is None:
+        raise WaiaasError("WALLET_NOT_FOUND")
+    if wallet.status != "ACTIVE":
+        raise WaiaasError("WALLET_TERMINATED")
+    now = state.now()
+    session_id = str(uuid.uuid4())
+    expires_at = min(now + ttl, now + state.settings.absolute_lifetime)
+    token = _sign(state, session_id, wallet_id, now, expires_at)
+    row = {
+        "id": session_id,
+        "wallet_id": wallet_id,
+        "label": label,
+        "token_hash": token_hash(token),
+        "ttl": ttl,
+        "expires_at": expires_at,
+        "constraints": constraints,
+        "created_at": now,
+    }
+    try:
+        await state.db.insert_session(
+            row,
+            limit=state.settings.max_sessions_per_wallet,
+            now=now,
+            replace_label=MCP_LABEL if label == MCP_LABEL else None,
+        )
+    except LimitReached:
+        raise WaiaasError(
+            "SESSION_LIMIT_EXCEEDED",
+            f"The wallet already has {state.settings.max_sessions_per_wallet} active sessions.",
+            hint="Revoke one with DELETE /v1/sessions/{id} (waiaas session revoke ID).",
+        ) from None
+    session = await state.db.get_session(session_id)
+    assert session is not None
+    return Issued(session, token)
+
+
+async def authenticate(state: DaemonState, token: str) -> Authenticated:
+    """sessionAuth: valid signature, unexpired, session live, token current or in grace."""
+    claims = verify_session_token(token, state.jwt_secret, now=state.clock())
+    session = await state.db.get_session(claims.session_id)
+    if session is None or session.wallet_id != claims.wallet_id:
+        raise WaiaasError("INVALID_TOKEN", "The token's session does not exist.")
+    if session.revoked_at is not None:
+        raise WaiaasError("SESSION_REVOKED")
+    digest = token_hash(token)
+    if digest == session.token_hash:
+        return Authenticated(claims, session)
+    in_grace = (
+        digest == session.prev_token_hash
+        and session.prev_valid_until is not None
+        and state.clock() < session.prev_valid_until
+    )
+    if in_grace:
+        return Authenticated(claims, session)
+    raise WaiaasError("INVALID_TOKEN", "The token has been replaced by a renewal.")
+
+
+async def renew(state: DaemonState, session_id: str, token: str) -> Issued:
+    """The seven checks of SPEC section 5, in order, then compare-and-swap."""
+    claims = verify_session_token(token, state.jwt_secret, now=state.clock())  # 1
+    session = await state.db.get_session(session_id)
+    if session is None or claims.session_id != session_id:  # 2
+        raise WaiaasError("SESSION_NOT_FOUND")
+    if session.revoked_at is not None:  # 3
+        raise WaiaasError("SESSION_REVOKED")
+    old_hash = token_hash(token)
+    if old_hash != session.token_hash:  # 4
+        raise WaiaasError("RENEWAL_CONFLICT", hint="Read the current token from the token file.")
+    if session.renewal_count >= state.settings.max_renewals:  # 5
+        raise WaiaasError("RENEWAL_LIMIT_EXCEEDED", hint="Create a new session.")
+    now = state.clock()
+    absolute = absolute_expiry(state, session)
+    if now >= absolute:  # 6
+        raise WaiaasError("SESSION_LIFETIME_EXPIRED", hint="Create a new session.")
+    ttl = claims.expires_at - claims.issued_at
+    if now - claims.issued_at < ttl / 2:  # 7
+        wait = int(claims.issued_at + ttl / 2 - now) + 1
+        raise WaiaasError("RENEWAL_TOO_EARLY", hint=f"Renew after half the TTL, in {wait} s.")
+    issued_at = int(now)
+    expires_at = min(issued_at + session.ttl, absolute)
+    new_token = _sign(state, session.id, session.wallet_id, issued_at, expires_at)
+    swapped = await state.db.swap_session_token(
+        session_id,
+        old_hash,
+        token_hash(new_token),
+        expires_at=expires_at,
+        now=issued_at,
+        prev_valid_until=now + state.settings.renewal_grace,
+    )
+    if not swapped:
+        raise WaiaasError("RENEWAL_CONFLICT", hint="Read the current token from the token file.")
+    renewed = await state.db.get_session(session_id)
+    assert renewed is not None
+    return Issued(renewed, new_token)
+
+
+async def revoke(state: DaemonState, session_id: str) -> SessionRow:
+    session = await state.db.get_session(session_id)
+    if session is None:
+        raise WaiaasError("SESSION_NOT_FOUND")
+    await state.db.revoke_session(session_id, state.now())
+    revoked = await state.db.get_session(session_id)
+    assert revoked is not None
+    return revoked
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(32)

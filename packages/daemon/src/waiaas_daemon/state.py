@@ -1,0 +1,98 @@
+"""Everything a request handler needs, opened once per daemon process."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from waiaas_core.config import Settings
+from waiaas_core.paths import DATABASE_FILE, ensure_private_dir
+from waiaas_daemon.keystore import (
+    KdfParams,
+    KeyStore,
+    check_master_password,
+    hash_master_password,
+)
+from waiaas_daemon.master import MasterGuard
+from waiaas_daemon.storage import Database
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class StartupError(Exception):
+    """The daemon cannot start; the message says why, without any secret."""
+
+
+@dataclass
+class DaemonState:
+    settings: Settings
+    data_dir: Path
+    db: Database
+    master: MasterGuard
+    keystore: KeyStore
+    jwt_secret: bytes
+    clock: Callable[[], float]
+    started_at: float
+    base_url: str = ""
+    chains: dict[str, object] = field(default_factory=dict)
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        settings: Settings,
+        data_dir: Path,
+        password: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        kdf: KdfParams | None = None,
+    ) -> AsyncIterator[DaemonState]:
+        ensure_private_dir(data_dir)
+        async with Database.open(data_dir / DATABASE_FILE) as db:
+            await _check_or_set_password(db, password)
+            jwt_secret = await db.set_meta_once("jwt_secret", secrets.token_bytes(32))
+            _restrict(data_dir / DATABASE_FILE)
+            yield cls(
+                settings=settings,
+                data_dir=data_dir,
+                db=db,
+                master=MasterGuard(
+                    password,
+                    attempts=settings.master_lockout_attempts,
+                    seconds=settings.master_lockout_seconds,
+                    clock=clock,
+                ),
+                keystore=KeyStore(password, kdf),
+                jwt_secret=jwt_secret,
+                clock=clock,
+                started_at=clock(),
+                base_url=settings.base_url,
+            )
+
+
+async def _check_or_set_password(db: Database, password: str) -> None:
+    stored = await db.get_meta("master_hash")
+    if stored is None:
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise StartupError(
+                f"the master password must have at least {MIN_PASSWORD_LENGTH} characters"
+            )
+        stored = await db.set_meta_once("master_hash", hash_master_password(password))
+    if not check_master_password(stored, password):
+        raise StartupError("the master password is wrong for this data dir")
+
+
+def _restrict(path: Path) -> None:
+    # The database holds ciphertext and hashes only, but it is still nobody else's business.
+    for suffix in ("", "-wal", "-shm"):
+        candidate = path.with_name(path.name + suffix)
+        if candidate.exists():
+            os.chmod(candidate, 0o600)

@@ -1,0 +1,71 @@
+"""Wallets: an Ed25519 keypair each, the secret sealed at rest; terminate revokes sessions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from solders.keypair import Keypair
+
+from waiaas_core.errors import WaiaasError
+from waiaas_daemon.keystore import SealedKey
+from waiaas_daemon.state import DaemonState
+from waiaas_daemon.storage import WalletRow
+
+
+def wallet_view(wallet: WalletRow) -> dict[str, Any]:
+    return {
+        "id": wallet.id,
+        "name": wallet.name,
+        "chain": wallet.chain,
+        "network": wallet.network,
+        "address": wallet.address,
+        "status": wallet.status,
+        "createdAt": wallet.created_at,
+    }
+
+
+async def create_wallet(state: DaemonState, name: str, network: str) -> WalletRow:
+    wallet_id = str(uuid.uuid4())
+    keypair = Keypair()
+    sealed = state.keystore.seal(keypair, wallet_id)
+    return await state.db.insert_wallet(
+        {
+            "id": wallet_id,
+            "name": name,
+            "chain": "solana",
+            "network": network,
+            "address": str(keypair.pubkey()),
+            "status": "ACTIVE",
+            "created_at": state.now(),
+            "key_ciphertext": sealed.ciphertext,
+            "key_nonce": sealed.nonce,
+            "key_salt": sealed.salt,
+            "kdf": sealed.kdf,
+        }
+    )
+
+
+async def get_wallet(state: DaemonState, wallet_id: str) -> WalletRow:
+    wallet = await state.db.get_wallet(wallet_id)
+    if wallet is None:
+        raise WaiaasError("WALLET_NOT_FOUND")
+    return wallet
+
+
+async def active_wallet(state: DaemonState, wallet_id: str) -> WalletRow:
+    wallet = await get_wallet(state, wallet_id)
+    if wallet.status != "ACTIVE":
+        raise WaiaasError("WALLET_TERMINATED")
+    return wallet
+
+
+async def terminate_wallet(state: DaemonState, wallet_id: str) -> WalletRow:
+    await get_wallet(state, wallet_id)
+    await state.db.terminate_wallet(wallet_id, state.now())
+    return await get_wallet(state, wallet_id)
+
+
+def signer(state: DaemonState, wallet: WalletRow) -> Keypair:
+    sealed = SealedKey(wallet.key_ciphertext, wallet.key_nonce, wallet.key_salt, wallet.kdf)
+    return state.keystore.open(sealed, wallet.id)
