@@ -1,11 +1,148 @@
-"""`waiaas-mcp` entry point."""
+"""`waiaas-mcp`: the MCP server over stdio, built on the SDK's MCPServer.
 
+``create_server`` wires settings, the SessionManager, the ApiClient, the tools and the
+resources; ``main`` runs it until stdin closes or SIGTERM/SIGINT arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+from mcp.server.mcpserver import MCPServer
+from mcp.server.stdio import stdio_server
+
+from waiaas_mcp import __version__
+from waiaas_mcp._stdio import StdinLines
+from waiaas_mcp.client import ApiClient
+from waiaas_mcp.config import Settings
+from waiaas_mcp.log import setup_logging
+from waiaas_mcp.resources import register_resources
+from waiaas_mcp.session import SessionManager
+from waiaas_mcp.tools import register_tools
+
+log = logging.getLogger("waiaas_mcp")
+
+USAGE = """usage: waiaas-mcp [--help] [--version]
+
+MCP server over stdio for one waiaas wallet; started by an MCP client such as
+Claude Desktop. Configured by the environment:
+
+  WAIAAS_BASE_URL               daemon URL (default http://127.0.0.1:3100)
+  WAIAAS_DATA_DIR               data dir holding mcp-tokens/ (default ~/.waiaas)
+  WAIAAS_WALLET_ID              wallet whose token file to use
+  WAIAAS_WALLET_NAME            the wallet's name, for display
+  WAIAAS_SESSION_TOKEN          token used when the token file is missing
+  WAIAAS_RECOVERY_POLL_SECONDS  token file poll while expired (default 60)
+
+Run 'waiaas mcp setup' to create the token and the Claude Desktop entry.
+"""
+
+INSTRUCTIONS = (
+    "Tools for one self-hosted Solana wallet. Amounts are in lamports "
+    "(1 SOL = 1,000,000,000 lamports). A result with session_expired means the wallet "
+    "owner must run 'waiaas mcp setup'; network_error means the wallet daemon is down."
+)
 
 
-def main() -> None:
-    if "--help" in sys.argv[1:] or "-h" in sys.argv[1:]:
-        sys.stderr.write("usage: waiaas-mcp\n\nMCP stdio server for a waiaas wallet.\n")
+def create_server(
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    session_options: dict[str, Any] | None = None,
+) -> MCPServer:
+    """The MCP server; its lifespan starts the session without waiting for it."""
+    http = httpx.AsyncClient(
+        base_url=settings.base_url,
+        transport=transport,
+        headers={"User-Agent": f"waiaas-mcp/{__version__}"},
+    )
+    session = SessionManager(
+        http,
+        token_file=settings.token_file,
+        env_token=settings.env_token,
+        wallet_id=settings.wallet_id,
+        recovery_poll=settings.recovery_poll_seconds,
+        config_error=settings.config_error,
+        **(session_options or {}),
+    )
+    api = ApiClient(http, session, base_url=settings.base_url)
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer) -> AsyncIterator[dict[str, Any]]:
+        # The SDK enters the lifespan before it answers initialize: loading the token
+        # happens beside it, never in front of it.
+        async with http, session, anyio.create_task_group() as tg:
+            tg.start_soon(session.start)
+            yield {}
+            tg.cancel_scope.cancel()
+
+    server = MCPServer(
+        "waiaas",
+        title=f"waiaas wallet{f' {settings.wallet_name}' if settings.wallet_name else ''}",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+    )
+    register_tools(server, api, session)
+    register_resources(server, api, session, settings)
+    return server
+
+
+async def serve(server: MCPServer) -> None:
+    """Serve over stdio until stdin closes or a SIGTERM/SIGINT arrives."""
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_stop_on_signal, tg.cancel_scope)
+        await _run_stdio(server)
+        tg.cancel_scope.cancel()
+
+
+async def _run_stdio(server: MCPServer) -> None:
+    stdin = StdinLines() if StdinLines.supported() else None
+    try:
+        async with stdio_server(stdin=stdin) as (read_stream, write_stream):  # type: ignore[arg-type]
+            # MCPServer.run_stdio_async would read stdin in a thread no signal can stop;
+            # this is the same call with our stdin.
+            lowlevel = server._lowlevel_server
+            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+    finally:
+        if stdin is not None:
+            stdin.close()
+    log.info("stdin closed; shutting down")
+
+
+async def _stop_on_signal(scope: anyio.CancelScope) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            log.info("%s received; shutting down", signal.Signals(signum).name)
+            scope.cancel()
+            return
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if "--help" in args or "-h" in args:
+        sys.stderr.write(USAGE)
         sys.exit(0)
-    sys.stderr.write("[waiaas-mcp] not implemented yet\n")
-    sys.exit(1)
+    if "--version" in args:
+        sys.stderr.write(f"waiaas-mcp {__version__}\n")
+        sys.exit(0)
+    if args:
+        sys.stderr.write(f"waiaas-mcp: unexpected arguments {args}\n\n{USAGE}")
+        sys.exit(2)
+    setup_logging()
+    settings = Settings.from_env()
+    log.info(
+        "waiaas-mcp %s starting (daemon %s, wallet %s)",
+        __version__,
+        settings.base_url,
+        settings.wallet_name or settings.wallet_id or "from the legacy token file",
+    )
+    anyio.run(serve, create_server(settings))
+    log.info("Stopped")

@@ -1,0 +1,136 @@
+"""ApiClient: the daemon's REST API called with the session's token, every answer classified.
+
+Each call returns one of Ok, Expired, NetworkError or ApiError; tools and resources
+shape those into MCP results in one place (``waiaas_mcp.results``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from waiaas_core.errors import WaiaasError
+from waiaas_mcp.session import SessionManager
+
+# A transfer is confirmed before the daemon answers; give the chain time.
+SEND_TIMEOUT = 60.0
+DEFAULT_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class Ok:
+    data: Any
+
+
+@dataclass(frozen=True)
+class Expired:
+    message: str
+
+
+@dataclass(frozen=True)
+class NetworkError:
+    message: str
+
+
+@dataclass(frozen=True)
+class ApiError:
+    error: WaiaasError
+
+
+ApiResult = Ok | Expired | NetworkError | ApiError
+
+
+class ApiClient:
+    """Calls the daemon with the current token; after a 401 the session re-checks once."""
+
+    def __init__(self, http: httpx.AsyncClient, session: SessionManager, *, base_url: str) -> None:
+        self._http = http
+        self._session = session
+        self._base_url = base_url
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> ApiResult:
+        return await self.request("GET", path, params=params)
+
+    async def post(
+        self, path: str, body: dict[str, Any], *, timeout: float = DEFAULT_TIMEOUT
+    ) -> ApiResult:
+        return await self.request("POST", path, json=body, timeout=timeout)
+
+    async def public_get(self, path: str) -> ApiResult:
+        """A route without sessionAuth (``/health``, ``/v1/nonce``)."""
+        response = await self._send(
+            "GET", path, None, params=None, json=None, timeout=DEFAULT_TIMEOUT
+        )
+        return response if isinstance(response, NetworkError) else classify(response)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> ApiResult:
+        await self._session.wait_started()
+        token = self._session.get_token()
+        for _attempt in range(2):
+            if token is None:
+                return self._expired()
+            response = await self._send(
+                method, path, token, params=params, json=json, timeout=timeout
+            )
+            if isinstance(response, NetworkError):
+                return response
+            if response.status_code != 401:
+                return classify(response)
+            # Revoked, or renewed by a sibling process: the session decides.
+            token = self._session.recheck(token)
+        return self._expired()
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        *,
+        params: dict[str, Any] | None,
+        json: dict[str, Any] | None,
+        timeout: float,
+    ) -> httpx.Response | NetworkError:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            return await self._http.request(
+                method, path, headers=headers, params=params, json=json, timeout=timeout
+            )
+        except httpx.TransportError as exc:
+            return NetworkError(self._unreachable(method, exc))
+
+    def _unreachable(self, method: str, exc: httpx.TransportError) -> str:
+        message = (
+            f"The waiaas daemon at {self._base_url} is not reachable ({type(exc).__name__}). "
+            "Is 'waiaas-daemon serve' running?"
+        )
+        sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+        if method != "GET" and sent:
+            message += (
+                " The request may have reached the daemon: check list_transactions before retrying."
+            )
+        return message
+
+    def _expired(self) -> Expired:
+        return Expired(self._session.problem or "The session token is no longer valid.")
+
+
+def classify(response: httpx.Response) -> Ok | ApiError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.is_success:
+        if body is None:
+            return ApiError(WaiaasError("INTERNAL_ERROR", "The daemon's answer is not JSON."))
+        return Ok(body)
+    return ApiError(WaiaasError.from_body(body, response.status_code))

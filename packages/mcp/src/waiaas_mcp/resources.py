@@ -1,0 +1,62 @@
+"""The three MCP resources: the wallet's balance and address, and the system status.
+
+A resource read cannot carry ``isError``, so every outcome is JSON text of the shapes
+of ``waiaas_mcp.results``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+
+from waiaas_mcp import __version__
+from waiaas_mcp.client import ApiClient, Ok
+from waiaas_mcp.config import Settings
+from waiaas_mcp.results import payload, to_json
+from waiaas_mcp.session import SessionManager
+
+JSON = "application/json"
+
+
+def register_resources(
+    server: MCPServer, api: ApiClient, manager: SessionManager, settings: Settings
+) -> None:
+    @server.resource(
+        "waiaas://wallet/balance",
+        name="wallet-balance",
+        title="Wallet balance",
+        description="The wallet's balance; `balance` is in lamports (1 SOL = 10^9 lamports).",
+        mime_type=JSON,
+    )
+    async def wallet_balance() -> str:
+        return to_json(payload(await api.get("/v1/wallet/balance")))
+
+    @server.resource(
+        "waiaas://wallet/address",
+        name="wallet-address",
+        title="Wallet address",
+        description="The wallet's Solana address (base58), chain and network.",
+        mime_type=JSON,
+    )
+    async def wallet_address() -> str:
+        return to_json(payload(await api.get("/v1/wallet/address")))
+
+    @server.resource(
+        "waiaas://system/status",
+        name="system-status",
+        title="System status",
+        description="Whether the wallet daemon is reachable, and this server's session state.",
+        mime_type=JSON,
+    )
+    async def system_status() -> str:
+        await manager.wait_started()
+        health = await api.public_get("/health")
+        status: dict[str, Any] = {
+            "server": {"name": "waiaas-mcp", "version": __version__},
+            "daemon": {"baseUrl": settings.base_url, "reachable": isinstance(health, Ok)}
+            | payload(health),
+            "wallet": {"id": settings.wallet_id, "name": settings.wallet_name},
+            "session": manager.info(),
+        }
+        return to_json(status)

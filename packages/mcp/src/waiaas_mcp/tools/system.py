@@ -1,0 +1,19 @@
+"""Tools about the daemon rather than the wallet."""
+
+from __future__ import annotations
+
+from mcp.server.mcpserver import MCPServer
+from mcp_types import CallToolResult, ToolAnnotations
+
+from waiaas_mcp.client import ApiClient
+from waiaas_mcp.results import tool_result
+
+
+def register(server: MCPServer, api: ApiClient) -> None:
+    @server.tool(title="Get a nonce", annotations=ToolAnnotations(read_only_hint=True))
+    async def get_nonce() -> CallToolResult:
+        """Get a fresh random nonce from the wallet daemon, e.g. to make a message unique.
+
+        Returns JSON {nonce (random, 32 bytes), expiresAt (unix seconds, 5 minutes)}.
+        """
+        return tool_result(await api.get("/v1/nonce"))
