@@ -14,3 +14,10 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
     return lines[0]
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    """Exit code 0; returns stdout."""
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    return result.stdout

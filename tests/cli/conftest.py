@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,3 +60,20 @@ def refused_url() -> Iterator[str]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def waiaas(cli: Run, daemon: Any) -> Run:
+    """``cli`` pointed at the test's real daemon: its URL, its data dir, its password.
+
+    ``env={"WAIAAS_MASTER_PASSWORD": ""}`` makes a command prompt for the password.
+    """
+
+    def run(
+        *args: str, env: dict[str, str] | None = None, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        where = ("--base-url", daemon.base_url, "--data-dir", str(daemon.data_dir))
+        password = {"WAIAAS_MASTER_PASSWORD": daemon.password}
+        return cli(*args, *where, env=password | (env or {}), input=input)
+
+    return run

@@ -6,9 +6,13 @@ def test_wrong_master_password_says_so():
     assert "master password is wrong" in describe(WaiaasError("INVALID_MASTER_PASSWORD"))
 
 
-def test_lockout_says_locked_and_to_try_later():
+def test_lockout_says_locked_and_when_to_try_again():
     message = describe(WaiaasError("MASTER_PASSWORD_LOCKED", hint="Try again in 9 s."))
-    assert "locked" in message and "try again later" in message and "9 s" in message
+    assert message.endswith("locked after too many wrong master passwords. Try again in 9 s.")
+
+
+def test_lockout_without_a_hint_says_to_try_later():
+    assert describe(WaiaasError("MASTER_PASSWORD_LOCKED")).endswith("Try again later.")
 
 
 def test_session_limit_points_at_revoke():

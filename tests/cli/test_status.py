@@ -1,4 +1,7 @@
-from tests.cli.checks import assert_one_line_error
+import json
+
+from tests.cli.checks import assert_one_line_error, ok
+from tests.support.daemon import running_daemon
 
 
 def test_unreachable_daemon_names_the_url_and_how_to_start_it(cli, refused_url):
@@ -26,3 +29,46 @@ def test_broken_config_toml_is_one_line_error(cli, tmp_path):
 
 def test_url_that_is_not_http_is_one_line_error(cli):
     assert_one_line_error(cli("status", "--base-url", "ftp://x"), "not a valid http:// URL")
+
+
+def test_status_shows_health_network_and_counts(waiaas, daemon):
+    wallet = daemon.create_wallet("main")
+    daemon.create_session(wallet["id"])
+    out = ok(waiaas("status"))
+    assert f"Daemon:          {daemon.base_url} (ok)" in out
+    assert "Network:         local" in out
+    assert "Wallets:         1" in out and "Active sessions: 1" in out
+
+
+def test_status_json_holds_health_and_admin_status(waiaas, daemon):
+    status = json.loads(ok(waiaas("status", "--json")))
+    assert status["baseUrl"] == daemon.base_url
+    assert status["health"]["status"] == "ok" and status["admin"]["walletCount"] == 0
+
+
+def test_wrong_master_password_says_it_is_wrong(waiaas):
+    result = waiaas("status", env={"WAIAAS_MASTER_PASSWORD": "not it"})
+    assert_one_line_error(result, "master password is wrong")
+    assert "not it" not in result.stderr
+
+
+def test_password_flag_is_used(waiaas, daemon):
+    ok(waiaas("status", "--password", daemon.password, env={"WAIAAS_MASTER_PASSWORD": ""}))
+
+
+def test_password_is_prompted_for_without_flag_or_variable(waiaas, daemon):
+    result = waiaas("status", env={"WAIAAS_MASTER_PASSWORD": ""}, input=daemon.password + "\n")
+    out = ok(result)
+    assert "Master password" in result.stderr and "Wallets:" in out
+    assert daemon.password not in result.stdout + result.stderr
+
+
+def test_lockout_says_locked_and_to_try_later(cli, tmp_path):
+    config = {"security": {"master_lockout_attempts": 2}}
+    with running_daemon(tmp_path / "data", config=config) as daemon:
+        where = ("--base-url", daemon.base_url)
+        wrong = {"WAIAAS_MASTER_PASSWORD": "wrong"}
+        for _ in range(2):
+            assert_one_line_error(cli("status", *where, env=wrong), "master password is wrong")
+        right = {"WAIAAS_MASTER_PASSWORD": daemon.password}
+        assert_one_line_error(cli("status", *where, env=right), "locked", "Try again in")

@@ -15,18 +15,19 @@ from waiaas_core.errors import WaiaasError
 _MESSAGES = {
     "INVALID_MASTER_PASSWORD": "the master password is wrong "
     "(from --password, $WAIAAS_MASTER_PASSWORD or the prompt).",
-    "MASTER_PASSWORD_LOCKED": "the daemon is locked after too many wrong master passwords; "
-    "try again later.",
+    "MASTER_PASSWORD_LOCKED": "the daemon is locked after too many wrong master passwords.",
     "SESSION_LIMIT_EXCEEDED": "the wallet has the maximum number of active sessions; "
     "revoke one with `waiaas session revoke ID` (see `waiaas session list`).",
 }
 
+# Said when the daemon sends no hint of its own.
+_HINTS = {"MASTER_PASSWORD_LOCKED": "Try again later."}
+
 
 def describe(error: WaiaasError) -> str:
     message = _MESSAGES.get(error.code) or f"{error.message} ({error.code})"
-    if error.hint:
-        message = f"{message} {error.hint}"
-    return message
+    hint = error.hint or _HINTS.get(error.code)
+    return f"{message} {hint}" if hint else message
 
 
 def to_click(error: Exception) -> click.ClickException:
