@@ -80,11 +80,12 @@ class KeyStore:
         return cached
 
 
-def hash_master_password(password: str) -> bytes:
-    return PasswordHasher().hash(password).encode()
+def hash_master_password(password: str, hasher: PasswordHasher | None = None) -> bytes:
+    return (hasher or PasswordHasher()).hash(password).encode()
 
 
 def check_master_password(stored_hash: bytes, password: str) -> bool:
+    # The parameters are read from the stored hash, whatever hasher made it.
     try:
         return PasswordHasher().verify(stored_hash.decode(), password)
     except (VerificationError, InvalidHashError):

@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from argon2 import PasswordHasher
+
 from waiaas_core.config import Settings
 from waiaas_core.paths import DATABASE_FILE, ensure_private_dir
 from waiaas_daemon.keystore import (
@@ -54,10 +56,16 @@ class DaemonState:
         *,
         clock: Callable[[], float] = time.time,
         kdf: KdfParams | None = None,
+        hasher: PasswordHasher | None = None,
     ) -> AsyncIterator[DaemonState]:
+        """Open the database and check the master password (set it on the first start).
+
+        ``kdf`` and ``hasher`` choose argon2's cost for new keys and a new master
+        hash; tests make them cheap, existing records keep their own parameters.
+        """
         ensure_private_dir(data_dir)
         async with Database.open(data_dir / DATABASE_FILE) as db:
-            await _check_or_set_password(db, password)
+            await _check_or_set_password(db, password, hasher)
             jwt_secret = await db.set_meta_once("jwt_secret", secrets.token_bytes(32))
             _restrict(data_dir / DATABASE_FILE)
             yield cls(
@@ -78,14 +86,16 @@ class DaemonState:
             )
 
 
-async def _check_or_set_password(db: Database, password: str) -> None:
+async def _check_or_set_password(
+    db: Database, password: str, hasher: PasswordHasher | None
+) -> None:
     stored = await db.get_meta("master_hash")
     if stored is None:
         if len(password) < MIN_PASSWORD_LENGTH:
             raise StartupError(
                 f"the master password must have at least {MIN_PASSWORD_LENGTH} characters"
             )
-        stored = await db.set_meta_once("master_hash", hash_master_password(password))
+        stored = await db.set_meta_once("master_hash", hash_master_password(password, hasher))
     if not check_master_password(stored, password):
         raise StartupError("the master password is wrong for this data dir")
 

@@ -104,12 +104,17 @@ def parse_address(address: str) -> Pubkey:
         raise WaiaasError("INVALID_ADDRESS", "The address is not a base58 32-byte key.") from None
 
 
+def check_amount(amount: int) -> None:
+    """Lamports as a u64 the chain accepts: 1 to 2^64-1, or INVALID_REQUEST."""
+    if not 0 < amount <= MAX_LAMPORTS:
+        raise WaiaasError("INVALID_REQUEST", "amount must be a positive integer below 2^64.")
+
+
 def build_transfer(
     signer: Keypair, to: str, amount: int, memo: str | None, blockhash: Hash
 ) -> Transaction:
     """A signed system transfer, with an SPL Memo instruction when ``memo`` is given."""
-    if not 0 < amount <= MAX_LAMPORTS:
-        raise WaiaasError("INVALID_REQUEST", "amount must be a positive integer below 2^64.")
+    check_amount(amount)
     payer = signer.pubkey()
     params = TransferParams(from_pubkey=payer, to_pubkey=parse_address(to), lamports=amount)
     instructions = [transfer(params)]

@@ -22,15 +22,13 @@ from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from solders.transaction import Transaction
 from solders.transaction_metadata import TransactionMetadata, TransactionResult
 
-from waiaas_core.errors import WaiaasError
-
 from .base import (
     LAMPORTS_PER_SIGNATURE,
-    MAX_LAMPORTS,
     AccountSnapshot,
     Outcome,
     PreparedTransfer,
     build_transfer,
+    check_amount,
     describe_transaction_error,
     parse_address,
 )
@@ -131,8 +129,7 @@ class LocalChain:
 
     async def airdrop(self, address: str, amount: int) -> Outcome:
         pubkey = parse_address(address)
-        if not 0 < amount <= MAX_LAMPORTS:
-            raise WaiaasError("INVALID_REQUEST", "amount must be a positive integer below 2^64.")
+        check_amount(amount)
         result = self._svm.airdrop(pubkey, amount)
         self._advance()
         meta = result if isinstance(result, TransactionMetadata) else result.meta()

@@ -1,0 +1,305 @@
+"""Solana JSON-RPC over httpx: the devnet, testnet and mainnet networks, or any rpc_url.
+
+Transient failures (connection, timeout, HTTP 429/5xx, a node that is behind)
+are retried with backoff, then raised as CHAIN_ERROR, which is retryable.
+
+Exception tree::
+
+    Exception
+     ├── WaiaasError("CHAIN_ERROR")   the node could not be reached or answered nonsense
+     └── RpcError                     a JSON-RPC error object the node answered
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import anyio
+import httpx
+from solders.hash import Hash
+from solders.keypair import Keypair
+from solders.signature import Signature
+
+from waiaas_core.errors import WaiaasError
+
+from .base import (
+    LAMPORTS_PER_SIGNATURE,
+    Outcome,
+    PreparedTransfer,
+    build_transfer,
+    check_amount,
+    describe_transaction_error,
+    parse_address,
+)
+
+log = logging.getLogger(__name__)
+
+PUBLIC_ENDPOINTS = {
+    "devnet": "https://api.devnet.solana.com",
+    "testnet": "https://api.testnet.solana.com",
+    "mainnet": "https://api.mainnet-beta.solana.com",
+}
+COMMITMENT = "confirmed"
+DEFAULT_RETRY_DELAYS = (0.5, 1.0, 2.0)
+
+PREFLIGHT_FAILURE = -32002
+# A node that is behind or not ready yet may answer the same request well a
+# moment later: block not available, node unhealthy, block status not yet
+# available, minimum context slot not reached.
+TRANSIENT_RPC_CODES = frozenset({-32004, -32005, -32014, -32016})
+TRANSIENT_HTTP_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
+
+
+class RpcError(Exception):
+    """A JSON-RPC error object: ``{"code": -32002, "message": ..., "data": ...}``."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        self.code = code
+        self.message = message
+        self.data = data
+        super().__init__(f"{code}: {message}")
+
+    @classmethod
+    def from_wire(cls, error: Any) -> RpcError:
+        if not isinstance(error, dict):
+            return cls(0, str(error))
+        code = error.get("code")
+        message = error.get("message")
+        return cls(
+            code if isinstance(code, int) else 0,
+            message if isinstance(message, str) else "unknown error",
+            error.get("data"),
+        )
+
+    @property
+    def transaction_error(self) -> Any:
+        """The TransactionError a preflight simulation reported, if any."""
+        return self.data.get("err") if isinstance(self.data, dict) else None
+
+    def describe(self) -> str:
+        err = self.transaction_error
+        if self.code != PREFLIGHT_FAILURE or err is None:
+            return self.message
+        logs = self.data.get("logs") or []
+        return f"Transaction simulation failed: {describe_transaction_error(err, logs)}"
+
+
+class _Transient(Exception):
+    """A failure worth asking again for; its text names no URL and no secret."""
+
+
+class RpcChain:
+    """A Solana cluster reached over JSON-RPC.
+
+    ``transport`` replaces httpx's network transport (tests); ``sleep``,
+    ``retry_delays`` and ``poll_interval`` let tests run without waiting.
+    """
+
+    def __init__(
+        self,
+        network: str,
+        rpc_url: str | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+        retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+        poll_interval: float = 0.5,
+        poll_attempts: int = 20,
+        sleep: Sleep = anyio.sleep,
+    ) -> None:
+        if not rpc_url and network not in PUBLIC_ENDPOINTS:
+            raise ValueError(f"no public endpoint for network {network!r}; set rpc_url")
+        self.network = network
+        self.airdrop_allowed = network == "devnet"
+        self.endpoint = rpc_url or PUBLIC_ENDPOINTS[network]
+        self._client = httpx.AsyncClient(transport=transport, timeout=timeout)
+        self._retry_delays = tuple(retry_delays)
+        self._poll_interval = poll_interval
+        self._poll_attempts = poll_attempts
+        self._sleep = sleep
+        self._ids = itertools.count(1)
+        self._issued: OrderedDict[str, None] = OrderedDict()
+
+    async def get_balance(self, address: str) -> int:
+        parse_address(address)
+        result = await self._call("getBalance", [address, {"commitment": COMMITMENT}])
+        return _expect(int, "getBalance", _value("getBalance", result))
+
+    async def transfer_fee(self) -> int:
+        # No priority fee is set, so a one-signature transfer costs the base fee.
+        return LAMPORTS_PER_SIGNATURE
+
+    async def prepare_transfer(
+        self, signer: Keypair, to: str, amount: int, memo: str | None
+    ) -> PreparedTransfer:
+        parse_address(to)
+        check_amount(amount)
+        # Two identical sends within one slot would get one blockhash and so one
+        # signature: one transfer. Wait for the next blockhash instead.
+        for _ in range(self._poll_attempts):
+            blockhash, last_valid = await self._latest_blockhash()
+            tx = build_transfer(signer, to, amount, memo, blockhash)
+            signature = str(tx.signatures[0])
+            if signature not in self._issued:
+                self._remember(signature)
+                return PreparedTransfer(signature, bytes(tx), last_valid)
+            await self._sleep(self._poll_interval)
+        raise WaiaasError("CHAIN_ERROR", "The cluster's blockhash did not change; send again.")
+
+    async def submit(self, prepared: PreparedTransfer) -> Outcome:
+        encoded = base64.b64encode(prepared.raw).decode("ascii")
+        config = {"encoding": "base64", "preflightCommitment": COMMITMENT}
+        try:
+            answered = await self._call("sendTransaction", [encoded, config], raw_errors=True)
+        except RpcError as exc:
+            if exc.transaction_error != "AlreadyProcessed":
+                return Outcome(prepared.signature, "FAILED", exc.describe())
+            answered = prepared.signature  # sent before: find out how it went
+        if answered != prepared.signature:
+            log.warning("sendTransaction answered another signature than the transaction's")
+        return await self._settle(prepared.signature)
+
+    async def status(self, signature: str) -> Outcome | None:
+        return await self._status(signature, search_history=True)
+
+    async def airdrop(self, address: str, amount: int) -> Outcome:
+        if not self.airdrop_allowed:
+            raise WaiaasError(
+                "INVALID_REQUEST", f"Airdrops are not available on {self.network}; only on devnet."
+            )
+        parse_address(address)
+        check_amount(amount)
+        params = [address, amount, {"commitment": COMMITMENT}]
+        signature = _expect(str, "requestAirdrop", await self._call("requestAirdrop", params))
+        return await self._settle(signature)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _latest_blockhash(self) -> tuple[Hash, int]:
+        result = await self._call("getLatestBlockhash", [{"commitment": COMMITMENT}])
+        value = _expect(dict, "getLatestBlockhash", _value("getLatestBlockhash", result))
+        try:
+            return Hash.from_string(value["blockhash"]), int(value["lastValidBlockHeight"])
+        except (KeyError, TypeError, ValueError):
+            raise _unexpected("getLatestBlockhash") from None
+
+    async def _settle(self, signature: str) -> Outcome:
+        """Poll a bounded number of times; SUBMITTED if the cluster has not settled it."""
+        for attempt in range(self._poll_attempts):
+            if attempt:
+                await self._sleep(self._poll_interval)
+            try:
+                outcome = await self._status(signature, search_history=False)
+            except WaiaasError as exc:
+                log.warning("could not poll a submitted transaction: %s", exc.message)
+                break  # it is sent; the daemon reconciles through status()
+            if outcome is not None and outcome.status != "SUBMITTED":
+                return outcome
+        return Outcome(signature, "SUBMITTED")
+
+    async def _status(self, signature: str, *, search_history: bool) -> Outcome | None:
+        try:
+            Signature.from_string(signature)
+        except ValueError:
+            return None
+        params = [[signature], {"searchTransactionHistory": search_history}]
+        result = await self._call("getSignatureStatuses", params)
+        statuses = _expect(list, "getSignatureStatuses", _value("getSignatureStatuses", result))
+        entry = statuses[0] if statuses else None
+        if entry is None:
+            return None
+        entry = _expect(dict, "getSignatureStatuses", entry)
+        if not _settled(entry):
+            return Outcome(signature, "SUBMITTED")
+        err = entry.get("err")
+        if err is None:
+            return Outcome(signature, "CONFIRMED")
+        return Outcome(signature, "FAILED", describe_transaction_error(err))
+
+    async def _call(self, method: str, params: list[Any], *, raw_errors: bool = False) -> Any:
+        """One JSON-RPC call, retried while it fails transiently."""
+        delays = iter(self._retry_delays)
+        while True:
+            try:
+                return await self._post(method, params)
+            except _Transient as exc:
+                delay = next(delays, None)
+                if delay is None:
+                    raise WaiaasError(
+                        "CHAIN_ERROR",
+                        f"{method} failed {len(self._retry_delays) + 1} times on "
+                        f"{self.network}: {exc}",
+                    ) from None
+                log.warning("%s on %s: %s; retrying in %.2fs", method, self.network, exc, delay)
+                await self._sleep(delay)
+            except RpcError as exc:
+                if raw_errors:
+                    raise
+                raise WaiaasError("CHAIN_ERROR", f"{method} failed: {exc.message}") from None
+
+    async def _post(self, method: str, params: list[Any]) -> Any:
+        request_id = next(self._ids)
+        body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+        try:
+            response = await self._client.post(self.endpoint, json=body)
+        except httpx.TimeoutException:
+            raise _Transient("timed out") from None
+        except httpx.TransportError as exc:
+            # httpx's text may carry the URL, and an rpc_url may carry an API key.
+            raise _Transient(type(exc).__name__) from None
+        if response.status_code in TRANSIENT_HTTP_STATUSES:
+            raise _Transient(f"HTTP {response.status_code}")
+        try:
+            payload = response.json()
+        except ValueError:
+            raise _Transient(f"HTTP {response.status_code} with a body that is not JSON") from None
+        if not isinstance(payload, dict):
+            raise _unexpected(method)
+        if payload.get("error") is not None:
+            error = RpcError.from_wire(payload["error"])
+            if error.code in TRANSIENT_RPC_CODES:
+                raise _Transient(error.message)
+            raise error
+        if response.status_code != 200:
+            raise WaiaasError("CHAIN_ERROR", f"{method} answered HTTP {response.status_code}")
+        if payload.get("id") != request_id or "result" not in payload:
+            raise _unexpected(method)
+        return payload["result"]
+
+    def _remember(self, signature: str) -> None:
+        self._issued[signature] = None
+        if len(self._issued) > 4096:
+            self._issued.popitem(last=False)
+
+
+def _settled(entry: dict[str, Any]) -> bool:
+    status = entry.get("confirmationStatus")
+    if status is None:  # older nodes: no status, and confirmations null once rooted
+        return entry.get("confirmations") is None
+    return status in ("confirmed", "finalized")
+
+
+def _value(method: str, result: Any) -> Any:
+    """``result.value`` of an RpcResponse (``{"context": {"slot": ..}, "value": ..}``)."""
+    if not isinstance(result, dict) or "value" not in result:
+        raise _unexpected(method)
+    return result["value"]
+
+
+def _expect(kind: type[T], method: str, value: Any) -> T:
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise _unexpected(method)
+    return value
+
+
+def _unexpected(method: str) -> WaiaasError:
+    return WaiaasError("CHAIN_ERROR", f"The node's answer to {method} is not what the API defines.")

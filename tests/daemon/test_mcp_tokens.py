@@ -1,0 +1,63 @@
+import os
+import stat
+
+import pytest
+
+from tests.daemon.conftest import MASTER
+from waiaas_core.tokens import decode_unverified
+
+pytestmark = pytest.mark.anyio
+
+
+async def _provision(harness, wallet_id, **body):
+    response = await harness.http.post(
+        "/v1/mcp/tokens", json={"walletId": wallet_id, **body}, headers=MASTER
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_provisioning_writes_the_token_file_and_answers_the_snippet(harness):
+    wallet = await harness.wallet("Trading Bot")
+    body = await _provision(harness, wallet["id"], expiresIn=600)
+    path = harness.state.data_dir / "mcp-tokens" / wallet["id"]
+    assert body["tokenPath"] == str(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    claims = decode_unverified(path.read_text())
+    assert claims["sub"] == body["sessionId"] and claims["exp"] == body["expiresAt"]
+    assert "token" not in body and path.read_text() not in str(body)
+    entry = body["claudeDesktopConfig"]["mcpServers"]["waiaas-trading-bot"]
+    assert entry["env"]["WAIAAS_WALLET_ID"] == wallet["id"]
+    assert entry["env"]["WAIAAS_DATA_DIR"] == str(harness.state.data_dir)
+    assert os.path.isabs(entry["command"])
+    assert body["walletName"] == "Trading Bot"
+
+
+async def test_provisioning_twice_leaves_one_active_mcp_session_and_the_newest_token(harness):
+    wallet = await harness.wallet()
+    first = await _provision(harness, wallet["id"])
+    second = await _provision(harness, wallet["id"])
+    sessions = (await harness.http.get("/v1/sessions", headers=MASTER)).json()["items"]
+    active = [s["id"] for s in sessions if s["status"] == "ACTIVE" and s["label"] == "mcp"]
+    assert active == [second["sessionId"]]
+    token = (harness.state.data_dir / "mcp-tokens" / wallet["id"]).read_text()
+    assert decode_unverified(token)["sub"] == second["sessionId"] != first["sessionId"]
+    assert (await harness.as_agent(token)).status_code == 200
+
+
+async def test_provisioning_an_unknown_wallet_writes_nothing(harness):
+    response = await harness.http.post(
+        "/v1/mcp/tokens",
+        json={"walletId": "00000000-0000-4000-8000-000000000000"},
+        headers=MASTER,
+    )
+    assert response.json()["code"] == "WALLET_NOT_FOUND"
+    assert not (harness.state.data_dir / "mcp-tokens").exists()
+
+
+async def test_provisioning_refuses_a_path_like_wallet_id(harness):
+    response = await harness.http.post(
+        "/v1/mcp/tokens", json={"walletId": "../../etc/x"}, headers=MASTER
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "INVALID_REQUEST")
