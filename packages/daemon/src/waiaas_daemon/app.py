@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -12,8 +14,17 @@ from starlette.responses import JSONResponse
 
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.middleware import BodyLimit, HostGuard, request_id
-from waiaas_daemon.routes import admin, health, mcp_tokens, sessions, wallet, wallets
+from waiaas_daemon.routes import (
+    admin,
+    health,
+    mcp_tokens,
+    sessions,
+    transactions,
+    wallet,
+    wallets,
+)
 from waiaas_daemon.state import DaemonState
+from waiaas_daemon.transactions import reconcile
 
 log = logging.getLogger("waiaas_daemon")
 
@@ -41,6 +52,14 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, WaiaasError("INTERNAL_ERROR"))
 
 
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    settled = await reconcile(app.state.daemon)
+    if settled:
+        log.info("reconciled %d unsettled transactions", settled)
+    yield
+
+
 def create_app(state: DaemonState) -> Starlette:
     app = Starlette(
         routes=[
@@ -50,11 +69,13 @@ def create_app(state: DaemonState) -> Starlette:
             *sessions.routes(),
             *mcp_tokens.routes(),
             *wallet.routes(),
+            *transactions.routes(),
         ],
         middleware=[
             Middleware(HostGuard, extra_hosts=_extra_hosts(state)),
             Middleware(BodyLimit),
         ],
+        lifespan=lifespan,
         exception_handlers={
             WaiaasError: on_waiaas_error,
             HTTPException: on_http_error,

@@ -10,10 +10,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio
 from argon2 import PasswordHasher
 
 from waiaas_core.config import Settings
 from waiaas_core.paths import DATABASE_FILE, ensure_private_dir
+from waiaas_daemon.chain.base import Chain
+from waiaas_daemon.chain.local import LocalChain
+from waiaas_daemon.chain.rpc import RpcChain
 from waiaas_daemon.keystore import (
     KdfParams,
     KeyStore,
@@ -41,10 +45,28 @@ class DaemonState:
     clock: Callable[[], float]
     started_at: float
     base_url: str = ""
-    chains: dict[str, object] = field(default_factory=dict)
+    chains: dict[str, Chain] = field(default_factory=dict)
+    chain_factory: Callable[[str, Settings], Chain] | None = None
+    _wallet_locks: dict[str, anyio.Lock] = field(default_factory=dict)
 
     def now(self) -> int:
         return int(self.clock())
+
+    def chain_for(self, network: str) -> Chain:
+        """One adapter per network, made on first use; ``local`` is restored at open."""
+        chain = self.chains.get(network)
+        if chain is None:
+            factory = self.chain_factory or rpc_chain
+            chain = self.chains[network] = factory(network, self.settings)
+        return chain
+
+    def wallet_lock(self, wallet_id: str) -> anyio.Lock:
+        """Sends of one wallet run one at a time, so limits and balances hold."""
+        return self._wallet_locks.setdefault(wallet_id, anyio.Lock())
+
+    async def aclose_chains(self) -> None:
+        for chain in self.chains.values():
+            await chain.aclose()
 
     @classmethod
     @asynccontextmanager
@@ -57,6 +79,7 @@ class DaemonState:
         clock: Callable[[], float] = time.time,
         kdf: KdfParams | None = None,
         hasher: PasswordHasher | None = None,
+        chain_factory: Callable[[str, Settings], Chain] | None = None,
     ) -> AsyncIterator[DaemonState]:
         """Open the database and check the master password (set it on the first start).
 
@@ -68,7 +91,10 @@ class DaemonState:
             await _check_or_set_password(db, password, hasher)
             jwt_secret = await db.set_meta_once("jwt_secret", secrets.token_bytes(32))
             _restrict(data_dir / DATABASE_FILE)
-            yield cls(
+            chains: dict[str, Chain] = {}
+            if not (settings.network == "local" and settings.rpc_url):
+                chains["local"] = LocalChain(await db.load_accounts())
+            state = cls(
                 settings=settings,
                 data_dir=data_dir,
                 db=db,
@@ -83,7 +109,20 @@ class DaemonState:
                 clock=clock,
                 started_at=clock(),
                 base_url=settings.base_url,
+                chains=chains,
+                chain_factory=chain_factory,
             )
+            try:
+                yield state
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await state.aclose_chains()
+
+
+def rpc_chain(network: str, settings: Settings) -> Chain:
+    # rpc_url overrides the endpoint of the configured network only.
+    url = settings.rpc_url if network == settings.network and settings.rpc_url else None
+    return RpcChain(network, url)
 
 
 async def _check_or_set_password(

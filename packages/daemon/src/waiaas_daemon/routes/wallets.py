@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from waiaas_core.config import NETWORKS
-from waiaas_daemon import parsing, wallets
+from waiaas_daemon import parsing, transactions, wallets
 from waiaas_daemon.auth import master_auth, state_of
 
 
@@ -40,10 +40,22 @@ async def terminate_wallet(request: Request) -> JSONResponse:
     return JSONResponse(wallets.wallet_view(wallet))
 
 
+async def airdrop(request: Request) -> JSONResponse:
+    wallet_id = parsing.path_uuid(request, "id", "WALLET_NOT_FOUND")
+    body = await parsing.json_object(request)
+    parsing.no_unknown_fields(body, {"amount"})
+    if "amount" not in body:
+        raise parsing.invalid("amount", "is required")
+    amount = parsing.lamports(body["amount"], "amount")
+    tx = await transactions.airdrop(state_of(request), wallet_id, amount)
+    return JSONResponse(transactions.transaction_view(tx), status_code=201)
+
+
 def routes() -> list[Route]:
     return [
         Route("/v1/wallets", master_auth(create_wallet), methods=["POST"]),
         Route("/v1/wallets", master_auth(list_wallets), methods=["GET"]),
         Route("/v1/wallets/{id}", master_auth(get_wallet), methods=["GET"]),
         Route("/v1/wallets/{id}", master_auth(terminate_wallet), methods=["DELETE"]),
+        Route("/v1/wallets/{id}/airdrop", master_auth(airdrop), methods=["POST"]),
     ]
