@@ -1,0 +1,216 @@
+"""`waiaas-mcp` as a process (waiaas_mcp/server.py): stdio, degraded mode, shutdown.
+
+No daemon here: these cover what the server does without one.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import pytest
+from anyio.abc import Process
+from anyio.streams.text import TextReceiveStream
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+from tests.mcp.support import WALLET, make_token, result_json
+from waiaas_core.atomic import write_secret_file
+from waiaas_core.paths import token_path
+from waiaas_core.tokens import sign_session_token
+from waiaas_mcp.server import main
+
+pytestmark = pytest.mark.anyio
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"},
+    },
+}
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    return {
+        "WAIAAS_DATA_DIR": str(data_dir),
+        "WAIAAS_WALLET_ID": WALLET,
+        "WAIAAS_BASE_URL": f"http://127.0.0.1:{closed_port()}",
+        **extra,
+    }
+
+
+def stdio_params(env: dict[str, str]) -> StdioServerParameters:
+    return StdioServerParameters(command=sys.executable, args=["-m", "waiaas_mcp"], env=env)
+
+
+class RawServer:
+    """waiaas-mcp with its pipes in our hands, to see every byte and time its exit."""
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+        assert process.stdout is not None
+        self._lines = TextReceiveStream(process.stdout)
+        self._buffer = ""
+
+    async def send(self, message: dict) -> None:
+        assert self.process.stdin is not None
+        await self.process.stdin.send((json.dumps(message) + "\n").encode())
+
+    async def receive(self) -> dict:
+        while "\n" not in self._buffer:
+            self._buffer += await self._lines.receive()
+        line, self._buffer = self._buffer.split("\n", 1)
+        return json.loads(line)
+
+    async def initialize(self) -> dict:
+        await self.send(INITIALIZE)
+        answer = await self.receive()
+        await self.send(INITIALIZED)
+        return answer
+
+
+@asynccontextmanager
+async def raw_server(env: dict[str, str]) -> AsyncIterator[RawServer]:
+    process = await anyio.open_process(
+        [sys.executable, "-m", "waiaas_mcp"],
+        env={"PATH": "/usr/bin:/bin", **env},
+        stderr=subprocess.PIPE,
+    )
+    async with process:
+        try:
+            yield RawServer(process)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
+async def test_without_a_token_the_server_starts_lists_its_tools_and_answers_expired(
+    tmp_path: Path,
+):
+    async with Client(stdio_params(server_env(tmp_path)), mode="legacy") as client:
+        tools = (await client.list_tools()).tools
+        resources = (await client.list_resources()).resources
+        result = await client.call_tool("get_balance", {})
+    assert len(tools) == 7
+    assert len(resources) == 3
+    assert not result.is_error
+    assert result_json(result)["session_expired"] is True
+
+
+async def test_with_the_daemon_down_tools_answer_network_error(tmp_path: Path):
+    path = token_path(tmp_path, WALLET)
+    path.parent.mkdir(parents=True)
+    write_secret_file(path, make_token())
+    async with Client(stdio_params(server_env(tmp_path)), mode="legacy") as client:
+        result = await client.call_tool("get_address", {})
+    assert not result.is_error
+    assert result_json(result)["network_error"] is True
+
+
+async def test_an_environment_token_is_used_when_there_is_no_file(tmp_path: Path):
+    env = server_env(tmp_path, WAIAAS_SESSION_TOKEN=make_token())
+    async with Client(stdio_params(env), mode="legacy") as client:
+        info = result_json(await client.call_tool("get_session_info", {}))
+    assert info["state"] == "active"
+
+
+async def test_closing_stdin_ends_the_server_within_2_seconds(tmp_path: Path):
+    async with raw_server(server_env(tmp_path)) as server:
+        answer = await server.initialize()
+        assert answer["result"]["serverInfo"]["name"] == "waiaas"
+        assert server.process.stdin is not None
+        await server.process.stdin.aclose()
+        with anyio.fail_after(2):
+            assert await server.process.wait() == 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_signal_ends_the_server_cleanly_while_stdin_stays_open(tmp_path: Path, signum: int):
+    async with raw_server(server_env(tmp_path)) as server:
+        await server.initialize()
+        server.process.send_signal(signum)
+        with anyio.fail_after(2):
+            assert await server.process.wait() == 0
+
+
+async def test_stdout_carries_only_json_rpc_and_stderr_only_prefixed_lines(tmp_path: Path):
+    async with raw_server(server_env(tmp_path)) as server:
+        await server.initialize()
+        await server.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+        await server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 3,
+                "method": "tools/call",
+                "params": {"name": "get_nonce", "arguments": {}},
+            }
+        )
+        answers = [await server.receive(), await server.receive()]
+        assert server.process.stdin is not None
+        await server.process.stdin.aclose()
+        with anyio.fail_after(5):
+            await server.process.wait()
+            rest = server._buffer + "".join([chunk async for chunk in server._lines])
+            assert server.process.stderr is not None
+            stderr = b"".join([chunk async for chunk in server.process.stderr]).decode()
+    assert rest == ""
+    assert sorted(answer["id"] for answer in answers) == [2, 3]
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines
+    assert all(line.startswith("[waiaas-mcp") for line in lines), lines
+
+
+async def test_the_server_answers_initialize_at_once_with_a_renewal_hanging(tmp_path: Path):
+    # A daemon that accepts connections and never answers; the token is due for renewal.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        now = int(time.time())
+        path = token_path(tmp_path, WALLET)
+        path.parent.mkdir(parents=True)
+        write_secret_file(path, due_token(now))
+        env = server_env(tmp_path, WAIAAS_BASE_URL=f"http://127.0.0.1:{port}")
+        async with raw_server(env) as server:
+            with anyio.fail_after(5):
+                answer = await server.initialize()
+            assert "result" in answer
+            server.process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(2):
+                assert await server.process.wait() == 0
+
+
+def due_token(now: int) -> str:
+    """Issued long ago with a second left: its renewal starts at once."""
+    return sign_session_token(b"t" * 32, str(uuid.uuid4()), WALLET, now - 3000, now + 1)
+
+
+def test_help_goes_to_stderr_and_exits_zero(capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "WAIAAS_RECOVERY_POLL_SECONDS" in captured.err
