@@ -1,0 +1,324 @@
+"""A Solana JSON-RPC node for tests: LiteSVM behind a Starlette app on a loopback port.
+
+It answers getBalance, getLatestBlockhash, sendTransaction (with preflight),
+getSignatureStatuses and requestAirdrop in the shapes of Solana's published
+JSON-RPC reference, records every request body, and plays scripted faults
+(HTTP statuses, JSON-RPC errors, stalls) so retry paths can be exercised.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import solders.transaction_status as ts
+import uvicorn
+from solders.hash import Hash
+from solders.litesvm import LiteSVM
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import Transaction
+from solders.transaction_metadata import TransactionMetadata
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+API_VERSION = "2.2.0"
+LAST_VALID_OFFSET = 150
+
+
+@dataclass(frozen=True)
+class HttpStatus:
+    """Answer with this HTTP status and a text body, or a JSON one as public RPCs do on 429."""
+
+    status: int
+    body: str = "Service Unavailable"
+    json: Any = None
+
+
+@dataclass(frozen=True)
+class RpcFault:
+    """Answer HTTP 200 with this JSON-RPC error object."""
+
+    code: int
+    message: str
+    data: Any = None
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Hold the request until the node is closed (the client times out first)."""
+
+
+Fault = HttpStatus | RpcFault | Stall
+
+
+@dataclass
+class _Landed:
+    slot: int
+    err: Any
+    polls: int = 0
+
+
+class FakeSolanaNode:
+    """The node's state: a LiteSVM ledger, its signatures, the requests seen, faults to play."""
+
+    def __init__(self, *, confirm_after_polls: int = 1) -> None:
+        # Blockhashes are checked here, not by LiteSVM, which accepts only its latest.
+        self.svm = LiteSVM().with_blockhash_check(False)
+        self.confirm_after_polls = confirm_after_polls
+        self.requests: list[dict[str, Any]] = []
+        self.slot = 1
+        self._valid: set[Hash] = {self.svm.latest_blockhash()}
+        self._landed: dict[str, _Landed] = {}
+        self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
+        self._released = anyio.Event()
+
+    # -- test controls --------------------------------------------------------
+
+    def fail(self, method: str, *faults: Fault) -> None:
+        """The next requests for ``method`` ("*" for any) meet these faults, in order."""
+        self._faults[method].extend(faults)
+
+    def calls(self, method: str) -> list[dict[str, Any]]:
+        return [body for body in self.requests if body.get("method") == method]
+
+    def advance(self) -> None:
+        """A new slot with a new blockhash, as a cluster makes every 400 ms."""
+        self.svm.expire_blockhash()
+        self._valid.add(self.svm.latest_blockhash())
+        self.slot += 1
+
+    def expire_blockhashes(self) -> None:
+        """Every blockhash handed out so far is now too old."""
+        self._valid.clear()
+        self.advance()
+
+    def fund(self, address: Pubkey, lamports: int) -> None:
+        assert isinstance(self.svm.airdrop(address, lamports), TransactionMetadata)
+        self.advance()
+
+    def land(self, tx: Transaction) -> str:
+        """Execute a transaction without preflight, as ``skipPreflight: true`` would."""
+        result = self.svm.send_transaction(tx)
+        return self._record(tx.signatures[0], result)
+
+    def release(self) -> None:
+        self._released.set()
+
+    # -- JSON-RPC -------------------------------------------------------------
+
+    async def handle(self, request: Request) -> Response:
+        body = await request.json()
+        self.requests.append(body)
+        fault = self._next_fault(body.get("method", ""))
+        if isinstance(fault, Stall):
+            await self._released.wait()
+            return Response(status_code=504)
+        if isinstance(fault, HttpStatus) and fault.json is not None:
+            return JSONResponse(fault.json, status_code=fault.status)
+        if isinstance(fault, HttpStatus):
+            return Response(fault.body, status_code=fault.status, media_type="text/plain")
+        if isinstance(fault, RpcFault):
+            return _error(body, fault.code, fault.message, fault.data)
+        method = getattr(self, f"rpc_{body.get('method')}", None)
+        if method is None:
+            return _error(body, -32601, "Method not found")
+        try:
+            return _result(body, method(*body.get("params", [])))
+        except _Rejected as exc:
+            return _error(body, exc.code, exc.message, exc.data)
+
+    def rpc_getBalance(self, address: str, config: dict[str, Any] | None = None) -> Any:
+        return self._context(self.svm.get_balance(_pubkey(address)) or 0)
+
+    def rpc_getLatestBlockhash(self, config: dict[str, Any] | None = None) -> Any:
+        value = {
+            "blockhash": str(self.svm.latest_blockhash()),
+            "lastValidBlockHeight": self.slot + LAST_VALID_OFFSET,
+        }
+        return self._context(value)
+
+    def rpc_sendTransaction(self, encoded: str, config: dict[str, Any] | None = None) -> Any:
+        config = config or {}
+        if config.get("encoding") != "base64":  # the default is base58: this would not decode
+            raise _Rejected(-32602, "invalid transaction: expected base64 per config")
+        try:
+            tx = Transaction.from_bytes(base64.b64decode(encoded, validate=True))
+        except ValueError as exc:
+            raise _Rejected(-32602, f"invalid transaction: {exc}") from None
+        signature = str(tx.signatures[0])
+        if signature in self._landed:
+            self._preflight_failure("AlreadyProcessed", [])
+        if tx.message.recent_blockhash not in self._valid:
+            self._preflight_failure("BlockhashNotFound", [])
+        if not config.get("skipPreflight"):
+            simulated = self.svm.simulate_transaction(tx)
+            if not hasattr(simulated, "post_accounts"):
+                self._preflight_failure(error_json(simulated.err()), simulated.meta().logs())
+        return self.land(tx)
+
+    def rpc_getSignatureStatuses(
+        self, signatures: list[str], config: dict[str, Any] | None = None
+    ) -> Any:
+        return self._context([self._status(signature) for signature in signatures])
+
+    def rpc_requestAirdrop(
+        self, address: str, lamports: int, config: dict[str, Any] | None = None
+    ) -> Any:
+        result = self.svm.airdrop(_pubkey(address), lamports)
+        meta = result if isinstance(result, TransactionMetadata) else result.meta()
+        return self._record(meta.signature(), result)
+
+    # -- helpers --------------------------------------------------------------
+
+    def _next_fault(self, method: str) -> Fault | None:
+        for key in (method, "*"):
+            if self._faults[key]:
+                return self._faults[key].popleft()
+        return None
+
+    def _context(self, value: Any) -> dict[str, Any]:
+        return {"context": {"apiVersion": API_VERSION, "slot": self.slot}, "value": value}
+
+    def _record(self, signature: Signature, result: Any) -> str:
+        err = None if isinstance(result, TransactionMetadata) else error_json(result.err())
+        self._landed[str(signature)] = _Landed(self.slot, err)
+        self.advance()
+        return str(signature)
+
+    def _status(self, signature: str) -> dict[str, Any] | None:
+        landed = self._landed.get(signature)
+        if landed is None:
+            return None
+        landed.polls += 1
+        confirmed = landed.polls > self.confirm_after_polls
+        return {
+            "slot": landed.slot,
+            "confirmations": 1 if confirmed else 0,
+            "err": landed.err,
+            "status": {"Ok": None} if landed.err is None else {"Err": landed.err},
+            "confirmationStatus": "confirmed" if confirmed else "processed",
+        }
+
+    def _preflight_failure(self, err: Any, logs: list[str]) -> None:
+        raise _Rejected(
+            -32002,
+            f"Transaction simulation failed: {_display(err)}",
+            {
+                "err": err,
+                "logs": logs,
+                "accounts": None,
+                "unitsConsumed": 150,
+                "returnData": None,
+                "innerInstructions": None,
+                "replacementBlockhash": None,
+            },
+        )
+
+
+class _Rejected(Exception):
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        self.code, self.message, self.data = code, message, data
+
+
+def _pubkey(address: str) -> Pubkey:
+    try:
+        return Pubkey.from_string(address)
+    except ValueError:
+        raise _Rejected(-32602, "Invalid param: Invalid") from None
+
+
+def _result(body: dict[str, Any], result: Any) -> Response:
+    return JSONResponse({"jsonrpc": "2.0", "result": result, "id": body.get("id")})
+
+
+def _error(body: dict[str, Any], code: int, message: str, data: Any = None) -> Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return JSONResponse({"jsonrpc": "2.0", "error": error, "id": body.get("id")})
+
+
+def _display(err: Any) -> str:
+    """Roughly how agave prints a TransactionError in the error message."""
+    if err == "BlockhashNotFound":
+        return "Blockhash not found"
+    if err == "AlreadyProcessed":
+        return "This transaction has already been processed"
+    if isinstance(err, dict) and "InstructionError" in err:
+        index, inner = err["InstructionError"]
+        detail = f"custom program error: {inner['Custom']:#x}" if isinstance(inner, dict) else inner
+        return f"Error processing Instruction {index}: {detail}"
+    if isinstance(err, dict) and "InsufficientFundsForRent" in err:
+        index = err["InsufficientFundsForRent"]["account_index"]
+        return f"Transaction results in an account ({index}) with insufficient funds for rent"
+    return str(err)
+
+
+def error_json(err: Any) -> Any:
+    """A solders TransactionError in serde's JSON shape, as a node serializes it."""
+    if isinstance(err, ts.TransactionErrorInstructionError):
+        inner = err.err
+        if isinstance(inner, ts.InstructionErrorCustom):
+            return {"InstructionError": [err.index, {"Custom": inner.code}]}
+        return {"InstructionError": [err.index, str(inner).split(".")[-1]]}
+    if isinstance(err, ts.TransactionErrorInsufficientFundsForRent):
+        return {"InsufficientFundsForRent": {"account_index": err.account_index}}
+    return str(err).split(".")[-1]
+
+
+class NodeServer:
+    """A running loopback server; tests swap ``node`` to start from a fresh ledger."""
+
+    def __init__(self, node: FakeSolanaNode) -> None:
+        self.node = node
+        self.url = ""
+
+    def use(self, node: FakeSolanaNode) -> FakeSolanaNode:
+        self.node.release()
+        self.node = node
+        return node
+
+    async def _handle(self, request: Request) -> Response:
+        return await self.node.handle(request)
+
+
+@asynccontextmanager
+async def node_server(node: FakeSolanaNode | None = None) -> AsyncIterator[NodeServer]:
+    """Run a node on 127.0.0.1, on a port the kernel picks."""
+    server = NodeServer(node or FakeSolanaNode())
+    app = Starlette(routes=[Route("/", server._handle, methods=["POST"])])
+    # proto=IPPROTO_TCP, or asyncio skips TCP_NODELAY on accepted connections and
+    # every keep-alive response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    server.url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", ws="none")
+    uvicorn_server = uvicorn.Server(config)
+    try:
+        async with anyio.create_task_group() as tg:
+            # The socket already listens: clients may connect before uvicorn accepts.
+            tg.start_soon(uvicorn_server.serve, [sock])
+            try:
+                yield server
+            finally:
+                server.node.release()
+                uvicorn_server.should_exit = True
+    finally:
+        sock.close()
+
+
+@asynccontextmanager
+async def serving(node: FakeSolanaNode) -> AsyncIterator[str]:
+    """Run this node alone; yield its URL."""
+    async with node_server(node) as server:
+        yield server.url
