@@ -214,13 +214,13 @@ def test_wrong_master_password_says_it_is_wrong(waiaas, daemon):
     assert_one_line_error(result, "master password is wrong")
 
 
-def test_password_flag_and_prompt_both_work(waiaas, daemon):
+def test_password_from_the_flag_or_from_stdin_works(waiaas, daemon):
     daemon.create_wallet("main")
     no_env = {"WAIAAS_MASTER_PASSWORD": ""}
     ok(waiaas("mcp", "setup", "--password", daemon.password, env=no_env))
     result = waiaas("mcp", "setup", env=no_env, input=daemon.password + "\n")
     ok(result)
-    assert "Master password" in result.stderr and daemon.password not in result.stdout
+    assert daemon.password not in result.stdout + result.stderr
 
 
 def test_session_limit_reached_names_the_wallet_and_writes_no_token(waiaas, daemon):
@@ -290,4 +290,18 @@ def test_write_config_leaves_invalid_json_untouched_and_creates_no_session(waiaa
     assert_one_line_error(result, str(path), "is not valid JSON", "left untouched")
     assert path.read_text() == '{"mcpServers": {"other": '
     assert [p.name for p in path.parent.iterdir()] == ["claude_desktop_config.json"]
+    assert _active_mcp_sessions(daemon, wallet["id"]) == []
+
+
+def test_write_config_refuses_a_key_another_server_holds_before_creating_a_session(
+    waiaas, daemon, home
+):
+    wallet = daemon.create_wallet("main")
+    path = _desktop_config(home)
+    path.parent.mkdir(parents=True)
+    theirs = {"mcpServers": {"waiaas-main": {"command": "elsewhere", "args": []}}}
+    path.write_text(json.dumps(theirs))
+    result = waiaas("mcp", "setup", "--write-config")
+    assert_one_line_error(result, "'waiaas-main'", "rename or remove it")
+    assert json.loads(path.read_text()) == theirs
     assert _active_mcp_sessions(daemon, wallet["id"]) == []

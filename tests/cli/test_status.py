@@ -1,4 +1,10 @@
 import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
 
 from tests.cli.checks import assert_one_line_error, ok
 from tests.support.daemon import running_daemon
@@ -56,11 +62,57 @@ def test_password_flag_is_used(waiaas, daemon):
     ok(waiaas("status", "--password", daemon.password, env={"WAIAAS_MASTER_PASSWORD": ""}))
 
 
-def test_password_is_prompted_for_without_flag_or_variable(waiaas, daemon):
+def test_password_is_read_from_piped_stdin_without_flag_or_variable(waiaas, daemon):
     result = waiaas("status", env={"WAIAAS_MASTER_PASSWORD": ""}, input=daemon.password + "\n")
-    out = ok(result)
-    assert "Master password" in result.stderr and "Wallets:" in out
+    assert "Wallets:" in ok(result)
     assert daemon.password not in result.stdout + result.stderr
+
+
+def test_password_is_prompted_for_hidden_on_a_terminal(daemon, home):
+    # A pseudo-terminal as stdin and stderr; a new session so it is the only terminal.
+    controller, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WAIAAS_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "waiaas_cli", "status", "--base-url", daemon.base_url],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        env=env | {"HOME": str(home)},
+        start_new_session=True,
+    )
+    os.close(terminal)
+    try:
+        seen = _read_until(controller, b"Master password: ")
+        os.write(controller, daemon.password.encode() + b"\n")
+        stdout, _ = process.communicate(timeout=30)
+        seen += _read_rest(controller)
+    finally:
+        os.close(controller)
+    assert process.returncode == 0 and b"Wallets:" in stdout
+    assert daemon.password.encode() not in seen  # not echoed
+
+
+def _read_until(fd, marker, timeout=30.0):
+    data = b""
+    deadline = time.monotonic() + timeout
+    while marker not in data:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"no prompt, only {data!r}"
+        data += os.read(fd, 1024)
+    return data
+
+
+def _read_rest(fd):
+    data = b""
+    while select.select([fd], [], [], 0)[0]:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def test_lockout_says_locked_and_to_try_later(cli, tmp_path):
@@ -72,3 +124,8 @@ def test_lockout_says_locked_and_to_try_later(cli, tmp_path):
             assert_one_line_error(cli("status", *where, env=wrong), "master password is wrong")
         right = {"WAIAAS_MASTER_PASSWORD": daemon.password}
         assert_one_line_error(cli("status", *where, env=right), "locked", "Try again in")
+
+
+def test_no_password_at_all_is_one_line_error(waiaas):
+    result = waiaas("status", env={"WAIAAS_MASTER_PASSWORD": ""}, input="")
+    assert_one_line_error(result, "no master password", "--password", "WAIAAS_MASTER_PASSWORD")

@@ -10,6 +10,7 @@ command needs it, so a command that fails early never prompts.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,9 +49,7 @@ class State:
     def password(self) -> str:
         if self._password is None:
             self._password = (
-                self.password_flag
-                or self.env.get("WAIAAS_MASTER_PASSWORD")
-                or click.prompt("Master password", hide_input=True, err=True)
+                self.password_flag or self.env.get("WAIAAS_MASTER_PASSWORD") or _prompt()
             )
         return self._password
 
@@ -59,6 +58,23 @@ class State:
         client = DaemonClient(self.base_url, self.password)
         click.get_current_context().call_on_close(client.close)
         return client
+
+
+def _prompt() -> str:
+    """A hidden prompt on a terminal; from a pipe, the first line of stdin."""
+    if sys.stdin.isatty():
+        try:
+            return click.prompt("Master password", hide_input=True, err=True)
+        except click.Abort:  # Ctrl-C or Ctrl-D
+            pass
+    else:
+        # getpass on a pipe would warn that it cannot hide what is not shown anyway.
+        line = sys.stdin.readline().rstrip("\r\n")
+        if line:
+            return line
+    raise click.ClickException(
+        "no master password: pass --password, set $WAIAAS_MASTER_PASSWORD or type it at the prompt."
+    )
 
 
 pass_state = click.make_pass_decorator(State, ensure=True)

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from waiaas_cli.client import DaemonClient
-from waiaas_cli.desktop_config import install_servers, load_config
+from waiaas_cli.desktop_config import install_servers, load_config, merge_servers
 from waiaas_cli.errors import describe
 from waiaas_cli.options import State, daemon_options, pass_state, password_option
 from waiaas_cli.output import iso_time
@@ -77,20 +77,22 @@ def setup(
         raise click.UsageError("--wallet and --all cannot be used together.")
     config_path = claude_config_path()
     if write_config:
-        load_config(config_path)  # an unusable file stops us before anything changes
+        load_config(config_path)  # an unusable file stops us before the password is asked
     client = state.client()
     client.health()
     wallets = client.request("GET", "/v1/wallets", master=True)["items"]
     chosen = choose_wallets(wallets, wallet_id, all_wallets)
-    done = [provision(client, state.data_dir, w, expires_in) for w in chosen]
-    for item in done:
-        report(item)
     snippet = build_claude_desktop_config(
-        [item.wallet for item in done],
+        [to_ref(w) for w in chosen],
         base_url=client.base_url,
         data_dir=state.data_dir,
         all_wallets=[to_ref(w) for w in wallets],
     )
+    if write_config:
+        # A key another server holds stops us before any session is created.
+        merge_servers(load_config(config_path) or {}, snippet["mcpServers"])
+    for wallet in chosen:
+        report(provision(client, state.data_dir, wallet, expires_in))
     click.echo("\nClaude Desktop configuration (the mcpServers entries to add):")
     click.echo(json.dumps(snippet, indent=2, ensure_ascii=False))
     click.echo(f"\nClaude Desktop config file: {config_path}")
