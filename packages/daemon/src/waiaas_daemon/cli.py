@@ -7,17 +7,18 @@ import contextlib
 import fcntl
 import logging
 import os
-import socket
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
-from waiaas_core.config import ConfigError, Settings, load_settings
+from waiaas_core.config import ConfigError, load_settings
 from waiaas_core.paths import DATABASE_FILE, PID_FILE, ensure_private_dir, resolve_data_dir
 from waiaas_daemon.server import run_server
 from waiaas_daemon.state import StartupError
+from waiaas_daemon.storage import SchemaTooNew
 
 log = logging.getLogger("waiaas_daemon")
 
@@ -54,10 +55,10 @@ def serve(data_dir: Path | None, host: str | None, port: int | None, password_fi
         password = _master_password(password_file, first_run=_is_first_run(directory))
         try:
             asyncio.run(run_server(settings, directory, password))
-        except StartupError as exc:
+        except (StartupError, SchemaTooNew) as exc:
             raise click.ClickException(str(exc)) from None
-        except OSError as exc:
-            raise click.ClickException(_bind_error(settings, exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise click.ClickException(f"cannot use {directory / DATABASE_FILE}: {exc}") from None
 
 
 def _setup_logging() -> None:
@@ -119,21 +120,3 @@ def _pid_lock(directory: Path) -> Iterator[None]:
                 os.unlink(path)
     finally:
         os.close(fd)
-
-
-def _bind_error(settings: Settings, exc: OSError) -> str:
-    return f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}"
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-        sock.listen(2048)
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock

@@ -11,7 +11,7 @@ import uvicorn
 
 from waiaas_core.config import Settings
 from waiaas_daemon.app import create_app
-from waiaas_daemon.state import DaemonState
+from waiaas_daemon.state import DaemonState, StartupError
 
 log = logging.getLogger("waiaas_daemon")
 
@@ -34,9 +34,12 @@ class _Server(uvicorn.Server):
 
 
 async def run_server(settings: Settings, data_dir: Path, password: str) -> None:
-    from waiaas_daemon.cli import bind_socket
-
-    sock = bind_socket(settings.host, settings.port)
+    try:
+        sock = bind_socket(settings.host, settings.port)
+    except OSError as exc:
+        raise StartupError(
+            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}"
+        ) from None
     try:
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
@@ -51,3 +54,18 @@ async def run_server(settings: Settings, data_dir: Path, password: str) -> None:
     finally:
         sock.close()
     log.info("stopped")
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind before uvicorn starts, so --port 0 can report the port it got."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock

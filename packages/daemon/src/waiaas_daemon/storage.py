@@ -134,6 +134,10 @@ class TransactionRow:
     updated_at: int
 
 
+class SchemaTooNew(Exception):
+    """The database was written by a newer daemon; this one must not touch it."""
+
+
 class LimitReached(Exception):
     """The wallet already has the maximum number of active sessions."""
 
@@ -413,7 +417,7 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
     async with conn.execute("PRAGMA user_version") as cursor:
         version = (await cursor.fetchone())[0]
     if version > len(MIGRATIONS):
-        raise RuntimeError(
+        raise SchemaTooNew(
             f"the database schema is version {version}, newer than this daemon knows "
             f"({len(MIGRATIONS)}); upgrade waiaas-daemon"
         )

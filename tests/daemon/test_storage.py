@@ -1,0 +1,111 @@
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from waiaas_daemon.storage import MIGRATIONS, Database, SchemaTooNew
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_new_database_is_migrated_to_the_latest_version_in_wal_mode(tmp_path):
+    path = tmp_path / "waiaas.db"
+    async with Database.open(path):
+        pass
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_reopening_keeps_the_data(tmp_path):
+    path = tmp_path / "waiaas.db"
+    async with Database.open(path) as db:
+        await db.set_meta_once("k", b"v")
+    async with Database.open(path) as db:
+        assert await db.get_meta("k") == b"v"
+        assert await db.set_meta_once("k", b"other") == b"v"
+
+
+async def test_a_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "waiaas.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(SchemaTooNew, match="upgrade waiaas-daemon"):
+        async with Database.open(path):
+            pass
+
+
+async def test_failed_transaction_rolls_back(tmp_path):
+    async with Database.open(tmp_path / "waiaas.db") as db:
+        with pytest.raises(ZeroDivisionError):
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO meta (key, value) VALUES ('a', x'00')")
+                raise ZeroDivisionError
+        assert await db.get_meta("a") is None
+
+
+def test_serve_on_a_newer_database_is_one_clear_line(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    with sqlite3.connect(data / "waiaas.db") as db:
+        db.execute("PRAGMA user_version = 999")
+    result = subprocess.run(
+        [sys.executable, "-m", "waiaas_daemon", "serve", "--data-dir", str(data), "--port", "0"],
+        env={"WAIAAS_MASTER_PASSWORD": "whatever-long", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "schema is version 999" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_with_a_bad_config_is_one_clear_line(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / "config.toml").write_text("[daemon]\nport = 'x'\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "waiaas_daemon", "serve", "--data-dir", str(data)],
+        env={"WAIAAS_MASTER_PASSWORD": "whatever-long", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "port must be a whole number" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_first_start_refuses_a_short_master_password(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "waiaas_daemon", "serve", "--data-dir", str(tmp_path / "d")],
+        env={"WAIAAS_MASTER_PASSWORD": "short", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1 and "at least 8 characters" in result.stderr
+
+
+def test_port_in_use_is_one_clear_line(daemon):
+    port = daemon.base_url.rsplit(":", 1)[1]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "waiaas_daemon",
+            "serve",
+            "--data-dir",
+            str(daemon.data_dir.parent / "x"),
+            "--port",
+            port,
+        ],
+        env={"WAIAAS_MASTER_PASSWORD": "whatever-long", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert (
+        f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
+    )
