@@ -220,6 +220,33 @@ async def test_restored_chain_has_the_same_balances_and_keeps_working() -> None:
     assert await restored.get_balance(addr(bob)) == SOL // 2 - 5000
 
 
+def wallet_snapshot(keypair: Keypair, lamports: int) -> AccountSnapshot:
+    system = "11111111111111111111111111111111"
+    return AccountSnapshot(addr(keypair), lamports, b"", system, False, 0)
+
+
+async def test_identical_first_sends_of_two_runs_have_different_signatures() -> None:
+    alice, bob = Keypair(), Keypair()
+    saved = [wallet_snapshot(alice, SOL)]
+
+    one = await LocalChain(saved).prepare_transfer(alice, addr(bob), SOL // 10, None)
+    two = await LocalChain(saved).prepare_transfer(alice, addr(bob), SOL // 10, None)
+
+    assert one.signature != two.signature
+
+
+async def test_a_transfer_signed_before_a_restart_is_refused_after_it() -> None:
+    alice = Keypair()
+    saved = [wallet_snapshot(alice, SOL)]
+    prepared = await LocalChain(saved).prepare_transfer(alice, addr(Keypair()), SOL // 10, None)
+    second_run = LocalChain(saved)
+
+    outcome = await second_run.submit(prepared)
+
+    assert outcome.status == "FAILED" and outcome.error == "Blockhash not found"
+    assert await second_run.get_balance(addr(alice)) == SOL
+
+
 async def test_restore_method_loads_snapshots_into_a_running_chain() -> None:
     chain = LocalChain()
     alice = await funded(chain, 5 * SOL)

@@ -6,6 +6,7 @@ saves them with the transaction record and hands them back at start.
 
 from __future__ import annotations
 
+import secrets
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
@@ -49,13 +50,14 @@ class LocalChain:
     airdrop_allowed = True
 
     def __init__(self, accounts: Iterable[AccountSnapshot] = ()) -> None:
-        # LiteSVM accepts only its latest blockhash, and we advance it after
-        # every transaction: a transfer prepared while another one landed would
-        # be refused. So we keep a cluster's window of recent blockhashes here.
+        # Blockhashes are ours, not LiteSVM's: it accepts only its latest one (a
+        # transfer prepared while another landed would be refused), and its
+        # sequence is the same in every process, so after a restart identical
+        # sends would sign to the signatures of the previous run. We draw random
+        # ones and keep a cluster's window of recent ones.
         self._svm = LiteSVM().with_blockhash_check(False)
         self._recent: deque[Hash] = deque(maxlen=RECENT_BLOCKHASHES)
-        self._recent.append(self._svm.latest_blockhash())
-        self._blockhash_used = False
+        self._advance()
         self.restore(accounts)
 
     def restore(self, snapshots: Iterable[AccountSnapshot]) -> None:
@@ -146,11 +148,11 @@ class LocalChain:
         if self._blockhash_used:
             self._advance()
         self._blockhash_used = True
-        return self._svm.latest_blockhash()
+        return self._recent[-1]
 
     def _advance(self) -> None:
-        self._svm.expire_blockhash()
-        self._recent.append(self._svm.latest_blockhash())
+        self._svm.expire_blockhash()  # LiteSVM's own, which its airdrops use
+        self._recent.append(Hash(secrets.token_bytes(32)))
         self._blockhash_used = False
 
     def _snapshots(self, keys: Iterable[Pubkey]) -> tuple[AccountSnapshot, ...]:
