@@ -2,7 +2,8 @@
 
 Two implementations: ``local`` (LiteSVM in-process, durable through the
 database) and ``rpc`` (Solana JSON-RPC over httpx for devnet/testnet/mainnet
-or a configured rpc_url).
+or a configured rpc_url). Below the interface: what both share, the transfer
+builder, address and amount checks, and the wording of chain errors.
 """
 
 from __future__ import annotations
