@@ -120,12 +120,17 @@ def test_sigkill_during_a_burst_of_sends_loses_no_accepted_send(tmp_path):
             ]
             for thread in threads:
                 thread.start()
-            time.sleep(rng.uniform(0.3, 0.8))
+            # Kill mid-burst: once this round has had sends accepted, at a random moment.
+            goal = len(accepted) + 5
+            deadline = time.monotonic() + 30
+            while len(accepted) < goal and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.2))
             running.kill()
             stop.set()
             for thread in threads:
                 thread.join(10)
-    assert len(accepted) > 10, "the burst never got going; the test proved nothing"
+    assert len(accepted) >= 15, "the burst never got going; the test proved nothing"
 
     with running_daemon(data) as last:
         with (
