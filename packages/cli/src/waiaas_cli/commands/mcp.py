@@ -93,9 +93,7 @@ def setup(
         merge_servers(load_config(config_path) or {}, snippet["mcpServers"])
     for wallet in chosen:
         report(provision(client, state.data_dir, wallet, expires_in))
-    click.echo("\nClaude Desktop configuration (the mcpServers entries to add):")
-    click.echo(json.dumps(snippet, indent=2, ensure_ascii=False))
-    click.echo(f"\nClaude Desktop config file: {config_path}")
+    show(snippet, config_path)
     if write_config:
         write(config_path, snippet["mcpServers"])
     else:
@@ -158,6 +156,13 @@ def report(item: Provisioned) -> None:
     click.echo(f"Session:    {item.session_id}")
     click.echo(f"Token file: {item.token_path} (mode 0600)")
     click.echo(f"Expires:    {iso_time(item.expires_at)}")
+
+
+def show(snippet: dict[str, Any], config_path: Path) -> None:
+    """Steps 7 and 8: the snippet as JSON, and where Claude Desktop reads its config."""
+    click.echo("\nClaude Desktop configuration (the mcpServers entries to add):")
+    click.echo(json.dumps(snippet, indent=2, ensure_ascii=False))
+    click.echo(f"\nClaude Desktop config file: {config_path}")
 
 
 def write(config_path: Path, servers: dict[str, Any]) -> None:
