@@ -118,7 +118,9 @@ class RpcChain:
         if not rpc_url and network not in PUBLIC_ENDPOINTS:
             raise ValueError(f"no public endpoint for network {network!r}; set rpc_url")
         self.network = network
-        self.airdrop_allowed = network == "devnet"
+        # "local" over JSON-RPC is a local validator (network = "local" with an
+        # rpc_url), whose faucet answers requestAirdrop like devnet's.
+        self.airdrop_allowed = network in ("devnet", "local")
         self.endpoint = rpc_url or PUBLIC_ENDPOINTS[network]
         self._client = httpx.AsyncClient(transport=transport, timeout=timeout)
         self._retry_delays = tuple(retry_delays)
@@ -173,7 +175,7 @@ class RpcChain:
     async def airdrop(self, address: str, amount: int) -> Outcome:
         if not self.airdrop_allowed:
             raise WaiaasError(
-                "INVALID_REQUEST", f"Airdrops are not available on {self.network}; only on devnet."
+                "INVALID_REQUEST", f"Airdrops are not available on {self.network}; only on local and devnet."
             )
         parse_address(address)
         check_amount(amount)
