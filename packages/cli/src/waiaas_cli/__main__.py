@@ -1,3 +1,4 @@
 from waiaas_cli.main import main
 
-main()
+# The name users type, not "python -m waiaas_cli", in usage lines and --version.
+main(prog_name="waiaas")
