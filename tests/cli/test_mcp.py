@@ -169,6 +169,15 @@ def test_setup_twice_succeeds_and_leaves_one_active_mcp_session(waiaas, daemon):
     assert _address_with(daemon, second).status_code == 200
 
 
+def test_setup_again_on_a_wallet_one_short_of_the_limit_replaces_its_mcp_session(waiaas, daemon):
+    wallet = daemon.create_wallet("main")
+    for _ in range(4):  # max_sessions_per_wallet is 5: setup's session is the fifth
+        daemon.create_session(wallet["id"])
+    ok(waiaas("mcp", "setup"))
+    ok(waiaas("mcp", "setup"))
+    assert len(_active_mcp_sessions(daemon, wallet["id"])) == 1
+
+
 def test_all_with_three_wallets_whose_slugs_collide_prints_three_distinct_entries(waiaas, daemon):
     wallets = [daemon.create_wallet(name) for name in ("Main", "main!", "spare")]
     out = ok(waiaas("mcp", "setup", "--all"))
