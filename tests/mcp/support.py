@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 from mcp import Client
-from mcp_types import CallToolResult, TextContent
+from mcp.types import CallToolResult, TextContent
 
 from waiaas_core.tokens import sign_session_token
 from waiaas_mcp.config import Settings

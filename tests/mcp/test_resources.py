@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from mcp_types import TextResourceContents
+from mcp.types import TextResourceContents
 
 from tests.mcp.support import ADDRESS, WALLET, FakeDaemon, in_process, make_token, settings_for
 from waiaas_core.atomic import write_secret_file

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mcp_types import CallToolResult, TextContent
+from mcp.types import CallToolResult, TextContent
 
 from waiaas_mcp.client import ApiError, ApiResult, Expired, NetworkError, Ok
 

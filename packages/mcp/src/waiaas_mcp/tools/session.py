@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mcp.server.mcpserver import MCPServer
-from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 
 from waiaas_mcp.results import expired_payload, to_json
 from waiaas_mcp.session import SessionManager, SessionState

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mcp.server.mcpserver import MCPServer
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
 
 from waiaas_mcp.client import ApiClient
 from waiaas_mcp.results import tool_result

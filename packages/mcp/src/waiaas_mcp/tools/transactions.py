@@ -6,7 +6,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from mcp.server.mcpserver import MCPServer
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from waiaas_mcp.client import SEND_TIMEOUT, ApiClient

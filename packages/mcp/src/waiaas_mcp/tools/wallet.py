@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from mcp.server.mcpserver import MCPServer
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
 
 from waiaas_mcp.client import ApiClient, Ok
 from waiaas_mcp.results import tool_result
