@@ -18,6 +18,7 @@ from waiaas_daemon.routes import (
     admin,
     health,
     mcp_tokens,
+    openapi,
     sessions,
     transactions,
     wallet,
@@ -69,6 +70,7 @@ def create_app(state: DaemonState) -> Starlette:
             *sessions.routes(),
             *mcp_tokens.routes(),
             *wallet.routes(),
+            *openapi.routes(),
             *transactions.routes(),
         ],
         middleware=[
