@@ -193,3 +193,15 @@ async def test_public_routes_are_called_without_a_token(token_file: Path):
     async with api_client(handler, token_file) as (api, _):
         assert await api.public_get("/health") == Ok({"status": "ok"})
     assert "Authorization" not in seen[0].headers
+
+
+async def test_a_token_provisioned_while_expired_is_used_by_the_next_call(token_file: Path):
+    def handler(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"balance": "1"})
+
+    async with api_client(handler, token_file) as (api, session):
+        assert isinstance(await api.get("/v1/wallet/balance"), Expired)
+        write_secret_file(token_file, token())
+        assert await api.get("/v1/wallet/balance") == Ok({"balance": "1"})
+        assert session.state is SessionState.ACTIVE
+        assert not session.recovering

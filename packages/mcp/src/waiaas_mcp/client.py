@@ -75,7 +75,8 @@ class ApiClient:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> ApiResult:
         await self._session.wait_started()
-        token = self._session.get_token()
+        # A token provisioned since the last poll is used at once.
+        token = self._session.refresh()
         for _attempt in range(2):
             if token is None:
                 return self._expired()

@@ -215,6 +215,12 @@ class SessionManager:
         finally:
             self._is_renewing = False
 
+    def refresh(self) -> str | None:
+        """Without a usable token, look at the token file now rather than at the next poll."""
+        if self._state is not SessionState.ACTIVE and not self._disposed and self._started.is_set():
+            self._recover_once()
+        return self.get_token()
+
     def recheck(self, failed_token: str) -> str | None:
         """After a 401 on ``failed_token``: the token to retry with once, or None if none."""
         current = self._token
