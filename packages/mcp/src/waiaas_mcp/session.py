@@ -293,6 +293,8 @@ class SessionManager:
     # -- state changes ----------------------------------------------------------
 
     def _activate(self, token: Token, *, source: str) -> None:
+        if self._token is None or self._token.session_id != token.session_id:
+            self._renewal = {}  # the counts of another session
         self._token = token
         self._state = SessionState.ACTIVE
         self._problem = None
@@ -336,7 +338,8 @@ class SessionManager:
     def _schedule_renewal(self) -> None:
         assert self._token is not None
         remaining = max(0.0, self._token.expires_at - self._clock())
-        self._schedule(remaining * self._renew_fraction, why="at 60% of the remaining lifetime")
+        why = f"at {self._renew_fraction:.0%} of the remaining lifetime"
+        self._schedule(remaining * self._renew_fraction, why=why)
 
     def _schedule(self, delay: float, *, why: str) -> None:
         if self._disposed or self._tg is None:
