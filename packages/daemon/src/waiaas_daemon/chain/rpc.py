@@ -175,7 +175,8 @@ class RpcChain:
     async def airdrop(self, address: str, amount: int) -> Outcome:
         if not self.airdrop_allowed:
             raise WaiaasError(
-                "INVALID_REQUEST", f"Airdrops are not available on {self.network}; only on local and devnet."
+                "INVALID_REQUEST",
+                f"Airdrops are not available on {self.network}; only on local and devnet.",
             )
         parse_address(address)
         check_amount(amount)
