@@ -45,18 +45,22 @@ async def test_failed_transaction_rolls_back(tmp_path):
         assert await db.get_meta("a") is None
 
 
+def _serve(*args: str, password: str = "whatever-long") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "waiaas_daemon", "serve", *args],
+        env={"WAIAAS_MASTER_PASSWORD": password, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_serve_on_a_newer_database_is_one_clear_line(tmp_path):
     data = tmp_path / "data"
     data.mkdir(mode=0o700)
     with sqlite3.connect(data / "waiaas.db") as db:
         db.execute("PRAGMA user_version = 999")
-    result = subprocess.run(
-        [sys.executable, "-m", "waiaas_daemon", "serve", "--data-dir", str(data), "--port", "0"],
-        env={"WAIAAS_MASTER_PASSWORD": "whatever-long", "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _serve("--data-dir", str(data), "--port", "0")
     assert result.returncode == 1
     assert "schema is version 999" in result.stderr and "Traceback" not in result.stderr
 
@@ -65,25 +69,13 @@ def test_serve_with_a_bad_config_is_one_clear_line(tmp_path):
     data = tmp_path / "data"
     data.mkdir(mode=0o700)
     (data / "config.toml").write_text("[daemon]\nport = 'x'\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "waiaas_daemon", "serve", "--data-dir", str(data)],
-        env={"WAIAAS_MASTER_PASSWORD": "whatever-long", "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _serve("--data-dir", str(data))
     assert result.returncode == 1
     assert "port must be a whole number" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_first_start_refuses_a_short_master_password(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "waiaas_daemon", "serve", "--data-dir", str(tmp_path / "d")],
-        env={"WAIAAS_MASTER_PASSWORD": "short", "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _serve("--data-dir", str(tmp_path / "d"), password="short")
     assert result.returncode == 1 and "at least 8 characters" in result.stderr
 
 
