@@ -81,22 +81,7 @@ def test_first_start_refuses_a_short_master_password(tmp_path):
 
 def test_port_in_use_is_one_clear_line(daemon):
     port = daemon.base_url.rsplit(":", 1)[1]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "waiaas_daemon",
-            "serve",
-            "--data-dir",
-            str(daemon.data_dir.parent / "x"),
-            "--port",
-            port,
-        ],
-        env={"WAIAAS_MASTER_PASSWORD": "whatever-long", "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _serve("--data-dir", str(daemon.data_dir.parent / "x"), "--port", port)
     assert result.returncode == 1
     assert (
         f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
