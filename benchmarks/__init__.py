@@ -1,0 +1,1 @@
+"""Benchmarks of waiaas against baselines measured in the same run; see docs/benchmarks.md."""
