@@ -37,12 +37,6 @@ def test_load_test_mixes_reads_sends_and_renewals(load_run):
     assert summary["p99"] > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="daemon bug, see docs/benchmarks.md: reads on the shared aiosqlite reader "
-    "connection see a snapshot from before the last commit, so a send's read-back "
-    "finds no row and answers 500; remove this marker with the fix",
-)
 def test_load_test_passes_every_check(load_run):
     summary, output = load_run
     failed = {name: c["detail"] for name, c in summary["checks"].items() if not c["ok"]}

@@ -176,3 +176,10 @@ async def test_twenty_parallel_renewals_exactly_one_wins(harness):
     codes = sorted(r.status_code for r in results)
     assert codes == [200] + [409] * 19
     assert {r.json()["code"] for r in results if r.status_code == 409} == {"RENEWAL_CONFLICT"}
+
+
+async def test_a_token_used_before_is_refused_once_it_expires(harness):
+    session = await _session(harness, ttl=100)
+    assert (await harness.as_agent(session["token"])).status_code == 200
+    harness.clock.advance(100)
+    assert _code(await harness.as_agent(session["token"])) == (401, "SESSION_EXPIRED")

@@ -2,6 +2,7 @@ import sqlite3
 import subprocess
 import sys
 
+import anyio
 import pytest
 
 from waiaas_daemon.storage import MIGRATIONS, Database, SchemaTooNew
@@ -86,3 +87,40 @@ def test_port_in_use_is_one_clear_line(daemon):
     assert (
         f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
     )
+
+
+async def test_a_read_after_a_commit_sees_it_while_other_reads_overlap(tmp_path):
+    # A cursor left open between jobs on the shared reader connection pins an old
+    # WAL snapshot: a write followed by its own read-back then found nothing.
+    async with Database.open(tmp_path / "waiaas.db") as db:
+        stop = anyio.Event()
+        await db.set_meta_once("present", b"x")
+
+        async def reader():
+            while not stop.is_set():
+                await db.get_meta("present")  # a row: the statement is not stepped to its end
+
+        stale = 0
+        async with anyio.create_task_group() as group:
+            for _ in range(3):
+                group.start_soon(reader)
+            for n in range(200):
+                await db.set_meta_once(f"k{n}", b"v")
+                if await db.get_meta(f"k{n}") is None:
+                    stale += 1
+            stop.set()
+        assert stale == 0
+
+
+async def test_a_version_1_database_is_migrated_forward_keeping_its_rows(tmp_path):
+    path = tmp_path / "waiaas.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[0])
+        db.execute("INSERT INTO meta (key, value) VALUES ('kept', x'01')")
+        db.execute("PRAGMA user_version = 1")
+    async with Database.open(path) as db:
+        assert await db.get_meta("kept") == b"\x01"
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) > 1
+        indexes = {row[1] for row in db.execute("PRAGMA index_list('transactions')")}
+        assert "transactions_by_wallet_time" in indexes

@@ -94,9 +94,30 @@ async def create_session(
     return Issued(session, token)
 
 
+TOKEN_CACHE_SIZE = 10_000
+
+
+def verify(state: DaemonState, token: str) -> SessionClaims:
+    """verify_session_token, remembering tokens already verified.
+
+    A token's signature and claims never change, so only its expiry needs
+    checking again; the cache saves the JWT decode on every request.
+    """
+    now = state.clock()
+    claims = state.verified_tokens.get(token)
+    if claims is None:
+        claims = verify_session_token(token, state.jwt_secret, now=now)
+        if len(state.verified_tokens) >= TOKEN_CACHE_SIZE:
+            state.verified_tokens.clear()
+        state.verified_tokens[token] = claims
+    elif claims.expires_at <= now:
+        raise WaiaasError("SESSION_EXPIRED")
+    return claims
+
+
 async def authenticate(state: DaemonState, token: str) -> Authenticated:
     """sessionAuth: valid signature, unexpired, session live, token current or in grace."""
-    claims = verify_session_token(token, state.jwt_secret, now=state.clock())
+    claims = verify(state, token)
     session = await state.db.get_session(claims.session_id)
     if session is None or session.wallet_id != claims.wallet_id:
         raise WaiaasError("INVALID_TOKEN", "The token's session does not exist.")
@@ -117,7 +138,7 @@ async def authenticate(state: DaemonState, token: str) -> Authenticated:
 
 async def renew(state: DaemonState, session_id: str, token: str) -> Issued:
     """The seven checks of SPEC section 5, in order, then compare-and-swap."""
-    claims = verify_session_token(token, state.jwt_secret, now=state.clock())  # 1
+    claims = verify(state, token)  # 1
     session = await state.db.get_session(session_id)
     if session is None or claims.session_id != session_id:  # 2
         raise WaiaasError("SESSION_NOT_FOUND")

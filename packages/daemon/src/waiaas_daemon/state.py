@@ -15,6 +15,7 @@ from argon2 import PasswordHasher
 
 from waiaas_core.config import Settings
 from waiaas_core.paths import DATABASE_FILE, ensure_private_dir
+from waiaas_core.tokens import SessionClaims
 from waiaas_daemon.chain.base import Chain
 from waiaas_daemon.chain.local import LocalChain
 from waiaas_daemon.chain.rpc import RpcChain
@@ -48,6 +49,7 @@ class DaemonState:
     chains: dict[str, Chain] = field(default_factory=dict)
     chain_factory: Callable[[str, Settings], Chain] | None = None
     _wallet_locks: dict[str, anyio.Lock] = field(default_factory=dict)
+    verified_tokens: dict[str, SessionClaims] = field(default_factory=dict)
 
     def now(self) -> int:
         return int(self.clock())

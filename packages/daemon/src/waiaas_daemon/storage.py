@@ -80,6 +80,10 @@ MIGRATIONS: tuple[str, ...] = (
         rent_epoch INTEGER NOT NULL
     );
     """,
+    # 2: the daily limit sums a wallet's recent transfers.
+    """
+    CREATE INDEX transactions_by_wallet_time ON transactions(wallet_id, type, created_at);
+    """,
 )
 
 
@@ -147,6 +151,10 @@ class Database:
         self._writer = writer
         self._reader = reader
         self._write_lock = anyio.Lock()
+        # Wallet rows change only through this object, so they can be kept; a
+        # read that overlapped a change (generation moved) is not kept.
+        self._wallets: dict[str, WalletRow] = {}
+        self._wallets_generation = 0
 
     @classmethod
     @asynccontextmanager
@@ -178,12 +186,14 @@ class Database:
                 await self._writer.execute("COMMIT")
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self._reader.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self._reader.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # One job on the reader thread: execute, fetch everything, finalize. A
+        # cursor left open between jobs would pin its WAL snapshot, and a read
+        # that overlaps it on this shared connection would miss newer commits.
+        return list(await self._reader.execute_fetchall(sql, params))
 
     # -- meta ---------------------------------------------------------------
 
@@ -214,19 +224,32 @@ class Database:
         return found
 
     async def get_wallet(self, wallet_id: str) -> WalletRow | None:
+        cached = self._wallets.get(wallet_id)
+        if cached is not None:
+            return cached
+        generation = self._wallets_generation
         row = await self._one("SELECT * FROM wallets WHERE id = ?", (wallet_id,))
-        return None if row is None else WalletRow(**dict(row))
+        if row is None:
+            return None
+        wallet = WalletRow(**dict(row))
+        if generation == self._wallets_generation:
+            self._wallets[wallet_id] = wallet
+        return wallet
 
     async def list_wallets(self) -> list[WalletRow]:
         return [WalletRow(**dict(r)) for r in await self._all("SELECT * FROM wallets ORDER BY seq")]
 
     async def terminate_wallet(self, wallet_id: str, now: int) -> None:
+        self._wallets_generation += 1
+        self._wallets.pop(wallet_id, None)
         async with self.transaction() as db:
             await db.execute("UPDATE wallets SET status = 'TERMINATED' WHERE id = ?", (wallet_id,))
             await db.execute(
                 "UPDATE sessions SET revoked_at = ? WHERE wallet_id = ? AND revoked_at IS NULL",
                 (now, wallet_id),
             )
+        self._wallets_generation += 1
+        self._wallets.pop(wallet_id, None)
 
     async def count_wallets(self) -> int:
         row = await self._one("SELECT COUNT(*) AS n FROM wallets")
@@ -362,9 +385,10 @@ class Database:
 
     async def sent_since(self, wallet_id: str, since: int) -> int:
         """Lamports this wallet sent (or is sending) since ``since``; failures do not count."""
+        # Amounts go up to 2^64-1 and are stored as text: summed exactly in Python.
         rows = await self._all(
             "SELECT amount FROM transactions WHERE wallet_id = ? AND type = 'TRANSFER' "
-            "AND status != 'FAILED' AND created_at > ?",
+            "AND created_at > ? AND status != 'FAILED'",
             (wallet_id, since),
         )
         return sum(int(r["amount"]) for r in rows)
