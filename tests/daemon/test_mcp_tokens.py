@@ -61,3 +61,23 @@ async def test_provisioning_refuses_a_path_like_wallet_id(harness):
         "/v1/mcp/tokens", json={"walletId": "../../etc/x"}, headers=MASTER
     )
     assert (response.status_code, response.json()["code"]) == (400, "INVALID_REQUEST")
+
+
+async def test_renewing_an_mcp_session_keeps_its_token_file_current(harness):
+    wallet = await harness.wallet()
+    body = await _provision(harness, wallet["id"], expiresIn=100)
+    path = harness.state.data_dir / "mcp-tokens" / wallet["id"]
+    old = path.read_text()
+    harness.clock.advance(50)
+    response = await harness.renew({"id": body["sessionId"]}, token=old)
+    assert response.status_code == 200
+    # The file holds the new token even if the answer never reaches the MCP server.
+    assert path.read_text() == response.json()["token"] != old
+
+
+async def test_renewing_another_session_touches_no_token_file(harness):
+    wallet = await harness.wallet()
+    session = await harness.session(wallet["id"], expiresIn=100, label="agent")
+    harness.clock.advance(50)
+    assert (await harness.renew(session)).status_code == 200
+    assert not (harness.state.data_dir / "mcp-tokens").exists()

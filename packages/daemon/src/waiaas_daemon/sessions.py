@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+import anyio.to_thread
+
+from waiaas_core.atomic import write_secret_file
 from waiaas_core.errors import WaiaasError
+from waiaas_core.paths import token_path
 from waiaas_core.tokens import SessionClaims, sign_session_token, verify_session_token
 from waiaas_daemon.state import DaemonState
 from waiaas_daemon.storage import LimitReached, SessionRow
 
 MCP_LABEL = "mcp"
+
+log = logging.getLogger("waiaas_daemon.sessions")
 
 
 @dataclass(frozen=True)
@@ -167,12 +176,40 @@ async def renew(state: DaemonState, session_id: str, token: str) -> Issued:
         expires_at=expires_at,
         now=issued_at,
         prev_valid_until=now + state.settings.renewal_grace,
+        before_commit=_token_file_keeper(state, session, new_token),
     )
     if not swapped:
         raise WaiaasError("RENEWAL_CONFLICT", hint="Read the current token from the token file.")
     renewed = await state.db.get_session(session_id)
     assert renewed is not None
     return Issued(renewed, new_token)
+
+
+def _token_file_keeper(
+    state: DaemonState, session: SessionRow, new_token: str
+) -> Callable[[], Awaitable[None]] | None:
+    """For an MCP session, write the renewed token into its token file before commit.
+
+    If the daemon dies after committing a renewal but before its answer reaches
+    the MCP server, the server's retry earns a 409 and it re-reads the file:
+    the token it never received is there. Written before the commit, so the
+    file never lags the database; a file that does not exist is not created.
+    """
+    if session.label != MCP_LABEL:
+        return None
+    path = token_path(state.data_dir, session.wallet_id)
+
+    async def keep() -> None:
+        if not path.exists():
+            return
+        try:
+            await anyio.to_thread.run_sync(write_secret_file, path, new_token)
+        except OSError as exc:
+            # The MCP server writes the file itself on success; only the crash
+            # window stays open.
+            log.warning("cannot update the MCP token file of session %s: %s", session.id, exc)
+
+    return keep
 
 
 async def revoke(state: DaemonState, session_id: str) -> SessionRow:

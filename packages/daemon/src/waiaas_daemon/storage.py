@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -310,8 +310,12 @@ class Database:
         expires_at: int,
         now: int,
         prev_valid_until: float,
+        before_commit: Callable[[], Awaitable[None]] | None = None,
     ) -> bool:
-        """Compare-and-swap the current token; False if another renewal won."""
+        """Compare-and-swap the current token; False if another renewal won.
+
+        ``before_commit`` runs after a successful swap, before it is committed.
+        """
         async with self.transaction() as db:
             cursor = await db.execute(
                 "UPDATE sessions SET token_hash = ?, prev_token_hash = ?, prev_valid_until = ?, "
@@ -319,7 +323,11 @@ class Database:
                 "WHERE id = ? AND token_hash = ? AND revoked_at IS NULL",
                 (new_hash, old_hash, prev_valid_until, expires_at, now, session_id, old_hash),
             )
-            return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return False
+            if before_commit is not None:
+                await before_commit()
+            return True
 
     async def revoke_session(self, session_id: str, now: int) -> None:
         async with self.transaction() as db:

@@ -13,6 +13,8 @@ import logging
 import uuid
 from typing import Any
 
+import anyio
+
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon import wallets
 from waiaas_daemon.chain.base import Outcome, PreparedTransfer
@@ -85,7 +87,15 @@ async def send(
                 f"({amount} + {fee} fee).",
             )
         tx = await _record(state, wallet, "TRANSFER", to, amount, memo, auth.session.id)
-        prepared = await chain.prepare_transfer(wallets.signer(state, wallet), to, amount, memo)
+        try:
+            prepared = await chain.prepare_transfer(wallets.signer(state, wallet), to, amount, memo)
+        except BaseException as exc:
+            # Nothing was signed, so nothing can reach the chain: the record is
+            # final, and must not count against the daily limit.
+            reason = exc.message if isinstance(exc, WaiaasError) else "not signed"
+            with anyio.CancelScope(shield=True):
+                await _update(state, tx.id, status="FAILED", error=f"not sent: {reason}")
+            raise
         # Signature and signed bytes are saved before the chain sees them, so
         # reconciliation can always ask the chain about this very transaction.
         await _update(
