@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from waiaas_core.atomic import read_secret_file, write_secret_file
+from waiaas_core.atomic import read_secret_file, remove_stale_temp_files, write_secret_file
 from waiaas_core.errors import WaiaasError
 from waiaas_core.paths import ensure_private_dir, legacy_token_path, resolve_data_dir, token_path
 
@@ -118,3 +118,16 @@ def test_sigkill_during_writes_never_leaves_a_partial_file(tmp_path):
     for name in os.listdir(tmp_path):
         mode = stat.S_IMODE(os.stat(tmp_path / name).st_mode)
         assert mode & 0o077 == 0, f"{name} is readable by others ({oct(mode)})"
+
+
+def test_stale_temp_files_of_killed_writers_are_removed_young_ones_kept(tmp_path):
+    old = tmp_path / ".token.abc.tmp"
+    young = tmp_path / ".token.def.tmp"
+    kept = tmp_path / "token"
+    for path in (old, young, kept):
+        path.write_text("x")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    os.utime(kept, (time.time() - 7200, time.time() - 7200))
+    assert remove_stale_temp_files(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".token.def.tmp", "token"]
+    assert remove_stale_temp_files(tmp_path / "missing") == 0

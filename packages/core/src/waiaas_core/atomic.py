@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import time
 from pathlib import Path
 
 SECRET_FILE_MODE = 0o600
@@ -51,3 +52,23 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def remove_stale_temp_files(folder: Path, older_than: float = 3600) -> int:
+    """Remove temporary files a killed writer left behind; return how many.
+
+    Only files older than ``older_than`` seconds go: a younger one may belong
+    to a writer that is still at work in another process.
+    """
+    removed = 0
+    limit = time.time() - older_than
+    try:
+        candidates = list(folder.glob(".*.tmp"))
+    except OSError:
+        return 0
+    for candidate in candidates:
+        with contextlib.suppress(OSError):
+            if candidate.is_file() and candidate.stat().st_mtime < limit:
+                candidate.unlink()
+                removed += 1
+    return removed

@@ -13,8 +13,9 @@ from pathlib import Path
 import anyio
 from argon2 import PasswordHasher
 
+from waiaas_core.atomic import remove_stale_temp_files
 from waiaas_core.config import Settings
-from waiaas_core.paths import DATABASE_FILE, ensure_private_dir
+from waiaas_core.paths import DATABASE_FILE, TOKENS_DIR, ensure_private_dir
 from waiaas_core.tokens import SessionClaims
 from waiaas_daemon.chain.base import Chain
 from waiaas_daemon.chain.local import LocalChain
@@ -89,6 +90,7 @@ class DaemonState:
         hash; tests make them cheap, existing records keep their own parameters.
         """
         ensure_private_dir(data_dir)
+        remove_stale_temp_files(data_dir / TOKENS_DIR)
         async with Database.open(data_dir / DATABASE_FILE) as db:
             await _check_or_set_password(db, password, hasher)
             jwt_secret = await db.set_meta_once("jwt_secret", secrets.token_bytes(32))
