@@ -138,6 +138,9 @@ class TransactionRow:
     updated_at: int
 
 
+CACHE_SIZE = 10_000
+
+
 class SchemaTooNew(Exception):
     """The database was written by a newer daemon; this one must not touch it."""
 
@@ -155,6 +158,23 @@ class Database:
         # read that overlapped a change (generation moved) is not kept.
         self._wallets: dict[str, WalletRow] = {}
         self._wallets_generation = 0
+        # Session rows too: every sessionAuth request reads one, and this object
+        # makes every change to them. Cleared before and after each change.
+        self._sessions: dict[str, SessionRow] = {}
+        self._sessions_generation = 0
+
+    def _sessions_changed(self) -> None:
+        self._sessions_generation += 1
+        self._sessions.clear()
+
+    @asynccontextmanager
+    async def _changing_sessions(self) -> AsyncIterator[aiosqlite.Connection]:
+        self._sessions_changed()
+        try:
+            async with self.transaction() as db:
+                yield db
+        finally:
+            self._sessions_changed()
 
     @classmethod
     @asynccontextmanager
@@ -242,7 +262,7 @@ class Database:
     async def terminate_wallet(self, wallet_id: str, now: int) -> None:
         self._wallets_generation += 1
         self._wallets.pop(wallet_id, None)
-        async with self.transaction() as db:
+        async with self._changing_sessions() as db:
             await db.execute("UPDATE wallets SET status = 'TERMINATED' WHERE id = ?", (wallet_id,))
             await db.execute(
                 "UPDATE sessions SET revoked_at = ? WHERE wallet_id = ? AND revoked_at IS NULL",
@@ -266,7 +286,7 @@ class Database:
         revoked first, in the same transaction.
         """
         row = {**session, "constraints": _json_or_none(session.get("constraints"))}
-        async with self.transaction() as db:
+        async with self._changing_sessions() as db:
             if replace_label is not None:
                 await db.execute(
                     "UPDATE sessions SET revoked_at = ? WHERE wallet_id = ? AND label = ? "
@@ -289,8 +309,19 @@ class Database:
             )
 
     async def get_session(self, session_id: str) -> SessionRow | None:
+        cached = self._sessions.get(session_id)
+        if cached is not None:
+            return cached
+        generation = self._sessions_generation
         row = await self._one("SELECT * FROM sessions WHERE id = ?", (session_id,))
-        return None if row is None else _session(row)
+        if row is None:
+            return None
+        session = _session(row)
+        if generation == self._sessions_generation:
+            if len(self._sessions) >= CACHE_SIZE:
+                self._sessions.clear()
+            self._sessions[session_id] = session
+        return session
 
     async def list_sessions(self, wallet_id: str | None) -> list[SessionRow]:
         if wallet_id is None:
@@ -316,7 +347,7 @@ class Database:
 
         ``before_commit`` runs after a successful swap, before it is committed.
         """
-        async with self.transaction() as db:
+        async with self._changing_sessions() as db:
             cursor = await db.execute(
                 "UPDATE sessions SET token_hash = ?, prev_token_hash = ?, prev_valid_until = ?, "
                 "expires_at = ?, renewal_count = renewal_count + 1, last_renewed_at = ? "
@@ -330,7 +361,7 @@ class Database:
             return True
 
     async def revoke_session(self, session_id: str, now: int) -> None:
-        async with self.transaction() as db:
+        async with self._changing_sessions() as db:
             await db.execute(
                 "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                 (now, session_id),
