@@ -1,17 +1,14 @@
 """Helpers for the fault tests: a daemon on a fixed port, so a client keeps its base URL.
 
-``tests.support.daemon`` starts the daemon with ``--port 0``; a client that must
-outlive the daemon (waiaas-mcp) needs it back at the same address after a restart.
+A client that must outlive the daemon (waiaas-mcp) needs it back at the same
+address after a restart.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
-import subprocess
 import sys
-import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from tests.mcp.support import result_json
-from tests.support.daemon import LISTENING, PASSWORD, Daemon
+from tests.support.daemon import Daemon, start_daemon
 
 
 def free_port() -> int:
@@ -34,35 +31,7 @@ def free_port() -> int:
 
 def start_daemon_on(data_dir: Path, port: int, *, timeout: float = 30) -> Daemon:
     """``waiaas-daemon serve --port PORT`` on an existing data dir (config.toml written)."""
-    env = {**os.environ, "WAIAAS_MASTER_PASSWORD": PASSWORD}
-    env.pop("WAIAAS_DATA_DIR", None)
-    command = [sys.executable, "-m", "waiaas_daemon", "serve", "--data-dir", str(data_dir)]
-    process = subprocess.Popen(
-        [*command, "--port", str(port)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    lines: list[str] = []
-    found = threading.Event()
-
-    def drain() -> None:
-        assert process.stderr is not None
-        for raw in process.stderr:
-            lines.append(raw.decode(errors="replace").rstrip("\n"))
-            if LISTENING.search(lines[-1]):
-                found.set()
-        found.set()
-
-    drainer = threading.Thread(target=drain, daemon=True)
-    drainer.start()
-    daemon = Daemon(f"http://127.0.0.1:{port}", data_dir, PASSWORD, process, lines, drainer)
-    if not found.wait(timeout) or process.poll() is not None:
-        daemon.kill()
-        daemon.close()
-        raise RuntimeError("daemon did not start:\n" + "\n".join(lines))
-    return daemon
+    return start_daemon(data_dir, port=port, timeout=timeout)
 
 
 def restart_on(data_dir: Path, port: int) -> Daemon:

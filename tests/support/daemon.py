@@ -98,8 +98,10 @@ def start_daemon(
     password: str = PASSWORD,
     config: Mapping[str, Mapping[str, Any]] | None = None,
     env: Mapping[str, str] | None = None,
+    port: int = 0,
     timeout: float = 30,
 ) -> Daemon:
+    """Start the daemon and wait for its "listening" line; ``port=0`` takes a free one."""
     if config is not None:
         write_config(data_dir, config)
     full_env = {**os.environ, "WAIAAS_MASTER_PASSWORD": password, **(env or {})}
