@@ -115,7 +115,7 @@ def start_daemon(
             "--data-dir",
             str(data_dir),
             "--port",
-            "0",
+            str(port),
         ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
