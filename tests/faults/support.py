@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import uvicorn
-from mcp import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from tests.mcp.support import result_json
 from tests.support.daemon import Daemon, start_daemon
 
 
@@ -51,35 +47,6 @@ def cleanup(daemons: list[Daemon]):
         for daemon in daemons:
             daemon.kill()
             daemon.close()
-
-
-@contextlib.asynccontextmanager
-async def mcp_client(
-    base_url: str, data_dir: Path, wallet: dict[str, Any], log: Path, poll: float = 0.2
-) -> AsyncIterator[ClientSession]:
-    """A real ``waiaas-mcp`` over stdio, as Claude Desktop starts it; its stderr goes to ``log``."""
-    env = {
-        "WAIAAS_BASE_URL": base_url,
-        "WAIAAS_DATA_DIR": str(data_dir),
-        "WAIAAS_WALLET_ID": wallet["id"],
-        "WAIAAS_WALLET_NAME": wallet["name"],
-        "WAIAAS_RECOVERY_POLL_SECONDS": str(poll),
-    }
-    params = StdioServerParameters(command=sys.executable, args=["-m", "waiaas_mcp"], env=env)
-    with log.open("w") as errlog:
-        async with contextlib.AsyncExitStack() as stack:
-            read, write = await stack.enter_async_context(stdio_client(params, errlog=errlog))
-            session = await stack.enter_async_context(ClientSession(read, write))
-            await session.initialize()
-            yield session
-
-
-async def call(client: ClientSession, name: str, arguments: dict[str, Any] | None = None) -> Any:
-    """A tool call that must succeed; its JSON result."""
-    result = await client.call_tool(name, arguments or {})
-    body = result_json(result)
-    assert not result.is_error, body
-    return body
 
 
 async def wait_for_line(log: Path, text: str, timeout: float) -> None:

@@ -14,15 +14,13 @@ import httpx
 import pytest
 
 from tests.faults.support import (
-    call,
     cleanup,
     free_port,
-    mcp_client,
     restart_on,
     serving,
     wait_for_line,
 )
-from tests.mcp.support import result_json
+from tests.mcp.support import call, mcp_client, result_json
 from tests.support.daemon import FAST_SECURITY, start_daemon, write_config
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]

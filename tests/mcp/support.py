@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-from mcp import Client
+from mcp import Client, ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.types import CallToolResult, TextContent
 
 from waiaas_core.tokens import sign_session_token
@@ -72,3 +74,32 @@ def result_json(result: CallToolResult) -> Any:
     [content] = result.content
     assert isinstance(content, TextContent)
     return json.loads(content.text)
+
+
+@asynccontextmanager
+async def mcp_client(
+    base_url: str, data_dir: Path, wallet: dict[str, Any], log: Path, poll: float = 0.2
+) -> AsyncIterator[ClientSession]:
+    """A real ``waiaas-mcp`` over stdio, as Claude Desktop starts it; its stderr goes to ``log``."""
+    env = {
+        "WAIAAS_BASE_URL": base_url,
+        "WAIAAS_DATA_DIR": str(data_dir),
+        "WAIAAS_WALLET_ID": wallet["id"],
+        "WAIAAS_WALLET_NAME": wallet["name"],
+        "WAIAAS_RECOVERY_POLL_SECONDS": str(poll),
+    }
+    params = StdioServerParameters(command=sys.executable, args=["-m", "waiaas_mcp"], env=env)
+    with log.open("w") as errlog:
+        async with AsyncExitStack() as stack:
+            read, write = await stack.enter_async_context(stdio_client(params, errlog=errlog))
+            session = await stack.enter_async_context(ClientSession(read, write))
+            await session.initialize()
+            yield session
+
+
+async def call(client: ClientSession, name: str, arguments: dict[str, Any] | None = None) -> Any:
+    """A tool call that must succeed; its JSON result."""
+    result = await client.call_tool(name, arguments or {})
+    body = result_json(result)
+    assert not result.is_error, body
+    return body

@@ -6,20 +6,16 @@ the tools are in use.
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 import pytest
-from mcp import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from tests.mcp.support import result_json
+from tests.mcp.support import call, mcp_client, result_json
 from tests.support.daemon import Daemon
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -55,31 +51,8 @@ def balance_of(daemon: Daemon, wallet_id: str) -> int:
         return int(http.get("/v1/wallet/balance").json()["balance"])
 
 
-@asynccontextmanager
-async def mcp_server(
-    daemon: Daemon, wallet: dict[str, Any], log: Path, poll: float = 1
-) -> AsyncIterator[ClientSession]:
-    env = {
-        "WAIAAS_BASE_URL": daemon.base_url,
-        "WAIAAS_DATA_DIR": str(daemon.data_dir),
-        "WAIAAS_WALLET_ID": wallet["id"],
-        "WAIAAS_WALLET_NAME": wallet["name"],
-        "WAIAAS_RECOVERY_POLL_SECONDS": str(poll),
-    }
-    params = StdioServerParameters(command=sys.executable, args=["-m", "waiaas_mcp"], env=env)
-    with log.open("w") as errlog:
-        async with AsyncExitStack() as stack:
-            read, write = await stack.enter_async_context(stdio_client(params, errlog=errlog))
-            session = await stack.enter_async_context(ClientSession(read, write))
-            await session.initialize()
-            yield session
-
-
-async def call(client: ClientSession, name: str, arguments: dict[str, Any] | None = None) -> Any:
-    result = await client.call_tool(name, arguments or {})
-    body = result_json(result)
-    assert not result.is_error, body
-    return body
+def mcp_server(daemon: Daemon, wallet: dict[str, Any], log: Path, poll: float = 1):
+    return mcp_client(daemon.base_url, daemon.data_dir, wallet, log, poll)
 
 
 async def test_tools_move_funds_and_the_server_renews_its_token_while_in_use(
