@@ -49,3 +49,10 @@ def test_remote_host_allowed_when_asked(tmp_path):
 
 def test_base_url_brackets_ipv6(tmp_path):
     assert daemon_base_url(tmp_path, env={"WAIAAS_DAEMON_HOST": "::1"}) == "http://[::1]:3100"
+
+
+def test_rpc_timeout_is_a_solana_key(tmp_path):
+    assert load_settings(tmp_path, env={}).rpc_timeout == 3
+    (tmp_path / "config.toml").write_text("[solana]\nrpc_timeout = 8\n")
+    assert load_settings(tmp_path, env={}).rpc_timeout == 8
+    assert load_settings(tmp_path, env={"WAIAAS_SOLANA_RPC_TIMEOUT": "5"}).rpc_timeout == 5

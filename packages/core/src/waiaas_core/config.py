@@ -42,6 +42,7 @@ class Settings:
     # [solana]
     network: str = "local"
     rpc_url: str = ""
+    rpc_timeout: int = 3
 
     @property
     def base_url(self) -> str:
@@ -62,7 +63,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "master_lockout_attempts",
         "master_lockout_seconds",
     ),
-    "solana": ("network", "rpc_url"),
+    "solana": ("network", "rpc_url", "rpc_timeout"),
 }
 
 _TYPES = {f.name: type(f.default) for f in fields(Settings)}
@@ -94,6 +95,7 @@ CONFIG_TEMPLATE = """\
 [solana]
 # network = "local"   # local | devnet | testnet | mainnet
 # rpc_url = ""        # overrides the public endpoint of the network
+# rpc_timeout = 3     # seconds per JSON-RPC attempt; 3 retries follow a failure
 """
 
 

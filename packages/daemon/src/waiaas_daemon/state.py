@@ -126,7 +126,7 @@ class DaemonState:
 def rpc_chain(network: str, settings: Settings) -> Chain:
     # rpc_url overrides the endpoint of the configured network only.
     url = settings.rpc_url if network == settings.network and settings.rpc_url else None
-    return RpcChain(network, url)
+    return RpcChain(network, url, timeout=settings.rpc_timeout)
 
 
 async def _check_or_set_password(

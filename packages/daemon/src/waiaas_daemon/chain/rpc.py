@@ -45,7 +45,9 @@ PUBLIC_ENDPOINTS = {
     "mainnet": "https://api.mainnet-beta.solana.com",
 }
 COMMITMENT = "confirmed"
-DEFAULT_RETRY_DELAYS = (0.5, 1.0, 2.0)
+# With the default 3 s timeout a dead node is reported within about 14 s, before
+# an MCP client's 15 s request timeout.
+DEFAULT_RETRY_DELAYS = (0.25, 0.5, 1.0)
 
 PREFLIGHT_FAILURE = -32002
 # A node that is behind or not ready yet may answer the same request well a
@@ -109,7 +111,7 @@ class RpcChain:
         rpc_url: str | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = 10.0,
+        timeout: float = 3.0,
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         poll_interval: float = 0.5,
         poll_attempts: int = 20,
