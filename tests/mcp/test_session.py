@@ -44,6 +44,11 @@ def now() -> float:
     return BASE + anyio.current_time()
 
 
+async def advance(seconds: float) -> None:
+    """Let ``seconds`` pass on the MockClock: no real waiting, whatever the number."""
+    await anyio.sleep(seconds)
+
+
 def token(ttl: float = TTL, *, session_id: str = SESSION, wallet_id: str = WALLET) -> str:
     issued = int(now())
     return sign_session_token(SECRET, session_id, wallet_id, issued, int(issued + ttl))
@@ -189,9 +194,9 @@ async def test_renewal_is_scheduled_at_60_percent_of_the_remaining_lifetime(toke
     daemon = FakeDaemon()
     write_secret_file(token_file, token())
     async with running(daemon, token_file):
-        await anyio.sleep(599)
+        await advance(599)
         assert daemon.calls == []
-        await anyio.sleep(2)
+        await advance(2)
         assert daemon.times == [600]
 
 
@@ -213,12 +218,12 @@ async def test_timer_fires_and_renews_then_schedules_the_next_renewal(token_file
     first = token()
     write_secret_file(token_file, first)
     async with running(daemon, token_file) as manager:
-        await anyio.sleep(601)
+        await advance(601)
         second = manager.get_token()
         assert second != first
         assert manager.state is SessionState.ACTIVE
         assert manager.info()["renewalCount"] == 1
-        await anyio.sleep(600)
+        await advance(600)
         assert daemon.times == [600, 1200]
         assert [sent for _, sent in daemon.calls] == [first, second]
 
@@ -237,7 +242,7 @@ async def test_renewed_token_is_written_to_the_file_before_memory_switches(
     first = token()
     write_secret_file(token_file, first)
     async with running(FakeDaemon(), token_file) as manager:
-        await anyio.sleep(601)
+        await advance(601)
         assert seen_while_writing == [first]
         assert token_file.read_text().strip() == manager.get_token() != first
 
@@ -258,7 +263,7 @@ async def test_old_token_is_served_while_a_renewal_is_in_flight(token_file: Path
         assert manager.is_renewing
         assert manager.get_token() == first
         release.set()
-        await anyio.sleep(1)
+        await advance(1)
         assert not manager.is_renewing
         assert manager.get_token() != first
 
@@ -267,9 +272,9 @@ async def test_a_delay_longer_than_2_to_the_31_ms_is_scheduled_and_fires(token_f
     daemon = FakeDaemon()
     write_secret_file(token_file, token(ttl=60 * DAY))  # renewal after 36 days > 24.8 days
     async with running(daemon, token_file):
-        await anyio.sleep(36 * DAY - 1)
+        await advance(36 * DAY - 1)
         assert daemon.calls == []
-        await anyio.sleep(2)
+        await advance(2)
         assert daemon.times == [36 * DAY]
 
 
@@ -279,9 +284,9 @@ async def test_renewal_comes_soon_after_the_wall_clock_jumps_ahead(token_file: P
     daemon = FakeDaemon()
     write_secret_file(token_file, token())
     async with running(daemon, token_file, clock=lambda: now() + jump, max_sleep=10):
-        await anyio.sleep(100)
+        await advance(100)
         jump = 550.0
-        await anyio.sleep(11)
+        await advance(11)
         assert len(daemon.calls) == 1
 
 
@@ -295,7 +300,7 @@ async def test_network_errors_are_retried_after_1_2_and_4_seconds_then_error(
     daemon = FakeDaemon(*[httpx.ConnectError("refused")] * 4)
     write_secret_file(token_file, token())
     async with running(daemon, token_file) as manager:
-        await anyio.sleep(620)
+        await advance(620)
         assert daemon.times == [600, 601, 603, 607]
         assert manager.state is SessionState.ERROR
         assert manager.get_token() is None
@@ -313,7 +318,7 @@ async def test_rate_limit_and_server_errors_are_retried(token_file: Path, status
     daemon = FakeDaemon(refused(status, "RATE_LIMITED"), renewed())
     write_secret_file(token_file, token())
     async with running(daemon, token_file) as manager:
-        await anyio.sleep(602)
+        await advance(602)
         assert daemon.times == [600, 601]
         assert manager.state is SessionState.ACTIVE
 
@@ -322,7 +327,7 @@ async def test_a_dropped_connection_is_retried(token_file: Path):
     daemon = FakeDaemon(httpx.RemoteProtocolError("dropped"), httpx.ReadTimeout("slow"), renewed())
     write_secret_file(token_file, token())
     async with running(daemon, token_file) as manager:
-        await anyio.sleep(604)
+        await advance(604)
         assert daemon.times == [600, 601, 603]
         assert manager.state is SessionState.ACTIVE
 
@@ -340,7 +345,7 @@ async def test_client_errors_are_not_retried(token_file: Path, status: int, code
     daemon = FakeDaemon(refused(status, code))
     write_secret_file(token_file, token())
     async with running(daemon, token_file) as manager:
-        await anyio.sleep(650)
+        await advance(650)
         assert daemon.times == [600]
         assert manager.state is not SessionState.ACTIVE
 
@@ -359,7 +364,7 @@ async def test_limit_lifetime_and_401_make_the_session_expired(
 ):
     write_secret_file(token_file, token())
     async with running(FakeDaemon(refused(status, code)), token_file) as manager:
-        await anyio.sleep(601)
+        await advance(601)
         assert manager.state is SessionState.EXPIRED
         assert manager.recovering
 
@@ -369,10 +374,10 @@ async def test_too_early_is_retried_once_after_30_seconds_staying_active(token_f
     first = token()
     write_secret_file(token_file, first)
     async with running(daemon, token_file) as manager:
-        await anyio.sleep(601)
+        await advance(601)
         assert manager.state is SessionState.ACTIVE
         assert manager.get_token() == first
-        await anyio.sleep(30)
+        await advance(30)
         assert daemon.times == [600, 630]
         assert manager.get_token() != first
 
@@ -382,7 +387,7 @@ async def test_too_early_twice_falls_back_to_the_normal_schedule(token_file: Pat
     daemon = FakeDaemon(too_early, too_early, renewed())
     write_secret_file(token_file, token())
     async with running(daemon, token_file) as manager:
-        await anyio.sleep(860)
+        await advance(860)
         # 370 s were left at t = 630: the next try is 60% of them later.
         assert daemon.times == [600, 630, 852]
         assert manager.state is SessionState.ACTIVE
@@ -444,11 +449,11 @@ async def test_conflict_with_a_newer_token_in_the_file_adopts_it(token_file: Pat
     daemon = FakeDaemon(sibling_renewed)
     write_secret_file(token_file, token())
     async with running(daemon, token_file) as manager:
-        await anyio.sleep(601)
+        await advance(601)
         assert manager.state is SessionState.ACTIVE
         assert manager.get_token() == newer[0]
         # Rescheduled on the adopted token: 60% of its 1000 s, counted from t = 600.
-        await anyio.sleep(600)
+        await advance(600)
         assert daemon.times == [600, 1200]
         assert daemon.calls[1][1] == newer[0]
 
@@ -459,7 +464,7 @@ async def test_conflict_with_the_same_token_in_the_file_expires_and_starts_recov
     write_secret_file(token_file, token())
     daemon = FakeDaemon(refused(409, "RENEWAL_CONFLICT"))
     async with running(daemon, token_file, conflict_reread_delay=1) as manager:
-        await anyio.sleep(605)
+        await advance(605)
         assert manager.state is SessionState.EXPIRED
         assert manager.get_token() is None
         assert manager.recovering
@@ -470,7 +475,7 @@ async def test_conflict_waits_a_moment_for_the_winner_to_write_the_file(token_fi
 
     async def conflict_then_write(_request: httpx.Request) -> httpx.Response:
         async def write_soon() -> None:
-            await anyio.sleep(0.5)
+            await advance(0.5)
             write_secret_file(token_file, newer)
 
         tg.start_soon(write_soon)
@@ -479,7 +484,7 @@ async def test_conflict_waits_a_moment_for_the_winner_to_write_the_file(token_fi
     write_secret_file(token_file, token())
     daemon = FakeDaemon(conflict_then_write)
     async with anyio.create_task_group() as tg, running(daemon, token_file) as manager:
-        await anyio.sleep(602)
+        await advance(602)
         assert manager.state is SessionState.ACTIVE
         assert manager.get_token() == newer
 
@@ -490,10 +495,10 @@ async def test_a_sibling_token_already_in_the_file_is_taken_instead_of_renewing(
     daemon = FakeDaemon()
     write_secret_file(token_file, token())
     async with running(daemon, token_file) as manager:
-        await anyio.sleep(500)
+        await advance(500)
         newer = token()  # another process renewed at t = 500
         write_secret_file(token_file, newer)
-        await anyio.sleep(101)
+        await advance(101)
         assert daemon.calls == []
         assert manager.get_token() == newer
 
@@ -505,9 +510,9 @@ async def test_recovery_finds_a_new_token_and_the_loop_stops(token_file: Path):
     async with running(FakeDaemon(), token_file, recovery_poll=60) as manager:
         assert manager.state is SessionState.EXPIRED
         assert manager.recovering
-        await anyio.sleep(30)
+        await advance(30)
         write_secret_file(token_file, token())
-        await anyio.sleep(31)
+        await advance(31)
         assert manager.state is SessionState.ACTIVE
         assert manager.get_token() is not None
         assert not manager.recovering
@@ -518,7 +523,7 @@ async def test_recovery_ignores_the_token_the_daemon_refused(token_file: Path):
     write_secret_file(token_file, refused_token)
     daemon = FakeDaemon(refused(401, "SESSION_REVOKED"))
     async with running(daemon, token_file, recovery_poll=60) as manager:
-        await anyio.sleep(601 + 5 * 60)
+        await advance(601 + 5 * 60)
         assert manager.state is SessionState.EXPIRED
         assert manager.recovering
 
@@ -529,9 +534,9 @@ async def test_recovery_retries_the_same_token_after_the_daemon_was_unreachable(
     write_secret_file(token_file, token())
     daemon = FakeDaemon(httpx.ConnectError("down"))
     async with running(daemon, token_file, retry_delays=(), recovery_poll=60) as manager:
-        await anyio.sleep(601)
+        await advance(601)
         assert manager.state is SessionState.ERROR
-        await anyio.sleep(60)
+        await advance(60)
         assert manager.state is SessionState.ACTIVE
 
 
@@ -551,7 +556,7 @@ async def test_at_most_one_recovery_loop_runs(token_file: Path, monkeypatch: pyt
         assert manager.recheck(raw) is None  # and again: still one loop
         assert manager.state is SessionState.EXPIRED
         reads.clear()
-        await anyio.sleep(3 * 60 + 1)
+        await advance(3 * 60 + 1)
         assert len(reads) == 3
 
 
@@ -582,7 +587,7 @@ async def test_dispose_stops_the_renewal_timer(token_file: Path):
     write_secret_file(token_file, token())
     async with running(daemon, token_file) as manager:
         manager.dispose()
-        await anyio.sleep(10 * TTL)
+        await advance(10 * TTL)
     assert daemon.calls == []
 
 
@@ -594,7 +599,7 @@ async def test_dispose_stops_the_recovery_loop(token_file: Path, monkeypatch: py
         reads.clear()
         manager.dispose()
         assert not manager.recovering
-        await anyio.sleep(3600)
+        await advance(3600)
     assert reads == []
 
 
@@ -618,5 +623,5 @@ async def test_leaving_the_block_disposes(token_file: Path):
     write_secret_file(token_file, token())
     async with running(daemon, token_file):
         pass
-    await anyio.sleep(10 * TTL)
+    await advance(10 * TTL)
     assert daemon.calls == []
