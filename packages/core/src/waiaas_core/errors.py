@@ -3,7 +3,8 @@
 Exception tree::
 
     Exception
-     └── WaiaasError          code, message, hint; status and retryable from ERRORS
+     └── WaiaasError          code, message, hint, retry_after; status and retryable
+                              from ERRORS
 
 The daemon raises WaiaasError and answers with ``to_body()``; the MCP server
 and the CLI rebuild it from a JSON body with ``WaiaasError.from_body()``.
@@ -67,6 +68,19 @@ ERRORS: dict[str, ErrorSpec] = _table(
     ErrorSpec("INVALID_HOST", 400, False, "The Host header is not a loopback name."),
     ErrorSpec("NOT_FOUND", 404, False, "No such route."),
     ErrorSpec("METHOD_NOT_ALLOWED", 405, False, "The route does not accept this method."),
+    ErrorSpec("POLICY_DENIED", 403, False, "The wallet's policy forbids this."),
+    ErrorSpec("WALLET_SUSPENDED", 403, False, "The wallet is suspended by its owner."),
+    ErrorSpec("KILL_SWITCH_ACTIVE", 403, False, "The owner has stopped all spending."),
+    ErrorSpec(
+        "TRANSACTION_NOT_PENDING",
+        409,
+        False,
+        "The transaction is no longer waiting for a decision.",
+    ),
+    ErrorSpec("TOKEN_NOT_FOUND", 404, False, "No such token in the registry."),
+    ErrorSpec("UNSUPPORTED_TOKEN", 400, False, "This token cannot be sent by waiaas."),
+    ErrorSpec("CONSOLE_AUTH_REQUIRED", 401, False, "Sign in to the console first."),
+    ErrorSpec("CSRF_FAILED", 403, False, "The request did not come from the console."),
     ErrorSpec("INTERNAL_ERROR", 500, False, "Internal error."),
 )
 
@@ -81,6 +95,7 @@ class WaiaasError(Exception):
         *,
         hint: str | None = None,
         status: int | None = None,
+        retry_after: int | None = None,
     ) -> None:
         spec = ERRORS.get(code)
         self.code = code
@@ -89,6 +104,8 @@ class WaiaasError(Exception):
         # An error rebuilt from the wire keeps the status it came with.
         self.status = status if status is not None else (spec.status if spec else 500)
         self.retryable = spec.retryable if spec else False
+        # Seconds until a 429 may be retried; the daemon sends it as Retry-After.
+        self.retry_after = retry_after
         super().__init__(f"{code}: {self.message}")
 
     def to_body(self, request_id: str | None = None) -> dict[str, Any]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
 from waiaas_core.errors import WaiaasError
+from waiaas_core.limits import canonical_uuid
 
 DATA_DIR_MODE = 0o700
 CONFIG_FILE = "config.toml"
@@ -34,14 +34,11 @@ def ensure_private_dir(path: Path) -> Path:
 
 
 def check_wallet_id(wallet_id: str) -> str:
-    """The wallet id in canonical UUID form; anything else (``../x``) is refused."""
+    """The wallet id in canonical UUID form; anything else (``../x``, upper case) is refused."""
     try:
-        parsed = uuid.UUID(wallet_id)
-    except (ValueError, TypeError, AttributeError):
+        return canonical_uuid(wallet_id)
+    except ValueError:
         raise WaiaasError("INVALID_REQUEST", "The wallet id is not a UUID.") from None
-    if str(parsed) != wallet_id.lower():
-        raise WaiaasError("INVALID_REQUEST", "The wallet id is not a UUID.")
-    return str(parsed)
 
 
 def token_path(data_dir: Path, wallet_id: str) -> Path:

@@ -33,7 +33,10 @@ HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LAR
 
 
 def error_response(request: Request, error: WaiaasError) -> JSONResponse:
-    return JSONResponse(error.to_body(request_id(request.scope)), status_code=error.status)
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
+    return JSONResponse(
+        error.to_body(request_id(request.scope)), status_code=error.status, headers=headers
+    )
 
 
 async def on_waiaas_error(request: Request, exc: Exception) -> JSONResponse:
