@@ -6,6 +6,7 @@ import struct
 
 import pytest
 from solders.keypair import Keypair
+from solders.transaction import Transaction
 
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.chain import spl
@@ -314,3 +315,78 @@ def test_extensions_are_not_read_from_spl_token_or_from_truncated_entries() -> N
     assert spl.parse_mint("m", TOKEN_PROGRAM, hook) is None
     assert spl.parse_mint("m", TOKEN_2022_PROGRAM, hook[:-1]) is None
     assert spl.parse_mint("m", "11111111111111111111111111111111", hook[:82]) is None
+
+
+@pytest.mark.parametrize(
+    ("program", "transfer_fee"),
+    [(TOKEN_PROGRAM, None), (TOKEN_2022_PROGRAM, None), (TOKEN_2022_PROGRAM, (50, 10_000))],
+    ids=["spl-token", "token-2022", "token-2022-transfer-fee"],
+)
+async def test_the_predicted_size_of_a_new_token_account_is_the_size_the_chain_makes(
+    program: str, transfer_fee: tuple[int, int] | None
+) -> None:
+    chain = LocalChain()
+    created = await chain.create_mint(6, program=program, transfer_fee=transfer_fee)
+    owner = addr(Keypair())
+
+    assert (await chain.mint_to(owner, created.mint, 1)).status == "CONFIRMED"
+
+    made = chain.snapshot(spl.associated_address(owner, created.mint, program))
+    predicted = spl.associated_account_size(await chain.mint_info(created.mint))
+    assert len(made.data) == predicted
+    assert made.lamports == chain.rent_exempt_minimum(predicted)
+
+
+async def test_a_new_account_transfer_is_create_idempotent_then_transfer_checked_then_memo() -> (
+    None
+):
+    chain = LocalChain()
+    mint, sender = await usdc_holder(chain)
+    info = await chain.mint_info(mint)
+
+    prepared = await chain.prepare_token_transfer(
+        sender, addr(Keypair()), mint, 1, info.decimals, info.program, "hi"
+    )
+
+    message = Transaction.from_bytes(prepared.raw).message
+    programs = [str(message.account_keys[ix.program_id_index]) for ix in message.instructions]
+    assert programs == [
+        "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL",
+        TOKEN_PROGRAM,
+        "MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr",
+    ]
+    create, transfer, memo = (bytes(ix.data) for ix in message.instructions)
+    assert create == bytes([1])  # CreateIdempotent
+    assert transfer == bytes([12]) + (1).to_bytes(8, "little") + bytes([6])  # TransferChecked
+    assert memo == b"hi"
+
+
+async def test_a_transfer_with_the_wrong_decimals_is_refused_by_the_token_program() -> None:
+    chain = LocalChain()
+    mint, sender = await usdc_holder(chain)
+    recipient = addr(Keypair())
+
+    prepared = await chain.prepare_token_transfer(
+        sender, recipient, mint, USDC, 9, TOKEN_PROGRAM, None
+    )
+    outcome = await chain.submit(prepared)
+
+    assert outcome.status == "FAILED"
+    assert "custom program error: 0x12" in (outcome.error or "")  # MintDecimalsMismatch
+    assert await chain.token_balance(recipient, mint, TOKEN_PROGRAM) == 0
+
+
+async def test_a_sender_with_the_fee_but_not_the_rent_cannot_open_the_recipients_account() -> None:
+    chain = LocalChain()
+    created = await chain.create_mint(6)
+    sender = await funded(chain, chain.rent_exempt_minimum() + FEE + 1_000_000)
+    assert (await chain.mint_to(addr(sender), created.mint, USDC)).status == "CONFIRMED"
+    recipient = addr(Keypair())
+
+    cost = await chain.token_transfer_cost(recipient, created.mint, TOKEN_PROGRAM)
+    sol = await chain.get_balance(addr(sender))
+    outcome = await send_token(chain, sender, recipient, created.mint, USDC)
+
+    assert sol < cost.lamports  # what the daemon refuses up front as INSUFFICIENT_BALANCE
+    assert outcome.status == "FAILED"
+    assert await chain.token_balance(addr(sender), created.mint, TOKEN_PROGRAM) == USDC
