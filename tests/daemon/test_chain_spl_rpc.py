@@ -263,3 +263,30 @@ async def test_a_token_amount_that_is_not_a_decimal_string_is_a_chain_error(amou
 
     assert caught.value.code == "CHAIN_ERROR"
     assert "getTokenAccountsByOwner" in caught.value.message
+
+
+async def test_an_entry_the_node_could_only_answer_in_base64_is_read_with_the_mints_decimals() -> (
+    None
+):
+    node, mint, holder = token_node()
+    raw = node.rpc_getTokenAccountsByOwner(
+        addr(holder), {"programId": TOKEN_PROGRAM}, {"encoding": "base64"}
+    )
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if body["method"] == "getTokenAccountsByOwner":
+            program = body["params"][1]["programId"]
+            result = raw if program == TOKEN_PROGRAM else {"context": {"slot": 1}, "value": []}
+        else:
+            result = node.rpc_getAccountInfo(*body["params"])
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "result": result})
+
+    transport = httpx.MockTransport(handle)
+    chain = RpcChain("devnet", "http://node.invalid/", transport=transport, sleep=no_sleep)
+    try:
+        balances = await chain.token_accounts(addr(holder))
+    finally:
+        await chain.aclose()
+
+    assert [(b.mint, b.amount, b.decimals) for b in balances] == [(mint, 100 * USDC, 6)]

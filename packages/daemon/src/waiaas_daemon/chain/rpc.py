@@ -24,6 +24,7 @@ import httpx
 from solders.hash import Hash
 from solders.keypair import Keypair
 from solders.signature import Signature
+from solders.token.state import TokenAccount
 from solders.transaction import Transaction
 
 from waiaas_core.errors import WaiaasError
@@ -171,7 +172,8 @@ class RpcChain:
             entries = _expect(
                 list, "getTokenAccountsByOwner", _value("getTokenAccountsByOwner", result)
             )
-            found.extend(_parsed_token_account(entry, program) for entry in entries)
+            for entry in entries:
+                found.append(await self._token_account_entry(entry, program))
         return sorted(found, key=lambda balance: (balance.mint, balance.account))
 
     async def mint_info(self, mint: str) -> MintInfo:
@@ -279,6 +281,20 @@ class RpcChain:
         except (KeyError, TypeError, ValueError):
             raise _unexpected("getAccountInfo") from None
 
+    async def _token_account_entry(self, entry: Any, program: str) -> TokenBalance:
+        """One getTokenAccountsByOwner entry: jsonParsed, or the base64 a node falls back to.
+
+        A node answers base64 for an account its parser does not know (a
+        Token-2022 extension newer than the node); the decimals then come from
+        the mint.
+        """
+        raw = _raw_token_account(entry, program)
+        if raw is None:
+            return _parsed_token_account(entry, program)
+        address, state = raw
+        decimals = (await self.mint_info(str(state.mint))).decimals
+        return TokenBalance(address, str(state.mint), state.amount, decimals, program)
+
     async def _rent_exempt_minimum(self, size: int) -> int:
         if size not in self._rents:
             params = [size, {"commitment": COMMITMENT}]
@@ -381,6 +397,23 @@ class RpcChain:
         self._issued[signature] = None
         if len(self._issued) > 4096:
             self._issued.popitem(last=False)
+
+
+def _raw_token_account(entry: Any, program: str) -> tuple[str, TokenAccount] | None:
+    """A base64 entry's address and state; None if the entry is not base64 (jsonParsed)."""
+    try:
+        account = entry["account"]
+        if not isinstance(account["data"], list):
+            return None
+        encoded, encoding = account["data"]
+        if encoding != "base64" or account["owner"] != program:
+            raise ValueError(encoding)
+        state = spl.parse_token_account(program, base64.b64decode(encoded, validate=True))
+        if state is None:
+            raise ValueError("not a token account")
+        return str(parse_address(entry["pubkey"])), state
+    except (KeyError, TypeError, ValueError, WaiaasError):
+        raise _unexpected("getTokenAccountsByOwner") from None
 
 
 def _parsed_token_account(entry: Any, program: str) -> TokenBalance:
