@@ -390,3 +390,19 @@ async def test_a_sender_with_the_fee_but_not_the_rent_cannot_open_the_recipients
     assert sol < cost.lamports  # what the daemon refuses up front as INSUFFICIENT_BALANCE
     assert outcome.status == "FAILED"
     assert await chain.token_balance(addr(sender), created.mint, TOKEN_PROGRAM) == USDC
+
+
+async def test_a_second_mint_can_share_a_held_authority_and_a_bad_secret_is_refused() -> None:
+    chain = LocalChain()
+    first = await chain.create_mint(6)
+
+    second = await chain.create_mint(2, authority_secret=first.authority_secret)
+
+    assert second.outcome.status == "CONFIRMED"
+    assert (await chain.mint_info(second.mint)).mint_authority == (
+        await chain.mint_info(first.mint)
+    ).mint_authority
+    with pytest.raises(WaiaasError) as caught:
+        await chain.create_mint(6, authority_secret=b"short")
+    assert caught.value.code == "INVALID_REQUEST"
+    assert "short" not in caught.value.message

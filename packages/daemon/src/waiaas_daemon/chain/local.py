@@ -246,12 +246,13 @@ class LocalChain:
         ``authority_secret`` reuses a held authority (a new one is made
         otherwise); ``transfer_fee`` (basis points, maximum fee) makes a
         Token-2022 mint with a TransferFeeConfig extension, for tests of refusal.
-        The outcome snapshots the mint and the authority, which pays the rent.
+        The outcome snapshots the mint and the authority, which pays the rent;
+        the mint exists only if ``outcome.status`` is CONFIRMED.
         """
         if not 0 <= decimals <= 255:
             raise WaiaasError("INVALID_REQUEST", "decimals must be between 0 and 255.")
-        authority = Keypair() if authority_secret is None else Keypair.from_bytes(authority_secret)
-        self.hold_mint_authority(bytes(authority))
+        secret = bytes(Keypair()) if authority_secret is None else authority_secret
+        authority = self._authorities[Pubkey.from_string(self.hold_mint_authority(secret))]
         mint = Keypair()
         rent = self.rent_exempt_minimum(spl.mint_size(program, transfer_fee is not None))
         self._float(authority.pubkey())
