@@ -15,6 +15,7 @@ from waiaas_daemon.chain.base import (
     TOKEN_PROGRAM,
     AccountSnapshot,
     Outcome,
+    PreparedTransfer,
     TokenBalance,
 )
 from waiaas_daemon.chain.local import LocalChain
@@ -406,3 +407,33 @@ async def test_a_second_mint_can_share_a_held_authority_and_a_bad_secret_is_refu
         await chain.create_mint(6, authority_secret=b"short")
     assert caught.value.code == "INVALID_REQUEST"
     assert "short" not in caught.value.message
+
+
+async def test_a_token_account_or_a_mint_as_recipient_is_an_invalid_address() -> None:
+    chain = LocalChain()
+    mint, holder = await usdc_holder(chain)
+    ata = str(spl.associated_address(addr(holder), mint, TOKEN_PROGRAM))
+
+    for recipient in (ata, mint):
+        with pytest.raises(WaiaasError) as caught:
+            await chain.token_transfer_cost(recipient, mint, TOKEN_PROGRAM)
+        assert caught.value.code == "INVALID_ADDRESS"
+        assert "wallet address" in caught.value.message
+
+
+async def test_a_token_transfer_submitted_again_is_answered_from_the_first_run_and_moves_once() -> (
+    None
+):
+    chain = LocalChain()
+    mint, sender = await usdc_holder(chain)
+    recipient = addr(Keypair())
+    prepared = await chain.prepare_token_transfer(
+        sender, recipient, mint, USDC, 6, TOKEN_PROGRAM, None
+    )
+    first = await chain.submit(prepared)
+
+    again = await chain.submit(PreparedTransfer(prepared.signature, prepared.raw))
+
+    assert (first.status, again.status) == ("CONFIRMED", "CONFIRMED")
+    assert await chain.token_balance(recipient, mint, TOKEN_PROGRAM) == USDC
+    assert {s.address: s for s in again.accounts} == {s.address: s for s in first.accounts}

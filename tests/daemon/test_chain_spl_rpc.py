@@ -290,3 +290,31 @@ async def test_an_entry_the_node_could_only_answer_in_base64_is_read_with_the_mi
         await chain.aclose()
 
     assert [(b.mint, b.amount, b.decimals) for b in balances] == [(mint, 100 * USDC, 6)]
+
+
+async def test_two_identical_token_transfers_over_rpc_are_two_signatures(
+    connected: Connect,
+) -> None:
+    node, mint, sender = token_node()
+    recipient = addr(Keypair())
+
+    async with connected(node) as chain:
+        first = await send_token(chain, sender, recipient, mint, USDC)
+        second = await send_token(chain, sender, recipient, mint, USDC)
+        received = await chain.token_balance(recipient, mint, TOKEN_PROGRAM)
+
+    assert first.signature != second.signature
+    assert received == 2 * USDC
+
+
+async def test_a_token_account_as_recipient_is_an_invalid_address_over_rpc(
+    connected: Connect,
+) -> None:
+    node, mint, holder = token_node()
+    ata = str(spl.associated_address(addr(holder), mint, TOKEN_PROGRAM))
+
+    async with connected(node) as chain:
+        with pytest.raises(WaiaasError) as caught:
+            await chain.token_transfer_cost(ata, mint, TOKEN_PROGRAM)
+
+    assert caught.value.code == "INVALID_ADDRESS"

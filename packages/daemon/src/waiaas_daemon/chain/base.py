@@ -176,7 +176,11 @@ class Chain(Protocol):
     async def token_transfer_cost(
         self, to_owner: str, mint: str, program: str
     ) -> TokenTransferCost:
-        """The SOL a transfer of ``mint`` to ``to_owner`` costs: fee, plus rent of a new ATA."""
+        """The SOL a transfer of ``mint`` to ``to_owner`` costs: fee, plus rent of a new ATA.
+
+        INVALID_ADDRESS when ``to_owner`` is itself a token account or a mint
+        (tokens sent there could never be spent); TOKEN_NOT_FOUND as mint_info.
+        """
         ...
 
     async def prepare_token_transfer(

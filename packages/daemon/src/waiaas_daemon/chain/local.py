@@ -200,6 +200,8 @@ class LocalChain:
         self, to_owner: str, mint: str, program: str
     ) -> TokenTransferCost:
         recipient = spl.associated_address(to_owner, mint, program)
+        owner = self._svm.get_account(parse_address(to_owner))
+        spl.check_recipient(to_owner, None if owner is None else str(owner.owner))
         rent = 0
         if self._svm.get_account(recipient) is None:
             rent = self.rent_exempt_minimum(spl.associated_account_size(await self.mint_info(mint)))

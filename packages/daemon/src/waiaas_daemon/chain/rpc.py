@@ -198,6 +198,8 @@ class RpcChain:
         self, to_owner: str, mint: str, program: str
     ) -> TokenTransferCost:
         recipient = spl.associated_address(to_owner, mint, program)
+        owner = await self._account(to_owner)
+        spl.check_recipient(to_owner, None if owner is None else owner[0])
         rent = 0
         if await self._account(str(recipient)) is None:
             size = spl.associated_account_size(await self.mint_info(mint))

@@ -96,6 +96,19 @@ def associated_address(owner: str | Pubkey, mint: str | Pubkey, program: str) ->
     return get_associated_token_address(owner_key, mint_key, token_program(program))
 
 
+def check_recipient(to_owner: str, owner_program: str | None) -> None:
+    """INVALID_ADDRESS when ``to_owner`` is a token account or a mint, not a wallet.
+
+    Tokens sent "to" a token account would land in an ATA that the token
+    account owns, which nobody can ever sign for.
+    """
+    if owner_program in TOKEN_PROGRAMS:
+        raise WaiaasError(
+            "INVALID_ADDRESS",
+            f"{to_owner} is a token account or a mint; send to the wallet address that owns it.",
+        )
+
+
 def extensions(data: bytes, account_type: int) -> tuple[str, ...] | None:
     """Names of the Token-2022 extensions of a mint or account, or None if ``data`` is not one.
 
