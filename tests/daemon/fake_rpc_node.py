@@ -154,7 +154,9 @@ class FakeSolanaNode:
 
     def mint_to(self, authority: Keypair, owner: Pubkey, mint: str, amount: int) -> None:
         """Mint to the owner's associated token account, creating it; the authority pays."""
-        program = str(self.svm.get_account(Pubkey.from_string(mint)).owner)
+        account = self.svm.get_account(Pubkey.from_string(mint))
+        assert account is not None, "no such mint"
+        program = str(account.owner)
         instructions = spl.mint_to_instructions(
             authority.pubkey(), owner, Pubkey.from_string(mint), authority.pubkey(), amount, program
         )
@@ -274,8 +276,15 @@ class FakeSolanaNode:
     # -- helpers --------------------------------------------------------------
 
     def _parsed_token_account(self, program: str, state: Any, space: int) -> dict[str, Any]:
-        mint = self.svm.get_account(state.mint)
-        decimals = spl.parse_mint(str(state.mint), program, bytes(mint.data)).decimals
+        account = self.svm.get_account(state.mint)
+        mint = (
+            None
+            if account is None
+            else spl.parse_mint(str(state.mint), program, bytes(account.data))
+        )
+        if mint is None:  # a node parses an account of a missing mint as base64 instead
+            raise _Rejected(-32603, "Internal error: token account of an unknown mint")
+        decimals = mint.decimals
         ui = state.amount / 10**decimals
         return {
             "program": "spl-token-2022" if program == TOKEN_2022_PROGRAM else "spl-token",

@@ -19,6 +19,12 @@ Sending a token (SPEC 14), as the daemon's send path is meant to use it::
     info.program, memo), then submit() exactly as for a SOL transfer.
 
 Token amounts are base units (integers), like lamports.
+
+Test tokens are local only, outside this interface: ``LocalChain.create_mint``
+(at first start: the registry's ``USDC``, 6 decimals; save ``outcome.accounts``
+and seal ``authority_secret``), ``LocalChain.hold_mint_authority`` (at every
+later start) and ``LocalChain.mint_to`` (an airdrop with ``token``). An
+RpcChain holds no mint authority, so token airdrops are refused there.
 """
 
 from __future__ import annotations

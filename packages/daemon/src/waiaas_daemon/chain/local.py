@@ -87,6 +87,7 @@ class LocalChain:
         self._svm = LiteSVM().with_blockhash_check(False)
         self._authorities: dict[Pubkey, Keypair] = {}
         self._recent: deque[Hash] = deque(maxlen=RECENT_BLOCKHASHES)
+        self._blockhash_used = False
         self._advance()
         self.restore(accounts)
 
