@@ -8,6 +8,7 @@ Settings, so the document always describes the daemon that serves it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,6 +19,7 @@ from waiaas_core.config import Settings
 from waiaas_core.errors import ERRORS
 from waiaas_daemon import __version__
 from waiaas_daemon.api import Operation
+from waiaas_daemon.schemas import BASE58_PATTERN
 from waiaas_daemon.schemas.system import ErrorBody
 
 Schema = dict[str, Any]
@@ -88,7 +90,9 @@ def openapi_document(routes: Iterable[BaseRoute], settings: Settings) -> dict[st
 
 def _operation(op: Operation, components: dict[str, Schema]) -> dict[str, Any]:
     security, auth_errors = AUTH[op.auth]
-    body_errors = BODY_ERRORS if op.body is not None else ()
+    body_errors: tuple[str, ...] = ()
+    if op.body is not None:
+        body_errors = (*BODY_ERRORS, *(("INVALID_ADDRESS",) if _has_address(op.body) else ()))
     query_errors = ("INVALID_REQUEST",) if op.query is not None else ()
     codes = dict.fromkeys((*HOST_ERRORS, *auth_errors, *body_errors, *query_errors, *op.errors))
     answer = _ref(op.raw_response or (op.response.__name__ if op.response else "Empty"))
@@ -166,6 +170,11 @@ def _settings_bounds(components: dict[str, Schema], settings: Settings) -> None:
         for option in prop.get("anyOf", [prop]):
             if option.get("type") == "integer":
                 option.update(bounds)
+
+
+def _has_address(model: type) -> bool:
+    """A body with an address field (at any depth) can answer INVALID_ADDRESS."""
+    return BASE58_PATTERN in json.dumps(msgspec.json.schema(model))
 
 
 def _all_optional(schema: Schema) -> bool:
