@@ -155,8 +155,8 @@ async def parse_body(request: Request, model: type[schemas.T]) -> schemas.T:
 def parse_query(request: Request, model: type[schemas.T]) -> schemas.T:
     """The query string as ``model``; a value that is not what the route expects is a 400."""
     params = dict(request.query_params)
-    for name, value in params.items():
-        if not schemas.is_clean_text(value):
+    for name, text in params.items():
+        if not schemas.is_clean_text(text):
             raise WaiaasError("INVALID_REQUEST", f"{name}: must be plain text")
     try:
         value = msgspec.convert(params, model, strict=False)

@@ -49,7 +49,7 @@ def operations(routes: Iterable[BaseRoute]) -> list[tuple[str, str, Operation]]:
 
 def openapi_document(routes: Iterable[BaseRoute], settings: Settings) -> dict[str, Any]:
     ops = operations(routes)
-    models = {ErrorBody}
+    models: set[type] = {ErrorBody}
     for _, _, op in ops:
         models.update(t for t in (op.body, op.query, op.response) if t is not None)
     _, components = msgspec.json.schema_components(
