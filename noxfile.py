@@ -15,12 +15,15 @@ def tests(session: nox.Session) -> None:
     """Install the packages (not editable) and the test tools, then run pytest."""
     # One install call, so the resolver takes the local waiaas-core for everyone.
     session.install(*PACKAGES, *nox.project.dependency_groups(PYPROJECT, "test"))
-    session.run("pytest", *session.posargs)
+    # Test modules run in parallel, one worker per core; a module stays on one
+    # worker, so the module-scoped daemons some of them share stay shared.
+    session.run("pytest", "-n", "auto", "--dist", "loadfile", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    """ruff check, ruff format --check, and mypy over the four packages."""
+    session.install(*PACKAGES, *nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
