@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from waiaas_core.errors import WaiaasError
+from waiaas_daemon import console
 from waiaas_daemon.middleware import BodyLimit, HostGuard, request_id
 from waiaas_daemon.routes import (
     admin,
@@ -75,6 +76,7 @@ def create_app(state: DaemonState) -> Starlette:
             *wallet.routes(),
             *openapi.routes(),
             *transactions.routes(),
+            *console.routes(state),
         ],
         middleware=[
             Middleware(HostGuard, extra_hosts=_extra_hosts(state)),
