@@ -235,6 +235,7 @@ async def test_every_console_answer_sends_csp_frame_and_referrer_headers(harness
         await signed.http.get("/console/"),
         await signed.http.get(f"/console/wallets/{wallet['id']}"),
         await signed.http.get("/console/wallets/not-a-uuid", headers={"Accept": "text/html"}),
+        await signed.http.get("/console/no-such-page", headers={"Accept": "text/html"}),
     ]
     for page in pages:
         for name, value in HEADERS.items():

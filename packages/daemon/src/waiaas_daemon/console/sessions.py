@@ -69,6 +69,15 @@ class ConsoleSessions:
             del self._by_digest[key]
 
 
+def cookie_header(session_id: str) -> str:
+    """Set-Cookie for a session: no script can read it, no other site can send it."""
+    return f"{COOKIE}={session_id}; HttpOnly; Path=/console; SameSite=Strict"
+
+
+def expired_cookie_header() -> str:
+    return f"{COOKIE}=; HttpOnly; Max-Age=0; Path=/console; SameSite=Strict"
+
+
 def csrf_matches(session: ConsoleSession, offered: str | None) -> bool:
     return offered is not None and hmac.compare_digest(
         offered.encode(), session.csrf_token.encode()

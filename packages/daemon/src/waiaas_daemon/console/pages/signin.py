@@ -8,8 +8,8 @@ from starlette.routing import Route
 
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.auth import state_of
-from waiaas_daemon.console.sessions import COOKIE
-from waiaas_daemon.console.web import PREFIX, action, current, redirect, render, store
+from waiaas_daemon.console.sessions import COOKIE, cookie_header, expired_cookie_header
+from waiaas_daemon.console.web import action, current, redirect, render, store
 
 
 async def signin_form(request: Request) -> Response:
@@ -30,14 +30,14 @@ async def sign_in(request: Request) -> Response:
     sessions = store(request)
     sessions.end(request.cookies.get(COOKIE))  # a fresh id on every sign-in
     response = redirect("/")
-    response.set_cookie(COOKIE, sessions.start(), httponly=True, samesite="Strict", path=PREFIX)
+    response.headers.append("set-cookie", cookie_header(sessions.start()))
     return response
 
 
 async def sign_out(request: Request) -> Response:
     store(request).end(request.cookies.get(COOKIE))
     response = redirect("/signin")
-    response.delete_cookie(COOKIE, httponly=True, samesite="Strict", path=PREFIX)
+    response.headers.append("set-cookie", expired_cookie_header())
     return response
 
 
