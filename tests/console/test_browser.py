@@ -29,6 +29,14 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory) -> Iterator[Daemon]:
+    """One real daemon for the module: each test has its own wallets and browser context."""
+    data_dir = tmp_path_factory.mktemp("console") / "data"
+    with running_daemon(data_dir, config={"security": FAST_SECURITY}) as running:
+        yield running
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport=PHONE)
@@ -91,7 +99,7 @@ def test_revoking_a_session_in_the_console_makes_the_api_refuse_its_token(daemon
     keep = daemon.create_session(wallet["id"], label="keep")
     doomed = daemon.create_session(wallet["id"], label="doomed")
     _sign_in(page, daemon)
-    page.get_by_role("link", name="agent wallet").click()
+    page.get_by_role("link", name="agent wallet", exact=True).click()
     expect(page.get_by_text(wallet["address"])).to_be_visible()
     row = page.get_by_role("row").filter(has_text=doomed["id"])
     row.get_by_role("button", name="Revoke").click()
@@ -134,6 +142,6 @@ def test_pages_are_styled_by_the_stylesheet_and_fit_a_phone_width(daemon, page):
     # The colour comes from console.css; an inline style would have been blocked.
     assert header.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(29, 35, 48)"
     assert page.evaluate("typeof htmx") == "object"
-    page.get_by_role("link", name="phone").click()
+    page.get_by_role("link", name="phone", exact=True).click()
     expect(page.get_by_role("button", name="Revoke")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
