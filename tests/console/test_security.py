@@ -9,6 +9,7 @@ import pytest
 
 from tests.console.conftest import MASTER, ORIGIN, PASSWORD, SAME_ORIGIN
 from tests.daemon.conftest import Harness
+from waiaas_core.errors import WaiaasError
 from waiaas_daemon.app import create_app
 from waiaas_daemon.console.sessions import ConsoleSessions, _digest
 
@@ -316,3 +317,29 @@ def test_the_installed_package_carries_the_templates_and_static_files():
     console = files("waiaas_daemon.console")
     for name in ("templates/base.html", "static/console.css", "static/htmx.min.js"):
         assert console.joinpath(name).is_file(), name
+
+
+class _DownChain:
+    """A chain whose node does not answer: every balance read is a CHAIN_ERROR."""
+
+    async def get_balance(self, address: str) -> int:
+        raise WaiaasError("CHAIN_ERROR")
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_a_wallet_whose_chain_is_down_shows_its_balance_as_unavailable(harness, owner):
+    harness.state.chain_factory = lambda network, settings: _DownChain()
+    created = await harness.http.post(
+        "/v1/wallets", json={"name": "on devnet", "network": "devnet"}, headers=MASTER
+    )
+    assert created.status_code == 201, created.text
+    overview = await owner.http.get("/console/")
+    assert overview.status_code == 200
+    assert "on devnet" in overview.text
+    assert "unavailable" in overview.text
+    wallet_page = await owner.http.get(f"/console/wallets/{created.json()['id']}")
+    assert wallet_page.status_code == 200
+    assert "unavailable SOL" not in wallet_page.text
+    assert "unavailable" in wallet_page.text
