@@ -44,6 +44,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
 def app_operations(app: Any) -> set[tuple[str, str]]:
     operations = set()
     for route in app.routes:
+        if route.path == "/console":
+            continue  # the owner console's HTML pages (SPEC 15) are not the REST API
         assert isinstance(route, Route), f"{route!r} is not a plain Route; describe it"
         # HEAD comes with every GET in starlette; it is not an operation of ours.
         for method in (route.methods or set()) - {"HEAD"}:

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from waiaas_core.errors import WaiaasError
+from waiaas_daemon import console
 from waiaas_daemon.middleware import BodyLimit, HostGuard, request_id
 from waiaas_daemon.routes import (
     admin,
@@ -83,7 +84,7 @@ def api_routes() -> list[Route]:
 
 def create_app(state: DaemonState) -> Starlette:
     app = Starlette(
-        routes=api_routes(),
+        routes=[*api_routes(), *console.routes(state)],
         middleware=[
             Middleware(HostGuard, extra_hosts=_extra_hosts(state)),
             Middleware(BodyLimit),
