@@ -62,26 +62,41 @@ def _valid_port(text: str) -> bool:
     return 0 < len(text) <= 5 and text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
 
 
+#: Host values already found good, as sent: a client sends the same one every time.
+KNOWN_GOOD_HOSTS = 64
+
+
 class HostGuard:
     def __init__(self, app: ASGIApp, extra_hosts: Iterable[str] = ()) -> None:
         self.app = app
         self.allowed = LOOPBACK_NAMES | {h.lower() for h in extra_hosts}
+        self._good: set[bytes] = set()
+
+    def _allowed(self, headers: Iterable[tuple[bytes, bytes]]) -> bool:
+        hosts = [value for name, value in headers if name == b"host"]
+        # Two Host headers are ambiguous (RFC 9112 3.2): which one would a proxy use?
+        if len(hosts) != 1:
+            return False
+        host = hosts[0]
+        if host in self._good:
+            return True
+        if not host_allowed(host.decode("latin-1"), self.allowed):
+            return False
+        if len(self._good) < KNOWN_GOOD_HOSTS:
+            self._good.add(host)
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            request_id(scope)
-            hosts = [v.decode("latin-1") for k, v in scope["headers"] if k == b"host"]
-            # Two Host headers are ambiguous (RFC 9112 3.2): which one would a proxy use?
-            if len(hosts) != 1 or not host_allowed(hosts[0], self.allowed):
-                await send_error(
-                    scope,
-                    send,
-                    WaiaasError(
-                        "INVALID_HOST",
-                        hint="Call the daemon as http://127.0.0.1:<port> or http://localhost:<port>.",
-                    ),
-                )
-                return
+        if scope["type"] == "http" and not self._allowed(scope["headers"]):
+            await send_error(
+                scope,
+                send,
+                WaiaasError(
+                    "INVALID_HOST",
+                    hint="Call the daemon as http://127.0.0.1:<port> or http://localhost:<port>.",
+                ),
+            )
+            return
         await self.app(scope, receive, send)
 
 
