@@ -133,6 +133,7 @@ class _Guarded:
     cycle: Any
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
+    send_400_response: Callable[[str], None]
 
     def __init__(self, *args: Any, limits: ConnectionLimits, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -146,14 +147,21 @@ class _Guarded:
         super().connection_made(transport)  # type: ignore[misc]
         self._watch_deadline()
 
+    def _waiting_for_headers(self) -> bool:
+        return self._deadline_for is not None and self._deadline_for[0] == "headers"
+
     def data_received(self, data: bytes) -> None:
-        if self._deadline_for is not None and self._deadline_for[0] == "headers":
+        if self._waiting_for_headers():
             self._header_bytes += len(data)
         super().data_received(data)  # type: ignore[misc]
         self._watch_deadline()
-        if self._header_bytes > MAX_HEADER_BYTES and self._deadline_for[0] == "headers":
+        if self._header_bytes > MAX_HEADER_BYTES and self._waiting_for_headers():
             self._header_bytes = 0
             self.send_400_response(HEADERS_TOO_LARGE)
+
+    def _unsupported_upgrade_warning(self) -> None:
+        # uvicorn's advice to install a WebSocket library is not ours: we serve none.
+        http_log.debug("ignored an Upgrade request")
 
     def _abandon_cycle(self) -> None:
         """Before uvicorn answers a 400 itself: the app, if it runs, must not answer too."""
