@@ -68,17 +68,20 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 
 def api_routes() -> list[Route]:
-    """Every route of the daemon; the OpenAPI document is made from these."""
+    """Every route of the daemon; the OpenAPI document is made from these.
+
+    Starlette tries routes in order: the agent's hot paths come first.
+    """
     return [
+        *agent_wallet.routes(),
+        *transactions.routes(),
+        *sessions.routes(),
         *health.routes(),
         *nonce.routes(),
         *admin.routes(),
         *wallets.routes(),
-        *sessions.routes(),
         *mcp_tokens.routes(),
-        *agent_wallet.routes(),
         *openapi.routes(),
-        *transactions.routes(),
     ]
 
 
