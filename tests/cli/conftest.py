@@ -35,7 +35,10 @@ def cli(home: Path) -> Run:
     base["HOME"] = str(home)
 
     def run(
-        *args: str, env: dict[str, str] | None = None, input: str | None = None
+        *args: str,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
+        umask: int = -1,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "waiaas_cli", *args],
@@ -45,6 +48,7 @@ def cli(home: Path) -> Run:
             text=True,
             timeout=60,
             start_new_session=True,
+            umask=umask,
             check=False,
         )
 
