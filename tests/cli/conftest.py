@@ -81,3 +81,35 @@ def waiaas(cli: Run, daemon: Any) -> Run:
         return cli(*args, *where, env=password | (env or {}), input=input)
 
     return run
+
+
+@pytest.fixture
+def fake() -> Any:
+    """An in-process fake daemon (tests/cli/fake_daemon.py) with one recorded call list."""
+    from tests.cli.fake_daemon import FakeDaemon
+
+    return FakeDaemon()
+
+
+@pytest.fixture
+def run_fake(fake: Any, tmp_path: Path) -> Callable[..., Any]:
+    """Run ``waiaas ARGS`` in process against ``fake``; returns click's Result.
+
+    stdout and stderr are kept apart (``result.stdout``, ``result.stderr``).
+    """
+    import httpx
+    from click.testing import CliRunner
+
+    from tests.cli.fake_daemon import PASSWORD
+    from waiaas_cli.main import main
+    from waiaas_cli.options import State
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Any:
+        base = {"WAIAAS_MASTER_PASSWORD": PASSWORD, "WAIAAS_DATA_DIR": str(tmp_path / "data")}
+        state = State(env=base | (env or {}), transport=httpx.MockTransport(fake.handle))
+        result = CliRunner().invoke(main, list(args), obj=state)
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
+
+    return run

@@ -42,3 +42,61 @@ def test_list_without_wallets_says_how_to_create_one(waiaas):
 def test_list_with_a_wrong_password_says_it_is_wrong(waiaas):
     result = waiaas("wallet", "list", env={"WAIAAS_MASTER_PASSWORD": "nope"})
     assert_one_line_error(result, "master password is wrong")
+
+
+# Against the in-process fake (SPEC 13-14 routes) --------------------------------------
+
+
+def test_suspend_posts_the_reason_and_resume_undoes_it(run_fake, fake):
+    from tests.cli.checks import fake_ok
+
+    wallet = fake.add_wallet("main")
+    out = fake_ok(run_fake("wallet", "suspend", "main", "--reason", "odd sends"))
+    [call] = fake.sent("POST", f"/v1/wallets/{wallet['id']}/suspend")
+    assert call.master and call.body == {"reason": "odd sends"}
+    assert "status SUSPENDED" in out
+    assert "status ACTIVE" in fake_ok(run_fake("wallet", "resume", wallet["id"]))
+    assert fake.sent("POST", f"/v1/wallets/{wallet['id']}/resume")[0].body == {}
+
+
+def test_airdrop_of_sol_sends_lamports(run_fake, fake):
+    from tests.cli.checks import fake_ok
+
+    wallet = fake.add_wallet("main")
+    out = fake_ok(run_fake("wallet", "airdrop", "main", "1.5"))
+    [call] = fake.sent("POST", f"/v1/wallets/{wallet['id']}/airdrop")
+    assert call.body == {"amount": "1500000000"}
+    assert "Airdropped 1.5 SOL to main" in out
+    assert fake.sent("GET", "/v1/tokens") == []
+
+
+def test_airdrop_of_a_token_takes_its_decimals_from_the_registry_of_the_wallets_network(
+    run_fake, fake
+):
+    from tests.cli.checks import fake_ok
+
+    wallet = fake.add_wallet("main")
+    out = fake_ok(run_fake("wallet", "airdrop", "main", "12.5", "--token", "usdc"))
+    [lookup] = fake.sent("GET", "/v1/tokens")
+    assert lookup.params == {"network": "local"}
+    [call] = fake.sent("POST", f"/v1/wallets/{wallet['id']}/airdrop")
+    assert call.body == {"amount": "12500000", "token": "USDC"}
+    assert "Airdropped 12.5 USDC" in out
+
+
+def test_airdrop_with_more_decimals_than_the_token_has_is_refused_before_sending(run_fake, fake):
+    wallet = fake.add_wallet("main")
+    result = run_fake("wallet", "airdrop", "main", "0.0000001", "--token", "USDC")
+    assert result.exit_code == 2 and "this asset has only 6" in result.stderr
+    assert fake.sent("POST", f"/v1/wallets/{wallet['id']}/airdrop") == []
+
+
+def test_airdrop_of_an_unknown_token_lists_the_known_ones(run_fake, fake):
+    from tests.cli.checks import fake_error
+
+    fake.add_wallet("main")
+    fake_error(
+        run_fake("wallet", "airdrop", "main", "1", "--token", "BONK"),
+        "no token 'BONK' on local",
+        "USDC",
+    )
