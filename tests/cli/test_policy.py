@@ -156,3 +156,10 @@ def test_a_policy_the_daemon_refuses_is_one_line_naming_the_field(run_fake, fake
     fake.overrides[("PUT", f"/v1/wallets/{wallet['id']}/policy")] = refusal
     result = run_fake("policy", "set", "main", "--notify-max", "0.01")
     fake_error(result, "notifyMax: must not be below instantMax", "INVALID_REQUEST")
+
+
+def test_a_ceiling_of_zero_is_a_rule_not_an_error(run_fake, fake):
+    wallet = fake.add_wallet("main")
+    fake_ok(run_fake("policy", "set", "main", "--instant-max", "0"))
+    [put] = fake.sent("PUT", f"/v1/wallets/{wallet['id']}/policy")
+    assert put.body == {"instantMax": "0"}

@@ -21,15 +21,18 @@ class Amount(click.ParamType):
 
     name = "amount"
 
-    def __init__(self, decimals: int = SOL_DECIMALS, unit: str = "SOL") -> None:
+    def __init__(
+        self, decimals: int = SOL_DECIMALS, unit: str = "SOL", *, allow_zero: bool = False
+    ) -> None:
         self.decimals = decimals
         self.unit = unit
+        self.allow_zero = allow_zero
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value  # a default already in base units
         try:
-            return to_base_units(str(value), self.decimals)
+            return to_base_units(str(value), self.decimals, allow_zero=self.allow_zero)
         except ValueError as exc:
             self.fail(f"{exc} ({self.unit}).", param, ctx)
 
@@ -77,5 +80,7 @@ class Uuid(click.ParamType):
 
 
 SOL = Amount()
+#: A policy ceiling may be 0 (``--instant-max 0``: nothing goes out without a pause).
+SOL_CEILING = Amount(allow_zero=True)
 DURATION = Duration()
 ADDRESS = Address()

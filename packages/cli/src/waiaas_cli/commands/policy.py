@@ -15,7 +15,7 @@ import click
 from waiaas_cli.lookup import resolve_wallet
 from waiaas_cli.options import State, daemon_options, json_option, pass_state, password_option
 from waiaas_cli.output import iso_time, print_json
-from waiaas_cli.params import ADDRESS, DURATION, SOL
+from waiaas_cli.params import ADDRESS, DURATION, SOL_CEILING
 from waiaas_cli.rules import policy_lines
 from waiaas_core.limits import MAX_BODY_BYTES
 
@@ -107,20 +107,28 @@ def apply_flags(
 
 @policy.command(name="set")
 @click.argument("wallet_ref", metavar="WALLET")
-@click.option("--instant-max", type=SOL, help="Sent at once up to this many SOL.")
-@click.option("--notify-max", type=SOL, help="Sent and you are notified up to this many SOL.")
+@click.option("--instant-max", type=SOL_CEILING, help="Sent at once up to this many SOL.")
 @click.option(
-    "--delay-max", type=SOL, help="Sent after --delay (unless you reject) up to this many SOL."
+    "--notify-max", type=SOL_CEILING, help="Sent and you are notified up to this many SOL."
+)
+@click.option(
+    "--delay-max",
+    type=SOL_CEILING,
+    help="Sent after --delay (unless you reject) up to this many SOL.",
 )
 @click.option("--delay", type=DURATION, help="How long a DELAY-tier send waits: 15m, 1h, 900.")
 @click.option(
     "--approval-timeout", type=DURATION, help="An unapproved send expires after this: 1h, 30m."
 )
 @click.option(
-    "--daily-limit", type=SOL, help="SOL per rolling 24 h; a send past it needs your approval."
+    "--daily-limit",
+    type=SOL_CEILING,
+    help="SOL per rolling 24 h; a send past it needs your approval.",
 )
 @click.option(
-    "--monthly-limit", type=SOL, help="SOL per rolling 30 days; a send past it needs approval."
+    "--monthly-limit",
+    type=SOL_CEILING,
+    help="SOL per rolling 30 days; a send past it needs approval.",
 )
 @click.option(
     "--allow-recipient",
