@@ -224,3 +224,12 @@ async def revoke(state: DaemonState, session_id: str) -> SessionRow:
 
 def new_nonce() -> str:
     return secrets.token_hex(32)
+
+
+async def current_mcp_constraints(state: DaemonState, wallet_id: str) -> dict[str, Any] | None:
+    """The constraints of the wallet's active ``mcp`` session, which a new one inherits."""
+    now = state.now()
+    for session in reversed(await state.db.list_sessions(wallet_id)):
+        if session.label == MCP_LABEL and session.revoked_at is None and session.expires_at > now:
+            return session.constraints
+    return None
