@@ -7,7 +7,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon import parsing, sessions, wallets
+from waiaas_daemon import sessions, wallets
+from waiaas_daemon.api import path_id
 from waiaas_daemon.auth import state_of
 from waiaas_daemon.console.reads import balances
 from waiaas_daemon.console.web import action, page, redirect, render
@@ -17,7 +18,7 @@ TRANSACTIONS_SHOWN = 50
 
 async def wallet_page(request: Request) -> Response:
     state = state_of(request)
-    wallet = await wallets.get_wallet(state, parsing.path_uuid(request, "id", "WALLET_NOT_FOUND"))
+    wallet = await wallets.get_wallet(state, path_id(request, "id", "WALLET_NOT_FOUND"))
     rows = await state.db.list_sessions(wallet.id)
     return render(
         request,
@@ -33,8 +34,8 @@ async def wallet_page(request: Request) -> Response:
 
 async def revoke_session(request: Request) -> Response:
     state = state_of(request)
-    wallet_id = parsing.path_uuid(request, "id", "WALLET_NOT_FOUND")
-    session_id = parsing.path_uuid(request, "session_id", "SESSION_NOT_FOUND")
+    wallet_id = path_id(request, "id", "WALLET_NOT_FOUND")
+    session_id = path_id(request, "session_id", "SESSION_NOT_FOUND")
     session = await state.db.get_session(session_id)
     # The form names both; a session of another wallet is not found here.
     if session is None or session.wallet_id != wallet_id:
