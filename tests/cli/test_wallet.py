@@ -1,6 +1,6 @@
 import json
 
-from tests.cli.checks import assert_one_line_error, ok
+from tests.cli.checks import assert_one_line_error, fake_error, fake_ok, ok
 
 
 def test_create_prints_the_new_wallets_id_network_and_address(waiaas, daemon):
@@ -48,8 +48,6 @@ def test_list_with_a_wrong_password_says_it_is_wrong(waiaas):
 
 
 def test_suspend_posts_the_reason_and_resume_undoes_it(run_fake, fake):
-    from tests.cli.checks import fake_ok
-
     wallet = fake.add_wallet("main")
     out = fake_ok(run_fake("wallet", "suspend", "main", "--reason", "odd sends"))
     [call] = fake.sent("POST", f"/v1/wallets/{wallet['id']}/suspend")
@@ -60,8 +58,6 @@ def test_suspend_posts_the_reason_and_resume_undoes_it(run_fake, fake):
 
 
 def test_airdrop_of_sol_sends_lamports(run_fake, fake):
-    from tests.cli.checks import fake_ok
-
     wallet = fake.add_wallet("main")
     out = fake_ok(run_fake("wallet", "airdrop", "main", "1.5"))
     [call] = fake.sent("POST", f"/v1/wallets/{wallet['id']}/airdrop")
@@ -73,8 +69,6 @@ def test_airdrop_of_sol_sends_lamports(run_fake, fake):
 def test_airdrop_of_a_token_takes_its_decimals_from_the_registry_of_the_wallets_network(
     run_fake, fake
 ):
-    from tests.cli.checks import fake_ok
-
     wallet = fake.add_wallet("main")
     out = fake_ok(run_fake("wallet", "airdrop", "main", "12.5", "--token", "usdc"))
     [lookup] = fake.sent("GET", "/v1/tokens")
@@ -92,11 +86,21 @@ def test_airdrop_with_more_decimals_than_the_token_has_is_refused_before_sending
 
 
 def test_airdrop_of_an_unknown_token_lists_the_known_ones(run_fake, fake):
-    from tests.cli.checks import fake_error
-
     fake.add_wallet("main")
     fake_error(
         run_fake("wallet", "airdrop", "main", "1", "--token", "BONK"),
         "no token 'BONK' on local",
         "USDC",
     )
+
+
+def test_airdrop_of_sol_on_a_real_daemon_credits_the_exact_lamports(waiaas, daemon):
+    wallet = daemon.create_wallet("main")
+    out = ok(waiaas("wallet", "airdrop", "main", "1.000000001"))
+    assert "Airdropped 1.000000001 SOL to main" in out
+    session = daemon.create_session(wallet["id"])
+    with daemon.client() as http:
+        balance = http.get(
+            "/v1/wallet/balance", headers={"Authorization": f"Bearer {session['token']}"}
+        ).json()
+    assert balance["balance"] == "1000000001"
