@@ -123,3 +123,14 @@ def test_max_per_tx_in_sol_refuses_a_bigger_send_of_the_mcp_session(waiaas, daem
     refused = _send(daemon, token, 10_000_001)
     assert refused.status_code == 403 and refused.json()["code"] == "CONSTRAINT_VIOLATED"
     assert _send(daemon, token, 10_000_000).status_code in (201, 202)
+
+
+def test_a_failed_read_of_the_limits_warns_and_still_prints_the_snippet(run_fake, fake):
+    from tests.cli.fake_daemon import error
+
+    fake.add_wallet("main")
+    fake.overrides[("GET", "/v1/wallet/policy")] = error(502, "CHAIN_ERROR", "Node down.")
+    result = run_fake("mcp", "setup")
+    out = fake_ok(result)
+    assert "Warning: could not read the limits in force: Node down. (CHAIN_ERROR)" in result.stderr
+    assert '"mcpServers"' in out

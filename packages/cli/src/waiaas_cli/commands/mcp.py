@@ -255,7 +255,12 @@ def rules_in_force(client: DaemonClient, item: Provisioned) -> tuple[Any, dict[s
 
 def report_limits(client: DaemonClient, item: Provisioned) -> None:
     """The limits in force for this session, and a warning when there are none."""
-    constraints, policy = rules_in_force(client, item)
+    try:
+        constraints, policy = rules_in_force(client, item)
+    except WaiaasError as exc:
+        # The session and its token exist by now: say what could not be read, go on.
+        click.echo(f"Warning: could not read the limits in force: {describe(exc)}", err=True)
+        return
     session_lines = constraint_lines(constraints)
     wallet_lines = policy_lines(policy)
     click.echo("Session limits:" if session_lines else "Session limits: none")
