@@ -45,3 +45,9 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+
+
+@nox.session(venv_backend="none")
+def bump(session: nox.Session) -> None:
+    """Set one version on all four packages (and the waiaas-core pins): nox -s bump -- 0.2.0."""
+    session.run("python3", "tools/bump_version.py", *session.posargs)

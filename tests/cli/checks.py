@@ -21,3 +21,19 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 0, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     return result.stdout
+
+
+def fake_ok(result) -> str:
+    """An in-process run (click Result) that exited 0; returns stdout."""
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return result.stdout
+
+
+def fake_error(result, *fragments: str) -> str:
+    """An in-process run that exited 1 with one ``Error: ...`` line holding every fragment."""
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]

@@ -35,7 +35,10 @@ def cli(home: Path) -> Run:
     base["HOME"] = str(home)
 
     def run(
-        *args: str, env: dict[str, str] | None = None, input: str | None = None
+        *args: str,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
+        umask: int = -1,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "waiaas_cli", *args],
@@ -45,6 +48,7 @@ def cli(home: Path) -> Run:
             text=True,
             timeout=60,
             start_new_session=True,
+            umask=umask,
             check=False,
         )
 
@@ -75,5 +79,37 @@ def waiaas(cli: Run, daemon: Any) -> Run:
         where = ("--base-url", daemon.base_url, "--data-dir", str(daemon.data_dir))
         password = {"WAIAAS_MASTER_PASSWORD": daemon.password}
         return cli(*args, *where, env=password | (env or {}), input=input)
+
+    return run
+
+
+@pytest.fixture
+def fake() -> Any:
+    """An in-process fake daemon (tests/cli/fake_daemon.py) with one recorded call list."""
+    from tests.cli.fake_daemon import FakeDaemon
+
+    return FakeDaemon()
+
+
+@pytest.fixture
+def run_fake(fake: Any, tmp_path: Path) -> Callable[..., Any]:
+    """Run ``waiaas ARGS`` in process against ``fake``; returns click's Result.
+
+    stdout and stderr are kept apart (``result.stdout``, ``result.stderr``).
+    """
+    import httpx
+    from click.testing import CliRunner
+
+    from tests.cli.fake_daemon import PASSWORD
+    from waiaas_cli.main import main
+    from waiaas_cli.options import State
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Any:
+        base = {"WAIAAS_MASTER_PASSWORD": PASSWORD, "WAIAAS_DATA_DIR": str(tmp_path / "data")}
+        state = State(env=base | (env or {}), transport=httpx.MockTransport(fake.handle))
+        result = CliRunner().invoke(main, list(args), obj=state)
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
 
     return run

@@ -13,6 +13,14 @@ def test_init_creates_a_private_data_dir_with_the_commented_config(cli, tmp_path
     assert load_settings(data_dir, env={}).port == 3100  # every key commented out
 
 
+def test_init_under_umask_000_writes_the_config_0600_and_the_dir_0700(cli, tmp_path):
+    data_dir = tmp_path / "data"
+    result = cli("init", "--data-dir", str(data_dir), umask=0)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE((data_dir / "config.toml").stat().st_mode) == 0o600
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+
+
 def test_init_keeps_an_existing_config(cli, tmp_path):
     (tmp_path / "config.toml").write_text("[daemon]\nport = 3200\n")
     result = cli("init", "--data-dir", str(tmp_path))

@@ -25,6 +25,9 @@ def test_tree_has_every_command_of_the_spec():
     paths = {" ".join(path) for path, _ in COMMANDS}
     expected = {"init", "status", "wallet create", "wallet list"}
     expected |= {"session list", "session revoke", "mcp setup"}
+    expected |= {"wallet suspend", "wallet resume", "wallet airdrop"}
+    expected |= {"policy show", "policy set", "policy clear", "pending", "approve", "reject"}
+    expected |= {"kill-switch on", "kill-switch off", "audit", "audit verify", "notify test"}
     assert expected <= paths
 
 

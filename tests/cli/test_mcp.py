@@ -314,3 +314,64 @@ def test_write_config_refuses_a_key_another_server_holds_before_creating_a_sessi
     assert_one_line_error(result, "'waiaas-main'", "rename or remove it")
     assert json.loads(path.read_text()) == theirs
     assert _active_mcp_sessions(daemon, wallet["id"]) == []
+
+
+def _lone_surrogate(path):
+    path.write_text('{"mcpServers": {}, "note": "\\ud800"}')
+
+
+def _nested(path):
+    path.write_text('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}")
+
+
+def _fifo(path):
+    os.mkfifo(path)
+
+
+def _dev_zero(path):
+    path.symlink_to("/dev/zero")
+
+
+def _huge(path):
+    path.write_text('{"mcpServers": {}, "pad": "' + "x" * (1024 * 1024) + '"}')
+
+
+def _state_of(path):
+    """What the test compares before and after: the kind of file and, if regular, its bytes."""
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        return ("link", os.readlink(path))
+    if stat.S_ISFIFO(info.st_mode):
+        return ("fifo", None)
+    return ("file", path.read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (_lone_surrogate, "lone surrogate"),
+        (_nested, "nested too deeply"),
+        (_fifo, "not a regular file"),
+        (_dev_zero, "not a regular file"),
+        (_huge, "larger than 1024 KiB"),
+    ],
+    ids=["lone-surrogate", "nested-100000", "fifo", "symlink-to-dev-zero", "over-1-MiB"],
+)
+def test_write_config_refuses_an_unusable_file_before_any_session_changes(
+    waiaas, daemon, home, make, says
+):
+    wallet = daemon.create_wallet("main")
+    ok(waiaas("mcp", "setup"))  # an earlier MCP session, which must not be revoked
+    token_file = daemon.data_dir / "mcp-tokens" / wallet["id"]
+    token = token_file.read_text()
+    sessions = daemon.api("GET", "/v1/sessions").json()["items"]
+    path = _desktop_config(home)
+    path.parent.mkdir(parents=True)
+    make(path)
+    before = _state_of(path)
+    result = waiaas("mcp", "setup", "--write-config")
+    assert_one_line_error(result, str(path), says, "left untouched")
+    assert daemon.api("GET", "/v1/sessions").json()["items"] == sessions
+    assert token_file.read_text() == token
+    assert _state_of(path) == before
+    assert [p.name for p in path.parent.iterdir()] == ["claude_desktop_config.json"]

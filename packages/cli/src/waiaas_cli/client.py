@@ -59,10 +59,14 @@ class DaemonClient:
         path: str,
         *,
         master: bool = False,
+        token: str | None = None,
         json: Any = None,
         params: Mapping[str, str] | None = None,
     ) -> Any:
+        """``master`` sends the master password; ``token`` a session token (sessionAuth)."""
         headers = {MASTER_HEADER: self._master_password()} if master else {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         try:
             response = self._http.request(method, path, json=json, params=params, headers=headers)
         except httpx.TimeoutException:
@@ -98,7 +102,10 @@ def _decode(response: httpx.Response, base_url: str) -> Any:
             base_url, f"it answered HTTP {response.status_code}, not as a waiaas daemon"
         )
     error = WaiaasError.from_body(body, response.status_code)
-    retry_after = response.headers.get("Retry-After", "")
-    if error.hint is None and retry_after.isdigit():
-        error.hint = f"Try again in {retry_after} s."
+    retry_after = response.headers.get("Retry-After", "").strip()
+    if retry_after.isdigit() and len(retry_after) <= 12:
+        # Every 429 says how long to wait, even when the daemon sent a hint of its own.
+        error.retry_after = int(retry_after)
+        wait = f"Try again in {retry_after} s."
+        error.hint = wait if not error.hint else f"{error.hint.rstrip('.')}. {wait}"
     raise error

@@ -6,8 +6,13 @@ from typing import Any
 
 import click
 
+from waiaas_cli.commands.audit import audit
 from waiaas_cli.commands.init import init
+from waiaas_cli.commands.kill_switch import kill_switch
 from waiaas_cli.commands.mcp import mcp
+from waiaas_cli.commands.notify import notify
+from waiaas_cli.commands.pending import approve, pending, reject
+from waiaas_cli.commands.policy import policy
 from waiaas_cli.commands.session import session
 from waiaas_cli.commands.status import status
 from waiaas_cli.commands.wallet import wallet
@@ -44,3 +49,10 @@ main.add_command(status)
 main.add_command(wallet)
 main.add_command(session)
 main.add_command(mcp)
+main.add_command(policy)
+main.add_command(pending)
+main.add_command(approve)
+main.add_command(reject)
+main.add_command(kill_switch)
+main.add_command(audit)
+main.add_command(notify)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import httpx
 
 from waiaas_cli.client import DaemonClient
 from waiaas_core.config import daemon_base_url
@@ -31,6 +32,8 @@ class State:
     data_dir_flag: str | None = None
     password_flag: str | None = None
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    # Tests hand in an httpx.MockTransport (a fake daemon); None is the network.
+    transport: httpx.BaseTransport | None = field(default=None, repr=False)
     _password: str | None = field(default=None, repr=False)
 
     @property
@@ -55,7 +58,7 @@ class State:
 
     def client(self) -> DaemonClient:
         """A client closed with the command's context."""
-        client = DaemonClient(self.base_url, self.password)
+        client = DaemonClient(self.base_url, self.password, transport=self.transport)
         click.get_current_context().call_on_close(client.close)
         return client
 

@@ -27,3 +27,14 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for row in cells:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def units_text(value: Any, decimals: int = 9, symbol: str | None = "SOL") -> str:
+    """``"250000000"`` → ``0.25 SOL``; anything that is not a count of base units as it came."""
+    from waiaas_core.amounts import format_units
+
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else None
+    if text is None or not text.isdigit() or not text.isascii() or len(text) > 40:
+        return "-" if value is None else str(value)
+    shown = format_units(int(text), decimals)
+    return f"{shown} {symbol}" if symbol else shown

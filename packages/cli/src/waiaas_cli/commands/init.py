@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
 
 from waiaas_cli.options import State, data_dir_option, pass_state
@@ -20,11 +23,26 @@ def init(state: State) -> None:
     data_dir = ensure_private_dir(state.data_dir)
     config = data_dir / CONFIG_FILE
     try:
-        with config.open("x", encoding="utf-8") as handle:
-            handle.write(CONFIG_TEMPLATE)
+        create_private_file(config, CONFIG_TEMPLATE)
     except FileExistsError:
         click.echo(f"Kept the existing {config}")
     else:
         click.echo(f"Wrote {config}")
     click.echo(f"Data directory: {data_dir} (mode 0700)")
     click.echo(f"Next: waiaas-daemon serve --data-dir {data_dir}")
+
+
+def create_private_file(path: Path, text: str) -> None:
+    """Create ``path`` with mode 0600 whatever the umask; FileExistsError if it is there.
+
+    config.toml holds notification secrets (webhook secret, bot token) once filled in.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # a umask cannot add bits, but an odd filesystem might
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            fd = -1
+            handle.write(text)
+    finally:
+        if fd != -1:
+            os.close(fd)

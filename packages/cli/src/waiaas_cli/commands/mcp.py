@@ -2,7 +2,10 @@
 
 The nine steps of SPEC 10: health, master password, wallet choice, an ``mcp``
 session, the token file, a report, the Claude Desktop snippet, the config
-location, and with ``--write-config`` a merge into that file.
+location, and with ``--write-config`` a merge into that file. ``--max-per-tx``,
+``--max-per-day`` and ``--allow-recipient`` (SOL, exact) become the session's
+constraints; the report shows them and the wallet policy, and warns when
+nothing limits the session.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from waiaas_cli.desktop_config import install_servers, load_config, merge_server
 from waiaas_cli.errors import describe
 from waiaas_cli.options import State, daemon_options, pass_state, password_option
 from waiaas_cli.output import iso_time
+from waiaas_cli.params import ADDRESS, SOL
+from waiaas_cli.rules import constraint_lines, policy_lines
 from waiaas_core.atomic import write_secret_file
 from waiaas_core.claude import WalletRef, build_claude_desktop_config, claude_config_path
 from waiaas_core.errors import WaiaasError
@@ -34,6 +39,8 @@ class Provisioned:
     session_id: str
     token_path: Path
     expires_at: Any
+    token: str
+    constraints: dict[str, Any] | None
 
 
 @click.group()
@@ -57,6 +64,32 @@ def mcp() -> None:
     help="Merge the entries into Claude Desktop's config file, keeping everything else "
     "in it and a backup of the old file beside it.",
 )
+@click.option(
+    "--max-per-tx",
+    type=SOL,
+    metavar="AMOUNT",
+    help="The session sends at most this many SOL at once.",
+)
+@click.option(
+    "--max-per-day",
+    type=SOL,
+    metavar="AMOUNT",
+    help="The session sends at most this many SOL per 24 h.",
+)
+@click.option(
+    "--allow-recipient",
+    "recipients",
+    type=ADDRESS,
+    multiple=True,
+    metavar="ADDR",
+    help="The session sends only to this address (repeat for several).",
+)
+@click.option(
+    "--no-limits",
+    is_flag=True,
+    help="Clear the session's limits (without any limit option, those of the MCP session "
+    "it replaces are kept).",
+)
 @daemon_options
 @password_option
 @pass_state
@@ -66,6 +99,10 @@ def setup(
     all_wallets: bool,
     expires_in: int | None,
     write_config: bool,
+    max_per_tx: int | None,
+    max_per_day: int | None,
+    recipients: tuple[str, ...],
+    no_limits: bool,
 ) -> None:
     """Create an MCP session for a wallet and print the Claude Desktop config.
 
@@ -75,6 +112,7 @@ def setup(
     """
     if wallet_id and all_wallets:
         raise click.UsageError("--wallet and --all cannot be used together.")
+    constraints = build_constraints(max_per_tx, max_per_day, recipients, no_limits)
     config_path = claude_config_path()
     if write_config:
         load_config(config_path)  # an unusable file stops us before the password is asked
@@ -92,7 +130,9 @@ def setup(
         # A key another server holds stops us before any session is created.
         merge_servers(load_config(config_path) or {}, snippet["mcpServers"])
     for wallet in chosen:
-        report(provision(client, state.data_dir, wallet, expires_in))
+        item = provision(client, state.data_dir, wallet, expires_in, constraints)
+        report(item)
+        report_limits(client, item)
     show(snippet, config_path)
     if write_config:
         write(config_path, snippet["mcpServers"])
@@ -131,13 +171,39 @@ def choose_wallets(
     )
 
 
+def build_constraints(
+    max_per_tx: int | None, max_per_day: int | None, recipients: tuple[str, ...], no_limits: bool
+) -> dict[str, Any] | None:
+    """The session's constraints (lamports as strings); None sends none, ``{}`` clears them."""
+    limits: dict[str, Any] = {}
+    if max_per_tx is not None:
+        limits["maxAmountPerTx"] = str(max_per_tx)
+    if max_per_day is not None:
+        limits["maxAmountPerDay"] = str(max_per_day)
+    if recipients:
+        limits["allowedRecipients"] = list(dict.fromkeys(recipients))
+    if no_limits and limits:
+        raise click.UsageError(
+            "--no-limits cannot be used with --max-per-tx, --max-per-day or --allow-recipient."
+        )
+    if max_per_tx is not None and max_per_day is not None and max_per_tx > max_per_day:
+        raise click.UsageError("--max-per-tx cannot be more than --max-per-day.")
+    return {} if no_limits else (limits or None)
+
+
 def provision(
-    client: DaemonClient, data_dir: Path, wallet: dict[str, Any], expires_in: int | None
+    client: DaemonClient,
+    data_dir: Path,
+    wallet: dict[str, Any],
+    expires_in: int | None,
+    constraints: dict[str, Any] | None = None,
 ) -> Provisioned:
     """Steps 4 and 5: a session labelled ``mcp``, its token written atomically, 0600."""
     body: dict[str, Any] = {"walletId": wallet["id"], "label": MCP_LABEL}
     if expires_in is not None:
         body["expiresIn"] = expires_in
+    if constraints is not None:
+        body["constraints"] = constraints
     try:
         created = client.request("POST", "/v1/sessions", master=True, json=body)
     except WaiaasError as exc:
@@ -147,7 +213,14 @@ def provision(
     ensure_private_dir(data_dir)
     ensure_private_dir(path.parent)
     write_secret_file(path, created["token"])
-    return Provisioned(to_ref(wallet), created["id"], path, created.get("expiresAt"))
+    return Provisioned(
+        to_ref(wallet),
+        created["id"],
+        path,
+        created.get("expiresAt"),
+        created["token"],
+        created.get("constraints", constraints),
+    )
 
 
 def report(item: Provisioned) -> None:
@@ -156,6 +229,52 @@ def report(item: Provisioned) -> None:
     click.echo(f"Session:    {item.session_id}")
     click.echo(f"Token file: {item.token_path} (mode 0600)")
     click.echo(f"Expires:    {iso_time(item.expires_at)}")
+
+
+def rules_in_force(client: DaemonClient, item: Provisioned) -> tuple[Any, dict[str, Any]]:
+    """(session constraints, wallet policy) as the daemon enforces them.
+
+    The agent's own view (``GET /v1/wallet/policy`` with the new token) is the
+    truth; a daemon without that route gives the owner's policy and the
+    constraints setup sent or the daemon answered.
+    """
+    try:
+        view = client.request("GET", "/v1/wallet/policy", token=item.token)
+        return view.get("constraints"), view.get("policy") or {}
+    except WaiaasError as exc:
+        if exc.code != "NOT_FOUND":
+            raise
+    try:
+        owner = client.request("GET", f"/v1/wallets/{item.wallet.id}/policy", master=True)
+    except WaiaasError as exc:
+        if exc.code != "NOT_FOUND":
+            raise
+        return item.constraints, {}
+    return item.constraints, owner.get("policy") or {}
+
+
+def report_limits(client: DaemonClient, item: Provisioned) -> None:
+    """The limits in force for this session, and a warning when there are none."""
+    try:
+        constraints, policy = rules_in_force(client, item)
+    except WaiaasError as exc:
+        # The session and its token exist by now: say what could not be read, go on.
+        click.echo(f"Warning: could not read the limits in force: {describe(exc)}", err=True)
+        return
+    session_lines = constraint_lines(constraints)
+    wallet_lines = policy_lines(policy)
+    click.echo("Session limits:" if session_lines else "Session limits: none")
+    for line in session_lines:
+        click.echo(line)
+    click.echo("Wallet policy:" if wallet_lines else "Wallet policy:  none")
+    for line in wallet_lines:
+        click.echo(line)
+    if not session_lines and not wallet_lines:
+        click.echo(
+            f"Warning: nothing limits wallet {item.wallet.name}: this session can spend all "
+            "of it. Set limits with --max-per-tx / --max-per-day, or `waiaas policy set`.",
+            err=True,
+        )
 
 
 def show(snippet: dict[str, Any], config_path: Path) -> None:

@@ -1,17 +1,23 @@
-"""`waiaas wallet create|list`: the daemon's wallets."""
+"""`waiaas wallet create|list|suspend|resume|airdrop`: the daemon's wallets."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from waiaas_cli.client import DaemonClient
+from waiaas_cli.lookup import resolve_wallet
 from waiaas_cli.options import State, daemon_options, json_option, pass_state, password_option
-from waiaas_cli.output import iso_time, print_json, print_table
+from waiaas_cli.output import iso_time, print_json, print_table, units_text
+from waiaas_cli.params import SOL_DECIMALS
+from waiaas_core.amounts import to_base_units
 from waiaas_core.config import NETWORKS
 
 
 @click.group()
 def wallet() -> None:
-    """Create and list wallets."""
+    """Create, list, suspend, resume and fund wallets."""
 
 
 @wallet.command()
@@ -56,3 +62,83 @@ def list_(state: State, as_json: bool) -> None:
         for w in items
     ]
     print_table(("ID", "NAME", "NETWORK", "STATUS", "ADDRESS", "CREATED"), rows)
+
+
+@wallet.command()
+@click.argument("wallet_ref", metavar="WALLET")
+@click.option("--reason", help="Why, kept with the wallet and in the audit log.")
+@daemon_options
+@password_option
+@pass_state
+def suspend(state: State, wallet_ref: str, reason: str | None) -> None:
+    """Suspend WALLET (an id or a unique name): its sends are refused until resumed."""
+    client = state.client()
+    found = resolve_wallet(client, wallet_ref)
+    body = {"reason": reason} if reason else {}
+    changed = client.request("POST", f"/v1/wallets/{found['id']}/suspend", master=True, json=body)
+    click.echo(f"Suspended wallet {found['name']} ({found['id']}): status {changed.get('status')}")
+
+
+@wallet.command()
+@click.argument("wallet_ref", metavar="WALLET")
+@daemon_options
+@password_option
+@pass_state
+def resume(state: State, wallet_ref: str) -> None:
+    """Resume WALLET after a suspension (yours or an automatic one)."""
+    client = state.client()
+    found = resolve_wallet(client, wallet_ref)
+    changed = client.request("POST", f"/v1/wallets/{found['id']}/resume", master=True, json={})
+    click.echo(f"Resumed wallet {found['name']} ({found['id']}): status {changed.get('status')}")
+
+
+def find_token(client: DaemonClient, network: str, ref: str) -> dict[str, Any]:
+    """The registry entry of ``ref`` (a symbol, any case, or a mint) on ``network``."""
+    items = client.request("GET", "/v1/tokens", master=True, params={"network": network})["items"]
+    for entry in items:
+        if entry.get("mint") == ref or str(entry.get("symbol", "")).upper() == ref.upper():
+            if not isinstance(entry.get("decimals"), int):
+                raise click.ClickException(f"the registry has no decimals for {ref} on {network}.")
+            return entry
+    known = ", ".join(str(e.get("symbol")) for e in items) or "none"
+    raise click.ClickException(f"no token {ref!r} on {network} (known: {known}).")
+
+
+@wallet.command()
+@click.argument("wallet_ref", metavar="WALLET")
+@click.argument("amount", metavar="AMOUNT")
+@click.option(
+    "--token", "token_ref", metavar="SYMBOL", help="A token of the registry (default: SOL)."
+)
+@daemon_options
+@password_option
+@json_option
+@pass_state
+def airdrop(
+    state: State, wallet_ref: str, amount: str, token_ref: str | None, as_json: bool
+) -> None:
+    """Fund WALLET with AMOUNT test SOL (or tokens) on the local chain or devnet.
+
+    AMOUNT is in whole units with decimals (1.5 SOL, 12.5 USDC); the token's decimals
+    come from the daemon's registry.
+    """
+    client = state.client()
+    found = resolve_wallet(client, wallet_ref)
+    decimals, symbol, body = SOL_DECIMALS, "SOL", {}
+    if token_ref:
+        token = find_token(client, found["network"], token_ref)
+        decimals, symbol = token["decimals"], token.get("symbol") or token["mint"]
+        body["token"] = token.get("symbol") or token["mint"]
+    try:
+        units = to_base_units(amount, decimals)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc} ({symbol}).", param_hint="AMOUNT") from None
+    body["amount"] = str(units)
+    record = client.request("POST", f"/v1/wallets/{found['id']}/airdrop", master=True, json=body)
+    if as_json:
+        print_json(record)
+        return
+    click.echo(
+        f"Airdropped {units_text(str(units), decimals, symbol)} to {found['name']} "
+        f"({found['address']}): transaction {record.get('id')}, status {record.get('status')}"
+    )

@@ -1,0 +1,92 @@
+"""Wallet policy and session constraints as lines a person reads (amounts in SOL).
+
+Pure functions over the API's JSON, shared by `waiaas policy show` and the
+report of `waiaas mcp setup`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from waiaas_cli.output import units_text
+from waiaas_core.amounts import format_duration
+
+# field -> what it means, in the order a person reads a policy
+POLICY_AMOUNTS = {
+    "instantMax": "sent at once up to",
+    "notifyMax": "sent and you are notified up to",
+    "delayMax": "sent after the delay up to",
+    "dailyLimit": "at most per rolling 24 h (more needs approval)",
+    "monthlyLimit": "at most per rolling 30 days (more needs approval)",
+}
+POLICY_DURATIONS = {
+    "delaySeconds": "delay before a DELAY-tier send",
+    "approvalTimeout": "an unapproved send expires after",
+}
+POLICY_COUNTS = {
+    "maxSendsPerHour": "sends per hour at most",
+    "autoSuspendAfterDenials": "denials within an hour that suspend the wallet",
+}
+CONSTRAINT_AMOUNTS = {
+    "maxAmountPerTx": "at most per send",
+    "maxAmountPerDay": "at most per rolling 24 h",
+}
+
+
+def _line(field: str, meaning: str, value: str) -> str:
+    return f"  {meaning}: {value}  ({field})"
+
+
+def _lists(rules: dict[str, Any], lines: list[str]) -> None:
+    for field, meaning in (
+        ("allowedRecipients", "only to"),
+        ("allowedTokens", "only these tokens"),
+    ):
+        if field in rules:
+            values = rules[field] or []
+            lines.append(_line(field, meaning, ", ".join(map(str, values)) or "(none)"))
+
+
+def _tokens(rules: dict[str, Any], lines: list[str]) -> None:
+    tokens = rules.get("tokens")
+    if not isinstance(tokens, dict):
+        return
+    for mint, limits in tokens.items():
+        if not isinstance(limits, dict):
+            continue
+        for field, value in limits.items():
+            # The token's decimals are not in the policy: base units, said so.
+            lines.append(f"  token {mint}: {field} {value} (base units)")
+
+
+def policy_lines(policy: dict[str, Any]) -> list[str]:
+    """One line per rule that is set; [] for an empty policy."""
+    lines: list[str] = []
+    for field, meaning in POLICY_AMOUNTS.items():
+        if field in policy:
+            lines.append(_line(field, meaning, units_text(policy[field])))
+    for field, meaning in POLICY_DURATIONS.items():
+        if isinstance(policy.get(field), int):
+            lines.append(_line(field, meaning, format_duration(policy[field])))
+    for field, meaning in POLICY_COUNTS.items():
+        if field in policy:
+            lines.append(_line(field, meaning, str(policy[field])))
+    _lists(policy, lines)
+    _tokens(policy, lines)
+    known = {*POLICY_AMOUNTS, *POLICY_DURATIONS, *POLICY_COUNTS, "tokens"}
+    known |= {"allowedRecipients", "allowedTokens"}
+    for field in sorted(set(policy) - known):
+        lines.append(f"  {field}: {json.dumps(policy[field])}")
+    return lines
+
+
+def constraint_lines(constraints: dict[str, Any] | None) -> list[str]:
+    lines: list[str] = []
+    for field, meaning in CONSTRAINT_AMOUNTS.items():
+        if constraints and field in constraints:
+            lines.append(_line(field, meaning, units_text(constraints[field])))
+    if constraints:
+        _lists(constraints, lines)
+        _tokens(constraints, lines)
+    return lines
