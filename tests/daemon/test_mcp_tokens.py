@@ -81,3 +81,33 @@ async def test_renewing_another_session_touches_no_token_file(harness):
     harness.clock.advance(50)
     assert (await harness.renew(session)).status_code == 200
     assert not (harness.state.data_dir / "mcp-tokens").exists()
+
+
+async def test_a_new_mcp_session_keeps_the_constraints_of_the_one_it_replaces(harness):
+    wallet = await harness.wallet()
+    limits = {"maxAmountPerTx": "1000"}
+    for path in ("/v1/mcp/tokens", "/v1/sessions"):
+        body = {"walletId": wallet["id"], "constraints": limits}
+        if path == "/v1/sessions":
+            body["label"] = "mcp"
+        first = await harness.http.post(path, json=body, headers=MASTER)
+        assert first.status_code == 201, first.text
+        again = {"walletId": wallet["id"], **({"label": "mcp"} if path == "/v1/sessions" else {})}
+        second = await harness.http.post(path, json=again, headers=MASTER)
+        assert second.status_code == 201, second.text
+        listed = (await harness.http.get("/v1/sessions", headers=MASTER)).json()["items"]
+        active = [s for s in listed if s["status"] == "ACTIVE" and s["label"] == "mcp"]
+        assert [s["constraints"] for s in active] == [limits]
+
+
+async def test_empty_constraints_clear_the_inherited_ones(harness):
+    wallet = await harness.wallet()
+    body = {"walletId": wallet["id"], "constraints": {"maxAmountPerTx": "1000"}}
+    assert (await harness.http.post("/v1/mcp/tokens", json=body, headers=MASTER)).status_code == 201
+    cleared = {"walletId": wallet["id"], "constraints": {}}
+    assert (
+        await harness.http.post("/v1/mcp/tokens", json=cleared, headers=MASTER)
+    ).status_code == 201
+    listed = (await harness.http.get("/v1/sessions", headers=MASTER)).json()["items"]
+    active = [s for s in listed if s["status"] == "ACTIVE"]
+    assert [s["constraints"] for s in active] == [None]

@@ -69,11 +69,16 @@ def constraints_dict(constraints: Constraints | None) -> dict[str, object] | Non
 async def create_session(request: Request, body: SessionCreate) -> SessionCreated:
     """Issue a session token for a wallet."""
     state = state_of(request)
+    constraints = constraints_dict(body.constraints)
+    if body.label == sessions.MCP_LABEL and body.constraints is None:
+        # A new mcp session replaces the old one: re-running setup to recover
+        # must never silently lift a limit ("constraints": {} clears them).
+        constraints = await sessions.current_mcp_constraints(state, body.wallet_id)
     issued = await sessions.create_session(
         state,
         body.wallet_id,
         ttl=ttl_of(state, body.expires_in),
-        constraints=constraints_dict(body.constraints),
+        constraints=constraints or None,
         label=body.label,
     )
     return SessionCreated(
