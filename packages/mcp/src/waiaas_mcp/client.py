@@ -76,7 +76,7 @@ class ApiClient:
     ) -> ApiResult:
         await self._session.wait_started()
         # A token provisioned since the last poll is used at once.
-        token = self._session.refresh()
+        token = await self._session.refresh()
         for _attempt in range(2):
             if token is None:
                 return self._expired()
@@ -88,7 +88,7 @@ class ApiClient:
             if response.status_code != 401:
                 return classify(response)
             # Revoked, or renewed by a sibling process: the session decides.
-            token = self._session.recheck(token)
+            token = await self._session.recheck(token)
         return self._expired()
 
     async def _send(
