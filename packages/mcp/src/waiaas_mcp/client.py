@@ -134,4 +134,13 @@ def classify(response: httpx.Response) -> Ok | ApiError:
         if body is None:
             return ApiError(WaiaasError("INTERNAL_ERROR", "The daemon's answer is not JSON."))
         return Ok(body)
-    return ApiError(WaiaasError.from_body(body, response.status_code))
+    error = WaiaasError.from_body(body, response.status_code)
+    error.retry_after = retry_after(response.headers.get("Retry-After"))
+    return ApiError(error)
+
+
+def retry_after(header: str | None) -> int | None:
+    """Whole seconds from a Retry-After header; an HTTP date or garbage is None."""
+    if header is None or not header.strip().isdigit() or len(header.strip()) > 9:
+        return None
+    return int(header.strip())
