@@ -1,10 +1,13 @@
-"""Benchmark 4: ``waiaas-mcp`` cold start, spawn to ``initialize`` answered.
+"""Benchmark 4: ``waiaas-mcp`` cold start, spawn to ``tools/list`` answered.
 
-The floor is ``python -c "import mcp"``: the server cannot start faster than
-the SDK it is built on imports. ``python -c pass`` is shown for scale. The
-three alternate; the first of each is dropped (it warms the OS file cache).
-The server runs against a live daemon with a provisioned token, as it would
-under Claude Desktop.
+A client can use a server once it has its tools: the clock stops when the
+answer to ``tools/list`` (sent after ``initialize`` and ``initialized``)
+arrives. The floor is ``python -c "import mcp.server.mcpserver"``: the server
+cannot start faster than the SDK module it is built on imports; a bare
+``MCPServer`` with one tool, spawned the same way, is shown beside it, and
+``python -c pass`` for scale. All alternate; the first round is dropped (it
+warms the OS file cache). The server runs against a live daemon with a
+provisioned token, as it would under Claude Desktop.
 """
 
 from __future__ import annotations
@@ -33,7 +36,18 @@ from benchmarks._common import (
 from benchmarks.mcp_roundtrip import mcp_command
 
 TARGET_ABOVE_FLOOR = 0.3
+SDK_IMPORT = "import mcp.server.mcpserver"
+BARE_SERVER = """
+from mcp.server.mcpserver import MCPServer
+server = MCPServer("bare")
+@server.tool()
+async def get_address() -> str:
+    return "{}"
+server.run("stdio")
+"""
 
+TOOLS_LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -47,11 +61,11 @@ INITIALIZE = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=6)
 
 
 def main(args: argparse.Namespace) -> bool:
-    header("waiaas-mcp cold start vs python -c 'import mcp'")
+    header(f"waiaas-mcp cold start (spawn → tools/list) vs python -c '{SDK_IMPORT}'")
     with temp_dir("waiaas-bench-") as tmp, servers() as started:
         daemon = start_daemon(tmp / "data")
         started.append(daemon)
@@ -65,12 +79,13 @@ def main(args: argparse.Namespace) -> bool:
             "WAIAAS_DATA_DIR": str(daemon.data_dir),
             "WAIAAS_WALLET_ID": wallet["id"],
         }
-        times: dict[str, list[float]] = {"pass": [], "import mcp": [], "waiaas-mcp": []}
+        times: dict[str, list[float]] = {"pass": [], "import": [], "bare": [], "waiaas-mcp": []}
         for rep in range(args.repeat + 1):
             sample = {
                 "pass": _wall([sys.executable, "-c", "pass"]),
-                "import mcp": _wall([sys.executable, "-c", "import mcp"]),
-                "waiaas-mcp": _initialize(mcp_command(), env),
+                "import": _wall([sys.executable, "-c", SDK_IMPORT]),
+                "bare": _tools_listed([sys.executable, "-c", BARE_SERVER], env),
+                "waiaas-mcp": _tools_listed(mcp_command(), env),
             }
             if rep == 0:
                 continue
@@ -86,8 +101,8 @@ def _wall(argv: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def _initialize(argv: list[str], env: dict[str, str]) -> float:
-    """Spawn, send initialize, wait for its answer; then close stdin and reap the process."""
+def _tools_listed(argv: list[str], env: dict[str, str]) -> float:
+    """Spawn, initialize, list the tools; the time until that list arrives. Then reap it."""
     t0 = time.perf_counter()
     process = subprocess.Popen(
         argv,
@@ -100,18 +115,14 @@ def _initialize(argv: list[str], env: dict[str, str]) -> float:
     watchdog.start()
     try:
         assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(json.dumps(INITIALIZE).encode() + b"\n")
-        process.stdin.flush()
-        while True:
-            line = process.stdout.readline()
-            if not line:
-                raise RuntimeError("waiaas-mcp exited before answering initialize")
-            message = json.loads(line)
-            if message.get("id") == 1:
-                break
+        _send(process, INITIALIZE)
+        _answer(process, 1)
+        _send(process, INITIALIZED)
+        _send(process, TOOLS_LIST)
+        listed = _answer(process, 2)
         elapsed = time.perf_counter() - t0
-        if "result" not in message:
-            raise RuntimeError(f"initialize failed: {message}")
+        if not listed.get("result", {}).get("tools"):
+            raise RuntimeError(f"tools/list failed: {listed}")
         process.stdin.close()
         process.wait(15)
         process.stdout.close()
@@ -123,8 +134,27 @@ def _initialize(argv: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
+def _send(process: subprocess.Popen[bytes], message: dict) -> None:
+    assert process.stdin is not None
+    process.stdin.write(json.dumps(message).encode() + b"\n")
+    process.stdin.flush()
+
+
+def _answer(process: subprocess.Popen[bytes], request_id: int) -> dict:
+    assert process.stdout is not None
+    while True:
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the server exited before answering request {request_id}")
+        message = json.loads(line)
+        if message.get("id") == request_id:
+            if "result" not in message:
+                raise RuntimeError(f"request {request_id} failed: {message}")
+            return message
+
+
 def _report(times: dict[str, list[float]]) -> bool:
-    floor = median(times["import mcp"])
+    floor = median(times["import"])
     cold = median(times["waiaas-mcp"])
     met = cold <= floor + TARGET_ABOVE_FLOOR
     print()
@@ -135,14 +165,16 @@ def _report(times: dict[str, list[float]]) -> bool:
                 [name, ms(median(values)), ms(min(values)), ms(max(values))]
                 for name, values in (
                     ('python -c "pass"', times["pass"]),
-                    ('python -c "import mcp"', times["import mcp"]),
-                    ("waiaas-mcp: spawn → initialize answered", times["waiaas-mcp"]),
+                    (f'python -c "{SDK_IMPORT}"', times["import"]),
+                    ("bare MCPServer: spawn → tools/list answered", times["bare"]),
+                    ("waiaas-mcp: spawn → tools/list answered", times["waiaas-mcp"]),
                 )
             ],
         )
     )
     print(
-        f"\nwaiaas-mcp is {ms(cold - floor)} above the SDK import floor; "
+        f"\nwaiaas-mcp is {ms(cold - floor)} above the SDK import floor and "
+        f"{ms(cold - median(times['bare']))} above the bare MCPServer; "
         f"target ≤ floor + {TARGET_ABOVE_FLOOR * 1000:.0f} ms: {verdict(met)}"
     )
     return met

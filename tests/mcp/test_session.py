@@ -670,3 +670,25 @@ async def test_leaving_the_block_disposes(token_file: Path):
         pass
     await advance(10 * TTL)
     assert daemon.calls == []
+
+
+# -- decoding without PyJWT ------------------------------------------------------
+
+
+def test_the_payload_decoder_agrees_with_core_s_and_refuses_what_is_not_a_jwt():
+    from waiaas_core.tokens import decode_unverified
+
+    raw = sign_session_token(SECRET, SESSION, WALLET, BASE, BASE + TTL)
+    assert session_module.decode_payload(raw) == decode_unverified(raw)
+    for bad in ("wai_sess_", "wai_sess_a.b", "wai_sess_a.!!!.c", "wai_sess_a.W10.c", "x" * 9000):
+        with pytest.raises(ValueError):
+            session_module.decode_payload(bad)
+
+
+def test_importing_the_server_does_not_import_pyjwt():
+    import subprocess
+    import sys
+
+    code = "import sys, waiaas_mcp.server; print('jwt' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

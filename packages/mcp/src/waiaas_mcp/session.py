@@ -6,7 +6,9 @@ on a fake clock. States: ``active`` (a usable token), ``expired``, ``error``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,7 +27,6 @@ import httpx
 from waiaas_core.atomic import write_secret_file
 from waiaas_core.errors import WaiaasError
 from waiaas_core.paths import TOKENS_DIR, ensure_private_dir
-from waiaas_core.tokens import decode_unverified
 from waiaas_mcp.log import SESSION_LOGGER
 from waiaas_mcp.token_file import TokenFileError, read_token_file
 
@@ -34,6 +35,8 @@ log = logging.getLogger(SESSION_LOGGER)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 EXPIRING_CODES = frozenset({"RENEWAL_LIMIT_EXCEEDED", "SESSION_LIFETIME_EXPIRED"})
 YEAR = 365 * 24 * 3600
+TOKEN_PREFIX = "wai_sess_"  # waiaas_core.tokens.TOKEN_PREFIX, without importing PyJWT
+MAX_TOKEN_CHARS = 8192
 # A token whose exp lies outside [now - 10 years, now + 1 year] is not ours to trust.
 OLDEST_EXP = 10 * YEAR
 FARTHEST_EXP = YEAR
@@ -167,7 +170,9 @@ class SessionManager:
         }
 
     async def wait_started(self) -> None:
-        await self._started.wait()
+        # Event.wait() yields to the loop even when set: a wasted turn on every tool call.
+        if not self._started.is_set():
+            await self._started.wait()
 
     async def __aenter__(self) -> SessionManager:
         self._tg = anyio.create_task_group()
@@ -286,7 +291,7 @@ class SessionManager:
     def _inspect(self, raw: str) -> Token:
         """Decode without verifying (the daemon verifies); raise TokenProblem if unusable."""
         try:
-            payload = decode_unverified(raw)
+            payload = decode_payload(raw)
         except ValueError:
             raise TokenProblem(
                 SessionState.ERROR, "The session token is not a readable JWT."
@@ -540,6 +545,28 @@ class SessionManager:
         if self._recovery is not None:
             self._recovery.cancel()
             self._recovery = None
+
+
+def decode_payload(token: str) -> dict[str, Any]:
+    """The JWT payload of ``wai_sess_<jwt>`` without checking it; ValueError if unreadable.
+
+    Not ``waiaas_core.tokens.decode_unverified``: that module imports PyJWT, and PyJWT
+    imports ``cryptography``, a large share of this server's cold start, for a base64
+    and JSON decode. The daemon verifies; this only learns ``sub``, ``wlt`` and ``exp``.
+    """
+    raw = token.strip().removeprefix(TOKEN_PREFIX)
+    parts = raw.split(".")
+    if len(parts) != 3 or len(raw) > MAX_TOKEN_CHARS:
+        raise ValueError("not a JWT")
+    segment = parts[1]
+    try:
+        data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        payload = json.loads(data)
+    except (ValueError, RecursionError) as exc:  # binascii.Error is a ValueError
+        raise ValueError("token payload is not a readable JWT") from exc
+    if not isinstance(payload, dict):
+        raise ValueError("token payload is not an object")
+    return payload
 
 
 def _json(response: httpx.Response) -> Any:
