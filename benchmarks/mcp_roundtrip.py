@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -80,13 +81,13 @@ def main(args: argparse.Namespace) -> bool:
         admin.master("POST", "/v1/mcp/tokens", 201, json={"walletId": wallet["id"]})
         token = admin.session(wallet["id"])["token"]
         admin.close()
-        runs = anyio.run(_measure, args, daemon, wallet, token, tmp)
-    return _report(runs)
+        runs, cpu = anyio.run(_measure, args, daemon, wallet, token, tmp)
+    return _report(runs, cpu)
 
 
 async def _measure(
     args: argparse.Namespace, daemon: Server, wallet: dict[str, str], token: str, tmp: Path
-) -> dict[str, list[list[float]]]:
+) -> tuple[dict[str, list[list[float]]], dict[str, list[float]]]:
     command = mcp_command()
     ours = StdioServerParameters(
         command=command[0],
@@ -98,6 +99,8 @@ async def _measure(
         },
     )
     runs: dict[str, list[list[float]]] = {"mcp": [], "rest": [], "bare": []}
+    # CPU seconds per call: of each server process, and of this process for the REST calls.
+    cpu: dict[str, list[float]] = {"mcp": [], "rest": [], "bare": []}
     with (tmp / "mcp.log").open("w") as errlog:
         async with AsyncExitStack() as stack:
             http = await stack.enter_async_context(
@@ -116,10 +119,17 @@ async def _measure(
             await _mcp_block(bare_session, 50, expected)
             await _rest_block(http, 50)
             # Many short interleaved blocks: a load spike on a shared machine hits all three.
+            pids = {"mcp": _server_pid(command[-1]), "bare": _server_pid('MCPServer("bare")')}
             for rep in range(args.repeat):
+                before = cpu_seconds(pids["mcp"])
                 runs["mcp"].append(await _mcp_block(session, args.calls, expected))
+                cpu["mcp"].append((cpu_seconds(pids["mcp"]) - before) / args.calls)
+                before = time.process_time()
                 runs["rest"].append(await _rest_block(http, args.calls))
+                cpu["rest"].append((time.process_time() - before) / args.calls)
+                before = cpu_seconds(pids["bare"])
                 runs["bare"].append(await _mcp_block(bare_session, args.calls, expected))
+                cpu["bare"].append((cpu_seconds(pids["bare"]) - before) / args.calls)
                 if (rep + 1) % 5 == 0 or rep + 1 == args.repeat:
                     print(
                         f"  block {rep + 1}: "
@@ -128,7 +138,7 @@ async def _measure(
                         ),
                         flush=True,
                     )
-    return runs
+    return runs, cpu
 
 
 async def _session(
@@ -172,7 +182,30 @@ def _compact(text: str) -> str:
     return json.dumps(json.loads(text), sort_keys=True)
 
 
-def _report(runs: dict[str, list[list[float]]]) -> bool:
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds a live process has used so far (Linux /proc, clock-tick resolution)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_pid(marker: str) -> int:
+    """The pid of the child server whose command line holds ``marker`` (children of ours)."""
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == me and marker in cmdline:
+            return int(entry.name)
+    raise RuntimeError(f"no child server matching {marker!r}")
+
+
+def _report(runs: dict[str, list[list[float]]], cpu: dict[str, list[float]]) -> bool:
     p50 = {name: median([percentile(r, 50) for r in blocks]) for name, blocks in runs.items()}
     p99 = {name: median([percentile(r, 99) for r in blocks]) for name, blocks in runs.items()}
     # Per block, then the median: ours - REST - bare, what waiaas-mcp adds of its own.
@@ -182,14 +215,31 @@ def _report(runs: dict[str, list[list[float]]]) -> bool:
     ]
     above = median(excess)
     met = above <= TARGET_ABOVE_BARE
+    cpu_p50 = {name: median(values) for name, values in cpu.items()}
+    cpu_above = cpu_p50["mcp"] - cpu_p50["bare"] - cpu_p50["rest"]
     print()
     print(
         table(
-            ["call", "p50", "p99"],
+            ["call", "p50", "p99", "CPU per call"],
             [
-                ["MCP tools/call get_address, waiaas-mcp", ms(p50["mcp"]), ms(p99["mcp"])],
-                ["REST GET /v1/wallet/address (httpx)", ms(p50["rest"]), ms(p99["rest"])],
-                ["MCP tools/call, bare MCPServer, no I/O", ms(p50["bare"]), ms(p99["bare"])],
+                [
+                    "MCP tools/call get_address, waiaas-mcp",
+                    ms(p50["mcp"]),
+                    ms(p99["mcp"]),
+                    ms(cpu_p50["mcp"]) + " (server)",
+                ],
+                [
+                    "REST GET /v1/wallet/address (httpx)",
+                    ms(p50["rest"]),
+                    ms(p99["rest"]),
+                    ms(cpu_p50["rest"]) + " (client)",
+                ],
+                [
+                    "MCP tools/call, bare MCPServer, no I/O",
+                    ms(p50["bare"]),
+                    ms(p99["bare"]),
+                    ms(cpu_p50["bare"]) + " (server)",
+                ],
             ],
         )
     )
@@ -197,5 +247,9 @@ def _report(runs: dict[str, list[list[float]]]) -> bool:
         f"\nwaiaas-mcp - REST = {ms(p50['mcp'] - p50['rest'])}; bare MCPServer = "
         f"{ms(p50['bare'])}; ours - REST - bare at p50: {ms(above)} (per block: "
         f"{', '.join(ms(d) for d in excess)}); target ≤ {ms(TARGET_ABOVE_BARE)}: {verdict(met)}"
+    )
+    print(
+        f"CPU, load-independent: waiaas-mcp server {ms(cpu_p50['mcp'])}/call - bare server "
+        f"{ms(cpu_p50['bare'])} - httpx client {ms(cpu_p50['rest'])} = {ms(cpu_above)}"
     )
     return met
