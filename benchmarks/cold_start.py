@@ -89,7 +89,8 @@ def main(args: argparse.Namespace) -> bool:
         for rep in range(args.repeat + 1):
             sample = {
                 "pass": _wall([sys.executable, "-c", "pass"]),
-                "import": _wall([sys.executable, "-c", SDK_IMPORT]),
+                # os._exit: the servers are timed before their interpreter's teardown.
+                "import": _wall([sys.executable, "-c", f"{SDK_IMPORT}; import os; os._exit(0)"]),
                 "bare": _tools_listed([sys.executable, "-c", BARE_SERVER], env),
                 "waiaas-mcp": _tools_listed(mcp_command(), env),
             }

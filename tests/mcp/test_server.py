@@ -28,7 +28,7 @@ from tests.mcp.support import WALLET, make_token, result_json
 from waiaas_core.atomic import write_secret_file
 from waiaas_core.paths import token_path
 from waiaas_core.tokens import sign_session_token
-from waiaas_mcp.server import main
+from waiaas_mcp.server import main, uses_tls
 
 pytestmark = pytest.mark.anyio
 
@@ -343,3 +343,9 @@ class _AnyStr:
 
 
 ANY_STR = _AnyStr()
+
+
+def test_certificates_are_loaded_only_for_an_https_daemon():
+    assert uses_tls("https://wallet.example:3100")
+    assert uses_tls("HTTPS://wallet.example")
+    assert not uses_tls("http://127.0.0.1:3100")

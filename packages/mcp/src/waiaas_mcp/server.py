@@ -62,6 +62,7 @@ def create_server(
         base_url=settings.base_url,
         transport=transport,
         headers={"User-Agent": f"waiaas-mcp/{__version__}"},
+        verify=uses_tls(settings.base_url),
     )
     session = SessionManager(
         http,
@@ -93,6 +94,16 @@ def create_server(
     register_tools(server, api, session)
     register_resources(server, api, session, settings)
     return server
+
+
+def uses_tls(base_url: str) -> bool:
+    """Whether the daemon is reached over https, so certificates must be loaded and checked.
+
+    Loading the CA bundle costs ~0.15 s of CPU at every start; a plain-http daemon (the
+    default, on loopback) never uses it: every request goes to an absolute URL under
+    base_url and redirects are not followed, so no request can switch to https.
+    """
+    return not base_url.lower().startswith("http://")
 
 
 async def serve(server: MCPServer) -> None:
