@@ -6,6 +6,7 @@ No daemon here: these cover what the server does without one.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -20,14 +21,14 @@ import anyio
 import pytest
 from anyio.abc import Process
 from anyio.streams.text import TextReceiveStream
-from mcp import Client
-from mcp.client.stdio import StdioServerParameters
+from mcp import Client, ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from tests.mcp.support import WALLET, make_token, result_json
 from waiaas_core.atomic import write_secret_file
 from waiaas_core.paths import token_path
 from waiaas_core.tokens import sign_session_token
-from waiaas_mcp.server import main
+from waiaas_mcp.server import main, uses_tls
 
 pytestmark = pytest.mark.anyio
 
@@ -113,8 +114,8 @@ async def test_without_a_token_the_server_starts_lists_its_tools_and_answers_exp
         tools = (await client.list_tools()).tools
         resources = (await client.list_resources()).resources
         result = await client.call_tool("get_balance", {})
-    assert len(tools) == 7
-    assert len(resources) == 3
+    assert len(tools) == 10
+    assert len(resources) == 4
     assert not result.is_error
     assert result_json(result)["session_expired"] is True
 
@@ -214,3 +215,137 @@ def test_help_goes_to_stderr_and_exits_zero(capsys: pytest.CaptureFixture[str]):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "WAIAAS_RECOVERY_POLL_SECONDS" in captured.err
+
+
+# -- a token file that is not a regular file (issue 10) ---------------------------
+
+
+def fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def dev_zero(path: Path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def directory(path: Path) -> None:
+    path.mkdir()
+
+
+def oversize(path: Path) -> None:
+    path.write_bytes(b"a" * (1024 * 1024))
+
+
+BAD_TOKEN_FILES = {
+    "a FIFO": (fifo, "a FIFO"),
+    "a symlink to /dev/zero": (dev_zero, "a character device"),
+    "a directory": (directory, "a directory"),
+    "a 1 MiB file": (oversize, "larger than 64 KiB"),
+}
+
+
+@pytest.mark.parametrize("make, problem", BAD_TOKEN_FILES.values(), ids=BAD_TOKEN_FILES.keys())
+async def test_a_token_file_that_is_not_a_small_regular_file_leaves_the_server_degraded(
+    tmp_path: Path, make, problem: str
+):
+    path = token_path(tmp_path, WALLET)
+    path.parent.mkdir(parents=True)
+    make(path)
+    log = tmp_path / "stderr.log"
+    with anyio.fail_after(15), log.open("w") as errlog:
+        async with (
+            stdio_client(stdio_params(server_env(tmp_path)), errlog=errlog) as (read, write),
+            ClientSession(read, write) as client,
+        ):
+            await client.initialize()
+            result = await client.call_tool("get_balance", {})
+            info = await client.call_tool("get_session_info", {})
+    assert not result.is_error
+    assert result_json(result)["session_expired"] is True
+    assert result_json(info)["state"] == "error"
+    assert problem in result_json(info)["message"]
+    lines = [line for line in log.read_text().splitlines() if problem in line]
+    assert len(lines) == 1, lines
+
+
+@pytest.mark.parametrize("make", [fifo, dev_zero], ids=["a FIFO", "a symlink to /dev/zero"])
+async def test_with_a_hostile_token_file_closing_stdin_still_ends_the_server(tmp_path: Path, make):
+    path = token_path(tmp_path, WALLET)
+    path.parent.mkdir(parents=True)
+    make(path)
+    async with raw_server(server_env(tmp_path)) as server:
+        with anyio.fail_after(5):
+            answer = await server.initialize()
+        assert "result" in answer
+        assert server.process.stdin is not None
+        await server.process.stdin.aclose()
+        with anyio.fail_after(3):
+            assert await server.process.wait() == 0
+
+
+# -- every request gets an answer (issue 10) ----------------------------------------
+
+
+async def send_raw(server: RawServer, line: bytes) -> None:
+    assert server.process.stdin is not None
+    await server.process.stdin.send(line + b"\n")
+
+
+async def test_a_lone_surrogate_in_tool_arguments_gets_a_json_rpc_error(tmp_path: Path):
+    async with raw_server(server_env(tmp_path)) as server:
+        await server.initialize()
+        await send_raw(
+            server,
+            b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"send_token",'
+            b'"arguments":{"to":"9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM","amount":"1",'
+            b'"memo":"\\ud800"}}}',
+        )
+        with anyio.fail_after(5):
+            answer = await server.receive()
+    assert answer["id"] == 7
+    assert answer["error"]["code"] == -32602
+    assert "surrogate" in answer["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "line", [b"not json", b"\xff\xfe{", b"[" * 100_000], ids=["text", "bad UTF-8", "deep nesting"]
+)
+async def test_a_line_that_is_not_json_gets_the_parse_error_and_the_server_goes_on(
+    tmp_path: Path, line: bytes
+):
+    async with raw_server(server_env(tmp_path)) as server:
+        await server.initialize()
+        await send_raw(server, line)
+        await server.send({"jsonrpc": "2.0", "id": 8, "method": "ping"})
+        with anyio.fail_after(5):
+            answers = [await server.receive(), await server.receive()]
+    assert answers == [
+        {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": ANY_STR}},
+        {"jsonrpc": "2.0", "id": 8, "result": {}},
+    ]
+
+
+async def test_a_json_value_that_is_not_a_request_gets_invalid_request_with_its_id(
+    tmp_path: Path,
+):
+    async with raw_server(server_env(tmp_path)) as server:
+        await server.initialize()
+        await send_raw(server, b'{"jsonrpc":"2.0","id":9}')
+        await send_raw(server, b"[]")
+        with anyio.fail_after(5):
+            answers = [await server.receive(), await server.receive()]
+    assert [(a["id"], a["error"]["code"]) for a in answers] == [(9, -32600), (None, -32600)]
+
+
+class _AnyStr:
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and bool(other)
+
+
+ANY_STR = _AnyStr()
+
+
+def test_certificates_are_loaded_only_for_an_https_daemon():
+    assert uses_tls("https://wallet.example:3100")
+    assert uses_tls("HTTPS://wallet.example")
+    assert not uses_tls("http://127.0.0.1:3100")

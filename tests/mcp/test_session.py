@@ -21,6 +21,7 @@ from waiaas_core.atomic import write_secret_file
 from waiaas_core.tokens import sign_session_token
 from waiaas_mcp import session as session_module
 from waiaas_mcp.session import SessionManager, SessionState
+from waiaas_mcp.token_file import read_token_file_sync
 
 # Unix time at the mock clock's zero.
 BASE = 1_800_000_000
@@ -108,6 +109,10 @@ def token_file(tmp_path: Path) -> Path:
     return path
 
 
+async def read_inline(path: Path) -> str | None:
+    return read_token_file_sync(path)
+
+
 @asynccontextmanager
 async def running(
     daemon: FakeDaemon, token_file: Path | None, **options: Any
@@ -116,6 +121,8 @@ async def running(
     async with httpx.AsyncClient(base_url="http://daemon.test", transport=transport) as http:
         options.setdefault("wallet_id", WALLET)
         options.setdefault("clock", now)
+        # A worker thread would let the MockClock jump ahead while the file is read.
+        options.setdefault("read_file", read_inline)
         async with SessionManager(http, token_file=token_file, **options) as manager:
             await manager.start()
             yield manager
@@ -463,7 +470,7 @@ async def test_conflict_with_the_same_token_in_the_file_expires_and_starts_recov
 ):
     write_secret_file(token_file, token())
     daemon = FakeDaemon(refused(409, "RENEWAL_CONFLICT"))
-    async with running(daemon, token_file, conflict_reread_delay=1) as manager:
+    async with running(daemon, token_file, conflict_rereads=(1,)) as manager:
         await advance(605)
         assert manager.state is SessionState.EXPIRED
         assert manager.get_token() is None
@@ -487,6 +494,42 @@ async def test_conflict_waits_a_moment_for_the_winner_to_write_the_file(token_fi
         await advance(602)
         assert manager.state is SessionState.ACTIVE
         assert manager.get_token() == newer
+
+
+async def test_conflict_finds_the_token_the_daemon_writes_after_its_commit_seconds_later(
+    token_file: Path,
+):
+    # The daemon writes mcp-tokens/<walletId> only once the winner's renewal committed,
+    # which can be well after it answered our 409.
+    newer = token(ttl=2 * TTL)
+
+    async def conflict_then_commit(_request: httpx.Request) -> httpx.Response:
+        async def write_after_commit() -> None:
+            await advance(1.5)
+            write_secret_file(token_file, newer)
+
+        tg.start_soon(write_after_commit)
+        return refused(409, "RENEWAL_CONFLICT")
+
+    write_secret_file(token_file, token())
+    daemon = FakeDaemon(conflict_then_commit)
+    async with anyio.create_task_group() as tg, running(daemon, token_file) as manager:
+        await advance(600 + 1.5 + 0.1)
+        assert manager.state is SessionState.ACTIVE  # still looking, not given up
+        await advance(1)
+        assert manager.state is SessionState.ACTIVE
+        assert manager.get_token() == newer
+        assert len(daemon.calls) == 1
+
+
+async def test_conflict_gives_up_after_its_last_look_at_the_file(token_file: Path):
+    write_secret_file(token_file, token())
+    daemon = FakeDaemon(refused(409, "RENEWAL_CONFLICT"))
+    async with running(daemon, token_file, conflict_rereads=(0.1, 0.2)) as manager:
+        await advance(600.25)
+        assert manager.state is SessionState.ACTIVE
+        await advance(0.1)
+        assert manager.state is SessionState.EXPIRED
 
 
 async def test_a_sibling_token_already_in_the_file_is_taken_instead_of_renewing(
@@ -540,20 +583,18 @@ async def test_recovery_retries_the_same_token_after_the_daemon_was_unreachable(
         assert manager.state is SessionState.ACTIVE
 
 
-async def test_at_most_one_recovery_loop_runs(token_file: Path, monkeypatch: pytest.MonkeyPatch):
+async def test_at_most_one_recovery_loop_runs(token_file: Path):
     raw = token()
     write_secret_file(token_file, raw)
     reads: list[float] = []
-    real_read = session_module.read_secret_file
 
-    def counting(path: Path) -> str | None:
+    async def counting(path: Path) -> str | None:
         reads.append(anyio.current_time())
-        return real_read(path)
+        return read_token_file_sync(path)
 
-    monkeypatch.setattr(session_module, "read_secret_file", counting)
-    async with running(FakeDaemon(), token_file, recovery_poll=60) as manager:
-        assert manager.recheck(raw) is None  # a 401 on it: expired, recovery starts
-        assert manager.recheck(raw) is None  # and again: still one loop
+    async with running(FakeDaemon(), token_file, recovery_poll=60, read_file=counting) as manager:
+        assert await manager.recheck(raw) is None  # a 401 on it: expired, recovery starts
+        assert await manager.recheck(raw) is None  # and again: still one loop
         assert manager.state is SessionState.EXPIRED
         reads.clear()
         await advance(3 * 60 + 1)
@@ -566,7 +607,7 @@ async def test_recheck_after_a_401_adopts_a_newer_file_token(token_file: Path):
     async with running(FakeDaemon(), token_file) as manager:
         newer = token(ttl=TTL + 5)
         write_secret_file(token_file, newer)
-        assert manager.recheck(first) == newer
+        assert await manager.recheck(first) == newer
         assert manager.state is SessionState.ACTIVE
 
 
@@ -576,7 +617,7 @@ async def test_recheck_for_a_token_already_replaced_answers_the_current_one(toke
     async with running(FakeDaemon(), token_file) as manager:
         await manager.renew()
         current = manager.get_token()
-        assert manager.recheck(first) == current != first
+        assert await manager.recheck(first) == current != first
 
 
 # -- dispose ------------------------------------------------------------------
@@ -591,10 +632,14 @@ async def test_dispose_stops_the_renewal_timer(token_file: Path):
     assert daemon.calls == []
 
 
-async def test_dispose_stops_the_recovery_loop(token_file: Path, monkeypatch: pytest.MonkeyPatch):
+async def test_dispose_stops_the_recovery_loop(token_file: Path):
     reads: list[Path] = []
-    monkeypatch.setattr(session_module, "read_secret_file", lambda path: reads.append(path))
-    async with running(FakeDaemon(), token_file, recovery_poll=60) as manager:
+
+    async def counting(path: Path) -> str | None:
+        reads.append(path)
+        return None
+
+    async with running(FakeDaemon(), token_file, recovery_poll=60, read_file=counting) as manager:
         assert manager.recovering
         reads.clear()
         manager.dispose()
@@ -625,3 +670,25 @@ async def test_leaving_the_block_disposes(token_file: Path):
         pass
     await advance(10 * TTL)
     assert daemon.calls == []
+
+
+# -- decoding without PyJWT ------------------------------------------------------
+
+
+def test_the_payload_decoder_agrees_with_core_s_and_refuses_what_is_not_a_jwt():
+    from waiaas_core.tokens import decode_unverified
+
+    raw = sign_session_token(SECRET, SESSION, WALLET, BASE, BASE + TTL)
+    assert session_module.decode_payload(raw) == decode_unverified(raw)
+    for bad in ("wai_sess_", "wai_sess_a.b", "wai_sess_a.!!!.c", "wai_sess_a.W10.c", "x" * 9000):
+        with pytest.raises(ValueError):
+            session_module.decode_payload(bad)
+
+
+def test_importing_the_server_does_not_import_pyjwt():
+    import subprocess
+    import sys
+
+    code = "import sys, waiaas_mcp.server; print('jwt' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

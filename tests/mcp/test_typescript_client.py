@@ -51,9 +51,12 @@ def test_typescript_client_lists_tools_calls_one_and_reads_a_resource(daemon, ts
     seen = json.loads(result.stdout)
     assert seen["tools"] == sorted(
         [
+            "cancel_transaction",
             "get_address",
+            "get_assets",
             "get_balance",
             "get_nonce",
+            "get_policy",
             "get_session_info",
             "get_transaction",
             "list_transactions",
@@ -63,6 +66,7 @@ def test_typescript_client_lists_tools_calls_one_and_reads_a_resource(daemon, ts
     assert seen["resources"] == [
         "waiaas://system/status",
         "waiaas://wallet/address",
+        "waiaas://wallet/assets",
         "waiaas://wallet/balance",
     ]
     assert seen["address"]["isError"] is False

@@ -17,6 +17,7 @@ from waiaas_mcp.session import SessionManager
 # A transfer is confirmed before the daemon answers; give the chain time.
 SEND_TIMEOUT = 60.0
 DEFAULT_TIMEOUT = 15.0
+MAX_CACHED_URLS = 64
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class ApiClient:
         self._http = http
         self._session = session
         self._base_url = base_url
+        self._urls: dict[str, httpx.URL] = {}
 
     async def get(self, path: str, params: dict[str, Any] | None = None) -> ApiResult:
         return await self.request("GET", path, params=params)
@@ -76,7 +78,7 @@ class ApiClient:
     ) -> ApiResult:
         await self._session.wait_started()
         # A token provisioned since the last poll is used at once.
-        token = self._session.refresh()
+        token = await self._session.refresh()
         for _attempt in range(2):
             if token is None:
                 return self._expired()
@@ -88,7 +90,7 @@ class ApiClient:
             if response.status_code != 401:
                 return classify(response)
             # Revoked, or renewed by a sibling process: the session decides.
-            token = self._session.recheck(token)
+            token = await self._session.recheck(token)
         return self._expired()
 
     async def _send(
@@ -104,10 +106,20 @@ class ApiClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             return await self._http.request(
-                method, path, headers=headers, params=params, json=json, timeout=timeout
+                method, self._url(path), headers=headers, params=params, json=json, timeout=timeout
             )
         except httpx.TransportError as exc:
             return NetworkError(self._unreachable(method, exc))
+
+    def _url(self, path: str) -> httpx.URL:
+        """The absolute URL of ``path``, parsed once: httpx's merge with base_url on every
+        request is a fifth of a tool call's CPU on the client side."""
+        url = self._urls.get(path)
+        if url is None:
+            url = httpx.URL(self._base_url + path)
+            if len(self._urls) < MAX_CACHED_URLS:  # ids make paths unbounded
+                self._urls[path] = url
+        return url
 
     def _unreachable(self, method: str, exc: httpx.TransportError) -> str:
         message = (
@@ -134,4 +146,13 @@ def classify(response: httpx.Response) -> Ok | ApiError:
         if body is None:
             return ApiError(WaiaasError("INTERNAL_ERROR", "The daemon's answer is not JSON."))
         return Ok(body)
-    return ApiError(WaiaasError.from_body(body, response.status_code))
+    error = WaiaasError.from_body(body, response.status_code)
+    error.retry_after = retry_after(response.headers.get("Retry-After"))
+    return ApiError(error)
+
+
+def retry_after(header: str | None) -> int | None:
+    """Whole seconds from a Retry-After header; an HTTP date or garbage is None."""
+    if header is None or not header.strip().isdigit() or len(header.strip()) > 9:
+        return None
+    return int(header.strip())

@@ -1,4 +1,4 @@
-"""The three MCP resources: the wallet's balance and address, and the system status.
+"""The MCP resources: the wallet's balance, assets and address, and the system status.
 
 A resource read cannot carry ``isError``, so every outcome is JSON text of the shapes
 of ``waiaas_mcp.results``.
@@ -15,6 +15,7 @@ from waiaas_mcp.client import ApiClient, Ok
 from waiaas_mcp.config import Settings
 from waiaas_mcp.results import payload, to_json
 from waiaas_mcp.session import SessionManager
+from waiaas_mcp.tools.wallet import with_ui_amounts
 
 JSON = "application/json"
 
@@ -31,6 +32,22 @@ def register_resources(
     )
     async def wallet_balance() -> str:
         return to_json(payload(await api.get("/v1/wallet/balance")))
+
+    @server.resource(
+        "waiaas://wallet/assets",
+        name="wallet-assets",
+        title="Wallet assets",
+        description=(
+            "SOL and every SPL token the wallet holds; `amount` is in base units, "
+            "10^decimals per token (lamports for SOL)."
+        ),
+        mime_type=JSON,
+    )
+    async def wallet_assets() -> str:
+        result = await api.get("/v1/wallet/assets")
+        if isinstance(result, Ok):
+            result = Ok(with_ui_amounts(result.data))
+        return to_json(payload(result))
 
     @server.resource(
         "waiaas://wallet/address",
@@ -52,11 +69,14 @@ def register_resources(
     async def system_status() -> str:
         await manager.wait_started()
         health = await api.public_get("/health")
+        info = manager.info()
+        healthy = isinstance(health, Ok) and info["state"] == "active"
         status: dict[str, Any] = {
+            "status": "ok" if healthy else "degraded",
             "server": {"name": "waiaas-mcp", "version": __version__},
             "daemon": {"baseUrl": settings.base_url, "reachable": isinstance(health, Ok)}
             | payload(health),
             "wallet": {"id": settings.wallet_id, "name": settings.wallet_name},
-            "session": manager.info(),
+            "session": info,
         }
         return to_json(status)

@@ -38,6 +38,8 @@ def payload(result: ApiResult) -> dict[str, Any]:
             }
             if error.hint:
                 body["hint"] = error.hint
+            if error.retry_after is not None:
+                body["retryAfter"] = error.retry_after
             return body
     raise TypeError(f"not an ApiResult: {result!r}")  # pragma: no cover
 

@@ -19,7 +19,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 
 from waiaas_mcp import __version__
-from waiaas_mcp._stdio import StdinLines
+from waiaas_mcp._stdio import StdinLines, stdio_transport
 from waiaas_mcp.client import ApiClient
 from waiaas_mcp.config import Settings
 from waiaas_mcp.log import setup_logging
@@ -62,6 +62,7 @@ def create_server(
         base_url=settings.base_url,
         transport=transport,
         headers={"User-Agent": f"waiaas-mcp/{__version__}"},
+        verify=uses_tls(settings.base_url),
     )
     session = SessionManager(
         http,
@@ -95,6 +96,16 @@ def create_server(
     return server
 
 
+def uses_tls(base_url: str) -> bool:
+    """Whether the daemon is reached over https, so certificates must be loaded and checked.
+
+    Loading the CA bundle costs ~0.15 s of CPU at every start; a plain-http daemon (the
+    default, on loopback) never uses it: every request goes to an absolute URL under
+    base_url and redirects are not followed, so no request can switch to https.
+    """
+    return not base_url.lower().startswith("http://")
+
+
 async def serve(server: MCPServer) -> None:
     """Serve over stdio until stdin closes or a SIGTERM/SIGINT arrives."""
     async with anyio.create_task_group() as tg:
@@ -104,16 +115,16 @@ async def serve(server: MCPServer) -> None:
 
 
 async def _run_stdio(server: MCPServer) -> None:
-    stdin = StdinLines() if StdinLines.supported() else None
-    try:
-        async with stdio_server(stdin=stdin) as (read_stream, write_stream):  # type: ignore[arg-type]
-            # MCPServer.run_stdio_async would read stdin in a thread no signal can stop;
-            # this is the same call with our stdin.
-            lowlevel = server._lowlevel_server
-            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
-    finally:
-        if stdin is not None:
-            stdin.close()
+    # MCPServer.run_stdio_async would read stdin in a thread no signal can stop and drop
+    # unparsable lines unanswered; this is the same call on our transport.
+    lowlevel = server._lowlevel_server
+    options = lowlevel.create_initialization_options()
+    if StdinLines.supported():
+        async with stdio_transport() as (read_stream, write_stream):
+            await lowlevel.run(read_stream, write_stream, options)  # type: ignore[arg-type]
+    else:  # pragma: no cover - stdin is a file or a Windows handle
+        async with stdio_server() as (read_stream, write_stream):
+            await lowlevel.run(read_stream, write_stream, options)
     log.info("stdin closed; shutting down")
 
 

@@ -6,10 +6,12 @@ on a fake clock. States: ``active`` (a usable token), ``expired``, ``error``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -22,17 +24,19 @@ import anyio
 import anyio.abc
 import httpx
 
-from waiaas_core.atomic import read_secret_file, write_secret_file
+from waiaas_core.atomic import write_secret_file
 from waiaas_core.errors import WaiaasError
 from waiaas_core.paths import TOKENS_DIR, ensure_private_dir
-from waiaas_core.tokens import decode_unverified
 from waiaas_mcp.log import SESSION_LOGGER
+from waiaas_mcp.token_file import TokenFileError, read_token_file
 
 log = logging.getLogger(SESSION_LOGGER)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 EXPIRING_CODES = frozenset({"RENEWAL_LIMIT_EXCEEDED", "SESSION_LIFETIME_EXPIRED"})
 YEAR = 365 * 24 * 3600
+TOKEN_PREFIX = "wai_sess_"  # waiaas_core.tokens.TOKEN_PREFIX, without importing PyJWT
+MAX_TOKEN_CHARS = 8192
 # A token whose exp lies outside [now - 10 years, now + 1 year] is not ours to trust.
 OLDEST_EXP = 10 * YEAR
 FARTHEST_EXP = YEAR
@@ -85,11 +89,12 @@ class SessionManager:
         retry_delays: Sequence[float] = (1.0, 2.0, 4.0),
         too_early_delay: float = 30.0,
         recovery_poll: float = 60.0,
-        conflict_reread_delay: float = 1.0,
+        conflict_rereads: Sequence[float] = (0.25, 0.5, 1.0, 2.0),
         max_sleep: float = 60.0,
         request_timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
         config_error: str | None = None,
+        read_file: Callable[[Path], Awaitable[str | None]] = read_token_file,
     ) -> None:
         self._http = http
         self._token_file = token_file
@@ -99,13 +104,16 @@ class SessionManager:
         self._retry_delays = tuple(retry_delays)
         self._too_early_delay = too_early_delay
         self._recovery_poll = recovery_poll
-        self._conflict_reread_delay = conflict_reread_delay
+        # After a 409 the winner's token reaches the file only after the daemon's commit,
+        # which may be a moment after the 409 answered: look again after each delay.
+        self._conflict_rereads = tuple(conflict_rereads)
         # Sleeps are cut into pieces of at most max_sleep and the wall clock is read
         # again after each, so a suspended laptop renews soon after it wakes up.
         self._max_sleep = max_sleep
         self._request_timeout = request_timeout
         self._clock = clock
         self._config_error = config_error
+        self._read_token_file = read_file
 
         self._state = SessionState.EXPIRED
         self._problem: str | None = "The session manager has not started yet."
@@ -118,6 +126,7 @@ class SessionManager:
         self._recovery: anyio.CancelScope | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._started = anyio.Event()
+        self._file_problem: str | None = None
         self._disposed = False
 
     # -- public surface ---------------------------------------------------------
@@ -161,7 +170,9 @@ class SessionManager:
         }
 
     async def wait_started(self) -> None:
-        await self._started.wait()
+        # Event.wait() yields to the loop even when set: a wasted turn on every tool call.
+        if not self._started.is_set():
+            await self._started.wait()
 
     async def __aenter__(self) -> SessionManager:
         self._tg = anyio.create_task_group()
@@ -183,7 +194,7 @@ class SessionManager:
         if self._tg is None:
             raise RuntimeError("use 'async with SessionManager(...)' before start()")
         try:
-            self._activate(self._load(), source="startup")
+            self._activate(await self._load(), source="startup")
         except TokenProblem as problem:
             self._fail(problem.state, problem.message)
         finally:
@@ -215,18 +226,18 @@ class SessionManager:
         finally:
             self._is_renewing = False
 
-    def refresh(self) -> str | None:
+    async def refresh(self) -> str | None:
         """Without a usable token, look at the token file now rather than at the next poll."""
         if self._state is not SessionState.ACTIVE and not self._disposed and self._started.is_set():
-            self._recover_once()
+            await self._recover_once()
         return self.get_token()
 
-    def recheck(self, failed_token: str) -> str | None:
+    async def recheck(self, failed_token: str) -> str | None:
         """After a 401 on ``failed_token``: the token to retry with once, or None if none."""
         current = self._token
         if self._state is SessionState.ACTIVE and current and current.raw != failed_token:
             return current.raw
-        if self._adopt_from_file(exclude=failed_token, source="token file after a 401"):
+        if await self._adopt_from_file(exclude=failed_token, source="token file after a 401"):
             return self.get_token()
         if current is not None and current.raw == failed_token:
             self._expire(
@@ -237,10 +248,16 @@ class SessionManager:
 
     # -- loading ----------------------------------------------------------------
 
-    def _load(self) -> Token:
+    async def _load(self) -> Token:
         if self._config_error:
             raise TokenProblem(SessionState.ERROR, self._config_error)
-        raw = self._read_file()
+        try:
+            raw = await self._read_file_or_raise()
+        except TokenFileError as exc:
+            # The file is there but unusable; the environment token does not stand in
+            # for it, so the owner sees the problem instead of a silently older token.
+            self._file_problem = str(exc)
+            raise TokenProblem(SessionState.ERROR, _file_message(self._token_file, exc)) from None
         if raw:
             log.info("Session token loaded from %s", self._token_file)
         elif self._env_token:
@@ -254,19 +271,27 @@ class SessionManager:
             )
         return self._inspect(raw)
 
-    def _read_file(self) -> str | None:
+    async def _read_file_or_raise(self) -> str | None:
         if self._token_file is None:
             return None
+        raw = await self._read_token_file(self._token_file)
+        self._file_problem = None
+        return raw or None
+
+    async def _read_file(self) -> str | None:
+        """The file's token, or None; an unusable file is logged once, not at every poll."""
         try:
-            return read_secret_file(self._token_file) or None
-        except (OSError, UnicodeDecodeError) as exc:
-            log.warning("Cannot read %s: %s", self._token_file, type(exc).__name__)
+            return await self._read_file_or_raise()
+        except TokenFileError as exc:
+            if str(exc) != self._file_problem:
+                self._file_problem = str(exc)
+                log.warning("%s", _file_message(self._token_file, exc))
             return None
 
     def _inspect(self, raw: str) -> Token:
         """Decode without verifying (the daemon verifies); raise TokenProblem if unusable."""
         try:
-            payload = decode_unverified(raw)
+            payload = decode_payload(raw)
         except ValueError:
             raise TokenProblem(
                 SessionState.ERROR, "The session token is not a readable JWT."
@@ -319,9 +344,9 @@ class SessionManager:
         log.warning("Session %s: %s", state.value, message)
         self._start_recovery()
 
-    def _adopt_from_file(self, *, exclude: str, source: str, newer_than: float = 0) -> bool:
+    async def _adopt_from_file(self, *, exclude: str, source: str, newer_than: float = 0) -> bool:
         """Take the file's token if it is another one, usable, and not refused before."""
-        raw = self._read_file()
+        raw = await self._read_file()
         if raw is None or raw == exclude or raw in self._rejected:
             return False
         try:
@@ -368,7 +393,7 @@ class SessionManager:
     async def _renew(self, token: Token) -> None:
         # Another process sharing the file may have renewed already: take its token
         # rather than earning a 409.
-        if self._adopt_from_file(
+        if await self._adopt_from_file(
             exclude=token.raw, source="token file", newer_than=token.expires_at
         ):
             return
@@ -444,14 +469,16 @@ class SessionManager:
     async def _on_conflict(self, token: Token) -> None:
         """Someone else renewed this token: the file should hold their new one."""
         log.info("Renewal conflict: reading %s for the token renewed elsewhere", self._token_file)
-        if self._adopt_from_file(exclude=token.raw, source="token file after a 409"):
+        if await self._adopt_from_file(exclude=token.raw, source="token file after a 409"):
             return
-        # The winner writes the file just after its answer arrives; give it a moment.
-        await anyio.sleep(self._conflict_reread_delay)
-        if self._token is not token:
-            return  # something else (a 401 recheck) moved on meanwhile
-        if self._adopt_from_file(exclude=token.raw, source="token file after a 409"):
-            return
+        # The daemon writes the winner's token only after its commit, which may land a
+        # moment after our 409: look again a few times before giving up.
+        for delay in self._conflict_rereads:
+            await anyio.sleep(delay)
+            if self._token is not token or self._state is not SessionState.ACTIVE:
+                return  # something else (a 401 recheck) moved on meanwhile
+            if await self._adopt_from_file(exclude=token.raw, source="token file after a 409"):
+                return
         self._expire(
             token.raw, "The token was renewed elsewhere and the token file holds no newer one."
         )
@@ -497,13 +524,13 @@ class SessionManager:
         with scope:
             while True:
                 await anyio.sleep(self._recovery_poll)
-                if self._recover_once():
+                if await self._recover_once():
                     break
         if self._recovery is scope:
             self._recovery = None
 
-    def _recover_once(self) -> bool:
-        raw = self._read_file()
+    async def _recover_once(self) -> bool:
+        raw = await self._read_file()
         if raw is None or raw in self._rejected:
             return False
         try:
@@ -520,11 +547,37 @@ class SessionManager:
             self._recovery = None
 
 
+def decode_payload(token: str) -> dict[str, Any]:
+    """The JWT payload of ``wai_sess_<jwt>`` without checking it; ValueError if unreadable.
+
+    Not ``waiaas_core.tokens.decode_unverified``: that module imports PyJWT, and PyJWT
+    imports ``cryptography``, a large share of this server's cold start, for a base64
+    and JSON decode. The daemon verifies; this only learns ``sub``, ``wlt`` and ``exp``.
+    """
+    raw = token.strip().removeprefix(TOKEN_PREFIX)
+    parts = raw.split(".")
+    if len(parts) != 3 or len(raw) > MAX_TOKEN_CHARS:
+        raise ValueError("not a JWT")
+    segment = parts[1]
+    try:
+        data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        payload = json.loads(data)
+    except (ValueError, RecursionError) as exc:  # binascii.Error is a ValueError
+        raise ValueError("token payload is not a readable JWT") from exc
+    if not isinstance(payload, dict):
+        raise ValueError("token payload is not an object")
+    return payload
+
+
 def _json(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError:
         return None
+
+
+def _file_message(path: Path | None, exc: TokenFileError) -> str:
+    return f"The token file {path} cannot be used: {exc}. Run 'waiaas mcp setup' to write it again."
 
 
 def _iso(timestamp: float) -> str:

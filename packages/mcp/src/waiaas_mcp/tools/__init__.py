@@ -1,4 +1,4 @@
-"""The seven MCP tools, one module per topic; ``register_tools`` adds them all."""
+"""The MCP tools, one module per topic; ``register_tools`` adds them all."""
 
 from __future__ import annotations
 
@@ -13,4 +13,4 @@ def register_tools(server: MCPServer, api: ApiClient, manager: SessionManager) -
     wallet.register(server, api)
     transactions.register(server, api)
     system.register(server, api)
-    session.register(server, manager)
+    session.register(server, api, manager)

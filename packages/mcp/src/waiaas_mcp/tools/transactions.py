@@ -1,41 +1,64 @@
-"""Tools that move funds and look at the wallet's transactions."""
+"""Tools that move funds and look at, or withdraw, the wallet's transactions."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import Field
+from pydantic import AfterValidator, Field, Strict
 
-from waiaas_mcp.client import SEND_TIMEOUT, ApiClient
+from waiaas_core.limits import (
+    BASE58_ADDRESS,
+    DEFAULT_PAGE,
+    MAX_AMOUNT,
+    MAX_AMOUNT_DIGITS,
+    MAX_MEMO,
+    MAX_PAGE,
+    canonical_uuid,
+)
+from waiaas_mcp.client import SEND_TIMEOUT, ApiClient, Ok
 from waiaas_mcp.results import tool_result
-
-MAX_LAMPORTS = 2**64 - 1
-BASE58_ADDRESS = r"^[1-9A-HJ-NP-Za-km-z]{32,44}$"
 
 Recipient = Annotated[
     str,
     Field(
-        description="Recipient Solana address, base58 (32 to 44 characters).",
+        description="Recipient's Solana wallet address, base58 (32 to 44 characters).",
         pattern=BASE58_ADDRESS,
     ),
 ]
-Lamports = Annotated[
-    int,
+Amount = Annotated[
+    Annotated[int, Strict(), Field(ge=1, le=MAX_AMOUNT)]
+    | Annotated[str, Field(pattern=r"^[1-9][0-9]*$", max_length=MAX_AMOUNT_DIGITS)],
     Field(
-        description="Amount in lamports (1 SOL = 1,000,000,000 lamports), a positive integer.",
-        ge=1,
-        le=MAX_LAMPORTS,
+        description=(
+            "Amount in the asset's base units, a positive integer (or the same integer as a "
+            "decimal string, safer above 2^53): lamports for SOL (1 SOL = 1,000,000,000 "
+            "lamports); for a token, 10^decimals base units make one token (decimals from "
+            "get_assets, e.g. 6 for USDC)."
+        )
+    ),
+    AfterValidator(lambda value: base_units(value)),
+]
+TokenRef = Annotated[
+    str | None,
+    Field(
+        description=(
+            "The token to send: a symbol from get_assets (e.g. USDC) or its mint address. "
+            "Omit to send SOL."
+        ),
+        pattern=r"^[A-Za-z0-9._-]{1,44}$",
     ),
 ]
 Memo = Annotated[
     str | None,
-    Field(description="Optional memo recorded with the transfer.", max_length=256),
+    Field(description="Optional memo recorded with the transfer.", max_length=MAX_MEMO),
 ]
 Limit = Annotated[
-    int, Field(description="How many transactions to return, 1 to 100.", ge=1, le=100)
+    int,
+    Field(description=f"How many transactions to return, 1 to {MAX_PAGE}.", ge=1, le=MAX_PAGE),
 ]
 Cursor = Annotated[
     str | None,
@@ -44,38 +67,124 @@ Cursor = Annotated[
 TransactionId = Annotated[
     str,
     Field(
-        description="The transaction id, as returned by send_token or list_transactions.",
-        pattern=r"^[A-Za-z0-9_-]{1,128}$",
+        description="The transaction id (a UUID), as send_token or list_transactions gave it.",
+        json_schema_extra={"format": "uuid"},
     ),
+    AfterValidator(canonical_uuid),
 ]
+
+
+def base_units(value: int | str) -> str:
+    """The amount as the daemon's decimal string; ValueError unless 1..MAX_AMOUNT."""
+    if isinstance(value, bool):
+        raise ValueError("amount must be an integer")
+    text = str(value)
+    if not text.isascii() or not text.isdigit() or len(text) > MAX_AMOUNT_DIGITS:
+        raise ValueError("amount must be a positive integer of base units")
+    if not 1 <= int(text) <= MAX_AMOUNT:
+        raise ValueError(f"amount must be between 1 and {MAX_AMOUNT}")
+    return str(int(text))
+
+
+def send_outcome(body: Any) -> Any:
+    """The daemon's send answer, with a sentence for a model when the send has to wait."""
+    if not isinstance(body, dict):
+        return body
+    status, tx_id = body.get("status"), body.get("id")
+    if status == "QUEUED":
+        when = iso(body.get("executeAt"))
+        return {
+            **body,
+            "executeAtIso": when,
+            "message": (
+                f"Not sent yet: the wallet owner's policy holds this transfer until {when} "
+                "(UTC), when it is sent unless the owner rejects it. Tell the user it is "
+                f"queued. Check it with get_transaction('{tx_id}'); "
+                f"cancel_transaction('{tx_id}') withdraws it."
+            ),
+        }
+    if status == "PENDING_APPROVAL":
+        until = iso(body.get("approvalExpiresAt"))
+        return {
+            **body,
+            "approvalExpiresAtIso": until,
+            "message": (
+                "Not sent: this transfer waits for the wallet owner's approval. Tell the user "
+                f"to ask the owner to approve transaction {tx_id} (waiaas approve {tx_id}) "
+                f"before {until}; after that it expires and nothing is sent. Do not "
+                f"send it again meanwhile. Check it with get_transaction('{tx_id}')."
+            ),
+        }
+    return body
+
+
+def iso(timestamp: Any) -> str | None:
+    """Unix seconds as ISO 8601 UTC; None for anything else."""
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+        return None
+    try:
+        moment = datetime.fromtimestamp(timestamp, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def register(server: MCPServer, api: ApiClient) -> None:
     @server.tool(
-        title="Send SOL",
+        title="Send SOL or a token",
         annotations=ToolAnnotations(
             destructive_hint=True, idempotent_hint=False, open_world_hint=True
         ),
     )
-    async def send_token(to: Recipient, amount: Lamports, memo: Memo = None) -> CallToolResult:
-        """Send SOL from this wallet to another Solana address. This moves real funds.
+    async def send_token(
+        to: Recipient, amount: Amount, token: TokenRef = None, memo: Memo = None
+    ) -> CallToolResult:
+        """Send SOL, or an SPL token, from this wallet to another address. Moves real funds.
 
-        `amount` is in lamports (1 SOL = 1,000,000,000 lamports). Two identical calls make
-        two transfers. Returns JSON {id, status, signature}; status is PENDING, SUBMITTED,
-        CONFIRMED or FAILED. Fails with INSUFFICIENT_BALANCE, INVALID_ADDRESS, or
-        CONSTRAINT_VIOLATED when the session's limits forbid the transfer.
+        `amount` is in base units: lamports for SOL (1 SOL = 1,000,000,000 lamports); for
+        a token, 10^decimals per token (decimals from get_assets). Two identical calls make
+        two transfers. Returns JSON {id, status, tier, signature}; status is PENDING,
+        SUBMITTED, CONFIRMED or FAILED. The owner's policy may hold a send: status QUEUED
+        (sent at executeAt unless the owner stops it) or PENDING_APPROVAL (sent only when
+        the owner approves before approvalExpiresAt). Those are not errors: tell the user
+        to wait for the owner, and check later with get_transaction. Fails with
+        INSUFFICIENT_BALANCE, INVALID_ADDRESS, TOKEN_NOT_FOUND, CONSTRAINT_VIOLATED (this
+        session's limits, see get_policy), POLICY_DENIED (the owner's rules) or
+        RATE_LIMITED (retryAfter seconds).
         """
         body: dict[str, str] = {"to": to, "amount": str(amount)}
+        if token:
+            body["token"] = token
         if memo:
             body["memo"] = memo
-        return tool_result(await api.post("/v1/transactions/send", body, timeout=SEND_TIMEOUT))
+        result = await api.post("/v1/transactions/send", body, timeout=SEND_TIMEOUT)
+        if isinstance(result, Ok):
+            result = Ok(send_outcome(result.data))
+        return tool_result(result)
+
+    @server.tool(
+        title="Cancel a waiting transaction",
+        annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=True),
+    )
+    async def cancel_transaction(transaction_id: TransactionId) -> CallToolResult:
+        """Withdraw one of this wallet's sends that is still QUEUED or PENDING_APPROVAL.
+
+        Nothing is sent afterwards. Returns the transaction JSON with status CANCELLED.
+        Fails with TRANSACTION_NOT_PENDING when it was already sent, approved, rejected,
+        cancelled or expired, and TRANSACTION_NOT_FOUND for an unknown id.
+        """
+        path = f"/v1/transactions/{quote(transaction_id, safe='')}/cancel"
+        return tool_result(await api.post(path, {}))
 
     @server.tool(title="List transactions", annotations=ToolAnnotations(read_only_hint=True))
-    async def list_transactions(limit: Limit = 20, cursor: Cursor = None) -> CallToolResult:
+    async def list_transactions(
+        limit: Limit = DEFAULT_PAGE, cursor: Cursor = None
+    ) -> CallToolResult:
         """List this wallet's transactions, newest first, one page at a time.
 
-        Returns JSON {items, cursor}: each item is {id, walletId, type, status, to, amount
-        (lamports, decimal string), memo, signature, error, createdAt, updatedAt (unix
+        Returns JSON {items, cursor}: each item is {id, walletId, type, status, tier, to,
+        amount (base units, decimal string: lamports for SOL), token (null for SOL), memo,
+        signature, error, executeAt, approvalExpiresAt, createdAt, updatedAt (unix
         seconds)}; pass `cursor` back for the next page; it is null after the last one.
         """
         params: dict[str, str | int] = {"limit": limit}
@@ -87,7 +196,10 @@ def register(server: MCPServer, api: ApiClient) -> None:
     async def get_transaction(transaction_id: TransactionId) -> CallToolResult:
         """Get one of this wallet's transactions by id, e.g. to see if a transfer confirmed.
 
-        Returns JSON {id, walletId, type, status, to, amount (lamports, decimal string),
-        memo, signature, error, createdAt, updatedAt}. Fails with TRANSACTION_NOT_FOUND.
+        Returns JSON {id, walletId, type, status, tier, to, amount (base units, decimal
+        string: lamports for SOL), token, memo, signature, error, executeAt,
+        approvalExpiresAt, decidedAt, reason, createdAt, updatedAt (unix seconds)}. status
+        QUEUED or PENDING_APPROVAL means it still waits for its time or for the owner.
+        Fails with TRANSACTION_NOT_FOUND.
         """
         return tool_result(await api.get(f"/v1/transactions/{quote(transaction_id, safe='')}"))
