@@ -1,4 +1,5 @@
-"""Tiers, the owner's decisions, the agent's cancel and the scheduler, in-process on a fake clock."""
+"""Tiers, the owner's decisions, the agent's cancel and the scheduler, in-process,
+on a fake clock."""
 
 import anyio
 import httpx
@@ -218,7 +219,7 @@ async def test_a_revoked_session_cancels_its_waiting_sends(harness):
 
 
 async def test_totals_count_queued_and_pending_sends(harness):
-    wallet, headers, _, bob = await _tiered(harness, dailyLimit=str(5 * SOL))
+    _wallet, headers, _, bob = await _tiered(harness, dailyLimit=str(5 * SOL))
     assert (await send(harness, headers, bob, 3 * SOL)).json()["status"] == "QUEUED"
     # 3 queued + 2 = 5: within the limit, so its own tier (NOTIFY).
     assert (await send(harness, headers, bob, 2 * SOL)).json()["tier"] == "NOTIFY"
