@@ -177,3 +177,12 @@ async def test_rate_limit_answers_429_with_retry_after(harness):
     harness.clock.advance(3000)
     assert (await send(harness, headers, bob, SOL)).status_code == 201
     assert await balance(harness, headers) < 10 * SOL
+
+
+async def test_a_suspended_wallet_still_receives_airdrops(harness):
+    wallet = await harness.wallet()
+    await harness.http.post(f"/v1/wallets/{wallet['id']}/suspend", headers=MASTER)
+    airdrop = await harness.http.post(
+        f"/v1/wallets/{wallet['id']}/airdrop", json={"amount": str(SOL)}, headers=MASTER
+    )
+    assert airdrop.status_code == 201, airdrop.text

@@ -7,13 +7,14 @@ the caller gathers the inputs under the wallet's send lock and acts on the answe
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon.schemas.policy import Policy
+from waiaas_daemon.schemas.policy import Policy, Remaining
 
 Tier = Literal["INSTANT", "NOTIFY", "DELAY", "APPROVAL"]
 TIERS: tuple[Tier, ...] = ("INSTANT", "NOTIFY", "DELAY", "APPROVAL")
@@ -48,8 +49,14 @@ class Decision:
         return self.error is not None
 
 
+@functools.lru_cache(maxsize=1024)
 def load(document: str | None) -> Policy:
-    """A stored policy document; an absent one is the empty policy."""
+    """A stored policy document; an absent one is the empty policy.
+
+    Cached by the text itself: decoding validates every address against its
+    pattern (about half a millisecond for a full policy), and a stored document
+    never changes, only gets replaced. Callers must not mutate the result.
+    """
     return _decoder.decode(document) if document else Policy()
 
 
@@ -185,9 +192,7 @@ def _rate(
     )
 
 
-def remaining(
-    policy: Policy, constraints: dict[str, Any] | None, totals: Totals
-) -> dict[str, str | int | None]:
+def remaining(policy: Policy, constraints: dict[str, Any] | None, totals: Totals) -> Remaining:
     """What the limits still leave the agent: the tighter of policy and session, None if none."""
     day_caps = [policy.daily_limit, (constraints or {}).get("maxAmountPerDay")]
     daily = [int(c) - totals.daily for c in day_caps if c is not None]
@@ -197,8 +202,6 @@ def remaining(
     sends = None
     if policy.max_sends_per_hour is not None:
         sends = max(0, policy.max_sends_per_hour - totals.sends_this_hour)
-    return {
-        "daily": str(max(0, min(daily))) if daily else None,
-        "monthly": monthly,
-        "sendsThisHour": sends,
-    }
+    return Remaining(
+        daily=str(max(0, min(daily))) if daily else None, monthly=monthly, sends_this_hour=sends
+    )

@@ -587,6 +587,7 @@ class Database:
                 (wallet_id, document, now),
             ) as cursor:
                 row = await cursor.fetchone()
+            assert row is not None
             await self._emit(db, events)
         return PolicyRow(**dict(row))
 
@@ -598,6 +599,14 @@ class Database:
         high = "CAST(substr(amount, 1, length(amount) - 9) AS INTEGER)"
         low = "CAST(substr(amount, -9) AS INTEGER)"
         day, hour = now - DAY_SECONDS, now - HOUR_SECONDS
+        # Named parameters: sqlite3 takes a mapping where _one's hint says Sequence.
+        params: Any = {
+            "w": wallet_id,
+            "s": session_id,
+            "day": day,
+            "hour": hour,
+            "month": now - MONTH_SECONDS,
+        }
         row = await self._one(
             "SELECT (SELECT status FROM wallets WHERE id = :w) AS wallet_status, "  # noqa: S608
             "(SELECT revoked_at FROM sessions WHERE id = :s) AS revoked_at, "
@@ -612,13 +621,7 @@ class Database:
             "MIN(CASE WHEN created_at > :hour THEN created_at END) AS hour_oldest "
             "FROM transactions WHERE wallet_id = :w AND type = 'TRANSFER' "
             "AND created_at > :month",
-            {
-                "w": wallet_id,
-                "s": session_id,
-                "day": day,
-                "hour": hour,
-                "month": now - MONTH_SECONDS,
-            },
+            params,
         )
         assert row is not None
         return SendInputs(
@@ -654,7 +657,8 @@ class Database:
                     "SELECT COUNT(*) FROM denials WHERE wallet_id = ? AND at > ?",
                     (wallet_id, now - HOUR_SECONDS),
                 ) as cursor:
-                    count = (await cursor.fetchone())[0]
+                    found = await cursor.fetchone()
+                count = found[0] if found is not None else 0
                 if count < threshold:
                     return None
                 reason = f"auto: {count} denials within an hour"
@@ -723,6 +727,7 @@ class Database:
                 tuple(tx.values()),
             ) as cursor:
                 row = await cursor.fetchone()
+            assert row is not None
             await self._emit(db, events)
         return TransactionRow(**dict(row))
 

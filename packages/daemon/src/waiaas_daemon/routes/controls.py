@@ -62,17 +62,21 @@ async def resume_wallet(request: Request) -> WalletControl:
 
 
 def routes() -> list[Route]:
-    wallet = {
-        "auth": "master",
-        "tag": "controls",
-        "path_params": WALLET_ID,
-        "errors": ("WALLET_NOT_FOUND", "WALLET_TERMINATED"),
-    }
     return [
         operation("POST", "/v1/admin/kill-switch", kill_switch_on, auth="master", tag="controls"),
         operation(
             "DELETE", "/v1/admin/kill-switch", kill_switch_off, auth="master", tag="controls"
         ),
-        operation("POST", "/v1/wallets/{id}/suspend", suspend_wallet, **wallet),
-        operation("POST", "/v1/wallets/{id}/resume", resume_wallet, **wallet),
+        *(
+            operation(
+                "POST",
+                f"/v1/wallets/{{id}}/{action}",
+                handler,
+                auth="master",
+                tag="controls",
+                path_params=WALLET_ID,
+                errors=("WALLET_NOT_FOUND", "WALLET_TERMINATED"),
+            )
+            for action, handler in (("suspend", suspend_wallet), ("resume", resume_wallet))
+        ),
     ]

@@ -34,13 +34,15 @@ async def reject_pending(request: Request, body: Decision) -> Transaction:
 
 
 def routes() -> list[Route]:
-    decision = {"auth": "master", "tag": "pending", "path_params": TRANSACTION_ID}
     return [
         operation("GET", "/v1/pending", list_pending, auth="master", tag="pending"),
         operation(
             "POST",
             "/v1/pending/{id}/approve",
             approve_pending,
+            auth="master",
+            tag="pending",
+            path_params=TRANSACTION_ID,
             errors=(
                 "TRANSACTION_NOT_FOUND",
                 "TRANSACTION_NOT_PENDING",
@@ -50,13 +52,14 @@ def routes() -> list[Route]:
                 "SESSION_REVOKED",
                 "CHAIN_ERROR",
             ),
-            **decision,
         ),
         operation(
             "POST",
             "/v1/pending/{id}/reject",
             reject_pending,
+            auth="master",
+            tag="pending",
+            path_params=TRANSACTION_ID,
             errors=("TRANSACTION_NOT_FOUND", "TRANSACTION_NOT_PENDING"),
-            **decision,
         ),
     ]

@@ -8,7 +8,7 @@ from starlette.routing import Route
 from waiaas_daemon import policy, wallets
 from waiaas_daemon.api import operation, path_id
 from waiaas_daemon.auth import state_of
-from waiaas_daemon.schemas.policy import AgentPolicy, Policy, Remaining, WalletPolicy
+from waiaas_daemon.schemas.policy import AgentPolicy, Policy, WalletPolicy
 from waiaas_daemon.state import DaemonState
 from waiaas_daemon.storage import Event, PolicyRow
 from waiaas_daemon.transactions import totals_of
@@ -62,24 +62,33 @@ async def get_agent_policy(request: Request) -> AgentPolicy:
     auth = request.state.auth
     inputs = await state.db.send_inputs(auth.claims.wallet_id, auth.session.id, state.now())
     rules = policy.load(inputs.policy)
-    left = policy.remaining(rules, auth.session.constraints, totals_of(inputs))
     return AgentPolicy(
         policy=rules,
         version=inputs.policy_version,
         constraints=auth.session.constraints,
-        remaining=Remaining(
-            daily=left["daily"], monthly=left["monthly"], sends_this_hour=left["sendsThisHour"]
-        ),
+        remaining=policy.remaining(rules, auth.session.constraints, totals_of(inputs)),
     )
 
 
 def routes() -> list[Route]:
-    unknown = ("WALLET_NOT_FOUND",)
     path = "/v1/wallets/{id}/policy"
-    common = {"auth": "master", "tag": "policy", "path_params": WALLET_ID, "errors": unknown}
+    owner = [
+        operation(
+            method,
+            path,
+            handler,
+            auth="master",
+            tag="policy",
+            path_params=WALLET_ID,
+            errors=("WALLET_NOT_FOUND",),
+        )
+        for method, handler in (
+            ("GET", get_wallet_policy),
+            ("PUT", put_wallet_policy),
+            ("DELETE", delete_wallet_policy),
+        )
+    ]
     return [
-        operation("GET", path, get_wallet_policy, **common),
-        operation("PUT", path, put_wallet_policy, **common),
-        operation("DELETE", path, delete_wallet_policy, **common),
+        *owner,
         operation("GET", "/v1/wallet/policy", get_agent_policy, auth="session", tag="agent"),
     ]
