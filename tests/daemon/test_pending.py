@@ -263,3 +263,46 @@ async def test_a_queued_send_survives_a_restart_and_is_sent_once(tmp_path):
                 assert (await transaction(harness, headers, queued))["status"] == "CONFIRMED"
                 assert (await transaction(harness, headers, expiring))["status"] == "EXPIRED"
                 assert await balance(harness, headers) == before - 3 * SOL - FEE
+
+
+async def test_every_step_hands_its_event_to_the_hook_inside_its_transaction(harness, monkeypatch):
+    from waiaas_daemon.storage import Database
+
+    seen = []
+
+    async def record(self, db, events):
+        assert db.in_transaction  # written with the change, or not at all
+        seen.extend((e.actor.split(":")[0], e.action, e.transaction_id is not None) for e in events)
+
+    monkeypatch.setattr(Database, "_emit", record)
+    wallet, headers, _, bob = await _tiered(
+        harness, autoSuspendAfterDenials=1, allowedRecipients=[]
+    )
+    seen.clear()
+    await set_policy(harness, wallet["id"], **TIERED)
+    await send(harness, headers, bob, SOL)
+    queued = (await send(harness, headers, bob, 3 * SOL)).json()["id"]
+    waiting = (await send(harness, headers, bob, 4 * SOL)).json()["id"]
+    await harness.http.post(f"/v1/pending/{waiting}/approve", headers=MASTER)
+    await harness.http.post(f"/v1/pending/{queued}/reject", headers=MASTER)
+    await set_policy(harness, wallet["id"], allowedRecipients=[bob], autoSuspendAfterDenials=1)
+    from tests.daemon.policy_support import address
+
+    await send(harness, headers, address(), SOL)
+    await harness.http.post(f"/v1/wallets/{wallet['id']}/resume", headers=MASTER)
+    await harness.http.post("/v1/admin/kill-switch", headers=MASTER)
+    assert seen == [
+        ("owner", "policy_set", False),
+        ("session", "send_requested", True),
+        ("daemon", "send_confirmed", True),
+        ("session", "send_queued", True),
+        ("session", "approval_required", True),
+        ("owner", "send_approved", True),
+        ("daemon", "send_confirmed", True),
+        ("owner", "send_rejected", True),
+        ("owner", "policy_set", False),
+        ("session", "send_denied", False),
+        ("daemon", "wallet_suspended", False),
+        ("owner", "wallet_resumed", False),
+        ("owner", "kill_switch_on", False),
+    ]

@@ -191,6 +191,7 @@ class TransactionRow:
 DAY_SECONDS = 86400
 HOUR_SECONDS = 3600
 MONTH_SECONDS = 30 * DAY_SECONDS
+SETTLED = ("CONFIRMED", "FAILED")
 # The instant a send may still go out: kill switch off, wallet ACTIVE, session live.
 GATE = (
     "(SELECT active FROM kill_switch WHERE id = 1) = 0 "
@@ -768,6 +769,42 @@ class Database:
                 await _save_accounts(db, accounts)
                 await self._emit(db, events)
         return None if row is None else TransactionRow(**dict(row))
+
+    async def settle_transaction(
+        self,
+        tx_id: str,
+        changes: dict[str, Any],
+        accounts: Sequence[AccountSnapshot] = (),
+    ) -> None:
+        """update_transaction, plus the outcome event when a transfer becomes CONFIRMED or FAILED.
+
+        The event is written only by the change that moved the status, so a settle
+        racing a refresh of the same transaction reports its outcome once.
+        """
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        params: list[Any] = [*changes.values(), tx_id]
+        where = "id = ?"
+        if "status" in changes:
+            where += " AND status IS NOT ?"
+            params.append(changes["status"])
+        async with self.transaction() as db:
+            async with db.execute(
+                f"UPDATE transactions SET {assignments} WHERE {where} RETURNING *",  # noqa: S608
+                params,
+            ) as cursor:
+                row = await cursor.fetchone()
+            await _save_accounts(db, accounts)
+            if row is not None and row["type"] == "TRANSFER" and row["status"] in SETTLED:
+                details = {"signature": row["signature"], "error": row["error"]}
+                outcome = Event(
+                    "daemon",
+                    f"send_{row['status'].lower()}",
+                    row["wallet_id"],
+                    row["session_id"],
+                    row["id"],
+                    details,
+                )
+                await self._emit(db, [outcome])
 
     async def waiting_transactions(self) -> list[TransactionRow]:
         """QUEUED and PENDING_APPROVAL sends of every wallet, oldest first."""

@@ -321,7 +321,7 @@ async def _submit(
 
 
 async def _settle(state: DaemonState, tx_id: str, outcome: Outcome) -> TransactionRow:
-    await state.db.update_transaction(
+    await state.db.settle_transaction(
         tx_id,
         {
             "status": outcome.status,
@@ -335,7 +335,7 @@ async def _settle(state: DaemonState, tx_id: str, outcome: Outcome) -> Transacti
 
 
 async def _update(state: DaemonState, tx_id: str, **changes: Any) -> None:
-    await state.db.update_transaction(tx_id, {**changes, "updated_at": state.now()})
+    await state.db.settle_transaction(tx_id, {**changes, "updated_at": state.now()})
 
 
 async def _get(state: DaemonState, tx_id: str) -> TransactionRow:
