@@ -73,14 +73,19 @@ async def test_no_transfer_is_signed_after_a_stop_answered(daemon, stop):
     answers: list[httpx.Response] = []
     signed_at_stop: list[int] = []
     async with _agent(daemon, session["token"]) as agent, _owner(daemon) as owner:
+        some_answered = anyio.Event()
 
         async def one() -> None:
             answers.append(
                 await agent.post("/v1/transactions/send", json={"to": bob, "amount": "1000"})
             )
+            if len(answers) >= 3:
+                some_answered.set()
 
         async def stop_it() -> None:
-            await anyio.sleep(0.1)
+            # Mid-burst, whatever the machine's speed: a few sends done, most waiting.
+            with anyio.fail_after(20):
+                await some_answered.wait()
             response = await owner.request(method, path)
             assert response.status_code == 200, response.text
             signed_at_stop.append(_signed(daemon, wallet["id"]))
@@ -92,6 +97,7 @@ async def test_no_transfer_is_signed_after_a_stop_answered(daemon, stop):
     assert len(answers) == PARALLEL
     assert _signed(daemon, wallet["id"]) == signed_at_stop[0]
     stopped = [r for r in answers if r.status_code != 201]
+    assert stopped, "every send finished before the stop: the race was not exercised"
     assert all(r.status_code in (401, 403) for r in stopped), [r.text for r in stopped]
 
 

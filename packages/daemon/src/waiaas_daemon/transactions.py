@@ -218,8 +218,14 @@ async def sign_and_submit(
         # Nothing was signed, so nothing can reach the chain: the record is
         # final, and must not count against the daily limit.
         reason = exc.message if isinstance(exc, WaiaasError) else "not signed"
+        transient = isinstance(exc, WaiaasError) and exc.retryable
         with anyio.CancelScope(shield=True):
-            await _update(state, tx.id, status="FAILED", error=f"not sent: {reason}")
+            if origin is not None and transient:
+                # A waiting send the chain could not take yet waits again: the
+                # scheduler retries a queued one, the owner may approve again.
+                await _update(state, tx.id, status=origin, error=f"not sent yet: {reason}")
+            else:
+                await _update(state, tx.id, status="FAILED", error=f"not sent: {reason}")
         raise
     # Signature and signed bytes are saved before the chain sees them, so
     # reconciliation can always ask the chain about this very transaction. The
