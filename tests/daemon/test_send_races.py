@@ -14,7 +14,9 @@ from tests.support.daemon import Daemon
 pytestmark = pytest.mark.anyio
 
 SOL = 1_000_000_000
-PARALLEL = 30
+# More than the 30, so the stop (its masterAuth check included) lands mid-burst
+# even on a fast machine.
+PARALLEL = 60
 
 
 def _airdrop(daemon: Daemon, wallet_id: str, lamports: int) -> None:
