@@ -162,3 +162,51 @@ def test_sigkill_during_a_burst_of_sends_loses_no_accepted_send(tmp_path):
         assert last.stop() == 0
     with sqlite3.connect(data / "waiaas.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_every_tier_and_every_denial_through_the_daemon(daemon):
+    alice, bob = daemon.create_wallet("alice"), daemon.create_wallet("bob")
+    _airdrop(daemon, alice["id"], 50 * SOL)
+    _airdrop(daemon, bob["id"], SOL)
+    policy = {
+        "instantMax": str(SOL),
+        "notifyMax": str(2 * SOL),
+        "delayMax": str(3 * SOL),
+        "allowedRecipients": [bob["address"]],
+        "maxSendsPerHour": 5,
+        "autoSuspendAfterDenials": 0,
+    }
+    assert daemon.api("PUT", f"/v1/wallets/{alice['id']}/policy", json=policy).status_code == 200
+    token = daemon.create_session(
+        alice["id"], expiresIn=3600, constraints={"maxAmountPerTx": str(10 * SOL)}
+    )["token"]
+    with httpx.Client(
+        base_url=daemon.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ) as agent:
+
+        def send(amount, to=bob["address"]):
+            return agent.post("/v1/transactions/send", json={"to": to, "amount": str(amount)})
+
+        answers = [send(a) for a in (SOL, 2 * SOL, 3 * SOL, 4 * SOL)]
+        assert [(r.status_code, r.json()["tier"], r.json()["status"]) for r in answers] == [
+            (201, "INSTANT", "CONFIRMED"),
+            (201, "NOTIFY", "CONFIRMED"),
+            (202, "DELAY", "QUEUED"),
+            (202, "APPROVAL", "PENDING_APPROVAL"),
+        ]
+        over_cap = send(11 * SOL)
+        stranger = send(SOL, to=str(Keypair().pubkey()))
+        assert [(r.status_code, r.json()["code"]) for r in (over_cap, stranger)] == [
+            (403, "CONSTRAINT_VIOLATED"),
+            (403, "POLICY_DENIED"),
+        ]
+        send(SOL)  # the fifth recorded send of the hour
+        limited = send(SOL)
+        assert (limited.status_code, limited.json()["code"]) == (429, "RATE_LIMITED")
+        assert 3590 <= int(limited.headers["retry-after"]) <= 3600
+        pending = daemon.api("GET", "/v1/pending").json()["items"]
+        assert [t["id"] for t in pending] == [answers[2].json()["id"], answers[3].json()["id"]]
+        approved = daemon.api("POST", f"/v1/pending/{answers[3].json()['id']}/approve")
+        assert approved.json()["status"] == "CONFIRMED"
+        rejected = daemon.api("POST", f"/v1/pending/{answers[2].json()['id']}/reject")
+        assert rejected.json()["status"] == "REJECTED"

@@ -16,13 +16,17 @@ from starlette.routing import Route
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon import console
 from waiaas_daemon.middleware import BodyLimit, HostGuard, request_id
+from waiaas_daemon.pending import running_scheduler
 from waiaas_daemon.routes import (
     admin,
     agent_wallet,
+    controls,
     health,
     mcp_tokens,
     nonce,
     openapi,
+    pending,
+    policy,
     sessions,
     transactions,
     wallets,
@@ -64,7 +68,10 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     settled = await reconcile(app.state.daemon)
     if settled:
         log.info("reconciled %d unsettled transactions", settled)
-    yield
+    # After reconciliation: queued sends whose time came while we were down run now.
+    async with running_scheduler(app.state.daemon) as scheduler:
+        app.state.scheduler = scheduler
+        yield
 
 
 def api_routes() -> list[Route]:
@@ -82,6 +89,9 @@ def api_routes() -> list[Route]:
         *wallets.routes(),
         *mcp_tokens.routes(),
         *openapi.routes(),
+        *policy.routes(),
+        *pending.routes(),
+        *controls.routes(),
     ]
 
 

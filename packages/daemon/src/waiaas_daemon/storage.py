@@ -84,6 +84,47 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX transactions_by_wallet_time ON transactions(wallet_id, type, created_at);
     """,
+    # 3: wallet policy, owner decisions, kill switch and suspension (SPEC 12, 13).
+    """
+    ALTER TABLE wallets ADD COLUMN status_reason TEXT;
+    ALTER TABLE wallets ADD COLUMN status_changed_at INTEGER;
+    ALTER TABLE transactions ADD COLUMN tier TEXT;
+    ALTER TABLE transactions ADD COLUMN execute_at INTEGER;
+    ALTER TABLE transactions ADD COLUMN approval_expires_at INTEGER;
+    ALTER TABLE transactions ADD COLUMN decided_at INTEGER;
+    ALTER TABLE transactions ADD COLUMN reason TEXT;
+    CREATE INDEX transactions_waiting ON transactions(status, execute_at, approval_expires_at)
+        WHERE status IN ('QUEUED', 'PENDING_APPROVAL');
+    CREATE TABLE policies (
+        wallet_id TEXT PRIMARY KEY REFERENCES wallets(id),
+        version INTEGER NOT NULL,
+        document TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE denials (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        wallet_id TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX denials_by_wallet ON denials(wallet_id, at);
+    CREATE TABLE kill_switch (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        active INTEGER NOT NULL,
+        reason TEXT,
+        since INTEGER
+    );
+    INSERT INTO kill_switch (id, active) VALUES (1, 0);
+    -- A revoked session (revocation, termination, MCP replacement) cancels its
+    -- waiting sends in the very transaction that revokes it.
+    CREATE TRIGGER sessions_revoked_cancel_waiting AFTER UPDATE OF revoked_at ON sessions
+    WHEN OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL
+    BEGIN
+        UPDATE transactions
+        SET status = 'CANCELLED', reason = 'the session was revoked',
+            decided_at = NEW.revoked_at, updated_at = NEW.revoked_at
+        WHERE session_id = NEW.id AND status IN ('QUEUED', 'PENDING_APPROVAL');
+    END;
+    """,
 )
 
 
@@ -101,6 +142,8 @@ class WalletRow:
     key_nonce: bytes
     key_salt: bytes
     kdf: str
+    status_reason: str | None = None
+    status_changed_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +179,66 @@ class TransactionRow:
     error: str | None
     created_at: int
     updated_at: int
+    tier: str | None = None
+    execute_at: int | None = None
+    approval_expires_at: int | None = None
+    decided_at: int | None = None
+    reason: str | None = None
+
+
+# -- policy, pending, controls: row types ------------------------------------
+
+DAY_SECONDS = 86400
+HOUR_SECONDS = 3600
+MONTH_SECONDS = 30 * DAY_SECONDS
+SETTLED = ("CONFIRMED", "FAILED")
+# The instant a send may still go out: kill switch off, wallet ACTIVE, session live.
+GATE = (
+    "(SELECT active FROM kill_switch WHERE id = 1) = 0 "
+    "AND (SELECT status FROM wallets WHERE wallets.id = transactions.wallet_id) = 'ACTIVE' "
+    "AND (transactions.session_id IS NULL OR (SELECT revoked_at FROM sessions "
+    "WHERE sessions.id = transactions.session_id) IS NULL)"
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something the audit log and the notifications want to know, written with the change."""
+
+    actor: str  # "owner" | "session:<id>" | "daemon"
+    action: str
+    wallet_id: str | None = None
+    session_id: str | None = None
+    transaction_id: str | None = None
+    details: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PolicyRow:
+    wallet_id: str
+    version: int
+    document: str
+    updated_at: int
+
+
+@dataclass(frozen=True)
+class KillSwitchRow:
+    active: bool
+    reason: str | None
+    since: int | None
+
+
+@dataclass(frozen=True)
+class SendInputs:
+    wallet_status: str | None
+    session_revoked: bool
+    kill_switch: bool
+    policy: str | None
+    policy_version: int
+    daily: int
+    monthly: int
+    sends_this_hour: int
+    oldest_this_hour: int | None
 
 
 CACHE_SIZE = 10_000
@@ -449,6 +552,284 @@ class Database:
     async def integrity_check(self) -> str:
         row = await self._one("PRAGMA integrity_check")
         return str(row[0]) if row else "no answer"
+
+    # -- policy, pending, controls -------------------------------------------
+    # Wallet policy, owner decisions, kill switch and suspension (SPEC 12, 13).
+    # Every write takes ``events``: what happened, handed to ``_emit`` inside
+    # the same transaction, the one hook the audit log and the outbox fill in.
+
+    async def _emit(self, db: aiosqlite.Connection, events: Sequence[Event]) -> None:
+        """Hook: the audit log and the notification outbox write ``events`` here."""
+
+    async def emit(self, events: Sequence[Event]) -> None:
+        """Events with no state change of their own (a denied send)."""
+        if events:
+            async with self.transaction() as db:
+                await self._emit(db, events)
+
+    def _wallet_changed(self, wallet_id: str) -> None:
+        self._wallets_generation += 1
+        self._wallets.pop(wallet_id, None)
+
+    async def get_policy(self, wallet_id: str) -> PolicyRow | None:
+        row = await self._one("SELECT * FROM policies WHERE wallet_id = ?", (wallet_id,))
+        return None if row is None else PolicyRow(**dict(row))
+
+    async def put_policy(
+        self, wallet_id: str, document: str, now: int, events: Sequence[Event] = ()
+    ) -> PolicyRow:
+        """Replace the wallet's policy, one version up."""
+        async with self.transaction() as db:
+            async with db.execute(
+                "INSERT INTO policies (wallet_id, version, document, updated_at) "
+                "VALUES (?, 1, ?, ?) ON CONFLICT(wallet_id) DO UPDATE SET "
+                "version = version + 1, document = excluded.document, "
+                "updated_at = excluded.updated_at RETURNING *",
+                (wallet_id, document, now),
+            ) as cursor:
+                row = await cursor.fetchone()
+            assert row is not None
+            await self._emit(db, events)
+        return PolicyRow(**dict(row))
+
+    async def send_inputs(self, wallet_id: str, session_id: str | None, now: int) -> SendInputs:
+        """Everything a send decision reads, in one query on the reader."""
+        # Amounts reach 2^64-1 and are stored as text: summed exactly as the
+        # part above 10^9 and the part below, each of which fits SQLite's int64.
+        counted = "status NOT IN ('FAILED', 'REJECTED', 'CANCELLED', 'EXPIRED')"
+        high = "CAST(substr(amount, 1, length(amount) - 9) AS INTEGER)"
+        low = "CAST(substr(amount, -9) AS INTEGER)"
+        day, hour = now - DAY_SECONDS, now - HOUR_SECONDS
+        # Named parameters: sqlite3 takes a mapping where _one's hint says Sequence.
+        params: Any = {
+            "w": wallet_id,
+            "s": session_id,
+            "day": day,
+            "hour": hour,
+            "month": now - MONTH_SECONDS,
+        }
+        row = await self._one(
+            "SELECT (SELECT status FROM wallets WHERE id = :w) AS wallet_status, "  # noqa: S608
+            "(SELECT revoked_at FROM sessions WHERE id = :s) AS revoked_at, "
+            "(SELECT active FROM kill_switch WHERE id = 1) AS kill_switch, "
+            "(SELECT document FROM policies WHERE wallet_id = :w) AS policy, "
+            "(SELECT version FROM policies WHERE wallet_id = :w) AS version, "
+            f"SUM(CASE WHEN {counted} AND created_at > :day THEN {high} END) AS day_high, "
+            f"SUM(CASE WHEN {counted} AND created_at > :day THEN {low} END) AS day_low, "
+            f"SUM(CASE WHEN {counted} THEN {high} END) AS month_high, "
+            f"SUM(CASE WHEN {counted} THEN {low} END) AS month_low, "
+            "COUNT(CASE WHEN created_at > :hour THEN 1 END) AS hour_count, "
+            "MIN(CASE WHEN created_at > :hour THEN created_at END) AS hour_oldest "
+            "FROM transactions WHERE wallet_id = :w AND type = 'TRANSFER' "
+            "AND created_at > :month",
+            params,
+        )
+        assert row is not None
+        return SendInputs(
+            wallet_status=row["wallet_status"],
+            session_revoked=row["revoked_at"] is not None,
+            kill_switch=bool(row["kill_switch"]),
+            policy=row["policy"],
+            policy_version=row["version"] or 0,
+            daily=(row["day_high"] or 0) * 10**9 + (row["day_low"] or 0),
+            monthly=(row["month_high"] or 0) * 10**9 + (row["month_low"] or 0),
+            sends_this_hour=row["hour_count"] or 0,
+            oldest_this_hour=row["hour_oldest"],
+        )
+
+    async def record_denial(
+        self, wallet_id: str, now: int, threshold: int, events: Sequence[Event] = ()
+    ) -> int | None:
+        """Count a denied send; at ``threshold`` within an hour, suspend the wallet.
+
+        Returns the number of denials if this one suspended the wallet, else None.
+        """
+        self._wallet_changed(wallet_id)
+        try:
+            async with self.transaction() as db:
+                await db.execute(
+                    "INSERT INTO denials (wallet_id, at) VALUES (?, ?)", (wallet_id, now)
+                )
+                await db.execute("DELETE FROM denials WHERE at <= ?", (now - HOUR_SECONDS,))
+                await self._emit(db, events)
+                if threshold <= 0:
+                    return None
+                async with db.execute(
+                    "SELECT COUNT(*) FROM denials WHERE wallet_id = ? AND at > ?",
+                    (wallet_id, now - HOUR_SECONDS),
+                ) as cursor:
+                    found = await cursor.fetchone()
+                count = found[0] if found is not None else 0
+                if count < threshold:
+                    return None
+                reason = f"auto: {count} denials within an hour"
+                cursor = await db.execute(
+                    "UPDATE wallets SET status = 'SUSPENDED', status_reason = ?, "
+                    "status_changed_at = ? WHERE id = ? AND status = 'ACTIVE'",
+                    (reason, now, wallet_id),
+                )
+                if cursor.rowcount != 1:
+                    return None
+                suspended = Event(
+                    "daemon", "wallet_suspended", wallet_id, details={"reason": reason}
+                )
+                await self._emit(db, [suspended])
+                return count
+        finally:
+            self._wallet_changed(wallet_id)
+
+    async def set_wallet_status(
+        self,
+        wallet_id: str,
+        from_status: str,
+        to_status: str,
+        reason: str | None,
+        now: int,
+        events: Sequence[Event] = (),
+    ) -> WalletRow | None:
+        """Compare-and-swap a wallet's status (suspend, resume); None if it was not ``from``."""
+        self._wallet_changed(wallet_id)
+        try:
+            async with self.transaction() as db:
+                async with db.execute(
+                    "UPDATE wallets SET status = ?, status_reason = ?, status_changed_at = ? "
+                    "WHERE id = ? AND status = ? RETURNING *",
+                    (to_status, reason, now, wallet_id, from_status),
+                ) as cursor:
+                    row = await cursor.fetchone()
+                if row is not None:
+                    await self._emit(db, events)
+        finally:
+            self._wallet_changed(wallet_id)
+        return None if row is None else WalletRow(**dict(row))
+
+    async def get_kill_switch(self) -> KillSwitchRow:
+        row = await self._one("SELECT active, reason, since FROM kill_switch WHERE id = 1")
+        assert row is not None
+        return KillSwitchRow(bool(row["active"]), row["reason"], row["since"])
+
+    async def set_kill_switch(
+        self, active: bool, reason: str | None, now: int, events: Sequence[Event] = ()
+    ) -> KillSwitchRow:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE kill_switch SET active = ?, reason = ?, since = ? WHERE id = 1",
+                (int(active), reason, now),
+            )
+            await self._emit(db, events)
+        return KillSwitchRow(active, reason, now)
+
+    async def insert_send(self, tx: dict[str, Any], events: Sequence[Event] = ()) -> TransactionRow:
+        columns = ", ".join(tx)
+        marks = ", ".join("?" for _ in tx)
+        async with self.transaction() as db:
+            async with db.execute(
+                f"INSERT INTO transactions ({columns}) VALUES ({marks}) RETURNING *",  # noqa: S608
+                tuple(tx.values()),
+            ) as cursor:
+                row = await cursor.fetchone()
+            assert row is not None
+            await self._emit(db, events)
+        return TransactionRow(**dict(row))
+
+    async def swap_transaction(
+        self,
+        tx_id: str,
+        from_statuses: Sequence[str],
+        changes: dict[str, Any],
+        *,
+        wallet_id: str | None = None,
+        gate: bool = False,
+        accounts: Sequence[AccountSnapshot] = (),
+        events: Sequence[Event] = (),
+    ) -> TransactionRow | None:
+        """Compare-and-swap a transaction's status; None if it was not in ``from_statuses``.
+
+        With ``gate``, the swap also needs the kill switch off, the wallet ACTIVE
+        and the session unrevoked at that instant: one statement on the single
+        writer, so a revocation that committed first always stops it.
+        """
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        marks = ", ".join("?" for _ in from_statuses)
+        conditions = [f"id = ? AND status IN ({marks})"]
+        params: list[Any] = [*changes.values(), tx_id, *from_statuses]
+        if wallet_id is not None:
+            conditions.append("wallet_id = ?")
+            params.append(wallet_id)
+        if gate:
+            conditions.append(GATE)
+        where = " AND ".join(conditions)
+        async with self.transaction() as db:
+            async with db.execute(
+                f"UPDATE transactions SET {assignments} WHERE {where} RETURNING *",  # noqa: S608
+                params,
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is not None:
+                await _save_accounts(db, accounts)
+                await self._emit(db, events)
+        return None if row is None else TransactionRow(**dict(row))
+
+    async def settle_transaction(
+        self,
+        tx_id: str,
+        changes: dict[str, Any],
+        accounts: Sequence[AccountSnapshot] = (),
+    ) -> None:
+        """update_transaction, plus the outcome event when a transfer becomes CONFIRMED or FAILED.
+
+        The event is written only by the change that moved the status, so a settle
+        racing a refresh of the same transaction reports its outcome once.
+        """
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        params: list[Any] = [*changes.values(), tx_id]
+        where = "id = ?"
+        if "status" in changes:
+            where += " AND status IS NOT ?"
+            params.append(changes["status"])
+        async with self.transaction() as db:
+            async with db.execute(
+                f"UPDATE transactions SET {assignments} WHERE {where} RETURNING *",  # noqa: S608
+                params,
+            ) as cursor:
+                row = await cursor.fetchone()
+            await _save_accounts(db, accounts)
+            if row is not None and row["type"] == "TRANSFER" and row["status"] in SETTLED:
+                details = {"signature": row["signature"], "error": row["error"]}
+                outcome = Event(
+                    "daemon",
+                    f"send_{row['status'].lower()}",
+                    row["wallet_id"],
+                    row["session_id"],
+                    row["id"],
+                    details,
+                )
+                await self._emit(db, [outcome])
+
+    async def waiting_transactions(self) -> list[TransactionRow]:
+        """QUEUED and PENDING_APPROVAL sends of every wallet, oldest first."""
+        rows = await self._all(
+            "SELECT * FROM transactions WHERE status IN ('QUEUED', 'PENDING_APPROVAL') ORDER BY seq"
+        )
+        return [TransactionRow(**dict(r)) for r in rows]
+
+    async def due_transactions(self, now: int) -> list[TransactionRow]:
+        """QUEUED sends whose time came and PENDING_APPROVAL ones past their expiry."""
+        rows = await self._all(
+            "SELECT * FROM transactions WHERE (status = 'QUEUED' AND execute_at <= ?) "
+            "OR (status = 'PENDING_APPROVAL' AND approval_expires_at <= ?) ORDER BY seq",
+            (now, now),
+        )
+        return [TransactionRow(**dict(r)) for r in rows]
+
+    async def next_due(self) -> int | None:
+        """When the next waiting send runs or expires."""
+        row = await self._one(
+            "SELECT MIN(CASE WHEN status = 'QUEUED' THEN execute_at "
+            "ELSE approval_expires_at END) AS at FROM transactions "
+            "WHERE status IN ('QUEUED', 'PENDING_APPROVAL')"
+        )
+        return None if row is None or row["at"] is None else int(row["at"])
 
 
 async def _save_accounts(db: aiosqlite.Connection, accounts: Sequence[AccountSnapshot]) -> None:

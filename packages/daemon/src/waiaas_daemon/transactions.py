@@ -1,26 +1,29 @@
 """Spending: checks, a record before anything is signed, and reconciliation after a crash.
 
-A send goes PENDING (recorded before signing) → SUBMITTED (signature and
-signed bytes saved, then handed to the chain) → CONFIRMED | FAILED. Sends of
-one wallet are serialized, so the balance and the daily limit are checked
-against a settled history.
+A send is decided by ``policy.decide`` under the wallet's lock, then goes
+PENDING (recorded before signing) → SUBMITTED (signature and signed bytes
+saved, then handed to the chain) → CONFIRMED | FAILED; DELAY and APPROVAL
+sends wait as QUEUED or PENDING_APPROVAL (``pending.py`` runs them). Sends of
+one wallet are serialized, so limits and the balance hold under parallel sends.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon import wallets
+from waiaas_daemon import policy, wallets
 from waiaas_daemon.chain.base import Outcome, PreparedTransfer
 from waiaas_daemon.sessions import Authenticated
 from waiaas_daemon.state import DaemonState
-from waiaas_daemon.storage import TransactionRow, WalletRow
+from waiaas_daemon.storage import Event, SendInputs, TransactionRow, WalletRow
 
 log = logging.getLogger("waiaas_daemon.transactions")
 
@@ -28,64 +31,233 @@ DAY = 86400
 UNSETTLED = ("PENDING", "SUBMITTED")
 
 
-def check_constraints(
-    constraints: dict[str, Any] | None, to: str, amount: int, sent_today: int
-) -> None:
-    if not constraints:
-        return
-    allowed = constraints.get("allowedRecipients")
-    if allowed is not None and to not in allowed:
-        raise WaiaasError("CONSTRAINT_VIOLATED", "The recipient is not in allowedRecipients.")
-    per_tx = constraints.get("maxAmountPerTx")
-    if per_tx is not None and amount > int(per_tx):
-        raise WaiaasError(
-            "CONSTRAINT_VIOLATED", f"The amount is over maxAmountPerTx ({per_tx} lamports)."
-        )
-    per_day = constraints.get("maxAmountPerDay")
-    if per_day is not None and sent_today + amount > int(per_day):
-        left = max(0, int(per_day) - sent_today)
-        raise WaiaasError(
-            "CONSTRAINT_VIOLATED",
-            f"The amount is over what maxAmountPerDay leaves for the last 24 hours "
-            f"({left} lamports).",
-        )
+def live_error(inputs: SendInputs) -> WaiaasError | None:
+    """SPEC 12 step 1, read under the send lock: may this wallet's session spend at all?"""
+    if inputs.wallet_status == "TERMINATED":
+        return WaiaasError("WALLET_TERMINATED")
+    if inputs.wallet_status == "SUSPENDED":
+        return WaiaasError("WALLET_SUSPENDED")
+    if inputs.kill_switch:
+        return WaiaasError("KILL_SWITCH_ACTIVE", hint="The owner must turn the kill switch off.")
+    if inputs.session_revoked:
+        return WaiaasError("SESSION_REVOKED")
+    return None
+
+
+def totals_of(inputs: SendInputs) -> policy.Totals:
+    return policy.Totals(
+        daily=inputs.daily,
+        monthly=inputs.monthly,
+        sends_this_hour=inputs.sends_this_hour,
+        oldest_this_hour=inputs.oldest_this_hour,
+    )
 
 
 async def send(
     state: DaemonState, auth: Authenticated, to: str, amount: int, memo: str | None
 ) -> TransactionRow:
-    wallet = await wallets.active_wallet(state, auth.claims.wallet_id)
-    chain = state.chain_for(wallet.network)
+    """parse (route) -> decide -> record -> sign -> submit -> settle, under the wallet's lock."""
+    wallet = await wallets.get_wallet(state, auth.claims.wallet_id)
+    session = auth.session
+    actor = f"session:{session.id}"
     async with state.wallet_lock(wallet.id):
-        constraints = auth.session.constraints or {}
-        sent_today = 0
-        if "maxAmountPerDay" in constraints:
-            sent_today = await state.db.sent_since(wallet.id, state.now() - DAY)
-        check_constraints(constraints, to, amount, sent_today)
-        fee = await chain.transfer_fee()
-        balance = await chain.get_balance(wallet.address)
-        if balance < amount + fee:
-            raise WaiaasError(
-                "INSUFFICIENT_BALANCE",
-                f"The balance is {balance} lamports; the send needs {amount + fee} "
-                f"({amount} + {fee} fee).",
-            )
-        tx = await _record(state, wallet, "TRANSFER", to, amount, memo, auth.session.id)
-        try:
-            prepared = await chain.prepare_transfer(wallets.signer(state, wallet), to, amount, memo)
-        except BaseException as exc:
-            # Nothing was signed, so nothing can reach the chain: the record is
-            # final, and must not count against the daily limit.
-            reason = exc.message if isinstance(exc, WaiaasError) else "not signed"
-            with anyio.CancelScope(shield=True):
-                await _update(state, tx.id, status="FAILED", error=f"not sent: {reason}")
-            raise
-        # Signature and signed bytes are saved before the chain sees them, so
-        # reconciliation can always ask the chain about this very transaction.
-        await _update(
-            state, tx.id, status="SUBMITTED", signature=prepared.signature, raw=prepared.raw
+        now = state.now()
+        inputs = await state.db.send_inputs(wallet.id, session.id, now)
+        error = live_error(inputs)
+        if error is not None:
+            raise error
+        rules = policy.load(inputs.policy)
+        decision = policy.decide(
+            rules, session.constraints, totals_of(inputs), to=to, amount=amount, now=now
         )
-        return await _submit(state, tx.id, wallet, prepared)
+        if decision.error is not None:
+            await _deny(state, wallet, session.id, rules, decision.error, to, amount)
+            raise decision.error
+        assert decision.tier is not None
+        await check_balance(state, wallet, amount)
+        if decision.tier in ("DELAY", "APPROVAL"):
+            return await _hold(state, wallet, session.id, rules, decision.tier, to, amount, memo)
+        tx = await _record(
+            state,
+            wallet,
+            "TRANSFER",
+            to,
+            amount,
+            memo,
+            session.id,
+            tier=decision.tier,
+            events=[
+                _event(
+                    actor,
+                    "send_requested",
+                    wallet.id,
+                    session.id,
+                    None,
+                    tier=decision.tier,
+                    to=to,
+                    amount=str(amount),
+                )
+            ],
+        )
+        return await sign_and_submit(state, wallet, tx)
+
+
+def _event(
+    actor: str,
+    action: str,
+    wallet_id: str | None,
+    session_id: str | None,
+    tx_id: str | None,
+    **details: Any,
+) -> Event:
+    return Event(actor, action, wallet_id, session_id, tx_id, details or None)
+
+
+async def _deny(
+    state: DaemonState,
+    wallet: WalletRow,
+    session_id: str,
+    rules: policy.Policy,
+    error: WaiaasError,
+    to: str,
+    amount: int,
+) -> None:
+    """A denial records no transaction, only the event, and counts toward auto-suspension."""
+    threshold = rules.auto_suspend_after_denials
+    if threshold is None:
+        threshold = policy.DEFAULT_AUTO_SUSPEND
+    event = _event(
+        f"session:{session_id}",
+        "send_denied",
+        wallet.id,
+        session_id,
+        None,
+        code=error.code,
+        rule=error.message,
+        to=to,
+        amount=str(amount),
+    )
+    count = await state.db.record_denial(wallet.id, state.now(), threshold, [event])
+    if count is not None:
+        log.warning("wallet %s suspended after %d denials within an hour", wallet.id, count)
+
+
+async def check_balance(state: DaemonState, wallet: WalletRow, amount: int) -> None:
+    """Step 7: the amount plus the fee must be there (the chain itself refuses rent)."""
+    chain = state.chain_for(wallet.network)
+    fee = await chain.transfer_fee()
+    balance = await chain.get_balance(wallet.address)
+    if balance < amount + fee:
+        raise WaiaasError(
+            "INSUFFICIENT_BALANCE",
+            f"The balance is {balance} lamports; the send needs {amount + fee} "
+            f"({amount} + {fee} fee).",
+        )
+
+
+async def _hold(
+    state: DaemonState,
+    wallet: WalletRow,
+    session_id: str,
+    rules: policy.Policy,
+    tier: str,
+    to: str,
+    amount: int,
+    memo: str | None,
+) -> TransactionRow:
+    """DELAY: QUEUED until executeAt; APPROVAL: PENDING_APPROVAL until the owner decides."""
+    now = state.now()
+    if tier == "DELAY":
+        delay = rules.delay_seconds
+        when = {"execute_at": now + (policy.DEFAULT_DELAY_SECONDS if delay is None else delay)}
+        status, action = "QUEUED", "send_queued"
+    else:
+        timeout = rules.approval_timeout or policy.DEFAULT_APPROVAL_TIMEOUT
+        when = {"approval_expires_at": now + timeout}
+        status, action = "PENDING_APPROVAL", "approval_required"
+    event = _event(
+        f"session:{session_id}",
+        action,
+        wallet.id,
+        session_id,
+        None,
+        tier=tier,
+        to=to,
+        amount=str(amount),
+        **when,
+    )
+    return await _record(
+        state,
+        wallet,
+        "TRANSFER",
+        to,
+        amount,
+        memo,
+        session_id,
+        tier=tier,
+        status=status,
+        extra=when,
+        events=[event],
+    )
+
+
+async def sign_and_submit(
+    state: DaemonState, wallet: WalletRow, tx: TransactionRow, *, origin: str | None = None
+) -> TransactionRow:
+    """Sign a PENDING record, pass the gate with its signature saved, then submit.
+
+    ``origin`` is where a queued or approved send came from: if the kill switch
+    or a suspension stops it at the gate, it goes back there to wait.
+    """
+    chain = state.chain_for(wallet.network)
+    try:
+        prepared = await chain.prepare_transfer(
+            wallets.signer(state, wallet), tx.to_address or "", int(tx.amount), tx.memo
+        )
+    except BaseException as exc:
+        # Nothing was signed, so nothing can reach the chain: the record is
+        # final, and must not count against the daily limit.
+        reason = exc.message if isinstance(exc, WaiaasError) else "not signed"
+        transient = isinstance(exc, WaiaasError) and exc.retryable
+        with anyio.CancelScope(shield=True):
+            if origin is not None and transient:
+                # A waiting send the chain could not take yet waits again: the
+                # scheduler retries a queued one, the owner may approve again.
+                await _update(state, tx.id, status=origin, error=f"not sent yet: {reason}")
+            else:
+                await _update(state, tx.id, status="FAILED", error=f"not sent: {reason}")
+        raise
+    # Signature and signed bytes are saved before the chain sees them, so
+    # reconciliation can always ask the chain about this very transaction. The
+    # same statement is the last check of step 1: a revocation, suspension or
+    # kill switch committed before it stops the send.
+    passed = await state.db.swap_transaction(
+        tx.id,
+        ("PENDING",),
+        {
+            "status": "SUBMITTED",
+            "signature": prepared.signature,
+            "raw": prepared.raw,
+            "updated_at": state.now(),
+        },
+        gate=True,
+    )
+    if passed is None:
+        raise await _stopped_at_gate(state, tx, origin)
+    return await _submit(state, tx.id, wallet, prepared)
+
+
+async def _stopped_at_gate(
+    state: DaemonState, tx: TransactionRow, origin: str | None
+) -> WaiaasError:
+    inputs = await state.db.send_inputs(tx.wallet_id, tx.session_id, state.now())
+    error = live_error(inputs) or WaiaasError("TRANSACTION_NOT_PENDING")
+    waits = origin is not None and error.code in ("KILL_SWITCH_ACTIVE", "WALLET_SUSPENDED")
+    changes: dict[str, Any] = (
+        {"status": origin} if waits else {"status": "FAILED", "error": f"not sent: {error.message}"}
+    )
+    await state.db.swap_transaction(tx.id, ("PENDING",), {**changes, "updated_at": state.now()})
+    return error
 
 
 async def airdrop(state: DaemonState, wallet_id: str, amount: int) -> TransactionRow:
@@ -113,21 +285,30 @@ async def _record(
     amount: int,
     memo: str | None,
     session_id: str | None,
+    *,
+    tier: str | None = None,
+    status: str = "PENDING",
+    extra: dict[str, Any] | None = None,
+    events: Sequence[Event] = (),
 ) -> TransactionRow:
     now = state.now()
-    return await state.db.insert_transaction(
+    tx_id = str(uuid.uuid4())
+    return await state.db.insert_send(
         {
-            "id": str(uuid.uuid4()),
+            "id": tx_id,
             "wallet_id": wallet.id,
             "session_id": session_id,
             "type": kind,
-            "status": "PENDING",
+            "status": status,
             "to_address": to,
             "amount": str(amount),
             "memo": memo,
             "created_at": now,
             "updated_at": now,
-        }
+            "tier": tier,
+            **(extra or {}),
+        },
+        [dataclasses.replace(e, transaction_id=tx_id) for e in events],
     )
 
 
@@ -146,7 +327,7 @@ async def _submit(
 
 
 async def _settle(state: DaemonState, tx_id: str, outcome: Outcome) -> TransactionRow:
-    await state.db.update_transaction(
+    await state.db.settle_transaction(
         tx_id,
         {
             "status": outcome.status,
@@ -160,7 +341,7 @@ async def _settle(state: DaemonState, tx_id: str, outcome: Outcome) -> Transacti
 
 
 async def _update(state: DaemonState, tx_id: str, **changes: Any) -> None:
-    await state.db.update_transaction(tx_id, {**changes, "updated_at": state.now()})
+    await state.db.settle_transaction(tx_id, {**changes, "updated_at": state.now()})
 
 
 async def _get(state: DaemonState, tx_id: str) -> TransactionRow:

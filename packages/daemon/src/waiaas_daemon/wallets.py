@@ -55,7 +55,8 @@ async def get_wallet(state: DaemonState, wallet_id: str) -> WalletRow:
 
 async def active_wallet(state: DaemonState, wallet_id: str) -> WalletRow:
     wallet = await get_wallet(state, wallet_id)
-    if wallet.status != "ACTIVE":
+    # A suspended wallet still receives; only its sends stop (SPEC 13).
+    if wallet.status == "TERMINATED":
         raise WaiaasError("WALLET_TERMINATED")
     return wallet
 

@@ -8,6 +8,7 @@ from starlette.routing import Route
 from waiaas_daemon import __version__
 from waiaas_daemon.api import operation
 from waiaas_daemon.auth import state_of
+from waiaas_daemon.routes.controls import kill_switch_model
 from waiaas_daemon.schemas.system import AdminStatus
 
 
@@ -21,6 +22,7 @@ async def get_admin_status(request: Request) -> AdminStatus:
         network=state.settings.network,  # type: ignore[arg-type]
         wallet_count=await state.db.count_wallets(),
         active_session_count=await state.db.count_active_sessions(state.now()),
+        kill_switch=kill_switch_model(await state.db.get_kill_switch()),
     )
 
 

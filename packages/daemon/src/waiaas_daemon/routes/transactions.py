@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
-from waiaas_daemon import transactions
-from waiaas_daemon.api import operation, path_id
+from waiaas_daemon import pending, transactions
+from waiaas_daemon.api import Reply, operation, path_id
 from waiaas_daemon.auth import state_of
 from waiaas_daemon.schemas.transactions import (
     SendRequest,
@@ -33,15 +33,42 @@ def transaction_model(tx: TransactionRow) -> Transaction:
         error=tx.error,
         created_at=tx.created_at,
         updated_at=tx.updated_at,
+        tier=tx.tier,  # type: ignore[arg-type]
+        execute_at=tx.execute_at,
+        approval_expires_at=tx.approval_expires_at,
+        decided_at=tx.decided_at,
+        reason=tx.reason,
     )
 
 
 async def send_transaction(request: Request, body: SendRequest) -> SendResult:
-    """Send lamports from the token's wallet."""
+    """Send lamports from the token's wallet (202 when it waits for its time or the owner)."""
     tx = await transactions.send(
         state_of(request), request.state.auth, body.to, int(body.amount), body.memo
     )
-    return SendResult(id=tx.id, status=tx.status, signature=tx.signature)
+    result = SendResult(
+        id=tx.id,
+        status=tx.status,
+        tier=tx.tier,  # type: ignore[arg-type]
+        signature=tx.signature,
+        execute_at=tx.execute_at,
+        approval_expires_at=tx.approval_expires_at,
+    )
+    if tx.status in pending.WAITING:
+        scheduler = getattr(request.app.state, "scheduler", None)
+        if scheduler is not None:
+            scheduler.wake()
+        # The declared answer is SendResult; Reply only changes its status.
+        return Reply(result, 202)  # type: ignore[return-value]
+    return result
+
+
+async def cancel_transaction(request: Request) -> Transaction:
+    """Withdraw a send of the token's wallet that is still QUEUED or PENDING_APPROVAL."""
+    tx_id = path_id(request, "id", "TRANSACTION_NOT_FOUND")
+    auth = request.state.auth
+    tx = await pending.cancel(state_of(request), auth.claims.wallet_id, auth.session.id, tx_id)
+    return transaction_model(tx)
 
 
 async def list_transactions(request: Request, query: TransactionListQuery) -> TransactionPage:
@@ -75,13 +102,27 @@ def routes() -> list[Route]:
             auth="session",
             tag="agent",
             status=201,
+            also=(202,),
             errors=(
                 "INVALID_ADDRESS",
                 "CONSTRAINT_VIOLATED",
+                "POLICY_DENIED",
+                "RATE_LIMITED",
                 "INSUFFICIENT_BALANCE",
+                "WALLET_SUSPENDED",
+                "KILL_SWITCH_ACTIVE",
                 "WALLET_TERMINATED",
                 "CHAIN_ERROR",
             ),
+        ),
+        operation(
+            "POST",
+            "/v1/transactions/{id}/cancel",
+            cancel_transaction,
+            auth="session",
+            tag="agent",
+            path_params=TRANSACTION_ID,
+            errors=("TRANSACTION_NOT_FOUND", "TRANSACTION_NOT_PENDING"),
         ),
         operation("GET", "/v1/transactions", list_transactions, auth="session", tag="agent"),
         operation(

@@ -42,3 +42,10 @@ class AdminStatus(Model):
     network: Network
     wallet_count: Count
     active_session_count: Count
+    kill_switch: KillSwitch
+
+
+class KillSwitch(Model):
+    active: bool
+    reason: str | None
+    since: UnixTime | None

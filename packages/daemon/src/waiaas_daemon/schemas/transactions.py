@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from msgspec import Meta
 
@@ -30,10 +30,19 @@ class SendRequest(Model):
         check_amount(self.amount, "amount")
 
 
-class SendResult(Model):
+Tier = Literal["INSTANT", "NOTIFY", "DELAY", "APPROVAL"]
+
+
+class SendResult(Model, omit_defaults=True):
+    """201: sent now, with its signature; 202: QUEUED with executeAt or
+    PENDING_APPROVAL with approvalExpiresAt."""
+
     id: Uuid
     status: str
-    signature: str | None
+    tier: Tier
+    signature: str | None = None
+    execute_at: UnixTime | None = None
+    approval_expires_at: UnixTime | None = None
 
 
 class Transaction(Model):
@@ -48,6 +57,11 @@ class Transaction(Model):
     error: str | None
     created_at: UnixTime
     updated_at: UnixTime
+    tier: Tier | None
+    execute_at: UnixTime | None
+    approval_expires_at: UnixTime | None
+    decided_at: UnixTime | None
+    reason: str | None
 
 
 class TransactionPage(Model):

@@ -1,0 +1,227 @@
+"""Sends that wait: the owner's decisions on them and the scheduler that runs and expires them.
+
+Every decision is a compare-and-swap on the transaction's status, so of
+concurrent decisions exactly one wins. A queued or approved send is claimed
+(QUEUED/PENDING_APPROVAL -> PENDING, kill switch, wallet and session checked
+in the same statement) before it is signed, so it is never sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+
+from waiaas_core.errors import WaiaasError
+from waiaas_daemon import transactions, wallets
+from waiaas_daemon.state import DaemonState
+from waiaas_daemon.storage import Event, TransactionRow
+
+log = logging.getLogger("waiaas_daemon.pending")
+
+WAITING = ("QUEUED", "PENDING_APPROVAL")
+# While something due is held (kill switch, suspension), look again this often;
+# turning the kill switch off or resuming a wallet wakes the scheduler at once.
+HELD_RETRY = 60
+MAX_SLEEP = 3600
+
+
+async def approve(state: DaemonState, tx_id: str) -> TransactionRow:
+    """The owner's yes: send it now (QUEUED ones too)."""
+    tx = await _waiting(state, tx_id)
+    expires = tx.approval_expires_at
+    if tx.status == "PENDING_APPROVAL" and expires is not None and expires <= state.now():
+        # Its time ran out before the scheduler's pass came to it.
+        await expire(state, tx)
+        raise _not_pending(await _fresh(state, tx_id))
+    return await execute(state, tx, actor="owner", action="send_approved")
+
+
+async def reject(state: DaemonState, tx_id: str, reason: str | None) -> TransactionRow:
+    tx = await _waiting(state, tx_id)
+    return await _decide(state, tx, "REJECTED", reason or "rejected by the owner", "owner")
+
+
+async def cancel(state: DaemonState, wallet_id: str, session_id: str, tx_id: str) -> TransactionRow:
+    """The agent withdraws its own wallet's waiting send."""
+    tx = await state.db.get_transaction(tx_id)
+    if tx is None or tx.wallet_id != wallet_id:
+        raise WaiaasError("TRANSACTION_NOT_FOUND")
+    if tx.status not in WAITING:
+        raise _not_pending(tx)
+    return await _decide(state, tx, "CANCELLED", "cancelled by the agent", f"session:{session_id}")
+
+
+async def expire(state: DaemonState, tx: TransactionRow) -> TransactionRow | None:
+    try:
+        return await _decide(state, tx, "EXPIRED", "the owner did not decide in time", "daemon")
+    except WaiaasError:
+        return None  # decided meanwhile
+
+
+async def _waiting(state: DaemonState, tx_id: str) -> TransactionRow:
+    tx = await state.db.get_transaction(tx_id)
+    if tx is None:
+        raise WaiaasError("TRANSACTION_NOT_FOUND")
+    if tx.status not in WAITING:
+        raise _not_pending(tx)
+    return tx
+
+
+def _not_pending(tx: TransactionRow) -> WaiaasError:
+    return WaiaasError("TRANSACTION_NOT_PENDING", f"The transaction is {tx.status}.")
+
+
+async def _decide(
+    state: DaemonState, tx: TransactionRow, status: str, reason: str, actor: str
+) -> TransactionRow:
+    now = state.now()
+    event = Event(
+        actor, f"send_{status.lower()}", tx.wallet_id, tx.session_id, tx.id, {"reason": reason}
+    )
+    decided = await state.db.swap_transaction(
+        tx.id,
+        WAITING,
+        {"status": status, "reason": reason, "decided_at": now, "updated_at": now},
+        events=[event],
+    )
+    if decided is None:
+        raise _not_pending(await _fresh(state, tx.id))
+    return decided
+
+
+async def execute(
+    state: DaemonState, tx: TransactionRow, *, actor: str, action: str
+) -> TransactionRow:
+    """Claim a waiting send, re-check balance, sign and submit it.
+
+    Held (kill switch on, wallet suspended): that 403, and it stays waiting.
+    """
+    wallet = await wallets.get_wallet(state, tx.wallet_id)
+    origin = tx.status
+    async with state.wallet_lock(wallet.id):
+        now = state.now()
+        event = Event(actor, action, tx.wallet_id, tx.session_id, tx.id, None)
+        claimed = await state.db.swap_transaction(
+            tx.id,
+            (origin,),
+            {"status": "PENDING", "decided_at": now, "updated_at": now},
+            gate=True,
+            events=[event],
+        )
+        if claimed is None:
+            raise await _claim_refused(state, tx, origin)
+        try:
+            await transactions.check_balance(state, wallet, int(tx.amount))
+        except WaiaasError as exc:
+            failed = await state.db.swap_transaction(
+                tx.id,
+                ("PENDING",),
+                {
+                    "status": "FAILED",
+                    "error": exc.message,
+                    "reason": exc.message,
+                    "updated_at": state.now(),
+                },
+            )
+            assert failed is not None
+            return failed
+        return await transactions.sign_and_submit(state, wallet, claimed, origin=origin)
+
+
+async def _claim_refused(state: DaemonState, tx: TransactionRow, origin: str) -> WaiaasError:
+    fresh = await _fresh(state, tx.id)
+    if fresh.status != origin:
+        return _not_pending(fresh)
+    inputs = await state.db.send_inputs(tx.wallet_id, tx.session_id, state.now())
+    error = transactions.live_error(inputs) or _not_pending(fresh)
+    if error.code in ("SESSION_REVOKED", "WALLET_TERMINATED"):
+        # Nobody can spend from it any more: it will never run.
+        await _decide(state, fresh, "CANCELLED", error.message, "daemon")
+    return error
+
+
+async def _fresh(state: DaemonState, tx_id: str) -> TransactionRow:
+    tx = await state.db.get_transaction(tx_id)
+    assert tx is not None
+    return tx
+
+
+# -- the scheduler -------------------------------------------------------------
+
+
+class Scheduler:
+    """Runs QUEUED sends at executeAt and expires PENDING_APPROVAL ones.
+
+    Time comes from the daemon's clock, waiting from ``sleep``: tests pass a
+    sleep that never returns and call ``run_due`` after moving their clock.
+    """
+
+    def __init__(
+        self, state: DaemonState, sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+    ) -> None:
+        self._state = state
+        self._sleep = sleep
+        self._wake = anyio.Event()
+
+    def wake(self) -> None:
+        """Something changed (a new waiting send, kill switch off, a resume): look again."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake = anyio.Event()
+            try:
+                await self.run_due()
+            except Exception:
+                log.exception("the scheduler's pass failed; trying again later")
+            await self._wait(await self._delay())
+
+    async def run_due(self) -> int:
+        """One pass: every send whose time came. Returns how many were settled."""
+        done = 0
+        for tx in await self._state.db.due_transactions(self._state.now()):
+            if tx.status == "PENDING_APPROVAL":
+                done += await expire(self._state, tx) is not None
+                continue
+            try:
+                await execute(self._state, tx, actor="daemon", action="send_executed")
+                done += 1
+            except WaiaasError as exc:
+                log.info("queued send %s not run: %s", tx.id, exc.code)
+        return done
+
+    async def _delay(self) -> float:
+        due = await self._state.db.next_due()
+        if due is None:
+            return MAX_SLEEP
+        delay = due - self._state.clock()
+        return HELD_RETRY if delay <= 0 else min(delay, MAX_SLEEP)
+
+    async def _wait(self, delay: float) -> None:
+        async with anyio.create_task_group() as group:
+
+            async def sleeper() -> None:
+                await self._sleep(delay)
+                group.cancel_scope.cancel()
+
+            async def waker() -> None:
+                await self._wake.wait()
+                group.cancel_scope.cancel()
+
+            group.start_soon(sleeper)
+            group.start_soon(waker)
+
+
+@asynccontextmanager
+async def running_scheduler(state: DaemonState) -> AsyncIterator[Scheduler]:
+    """The scheduler as a background task for the app's lifespan."""
+    scheduler = Scheduler(state)
+    async with anyio.create_task_group() as group:
+        group.start_soon(scheduler.run)
+        try:
+            yield scheduler
+        finally:
+            group.cancel_scope.cancel()

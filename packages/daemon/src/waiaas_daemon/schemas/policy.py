@@ -1,0 +1,138 @@
+"""Models of the wallet policy (SPEC 12), owner decisions, the kill switch and suspension."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta
+
+from waiaas_core.errors import WaiaasError
+from waiaas_core.limits import MAX_AMOUNT, MAX_AMOUNT_DIGITS, MAX_LIST
+from waiaas_daemon.schemas._base import (
+    PATTERN_TEXT,
+    Address,
+    Model,
+    Uuid,
+    check_address,
+)
+from waiaas_daemon.schemas.system import UnixTime
+from waiaas_daemon.schemas.transactions import Transaction
+
+# A ceiling or limit may be 0 ("nothing at this tier"), unlike a send's amount.
+LIMIT_PATTERN = rf"^(0|[1-9][0-9]{{0,{MAX_AMOUNT_DIGITS - 1}}})$"
+PATTERN_TEXT[LIMIT_PATTERN] = "must be a whole number of base units, as a decimal string"
+THIRTY_DAYS = 30 * 86400
+
+Limit = Annotated[
+    str,
+    Meta(
+        pattern=LIMIT_PATTERN,
+        description="Base units (lamports for SOL), 0 to 2^64-1, as a decimal string.",
+        examples=["100000000"],
+    ),
+]
+Reason = Annotated[str, Meta(max_length=500, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
+
+
+class TokenLimits(Model, omit_defaults=True):
+    """One SPL token's own ceilings and limits, in its base units."""
+
+    instant_max: Limit | None = None
+    notify_max: Limit | None = None
+    delay_max: Limit | None = None
+    daily_limit: Limit | None = None
+    monthly_limit: Limit | None = None
+
+    def check_at(self, where: str) -> None:
+        for name in ("instant_max", "notify_max", "delay_max", "daily_limit", "monthly_limit"):
+            value = getattr(self, name)
+            if value is not None and int(value) > MAX_AMOUNT:
+                raise _invalid(where + _camel(name), f"must be at most {MAX_AMOUNT}")
+        _ordered(
+            where,
+            [
+                ("instantMax", self.instant_max),
+                ("notifyMax", self.notify_max),
+                ("delayMax", self.delay_max),
+            ],
+        )
+        _ordered(where, [("dailyLimit", self.daily_limit), ("monthlyLimit", self.monthly_limit)])
+
+
+class Policy(TokenLimits, omit_defaults=True):
+    """The owner's standing rule for every session of one wallet; every field optional."""
+
+    delay_seconds: Annotated[int, Meta(ge=0, le=THIRTY_DAYS)] | None = None
+    approval_timeout: Annotated[int, Meta(ge=1, le=THIRTY_DAYS)] | None = None
+    allowed_recipients: Annotated[list[Address], Meta(max_length=MAX_LIST)] | None = None
+    max_sends_per_hour: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
+    auto_suspend_after_denials: Annotated[int, Meta(ge=0, le=1_000_000)] | None = None
+    tokens: Annotated[dict[str, TokenLimits], Meta(max_length=MAX_LIST)] | None = None
+    allowed_tokens: Annotated[list[Address], Meta(max_length=MAX_LIST)] | None = None
+
+    def check(self) -> None:
+        self.check_at("")
+        for i, address in enumerate(self.allowed_recipients or ()):
+            check_address(address, f"allowedRecipients[{i}]")
+        for i, mint in enumerate(self.allowed_tokens or ()):
+            check_address(mint, f"allowedTokens[{i}]")
+        for mint, limits in (self.tokens or {}).items():
+            check_address(mint, f"tokens.{mint[:50]}")
+            limits.check_at(f"tokens.{mint}.")
+
+
+def _ordered(where: str, ceilings: list[tuple[str, str | None]]) -> None:
+    """Each set ceiling at least every set one before it ("notifyMax below instantMax")."""
+    previous: tuple[str, int] | None = None
+    for name, value in ceilings:
+        if value is None:
+            continue
+        if previous is not None and int(value) < previous[1]:
+            raise _invalid(where + name, f"must not be below {previous[0]} ({previous[1]})")
+        previous = (name, int(value))
+
+
+def _invalid(where: str, why: str) -> WaiaasError:
+    return WaiaasError("INVALID_REQUEST", f"{where}: {why}")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+class WalletPolicy(Model):
+    wallet_id: Uuid
+    version: Annotated[int, Meta(ge=0)]
+    updated_at: UnixTime | None
+    policy: Policy
+
+
+class Remaining(Model):
+    daily: str | None
+    monthly: str | None
+    sends_this_hour: int | None
+
+
+class AgentPolicy(Model):
+    policy: Policy
+    version: Annotated[int, Meta(ge=0)]
+    constraints: dict[str, Any] | None
+    remaining: Remaining
+
+
+class PendingList(Model):
+    items: list[Transaction]
+
+
+class Decision(Model):
+    """An owner's reject, or a kill switch or suspension, with an optional reason."""
+
+    reason: Reason | None = None
+
+
+class WalletControl(Model):
+    wallet_id: Uuid
+    status: Literal["ACTIVE", "SUSPENDED", "TERMINATED"]
+    reason: str | None
+    since: UnixTime | None
