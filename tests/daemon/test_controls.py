@@ -186,3 +186,20 @@ async def test_a_suspended_wallet_still_receives_airdrops(harness):
         f"/v1/wallets/{wallet['id']}/airdrop", json={"amount": str(SOL)}, headers=MASTER
     )
     assert airdrop.status_code == 201, airdrop.text
+
+
+async def test_kill_switch_refuses_session_creation_and_mcp_tokens(harness):
+    wallet = await harness.wallet()
+    await _kill(harness)
+    for path, body in (
+        ("/v1/sessions", {"walletId": wallet["id"]}),
+        ("/v1/mcp/tokens", {"walletId": wallet["id"]}),
+    ):
+        refused = await harness.http.post(path, json=body, headers=MASTER)
+        assert (refused.status_code, refused.json()["code"]) == (403, "KILL_SWITCH_ACTIVE")
+    listed = await harness.http.get("/v1/sessions", headers=MASTER)
+    assert listed.json()["items"] == []
+    await harness.http.delete("/v1/admin/kill-switch", headers=MASTER)
+    assert (
+        await harness.http.post("/v1/sessions", json={"walletId": wallet["id"]}, headers=MASTER)
+    ).status_code == 201

@@ -11,7 +11,7 @@ from starlette.routing import Route
 from waiaas_core.atomic import write_secret_file
 from waiaas_core.claude import WalletRef, build_claude_desktop_config
 from waiaas_core.paths import ensure_private_dir, token_path
-from waiaas_daemon import sessions
+from waiaas_daemon import controls, sessions
 from waiaas_daemon.api import operation
 from waiaas_daemon.auth import state_of
 from waiaas_daemon.routes.sessions import constraints_dict, ttl_of
@@ -21,6 +21,7 @@ from waiaas_daemon.schemas.sessions import McpToken, McpTokenCreate
 async def provision_mcp_token(request: Request, body: McpTokenCreate) -> McpToken:
     """Issue an MCP session and write its token file."""
     state = state_of(request)
+    await controls.refuse_if_kill_switch(state)
     constraints = constraints_dict(body.constraints)
     if body.constraints is None:
         # Running setup again to recover must never silently lift a limit.
@@ -63,6 +64,11 @@ def routes() -> list[Route]:
             auth="master",
             tag="sessions",
             status=201,
-            errors=("WALLET_NOT_FOUND", "WALLET_TERMINATED", "SESSION_LIMIT_EXCEEDED"),
+            errors=(
+                "WALLET_NOT_FOUND",
+                "WALLET_TERMINATED",
+                "SESSION_LIMIT_EXCEEDED",
+                "KILL_SWITCH_ACTIVE",
+            ),
         )
     ]

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon import sessions
+from waiaas_daemon import controls, sessions
 from waiaas_daemon.api import operation, path_id
 from waiaas_daemon.auth import bearer_token, state_of
 from waiaas_daemon.schemas.sessions import (
@@ -69,6 +69,7 @@ def constraints_dict(constraints: Constraints | None) -> dict[str, object] | Non
 async def create_session(request: Request, body: SessionCreate) -> SessionCreated:
     """Issue a session token for a wallet."""
     state = state_of(request)
+    await controls.refuse_if_kill_switch(state)
     constraints = constraints_dict(body.constraints)
     if body.label == sessions.MCP_LABEL and body.constraints is None:
         # A new mcp session replaces the old one: re-running setup to recover
@@ -138,6 +139,7 @@ def routes() -> list[Route]:
                 "WALLET_NOT_FOUND",
                 "WALLET_TERMINATED",
                 "SESSION_LIMIT_EXCEEDED",
+                "KILL_SWITCH_ACTIVE",
             ),
         ),
         operation("GET", "/v1/sessions", list_sessions, auth="master", tag="sessions"),
