@@ -190,6 +190,7 @@ async def append(
     check_details(details)
     async with conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1") as cursor:
         head = await cursor.fetchone()
+    assert head is not None, "audit_head has its row from the migration on"
     seq = head[0] + 1
     entry = _entry(seq, int(at), actor, action, wallet_id, session_id, transaction_id, details)
     digest = entry_hash(head[1], entry)
@@ -255,19 +256,22 @@ async def list_entries(
     if action is not None and action not in ACTIONS:
         raise WaiaasError("INVALID_REQUEST", "action: not an audit action")
     before = decode_cursor(cursor) if cursor else 2**63 - 1
-    where, params = ["seq < ?"], [before]
+    where: list[str] = ["seq < ?"]
+    params: list[Any] = [before]
     if wallet_id is not None:
         where.append("wallet_id = ?")
         params.append(wallet_id)
     if action is not None:
         where.append("action = ?")
         params.append(action)
-    rows = await reader.execute_fetchall(
-        f"SELECT * FROM audit_log WHERE {' AND '.join(where)} "  # noqa: S608 - fixed names
-        "ORDER BY seq DESC LIMIT ?",
-        (*params, limit + 1),
+    rows = list(
+        await reader.execute_fetchall(
+            f"SELECT * FROM audit_log WHERE {' AND '.join(where)} "  # noqa: S608 - fixed names
+            "ORDER BY seq DESC LIMIT ?",
+            (*params, limit + 1),
+        )
     )
-    items = [_from_row(r) for r in list(rows)[:limit]]
+    items = [_from_row(r) for r in rows[:limit]]
     more = len(rows) > limit
     return {"items": items, "cursor": encode_cursor(items[-1]["seq"]) if more else None}
 

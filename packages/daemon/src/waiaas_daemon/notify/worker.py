@@ -173,7 +173,7 @@ class Notifier:
     async def _wait(self, delay: float | None) -> None:
         async with anyio.create_task_group() as tg:
 
-            async def sleeper() -> None:
+            async def sleeper(delay: float) -> None:
                 await self._sleep(delay)
                 tg.cancel_scope.cancel()
 
@@ -182,7 +182,7 @@ class Notifier:
                 tg.cancel_scope.cancel()
 
             if delay is not None:
-                tg.start_soon(sleeper)
+                tg.start_soon(sleeper, delay)
             tg.start_soon(waker)
 
     async def _deliver(self, client: httpx.AsyncClient, delivery: outbox.Delivery) -> None:
