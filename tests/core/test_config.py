@@ -56,3 +56,64 @@ def test_rpc_timeout_is_a_solana_key(tmp_path):
     (tmp_path / "config.toml").write_text("[solana]\nrpc_timeout = 8\n")
     assert load_settings(tmp_path, env={}).rpc_timeout == 8
     assert load_settings(tmp_path, env={"WAIAAS_SOLANA_RPC_TIMEOUT": "5"}).rpc_timeout == 5
+
+
+def test_notifications_are_off_by_default(tmp_path):
+    settings = load_settings(tmp_path, env={})
+    assert settings.webhook_url == "" and settings.events == ()
+    assert settings.telegram_api_url == "https://api.telegram.org"
+
+
+def test_notifications_from_file_and_env(tmp_path):
+    (tmp_path / "config.toml").write_text(
+        "[notifications]\nwebhook_url = 'https://hooks.example/x'\nwebhook_secret = 's3'\n"
+        "events = ['tx_denied', 'approval_required']\n"
+    )
+    settings = load_settings(tmp_path, env={})
+    assert settings.webhook_url == "https://hooks.example/x" and settings.webhook_secret == "s3"
+    assert settings.events == ("tx_denied", "approval_required")
+    env = {
+        "WAIAAS_NOTIFICATIONS_EVENTS": "test, kill_switch",
+        "WAIAAS_NOTIFICATIONS_TELEGRAM_BOT_TOKEN": "123:abc",
+        "WAIAAS_NOTIFICATIONS_TELEGRAM_CHAT_ID": "42",
+    }
+    settings = load_settings(tmp_path, env=env)
+    assert settings.events == ("test", "kill_switch")
+    assert (settings.telegram_bot_token, settings.telegram_chat_id) == ("123:abc", "42")
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[notifications]\nwebhok_url = 'x'\n", "unknown key"),
+        ("[notifications]\nevents = ['tx_sent']\n", "unknown event 'tx_sent'"),
+        ("[notifications]\nevents = [1]\n", "list of strings"),
+        ("[notifications]\nntfy_url = 'ntfy.sh/topic'\n", "ntfy_url must be an http"),
+        ("[notifications]\ntelegram_bot_token = '1:x'\n", "set together"),
+    ],
+)
+def test_bad_notifications_config_is_a_clear_error(tmp_path, text, words):
+    (tmp_path / "config.toml").write_text(text)
+    with pytest.raises(ConfigError, match=words):
+        load_settings(tmp_path, env={})
+
+
+def test_a_notification_secret_is_never_echoed(tmp_path):
+    (tmp_path / "config.toml").write_text(
+        "[notifications]\nslack_webhook_url = 'hooks.slack.com/services/T0/B0/SECRETPART'\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, env={})
+    assert "SECRETPART" not in str(caught.value)
+    (tmp_path / "config.toml").write_text("[notifications]\nwebhook_secret = 987654321\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, env={})
+    assert "987654321" not in str(caught.value)
+    settings = load_settings(
+        tmp_path / "none",
+        env={
+            "WAIAAS_NOTIFICATIONS_WEBHOOK_SECRET": "SECRETPART",
+            "WAIAAS_NOTIFICATIONS_DISCORD_WEBHOOK_URL": "https://d.example/SECRETPART",
+        },
+    )
+    assert "SECRETPART" not in repr(settings)

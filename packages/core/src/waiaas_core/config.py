@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,35 @@ from waiaas_core.paths import CONFIG_FILE
 
 NETWORKS = ("local", "devnet", "testnet", "mainnet")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# SPEC 13: what the owner can be told about; `events = []` in [notifications] means all.
+NOTIFICATION_EVENTS = (
+    "approval_required",
+    "tx_queued",
+    "tx_notify",
+    "tx_denied",
+    "tx_failed",
+    "wallet_suspended",
+    "kill_switch",
+    "master_lockout",
+    "session_created",
+    "test",
+)
+# [notifications] values that grant access to a channel: never logged, shown or echoed.
+NOTIFICATION_SECRETS = (
+    "webhook_url",
+    "webhook_secret",
+    "ntfy_url",
+    "telegram_bot_token",
+    "discord_webhook_url",
+    "slack_webhook_url",
+)
+_URL_KEYS = (
+    "webhook_url",
+    "ntfy_url",
+    "telegram_api_url",
+    "discord_webhook_url",
+    "slack_webhook_url",
+)
 
 
 class ConfigError(ValueError):
@@ -43,6 +72,16 @@ class Settings:
     network: str = "local"
     rpc_url: str = ""
     rpc_timeout: int = 3
+    # [notifications] (each channel off when empty); secrets kept out of repr()
+    webhook_url: str = field(default="", repr=False)
+    webhook_secret: str = field(default="", repr=False)
+    ntfy_url: str = field(default="", repr=False)
+    telegram_bot_token: str = field(default="", repr=False)
+    telegram_chat_id: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    discord_webhook_url: str = field(default="", repr=False)
+    slack_webhook_url: str = field(default="", repr=False)
+    events: tuple[str, ...] = ()
 
     @property
     def base_url(self) -> str:
@@ -64,6 +103,17 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "master_lockout_seconds",
     ),
     "solana": ("network", "rpc_url", "rpc_timeout"),
+    "notifications": (
+        "webhook_url",
+        "webhook_secret",
+        "ntfy_url",
+        "telegram_bot_token",
+        "telegram_chat_id",
+        "telegram_api_url",
+        "discord_webhook_url",
+        "slack_webhook_url",
+        "events",
+    ),
 }
 
 _TYPES = {f.name: type(f.default) for f in fields(Settings)}
@@ -96,6 +146,19 @@ CONFIG_TEMPLATE = """\
 # network = "local"   # local | devnet | testnet | mainnet
 # rpc_url = ""        # overrides the public endpoint of the network
 # rpc_timeout = 3     # seconds per JSON-RPC attempt; 3 retries follow a failure
+
+[notifications]     # every channel is off while its keys are empty
+# webhook_url = ""      # POST JSON {id, type, at, walletId?, data}; header X-Waiaas-Event-Id
+# webhook_secret = ""   # X-Waiaas-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">
+# ntfy_url = ""         # an ntfy topic URL (ntfy.sh or self-hosted)
+# telegram_bot_token = ""
+# telegram_chat_id = ""
+# telegram_api_url = "https://api.telegram.org"
+# discord_webhook_url = ""
+# slack_webhook_url = ""
+# events = []           # empty: all; else a subset of approval_required, tx_queued,
+#                       # tx_notify, tx_denied, tx_failed, wallet_suspended, kill_switch,
+#                       # master_lockout, session_created, test
 """
 
 
@@ -145,6 +208,11 @@ def _from_env(env: Mapping[str, str]) -> dict[str, str]:
 
 def _coerce(key: str, value: Any) -> Any:
     kind = _TYPES[key]
+    if kind is tuple:
+        return _coerce_list(key, value)
+    if key in NOTIFICATION_SECRETS and not isinstance(value, str):
+        # The value is a secret, even when mistyped: name the key only.
+        raise ConfigError(f"{key} must be a string")
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -167,6 +235,31 @@ def _coerce(key: str, value: Any) -> Any:
     return value
 
 
+def _coerce_list(key: str, value: Any) -> tuple[str, ...]:
+    """A TOML array of strings, or (from the environment) a comma-separated string."""
+    if isinstance(value, str):
+        items = [part.strip() for part in value.split(",") if part.strip()]
+    elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        items = list(value)
+    else:
+        raise ConfigError(f"{key} must be a list of strings, not {value!r}")
+    unknown = [item for item in items if item not in NOTIFICATION_EVENTS]
+    if unknown:
+        raise ConfigError(
+            f"{key}: unknown event {unknown[0]!r}; known: {', '.join(NOTIFICATION_EVENTS)}"
+        )
+    return tuple(dict.fromkeys(items))
+
+
+def _validate_notifications(settings: Settings) -> None:
+    for key in _URL_KEYS:
+        url = getattr(settings, key)
+        if url and not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{key} must be an http:// or https:// URL")
+    if bool(settings.telegram_bot_token) != bool(settings.telegram_chat_id):
+        raise ConfigError("telegram_bot_token and telegram_chat_id must be set together")
+
+
 def _validate(settings: Settings) -> None:
     if settings.network not in NETWORKS:
         raise ConfigError(f"network must be one of {', '.join(NETWORKS)}, not {settings.network!r}")
@@ -181,6 +274,7 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("min_session_ttl must not exceed max_session_ttl")
     if not settings.min_session_ttl <= settings.session_ttl <= settings.max_session_ttl:
         raise ConfigError("session_ttl must lie between min_session_ttl and max_session_ttl")
+    _validate_notifications(settings)
 
 
 def daemon_base_url(data_dir: Path, env: Mapping[str, str] | None = None) -> str:
