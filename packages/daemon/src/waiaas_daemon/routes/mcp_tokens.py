@@ -6,9 +6,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from waiaas_core.atomic import write_secret_file
 from waiaas_core.claude import WalletRef, build_claude_desktop_config
-from waiaas_core.paths import ensure_private_dir, token_path
+from waiaas_core.paths import token_path
 from waiaas_daemon import parsing, sessions
 from waiaas_daemon.auth import master_auth, state_of
 from waiaas_daemon.routes.sessions import expires_in
@@ -19,12 +18,8 @@ async def provision(request: Request) -> JSONResponse:
     body = await parsing.json_object(request)
     parsing.no_unknown_fields(body, {"walletId", "expiresIn"})
     wallet_id = parsing.wallet_id(body)
-    issued = await sessions.create_session(
-        state, wallet_id, ttl=expires_in(state, body), label=sessions.MCP_LABEL
-    )
+    issued = await sessions.provision_mcp_token(state, wallet_id, ttl=expires_in(state, body))
     path = token_path(state.data_dir, wallet_id)
-    ensure_private_dir(path.parent)
-    write_secret_file(path, issued.token)
     all_wallets = [WalletRef(w.id, w.name) for w in await state.db.list_wallets()]
     wallet = next(w for w in all_wallets if w.id == wallet_id)
     config = build_claude_desktop_config(
