@@ -151,9 +151,11 @@ class Database:
         """Terminate the wallet and revoke its sessions; None if there is no such wallet."""
         with self._wallets.changing(wallet_id), self._sessions.changing():
             async with self.transaction() as db:
-                rows = await db.execute_fetchall(
-                    "UPDATE wallets SET status = 'TERMINATED' WHERE id = ? RETURNING *",
-                    (wallet_id,),
+                rows = list(
+                    await db.execute_fetchall(
+                        "UPDATE wallets SET status = 'TERMINATED' WHERE id = ? RETURNING *",
+                        (wallet_id,),
+                    )
                 )
                 await db.execute(
                     "UPDATE sessions SET revoked_at = ? WHERE wallet_id = ? AND revoked_at IS NULL",
@@ -279,10 +281,12 @@ class Database:
         """Revoke (idempotent: a revoked session keeps its time); None if unknown."""
         with self._sessions.changing(session_id):
             async with self.transaction() as db:
-                rows = await db.execute_fetchall(
-                    "UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? "
-                    "RETURNING *",
-                    (now, session_id),
+                rows = list(
+                    await db.execute_fetchall(
+                        "UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? "
+                        "RETURNING *",
+                        (now, session_id),
+                    )
                 )
         return session_row(rows[0]) if rows else None
 

@@ -88,7 +88,8 @@ class SchemaTooNew(Exception):
 async def migrate(conn: aiosqlite.Connection) -> None:
     """Apply the migrations this database lacks, each in its own transaction."""
     async with conn.execute("PRAGMA user_version") as cursor:
-        version = (await cursor.fetchone())[0]
+        row = await cursor.fetchone()
+    version = int(row[0]) if row else 0
     if version > len(MIGRATIONS):
         raise SchemaTooNew(
             f"the database schema is version {version}, newer than this daemon knows "
