@@ -56,9 +56,13 @@ async def get_wallet(state: DaemonState, wallet_id: str) -> WalletRow:
 
 
 async def active_wallet(state: DaemonState, wallet_id: str) -> WalletRow:
+    """The wallet if it is active, its key derived, so that signer() then costs no argon2."""
     wallet = await get_wallet(state, wallet_id)
     if wallet.status != "ACTIVE":
         raise WaiaasError("WALLET_TERMINATED")
+    if not state.keystore.is_unlocked(_sealed(wallet)):
+        # The first use after a start derives the key: in a worker thread, off the loop.
+        await unlock_signer(state, wallet)
     return wallet
 
 
