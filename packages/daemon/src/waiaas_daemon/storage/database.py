@@ -222,15 +222,6 @@ class Database:
             )
         return [session_row(r) for r in rows]
 
-    async def list_live_sessions(self, label: str, now: int) -> list[SessionRow]:
-        """Sessions of ``label`` neither revoked nor expired."""
-        rows = await self._all(
-            "SELECT * FROM sessions WHERE label = ? AND revoked_at IS NULL AND expires_at > ? "
-            "ORDER BY created_at, id",
-            (label, now),
-        )
-        return [session_row(r) for r in rows]
-
     async def swap_session_token(
         self,
         session_id: str,
