@@ -1,5 +1,8 @@
 """The test entry: all four packages installed together, then pytest over tests/."""
 
+import shutil
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "venv"
@@ -8,19 +11,37 @@ nox.options.sessions = ["tests", "lint"]
 
 PACKAGES = ["./packages/core", "./packages/daemon", "./packages/mcp", "./packages/cli"]
 PYPROJECT = nox.project.load_toml("pyproject.toml")
+# The console's browser tests drive Debian's Chromium through Playwright's
+# executable_path; Playwright's own browser download is not reachable from CI.
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium(session: nox.Session) -> None:
+    """Install Debian's chromium package when it is missing (CI runs as root on Debian)."""
+    if CHROMIUM.exists():
+        return
+    if shutil.which("apt-get") is None:
+        session.error(f"The console's browser tests need Chromium at {CHROMIUM}.")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", external=True, env=env)
+    session.run("apt-get", "install", "-y", "chromium", external=True, env=env)
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Install the packages (not editable) and the test tools, then run pytest."""
+    """Install the packages (not editable), the test tools and Chromium, then run pytest."""
+    ensure_chromium(session)
     # One install call, so the resolver takes the local waiaas-core for everyone.
     session.install(*PACKAGES, *nox.project.dependency_groups(PYPROJECT, "test"))
-    session.run("pytest", *session.posargs)
+    # Test modules run in parallel, one worker per core; a module stays on one
+    # worker, so the module-scoped daemons some of them share stay shared.
+    session.run("pytest", "-n", "auto", "--dist", "loadfile", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    """ruff check, ruff format --check, and mypy over the four packages."""
+    session.install(*PACKAGES, *nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("mypy")

@@ -28,6 +28,12 @@ from typing import Any
 import httpx
 
 PASSWORD = "benchmark master password"
+#: HTTP parser and event loop, the same for the daemon and the bare baseline.
+#: "standard" is what the daemon picks where uvicorn[standard] is installed.
+STACKS = {
+    "standard": ["--http", "httptools", "--loop", "uvloop"],
+    "pure": ["--http", "h11", "--loop", "asyncio"],
+}
 LISTENING = re.compile(r"listening on (http://\S+)")
 HERE = Path(__file__).resolve().parent
 SOL = 1_000_000_000
@@ -119,7 +125,9 @@ def write_config(data_dir: Path, security: Mapping[str, int]) -> None:
     (data_dir / "config.toml").write_text("\n".join(lines) + "\n")
 
 
-def start_daemon(data_dir: Path, security: Mapping[str, int] | None = None) -> Server:
+def start_daemon(
+    data_dir: Path, security: Mapping[str, int] | None = None, stack: str = "standard"
+) -> Server:
     """``waiaas-daemon serve --port 0`` on a fresh data dir, as a user would run it.
 
     ``$WAIAAS_BENCH_DAEMON_MODULE`` names another module to run instead of
@@ -129,18 +137,21 @@ def start_daemon(data_dir: Path, security: Mapping[str, int] | None = None) -> S
     module = os.environ.get("WAIAAS_BENCH_DAEMON_MODULE", "waiaas_daemon")
     server = spawn_server(
         "waiaas-daemon",
-        [sys.executable, "-m", module, "serve", "--data-dir", str(data_dir), "--port", "0"],
+        [
+            *(sys.executable, "-m", module, "serve", "--data-dir", str(data_dir), "--port", "0"),
+            *STACKS[stack],
+        ],
         env={"WAIAAS_MASTER_PASSWORD": PASSWORD},
     )
     server.data_dir = data_dir
     return server
 
 
-def start_bare(body: Mapping[str, Any]) -> Server:
-    """The baseline: bare Starlette + uvicorn answering the same JSON, same uvicorn options."""
+def start_bare(body: Mapping[str, Any], stack: str = "standard") -> Server:
+    """The baseline: bare Starlette + uvicorn answering the same JSON, same stack and options."""
     return spawn_server(
         "bare",
-        [sys.executable, str(HERE / "bare_app.py"), "--body", json.dumps(body)],
+        [sys.executable, str(HERE / "bare_app.py"), "--body", json.dumps(body), *STACKS[stack]],
     )
 
 

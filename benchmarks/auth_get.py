@@ -13,6 +13,7 @@ from typing import Any
 
 from benchmarks._common import (
     CLIENTS,
+    STACKS,
     Admin,
     Run,
     Server,
@@ -29,7 +30,7 @@ from benchmarks._common import (
     verdict,
 )
 
-TARGET_RATIO = 0.5
+TARGET_RATIO = 0.6
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per server and concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--client", choices=sorted(CLIENTS), default="raw")
+    parser.add_argument("--stack", choices=sorted(STACKS), default="standard")
     parser.add_argument(
         "--profile",
         type=Path,
@@ -48,16 +50,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> bool:
     header("sessionAuth GET /v1/wallet/address vs bare Starlette")
     with temp_dir("waiaas-bench-") as tmp, servers() as started:
-        daemon = start_daemon(tmp / "data")
+        daemon = start_daemon(tmp / "data", stack=args.stack)
         started.append(daemon)
         admin = Admin(daemon.base_url)
         wallet = admin.wallet("bench")
         token = admin.session(wallet["id"])["token"]
         body = admin.bearer(token, "GET", "/v1/wallet/address", 200)
         admin.close()
-        bare = start_bare(body)
+        bare = start_bare(body, args.stack)
         started.append(bare)
-        print(f"client: {args.client}; {args.repeat} x {args.seconds:g} s per cell\n")
+        print(
+            f"client: {args.client}; stack: {' '.join(STACKS[args.stack])}; "
+            f"{args.repeat} x {args.seconds:g} s per cell\n"
+        )
         results = asyncio.run(_measure(args, daemon, bare, token))
         if args.profile:
             asyncio.run(_profile(args, daemon, token))

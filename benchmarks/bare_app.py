@@ -2,15 +2,15 @@
 
 No middleware, no auth, no storage: what is left is the HTTP floor that the
 daemon's routes stand on. uvicorn runs with the daemon's own options (see
-waiaas_daemon/server.py), on a socket bound the same way.
+waiaas_daemon/server.py) and the same HTTP parser and event loop (--http,
+--loop, as ``waiaas-daemon serve`` takes them), on a socket bound the same way.
 
-    python benchmarks/bare_app.py --body '{"walletId": ...}'
+    python benchmarks/bare_app.py --body '{"walletId": ...}' --http httptools --loop uvloop
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import socket
 import sys
@@ -68,6 +68,8 @@ class _Server(uvicorn.Server):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--body", default="{}", help="JSON answered by GET /v1/wallet/address")
+    parser.add_argument("--http", choices=["httptools", "h11"], default="httptools")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     args = parser.parse_args()
     # As waiaas_daemon.cli.bind_socket does: getaddrinfo gives proto IPPROTO_TCP, which
     # asyncio needs to see before it sets TCP_NODELAY (with proto 0, Nagle's algorithm
@@ -84,8 +86,12 @@ def main() -> None:
         access_log=False,
         lifespan="on",
         server_header=False,
+        ws="none",
+        http=args.http,
+        loop=args.loop,
     )
-    asyncio.run(_Server(config).serve(sockets=[sock]))
+    print(f"bare: serving with {args.http} on {args.loop}", file=sys.stderr, flush=True)
+    _Server(config).run(sockets=[sock])
 
 
 if __name__ == "__main__":

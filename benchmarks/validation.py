@@ -11,7 +11,9 @@ import subprocess
 import sys
 import time
 
-SEND = b'{"to": "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM", "amount": "1000000", "memo": "coffee"}'
+SEND = (
+    b'{"to": "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM", "amount": "1000000", "memo": "coffee"}'
+)
 SESSION = (
     b'{"walletId": "0f8fad5b-d9cb-469f-a165-70867728950e", "expiresIn": 3600, "label": "mcp",'
     b' "constraints": {"maxAmountPerTx": "1000", "maxAmountPerDay": "5000",'

@@ -1,9 +1,12 @@
 """A Solana JSON-RPC node for tests: LiteSVM behind a Starlette app on a loopback port.
 
 It answers getBalance, getLatestBlockhash, sendTransaction (with preflight),
-getSignatureStatuses and requestAirdrop in the shapes of Solana's published
-JSON-RPC reference, records every request body, and plays scripted faults
-(HTTP statuses, JSON-RPC errors, stalls) so retry paths can be exercised.
+getSignatureStatuses, requestAirdrop, getAccountInfo (base64),
+getTokenAccountsByOwner (jsonParsed or base64, by programId or mint) and
+getMinimumBalanceForRentExemption in the shapes of Solana's published JSON-RPC
+reference, records every request body, and plays scripted faults (HTTP
+statuses, JSON-RPC errors, stalls) so retry paths can be exercised. Test mints
+and token balances are made with ``create_mint`` and ``mint_to``.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ from typing import Any
 import anyio
 import solders.transaction_status as ts
 import uvicorn
+from solders.account import Account
 from solders.hash import Hash
+from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
+from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import Transaction
@@ -29,6 +35,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from waiaas_daemon.chain import spl
+from waiaas_daemon.chain.base import TOKEN_2022_PROGRAM, TOKEN_PROGRAM, TOKEN_PROGRAMS
 
 API_VERSION = "2.2.0"
 LAST_VALID_OFFSET = 150
@@ -113,6 +122,51 @@ class FakeSolanaNode:
     def release(self) -> None:
         self._released.set()
 
+    def create_mint(
+        self,
+        authority: Keypair,
+        decimals: int,
+        program: str = TOKEN_PROGRAM,
+        transfer_fee: tuple[int, int] | None = None,
+    ) -> str:
+        """A new mint whose mint authority (and rent payer) is ``authority``, funded here."""
+        mint = Keypair()
+        self.fund(authority.pubkey(), 10**9)
+        rent = self.svm.minimum_balance_for_rent_exemption(
+            spl.mint_size(program, transfer_fee is not None)
+        )
+        instructions = spl.create_mint_instructions(
+            authority.pubkey(),
+            mint.pubkey(),
+            authority.pubkey(),
+            decimals,
+            program,
+            rent,
+            transfer_fee,
+        )
+        tx = Transaction(
+            [authority, mint],
+            Message(instructions, authority.pubkey()),
+            self.svm.latest_blockhash(),
+        )
+        self._land_ok(tx)
+        return str(mint.pubkey())
+
+    def mint_to(self, authority: Keypair, owner: Pubkey, mint: str, amount: int) -> None:
+        """Mint to the owner's associated token account, creating it; the authority pays."""
+        account = self.svm.get_account(Pubkey.from_string(mint))
+        assert account is not None, "no such mint"
+        program = str(account.owner)
+        instructions = spl.mint_to_instructions(
+            authority.pubkey(), owner, Pubkey.from_string(mint), authority.pubkey(), amount, program
+        )
+        message = Message(instructions, authority.pubkey())
+        self._land_ok(Transaction([authority], message, self.svm.latest_blockhash()))
+
+    def _land_ok(self, tx: Transaction) -> None:
+        signature = self.land(tx)
+        assert self._landed[signature].err is None, self._landed[signature].err
+
     # -- JSON-RPC -------------------------------------------------------------
 
     async def handle(self, request: Request) -> Response:
@@ -177,7 +231,80 @@ class FakeSolanaNode:
         meta = result if isinstance(result, TransactionMetadata) else result.meta()
         return self._record(meta.signature(), result)
 
+    def rpc_getAccountInfo(self, address: str, config: dict[str, Any] | None = None) -> Any:
+        encoding = (config or {}).get("encoding", "base58")
+        if encoding != "base64":  # base58 and jsonParsed exist too; nothing here asks for them
+            raise _Rejected(-32602, f"Invalid params: unsupported encoding {encoding!r} here")
+        account = self.svm.get_account(_pubkey(address))
+        return self._context(None if account is None else _account_json(account, encoding))
+
+    def rpc_getTokenAccountsByOwner(
+        self, owner: str, query: dict[str, Any], config: dict[str, Any] | None = None
+    ) -> Any:
+        owner_key = _pubkey(owner)
+        encoding = (config or {}).get("encoding", "base58")
+        if encoding not in ("base64", "jsonParsed"):
+            raise _Rejected(-32602, f"Invalid params: unsupported encoding {encoding!r} here")
+        if "mint" in query:
+            mint_account = self.svm.get_account(_pubkey(query["mint"]))
+            if mint_account is None:
+                raise _Rejected(-32602, "Invalid param: could not find mint")
+            programs, mint = [str(mint_account.owner)], query["mint"]
+        elif query.get("programId") in TOKEN_PROGRAMS:
+            programs, mint = [query["programId"]], None
+        else:
+            raise _Rejected(-32602, "Invalid param: unrecognized Token program id")
+        found = []
+        for program in programs:
+            for address, account in self.svm.get_program_accounts(Pubkey.from_string(program)):
+                state = spl.parse_token_account(program, bytes(account.data))
+                if state is None or state.owner != owner_key:
+                    continue
+                if mint is not None and str(state.mint) != mint:
+                    continue
+                data = _account_json(account, encoding)
+                if encoding == "jsonParsed":
+                    data["data"] = self._parsed_token_account(program, state, len(account.data))
+                found.append({"pubkey": str(address), "account": data})
+        return self._context(found)
+
+    def rpc_getMinimumBalanceForRentExemption(
+        self, size: int, config: dict[str, Any] | None = None
+    ) -> Any:
+        return self.svm.minimum_balance_for_rent_exemption(size)
+
     # -- helpers --------------------------------------------------------------
+
+    def _parsed_token_account(self, program: str, state: Any, space: int) -> dict[str, Any]:
+        account = self.svm.get_account(state.mint)
+        mint = (
+            None
+            if account is None
+            else spl.parse_mint(str(state.mint), program, bytes(account.data))
+        )
+        if mint is None:  # a node parses an account of a missing mint as base64 instead
+            raise _Rejected(-32603, "Internal error: token account of an unknown mint")
+        decimals = mint.decimals
+        ui = state.amount / 10**decimals
+        return {
+            "program": "spl-token-2022" if program == TOKEN_2022_PROGRAM else "spl-token",
+            "parsed": {
+                "info": {
+                    "isNative": state.is_native is not None,
+                    "mint": str(state.mint),
+                    "owner": str(state.owner),
+                    "state": "frozen" if "Frozen" in str(state.state) else "initialized",
+                    "tokenAmount": {
+                        "amount": str(state.amount),
+                        "decimals": decimals,
+                        "uiAmount": ui,
+                        "uiAmountString": _ui_string(state.amount, decimals),
+                    },
+                },
+                "type": "account",
+            },
+            "space": space,
+        }
 
     def _next_fault(self, method: str) -> Fault | None:
         for key in (method, "*"):
@@ -234,6 +361,26 @@ def _pubkey(address: str) -> Pubkey:
         return Pubkey.from_string(address)
     except ValueError:
         raise _Rejected(-32602, "Invalid param: Invalid") from None
+
+
+def _account_json(account: Account, encoding: str) -> dict[str, Any]:
+    """An account as getAccountInfo's ``value`` carries it (data base64 unless replaced)."""
+    data = bytes(account.data)
+    return {
+        "data": [base64.b64encode(data).decode("ascii"), "base64"],
+        "executable": account.executable,
+        "lamports": account.lamports,
+        "owner": str(account.owner),
+        "rentEpoch": account.rent_epoch,
+        "space": len(data),
+    }
+
+
+def _ui_string(amount: int, decimals: int) -> str:
+    """The amount in whole tokens, as the node prints uiAmountString ("12.5", "420000000")."""
+    whole, fraction = divmod(amount, 10**decimals)
+    text = f"{fraction:0{decimals}d}".rstrip("0") if decimals else ""
+    return f"{whole}.{text}" if text else str(whole)
 
 
 def _result(body: dict[str, Any], result: Any) -> Response:

@@ -120,7 +120,7 @@ async def test_revoke_unknown_session_is_not_found(harness):
 async def test_constraints_are_stored_in_canonical_form(harness):
     wallet = await harness.wallet()
     constraints = {
-        "maxAmountPerTx": 1000,
+        "maxAmountPerTx": "1000",
         "maxAmountPerDay": "5000",
         "allowedRecipients": [RECIPIENT],
     }
@@ -138,6 +138,9 @@ async def test_constraints_are_stored_in_canonical_form(harness):
     ("constraints", "code"),
     [
         ({"maxAmountPerTx": "-1"}, "INVALID_REQUEST"),
+        # Amounts are decimal strings: a JSON number loses precision past 2^53 in
+        # most clients, so it is refused rather than guessed at.
+        ({"maxAmountPerTx": 1000}, "INVALID_REQUEST"),
         ({"maxAmountPerTx": "0"}, "INVALID_REQUEST"),
         ({"maxAmountPerDay": str(2**64)}, "INVALID_REQUEST"),
         ({"allowedRecipients": ["not-an-address"]}, "INVALID_ADDRESS"),

@@ -1,6 +1,10 @@
+import os
+import pty
+import select
 import sqlite3
 import subprocess
 import sys
+import time
 
 import anyio
 import pytest
@@ -76,8 +80,55 @@ def test_serve_with_a_bad_config_is_one_clear_line(tmp_path):
 
 
 def test_first_start_refuses_a_short_master_password(tmp_path):
-    result = _serve("--data-dir", str(tmp_path / "d"), password="short")
+    result = _serve("--data-dir", str(tmp_path / "d"), "--port", "0", password="short")
     assert result.returncode == 1 and "at least 8 characters" in result.stderr
+
+
+def _read_until(fd: int, text: str, seen: bytearray, times: int = 1, timeout: float = 30) -> str:
+    """Read the pty until ``text`` appeared ``times`` times; returns everything read so far."""
+    deadline = time.monotonic() + timeout
+    while seen.count(text.encode()) < times:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise AssertionError(f"{text!r} never came; got {seen.decode(errors='replace')!r}")
+        try:
+            seen += os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            raise AssertionError(
+                f"{text!r} never came; got {seen.decode(errors='replace')!r}"
+            ) from None
+    return seen.decode(errors="replace")
+
+
+def test_first_start_prompt_names_the_minimum_and_asks_again_after_a_short_password(tmp_path):
+    leader, follower = pty.openpty()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    argv = [sys.executable, "-m", "waiaas_daemon", "serve", "--data-dir", str(tmp_path / "d")]
+    process = subprocess.Popen(
+        [*argv, "--port", "0"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(follower)
+    seen = bytearray()
+    try:
+        _read_until(leader, "at least 8 characters", seen)
+        os.write(leader, b"short\n")
+        _read_until(leader, "needs at least 8 characters", seen)
+        assert process.poll() is None
+        _read_until(leader, "Set the master password", seen, times=2)
+        os.write(leader, b"long enough password\n")
+        _read_until(leader, "Repeat", seen)
+        os.write(leader, b"long enough password\n")
+        assert "listening on http://127.0.0.1:" in _read_until(leader, "listening on", seen)
+    finally:
+        process.terminate()
+        process.wait(15)
+        os.close(leader)
+    assert process.returncode == 0
 
 
 def test_port_in_use_is_one_clear_line(daemon):

@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,8 +101,14 @@ def start_daemon(
     env: Mapping[str, str] | None = None,
     port: int = 0,
     timeout: float = 30,
+    args: Sequence[str] = (),
+    max_open_files: int | None = None,
 ) -> Daemon:
-    """Start the daemon and wait for its "listening" line; ``port=0`` takes a free one."""
+    """Start the daemon and wait for its "listening" line; ``port=0`` takes a free one.
+
+    ``args`` go after ``serve`` (e.g. ``--header-timeout 0.3``); ``max_open_files``
+    sets the child's RLIMIT_NOFILE, as ``ulimit -n`` would.
+    """
     if config is not None:
         write_config(data_dir, config)
     full_env = {**os.environ, "WAIAAS_MASTER_PASSWORD": password, **(env or {})}
@@ -116,7 +123,9 @@ def start_daemon(
             str(data_dir),
             "--port",
             str(port),
+            *args,
         ],
+        preexec_fn=None if max_open_files is None else _limit_open_files(max_open_files),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -147,6 +156,13 @@ def start_daemon(
         process.stderr.close()
         raise RuntimeError("daemon did not start:\n" + "\n".join(lines))
     return Daemon(url[0], data_dir, password, process, lines, drainer)
+
+
+def _limit_open_files(limit: int) -> Any:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    return apply
 
 
 @contextlib.contextmanager

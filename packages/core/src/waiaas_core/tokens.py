@@ -80,7 +80,16 @@ def decode_unverified(token: str) -> dict[str, Any]:
 
 def _claims(payload: dict[str, Any]) -> SessionClaims:
     sub, wlt, iat, exp = (payload.get(name) for name in REQUIRED_CLAIMS)
-    if not (_is_uuid(sub) and _is_uuid(wlt) and _is_int(iat) and _is_int(exp)):
+    if not (
+        isinstance(sub, str)
+        and isinstance(wlt, str)
+        and _is_uuid(sub)
+        and _is_uuid(wlt)
+        and isinstance(iat, int)
+        and isinstance(exp, int)
+        and _is_int(iat)
+        and _is_int(exp)
+    ):
         raise WaiaasError("INVALID_TOKEN", "The token's claims are malformed.")
     return SessionClaims(session_id=sub, wallet_id=wlt, issued_at=iat, expires_at=exp)
 

@@ -11,17 +11,20 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from waiaas_core.errors import WaiaasError
+from waiaas_daemon import console
 from waiaas_daemon.middleware import BodyLimit, HostGuard, request_id
 from waiaas_daemon.routes import (
     admin,
+    agent_wallet,
     health,
     mcp_tokens,
+    nonce,
     openapi,
     sessions,
     transactions,
-    wallet,
     wallets,
 )
 from waiaas_daemon.state import DaemonState
@@ -64,18 +67,24 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     yield
 
 
+def api_routes() -> list[Route]:
+    """Every route of the daemon; the OpenAPI document is made from these."""
+    return [
+        *health.routes(),
+        *nonce.routes(),
+        *admin.routes(),
+        *wallets.routes(),
+        *sessions.routes(),
+        *mcp_tokens.routes(),
+        *agent_wallet.routes(),
+        *openapi.routes(),
+        *transactions.routes(),
+    ]
+
+
 def create_app(state: DaemonState) -> Starlette:
     app = Starlette(
-        routes=[
-            *health.routes(),
-            *admin.routes(),
-            *wallets.routes(),
-            *sessions.routes(),
-            *mcp_tokens.routes(),
-            *wallet.routes(),
-            *openapi.routes(),
-            *transactions.routes(),
-        ],
+        routes=[*api_routes(), *console.routes(state)],
         middleware=[
             Middleware(HostGuard, extra_hosts=_extra_hosts(state)),
             Middleware(BodyLimit),

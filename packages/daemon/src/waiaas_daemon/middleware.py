@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from waiaas_core.errors import WaiaasError
 
 MAX_BODY_BYTES = 64 * 1024
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+LOOPBACK_NAMES: frozenset[str] = frozenset({"127.0.0.1", "localhost", "[::1]"})
 
 
 def request_id(scope: Scope) -> str:
@@ -38,33 +38,65 @@ async def send_error(scope: Scope, send: Send, error: WaiaasError) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def host_name(host_header: str) -> str:
-    """``localhost:3100`` → ``localhost``; ``[::1]:3100`` → ``[::1]``."""
-    host = host_header.strip().lower()
+def host_allowed(host_header: str, allowed: frozenset[str]) -> bool:
+    """Exact: an allowed name, optionally ``:`` and a port 1-65535, nothing after it.
+
+    ``127.0.0.1:80.evil.com``, ``[::1]evil.com`` and ``localhost:0`` are refused: a
+    prefix match would let a rebinding page through with any suffix it likes.
+    """
+    host = host_header.lower()
     if host.startswith("["):
-        return host[: host.find("]") + 1] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        end = host.find("]") + 1
+        if end == 0:
+            return False
+        name, rest = host[:end], host[end:]
+    else:
+        name, colon, port = host.partition(":")
+        rest = colon + port
+    if name not in allowed:
+        return False
+    return rest == "" or (rest[0] == ":" and _valid_port(rest[1:]))
+
+
+def _valid_port(text: str) -> bool:
+    return 0 < len(text) <= 5 and text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
+
+
+#: Host values already found good, as sent: a client sends the same one every time.
+KNOWN_GOOD_HOSTS = 64
 
 
 class HostGuard:
     def __init__(self, app: ASGIApp, extra_hosts: Iterable[str] = ()) -> None:
         self.app = app
         self.allowed = LOOPBACK_NAMES | {h.lower() for h in extra_hosts}
+        self._good: set[bytes] = set()
+
+    def _allowed(self, headers: Iterable[tuple[bytes, bytes]]) -> bool:
+        hosts = [value for name, value in headers if name == b"host"]
+        # Two Host headers are ambiguous (RFC 9112 3.2): which one would a proxy use?
+        if len(hosts) != 1:
+            return False
+        host = hosts[0]
+        if host in self._good:
+            return True
+        if not host_allowed(host.decode("latin-1"), self.allowed):
+            return False
+        if len(self._good) < KNOWN_GOOD_HOSTS:
+            self._good.add(host)
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            request_id(scope)
-            host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
-            if host_name(host) not in self.allowed:
-                await send_error(
-                    scope,
-                    send,
-                    WaiaasError(
-                        "INVALID_HOST",
-                        hint="Call the daemon as http://127.0.0.1:<port> or http://localhost:<port>.",
-                    ),
-                )
-                return
+        if scope["type"] == "http" and not self._allowed(scope["headers"]):
+            await send_error(
+                scope,
+                send,
+                WaiaasError(
+                    "INVALID_HOST",
+                    hint="Call the daemon as http://127.0.0.1:<port> or http://localhost:<port>.",
+                ),
+            )
+            return
         await self.app(scope, receive, send)
 
 

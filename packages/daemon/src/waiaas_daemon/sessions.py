@@ -65,13 +65,16 @@ async def create_session(
     return await _create(state, wallet_id, ttl=ttl, constraints=constraints, label=label)
 
 
-async def provision_mcp_token(state: DaemonState, wallet_id: str, *, ttl: int) -> Issued:
+async def provision_mcp_token(
+    state: DaemonState, wallet_id: str, *, ttl: int, constraints: dict[str, Any] | None = None
+) -> Issued:
     """An ``mcp`` session (earlier ones revoked) whose token lands in the wallet's token file.
 
     The file is replaced only once the session is committed (token_files).
     """
+    path = token_path(state.data_dir, wallet_id)
     return await _create(
-        state, wallet_id, ttl=ttl, label=MCP_LABEL, token_file=token_path(state.data_dir, wallet_id)
+        state, wallet_id, ttl=ttl, constraints=constraints, label=MCP_LABEL, token_file=path
     )
 
 
@@ -244,3 +247,12 @@ async def revoke(state: DaemonState, session_id: str) -> SessionRow:
 
 def new_nonce() -> str:
     return secrets.token_hex(32)
+
+
+async def current_mcp_constraints(state: DaemonState, wallet_id: str) -> dict[str, Any] | None:
+    """The constraints of the wallet's active ``mcp`` session, which a new one inherits."""
+    now = state.now()
+    for session in reversed(await state.db.list_sessions(wallet_id)):
+        if session.label == MCP_LABEL and session.revoked_at is None and session.expires_at > now:
+            return session.constraints
+    return None

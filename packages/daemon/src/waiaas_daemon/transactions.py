@@ -28,22 +28,6 @@ DAY = 86400
 UNSETTLED = ("PENDING", "SUBMITTED")
 
 
-def transaction_view(tx: TransactionRow) -> dict[str, Any]:
-    return {
-        "id": tx.id,
-        "walletId": tx.wallet_id,
-        "type": tx.type,
-        "status": tx.status,
-        "to": tx.to_address,
-        "amount": tx.amount,
-        "memo": tx.memo,
-        "signature": tx.signature,
-        "error": tx.error,
-        "createdAt": tx.created_at,
-        "updatedAt": tx.updated_at,
-    }
-
-
 def check_constraints(
     constraints: dict[str, Any] | None, to: str, amount: int, sent_today: int
 ) -> None:
@@ -245,8 +229,12 @@ def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = text.partition(":")
-        if kind != "seq" or not value.isdigit():
+        # SQLite's integers stop at 2^63 - 1; a larger "seq" names nothing we gave out.
+        if kind != "seq" or not value.isascii() or not value.isdigit() or len(value) > 19:
             raise ValueError
-        return int(value)
-    except ValueError:
+        seq = int(value)
+        if seq >= 2**63:
+            raise ValueError
+        return seq
+    except (ValueError, UnicodeDecodeError):
         raise WaiaasError("INVALID_REQUEST", "cursor: not a cursor this API gave out") from None

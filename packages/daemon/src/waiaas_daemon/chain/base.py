@@ -1,9 +1,30 @@
-"""The chain adapter interface the daemon's send, balance and airdrop routes use.
+"""The chain adapter interface the daemon's send, balance, airdrop and token routes use.
 
 Two implementations: ``local`` (LiteSVM in-process, durable through the
 database) and ``rpc`` (Solana JSON-RPC over httpx for devnet/testnet/mainnet
 or a configured rpc_url). Below the interface: what both share, the transfer
-builder, address and amount checks, and the wording of chain errors.
+builder, address and amount checks, and the wording of chain errors. The SPL
+Token byte layouts and instructions are in ``spl.py``.
+
+Sending a token (SPEC 14), as the daemon's send path is meant to use it::
+
+    info = await chain.mint_info(mint)            # TOKEN_NOT_FOUND if no mint there
+    if info.unsupported: -> 400 UNSUPPORTED_TOKEN   # transfer fee, hook, confidential
+    held = await chain.token_balance(sender, mint, info.program)
+    cost = await chain.token_transfer_cost(to, mint, info.program)
+    sol = await chain.get_balance(sender)
+    held < amount         -> INSUFFICIENT_BALANCE (the token)
+    sol < cost.lamports   -> INSUFFICIENT_BALANCE (SOL: fee + rent of a new account)
+    record, then prepare_token_transfer(signer, to, mint, amount, info.decimals,
+    info.program, memo), then submit() exactly as for a SOL transfer.
+
+Token amounts are base units (integers), like lamports.
+
+Test tokens are local only, outside this interface: ``LocalChain.create_mint``
+(at first start: the registry's ``USDC``, 6 decimals; save ``outcome.accounts``
+and seal ``authority_secret``), ``LocalChain.hold_mint_authority`` (at every
+later start) and ``LocalChain.mint_to`` (an airdrop with ``token``). An
+RpcChain holds no mint authority, so token airdrops are refused there.
 """
 
 from __future__ import annotations
@@ -63,6 +84,58 @@ class Outcome:
     accounts: tuple[AccountSnapshot, ...] = field(default=())
 
 
+TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
+TOKEN_2022_PROGRAM = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
+TOKEN_PROGRAMS = (TOKEN_PROGRAM, TOKEN_2022_PROGRAM)
+
+
+@dataclass(frozen=True)
+class TokenBalance:
+    """One token account an owner holds: SPL Token or Token-2022."""
+
+    account: str  # the token account's own address (the owner's ATA, or any other)
+    mint: str
+    amount: int  # base units
+    decimals: int
+    program: str  # TOKEN_PROGRAM or TOKEN_2022_PROGRAM
+
+
+@dataclass(frozen=True)
+class MintInfo:
+    """What a mint account says of its token.
+
+    ``extensions`` names every Token-2022 extension the mint carries (empty for
+    SPL Token); ``unsupported`` is the subset waiaas refuses to send
+    (TransferFeeConfig, TransferHook, ConfidentialTransferMint): non-empty means
+    400 UNSUPPORTED_TOKEN.
+    """
+
+    mint: str
+    decimals: int
+    program: str
+    supply: int
+    mint_authority: str | None
+    extensions: tuple[str, ...] = ()
+    unsupported: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TokenTransferCost:
+    """Lamports a token transfer takes from the sender's SOL, known before signing.
+
+    ``rent`` is the rent-exempt minimum of the recipient's associated token
+    account when it does not exist yet (the transfer creates it), else 0.
+    """
+
+    fee: int
+    rent: int
+    recipient_account: str  # the recipient's associated token account
+
+    @property
+    def lamports(self) -> int:
+        return self.fee + self.rent
+
+
 class Chain(Protocol):
     network: str
     airdrop_allowed: bool
@@ -86,6 +159,55 @@ class Chain(Protocol):
         ...
 
     async def airdrop(self, address: str, amount: int) -> Outcome: ...
+
+    async def token_accounts(self, owner: str) -> list[TokenBalance]:
+        """Every SPL Token and Token-2022 account ``owner`` holds, zero balances included."""
+        ...
+
+    async def mint_info(self, mint: str) -> MintInfo:
+        """The mint's decimals, program and extensions.
+
+        INVALID_ADDRESS for a malformed address; TOKEN_NOT_FOUND when no mint
+        account of either token program is at that address.
+        """
+        ...
+
+    async def token_balance(self, owner: str, mint: str, program: str) -> int:
+        """Base units in ``owner``'s associated token account of ``mint`` (0 if it has none).
+
+        This is the account a token transfer draws from.
+        """
+        ...
+
+    async def token_transfer_cost(
+        self, to_owner: str, mint: str, program: str
+    ) -> TokenTransferCost:
+        """The SOL a transfer of ``mint`` to ``to_owner`` costs: fee, plus rent of a new ATA.
+
+        INVALID_ADDRESS when ``to_owner`` is itself a token account or a mint
+        (tokens sent there could never be spent); TOKEN_NOT_FOUND as mint_info.
+        """
+        ...
+
+    async def prepare_token_transfer(
+        self,
+        signer: Keypair,
+        to_owner: str,
+        mint: str,
+        amount: int,
+        decimals: int,
+        program: str,
+        memo: str | None,
+    ) -> PreparedTransfer:
+        """Build and sign a token transfer with a fresh blockhash, like ``prepare_transfer``.
+
+        From the signer's associated token account to ``to_owner``'s, which a
+        CreateIdempotent instruction in the same transaction creates (the signer
+        paying the rent) when it is missing; TransferChecked with ``decimals``;
+        the memo through the Memo program. It does not check the mint's
+        extensions: the caller refuses ``MintInfo.unsupported`` mints first.
+        """
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -118,9 +240,16 @@ def build_transfer(
     check_amount(amount)
     payer = signer.pubkey()
     params = TransferParams(from_pubkey=payer, to_pubkey=parse_address(to), lamports=amount)
-    instructions = [transfer(params)]
+    return sign_checked(signer, [transfer(params)], memo, blockhash)
+
+
+def sign_checked(
+    signer: Keypair, instructions: list[Instruction], memo: str | None, blockhash: Hash
+) -> Transaction:
+    """Sign ``instructions`` (plus a memo) with ``signer`` as fee payer; refuse an oversize one."""
+    payer = signer.pubkey()
     if memo is not None:
-        instructions.append(_memo_instruction(memo, payer))
+        instructions = [*instructions, _memo_instruction(memo, payer)]
     tx = Transaction([signer], Message(instructions, payer), blockhash)
     size = len(bytes(tx))
     if size > MAX_TRANSACTION_SIZE:

@@ -1,7 +1,10 @@
 """The ``local`` network: solders' LiteSVM in this process, made durable by the daemon's database.
 
 Every Outcome carries snapshots of the accounts its transaction wrote; the daemon
-saves them with the transaction record and hands them back at start.
+saves them with the transaction record and hands them back at start. Mints and
+token accounts are accounts like any other, so they persist the same way; the
+keys of the mint authorities are the daemon's to keep (``create_mint`` hands the
+secret over, ``hold_mint_authority`` takes it back after a restart).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import secrets
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import solders.transaction_status as ts
@@ -23,19 +27,44 @@ from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from solders.transaction import Transaction
 from solders.transaction_metadata import TransactionMetadata, TransactionResult
 
+from waiaas_core.errors import WaiaasError
+
+from . import spl
 from .base import (
     LAMPORTS_PER_SIGNATURE,
+    TOKEN_PROGRAM,
+    TOKEN_PROGRAMS,
     AccountSnapshot,
+    MintInfo,
     Outcome,
     PreparedTransfer,
+    TokenBalance,
+    TokenTransferCost,
     build_transfer,
     check_amount,
     describe_transaction_error,
     parse_address,
+    sign_checked,
 )
 
 # A real cluster accepts a blockhash for about 150 blocks (MAX_PROCESSING_AGE).
 RECENT_BLOCKHASHES = 150
+# What a mint authority is topped up to before it pays for a mint or an ATA.
+AUTHORITY_FLOAT = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class CreatedMint:
+    """A new test mint: its address, its authority's keypair bytes, the transaction's outcome.
+
+    ``authority_secret`` is ``bytes(Keypair)`` (64 bytes: secret then public
+    key): the daemon seals and persists it, and hands it to
+    ``hold_mint_authority`` at the next start.
+    """
+
+    mint: str
+    authority_secret: bytes
+    outcome: Outcome
 
 
 class LocalChain:
@@ -56,7 +85,9 @@ class LocalChain:
         # sends would sign to the signatures of the previous run. We draw random
         # ones and keep a cluster's window of recent ones.
         self._svm = LiteSVM().with_blockhash_check(False)
+        self._authorities: dict[Pubkey, Keypair] = {}
         self._recent: deque[Hash] = deque(maxlen=RECENT_BLOCKHASHES)
+        self._blockhash_used = False
         self._advance()
         self.restore(accounts)
 
@@ -139,8 +170,151 @@ class LocalChain:
         # each runtime makes a new one with its own key and a fresh supply.
         return self._outcome(str(meta.signature()), result, (pubkey,))
 
+    async def token_accounts(self, owner: str) -> list[TokenBalance]:
+        owner_key = parse_address(owner)
+        found = []
+        for program in TOKEN_PROGRAMS:
+            for address, account in self._svm.get_program_accounts(Pubkey.from_string(program)):
+                state = spl.parse_token_account(program, bytes(account.data))
+                if state is None or state.owner != owner_key:
+                    continue
+                mint = self._mint(str(state.mint))
+                decimals = 0 if mint is None else mint.decimals
+                found.append(
+                    TokenBalance(str(address), str(state.mint), state.amount, decimals, program)
+                )
+        return sorted(found, key=lambda balance: (balance.mint, balance.account))
+
+    async def mint_info(self, mint: str) -> MintInfo:
+        parse_address(mint)
+        info = self._mint(mint)
+        if info is None:
+            raise WaiaasError("TOKEN_NOT_FOUND", f"There is no token mint at {mint} on local.")
+        return info
+
+    async def token_balance(self, owner: str, mint: str, program: str) -> int:
+        account = self._svm.get_account(spl.associated_address(owner, mint, program))
+        state = None if account is None else spl.parse_token_account(program, bytes(account.data))
+        return 0 if state is None else state.amount
+
+    async def token_transfer_cost(
+        self, to_owner: str, mint: str, program: str
+    ) -> TokenTransferCost:
+        recipient = spl.associated_address(to_owner, mint, program)
+        owner = self._svm.get_account(parse_address(to_owner))
+        spl.check_recipient(to_owner, None if owner is None else str(owner.owner))
+        rent = 0
+        if self._svm.get_account(recipient) is None:
+            rent = self.rent_exempt_minimum(spl.associated_account_size(await self.mint_info(mint)))
+        return TokenTransferCost(LAMPORTS_PER_SIGNATURE, rent, str(recipient))
+
+    async def prepare_token_transfer(
+        self,
+        signer: Keypair,
+        to_owner: str,
+        mint: str,
+        amount: int,
+        decimals: int,
+        program: str,
+        memo: str | None,
+    ) -> PreparedTransfer:
+        missing = self._svm.get_account(spl.associated_address(to_owner, mint, program)) is None
+        instructions = spl.transfer_instructions(
+            signer.pubkey(), to_owner, mint, amount, decimals, program, create_account=missing
+        )
+        tx = sign_checked(signer, instructions, memo, self._fresh_blockhash())
+        return PreparedTransfer(signature=str(tx.signatures[0]), raw=bytes(tx))
+
+    # -- test mints: local only -------------------------------------------------
+
+    def hold_mint_authority(self, secret: bytes) -> str:
+        """Keep a mint authority's keypair (``bytes(Keypair)``) for ``mint_to``; its address."""
+        try:
+            keypair = Keypair.from_bytes(secret)
+        except ValueError:
+            raise WaiaasError("INVALID_REQUEST", "A mint authority is 64 keypair bytes.") from None
+        self._authorities[keypair.pubkey()] = keypair
+        return str(keypair.pubkey())
+
+    async def create_mint(
+        self,
+        decimals: int,
+        *,
+        program: str = TOKEN_PROGRAM,
+        authority_secret: bytes | None = None,
+        transfer_fee: tuple[int, int] | None = None,
+    ) -> CreatedMint:
+        """A new mint of ``program`` whose mint authority the daemon holds.
+
+        ``authority_secret`` reuses a held authority (a new one is made
+        otherwise); ``transfer_fee`` (basis points, maximum fee) makes a
+        Token-2022 mint with a TransferFeeConfig extension, for tests of refusal.
+        The outcome snapshots the mint and the authority, which pays the rent;
+        the mint exists only if ``outcome.status`` is CONFIRMED.
+        """
+        if not 0 <= decimals <= 255:
+            raise WaiaasError("INVALID_REQUEST", "decimals must be between 0 and 255.")
+        secret = bytes(Keypair()) if authority_secret is None else authority_secret
+        authority = self._authorities[Pubkey.from_string(self.hold_mint_authority(secret))]
+        mint = Keypair()
+        rent = self.rent_exempt_minimum(spl.mint_size(program, transfer_fee is not None))
+        self._float(authority.pubkey())
+        instructions = spl.create_mint_instructions(
+            authority.pubkey(),
+            mint.pubkey(),
+            authority.pubkey(),
+            decimals,
+            program,
+            rent,
+            transfer_fee,
+        )
+        message = Message(instructions, authority.pubkey())
+        tx = Transaction([authority, mint], message, self._fresh_blockhash())
+        outcome = await self._run(tx)
+        return CreatedMint(str(mint.pubkey()), bytes(authority), outcome)
+
+    async def mint_to(self, owner_address: str, mint: str, amount: int) -> Outcome:
+        """Airdrop of a test token: mint ``amount`` base units to the owner's ATA (made if missing).
+
+        The mint's authority must be held (``create_mint`` or
+        ``hold_mint_authority``); it pays the fee and any rent, not the owner.
+        """
+        owner = parse_address(owner_address)
+        check_amount(amount)
+        info = await self.mint_info(mint)
+        authority = self._authorities.get(
+            Pubkey.from_string(info.mint_authority) if info.mint_authority else Pubkey.default()
+        )
+        if authority is None:
+            raise WaiaasError("INVALID_REQUEST", f"The daemon holds no mint authority of {mint}.")
+        self._float(authority.pubkey())
+        instructions = spl.mint_to_instructions(
+            authority.pubkey(), owner, parse_address(mint), authority.pubkey(), amount, info.program
+        )
+        tx = sign_checked(authority, instructions, None, self._fresh_blockhash())
+        return await self._run(tx)
+
     async def aclose(self) -> None:
         return None
+
+    def _mint(self, mint: str) -> MintInfo | None:
+        account = self._svm.get_account(parse_address(mint))
+        if account is None:
+            return None
+        return spl.parse_mint(mint, str(account.owner), bytes(account.data))
+
+    def _float(self, payer: Pubkey) -> None:
+        # The authority pays for test mints and airdrop ATAs out of faucet SOL;
+        # its account is snapshotted by the transaction it pays for.
+        balance = self._svm.get_balance(payer) or 0
+        if balance < AUTHORITY_FLOAT // 2:
+            self._svm.airdrop(payer, AUTHORITY_FLOAT - balance)
+            self._advance()
+
+    async def _run(self, tx: Transaction) -> Outcome:
+        result = self._svm.send_transaction(tx)
+        self._advance()
+        return self._outcome(str(tx.signatures[0]), result, _writable_keys(tx.message))
 
     def _fresh_blockhash(self) -> Hash:
         # Each prepared transfer gets a blockhash no other one has: two identical

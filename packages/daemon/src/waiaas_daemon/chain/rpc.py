@@ -24,17 +24,25 @@ import httpx
 from solders.hash import Hash
 from solders.keypair import Keypair
 from solders.signature import Signature
+from solders.token.state import TokenAccount
+from solders.transaction import Transaction
 
 from waiaas_core.errors import WaiaasError
 
+from . import spl
 from .base import (
     LAMPORTS_PER_SIGNATURE,
+    TOKEN_PROGRAMS,
+    MintInfo,
     Outcome,
     PreparedTransfer,
+    TokenBalance,
+    TokenTransferCost,
     build_transfer,
     check_amount,
     describe_transaction_error,
     parse_address,
+    sign_checked,
 )
 
 log = logging.getLogger(__name__)
@@ -131,6 +139,10 @@ class RpcChain:
         self._sleep = sleep
         self._ids = itertools.count(1)
         self._issued: OrderedDict[str, None] = OrderedDict()
+        # A mint's decimals, program and extension types never change, nor the
+        # rent of a given size within a run: both are asked once.
+        self._mints: dict[str, MintInfo] = {}
+        self._rents: dict[int, int] = {}
 
     async def get_balance(self, address: str) -> int:
         parse_address(address)
@@ -146,11 +158,79 @@ class RpcChain:
     ) -> PreparedTransfer:
         parse_address(to)
         check_amount(amount)
+        return await self._sign_fresh(
+            lambda blockhash: build_transfer(signer, to, amount, memo, blockhash)
+        )
+
+    async def token_accounts(self, owner: str) -> list[TokenBalance]:
+        parse_address(owner)
+        found: list[TokenBalance] = []
+        config = {"commitment": COMMITMENT, "encoding": "jsonParsed"}
+        for program in TOKEN_PROGRAMS:
+            params = [owner, {"programId": program}, config]
+            result = await self._call("getTokenAccountsByOwner", params)
+            entries = _expect(
+                list, "getTokenAccountsByOwner", _value("getTokenAccountsByOwner", result)
+            )
+            for entry in entries:
+                found.append(await self._token_account_entry(entry, program))
+        return sorted(found, key=lambda balance: (balance.mint, balance.account))
+
+    async def mint_info(self, mint: str) -> MintInfo:
+        parse_address(mint)
+        if mint in self._mints:
+            return self._mints[mint]
+        account = await self._account(mint)
+        info = None if account is None else spl.parse_mint(mint, *account)
+        if info is None:
+            raise WaiaasError(
+                "TOKEN_NOT_FOUND", f"There is no token mint at {mint} on {self.network}."
+            )
+        self._mints[mint] = info
+        return info
+
+    async def token_balance(self, owner: str, mint: str, program: str) -> int:
+        account = await self._account(str(spl.associated_address(owner, mint, program)))
+        state = None if account is None else spl.parse_token_account(*account)
+        return 0 if state is None else state.amount
+
+    async def token_transfer_cost(
+        self, to_owner: str, mint: str, program: str
+    ) -> TokenTransferCost:
+        recipient = spl.associated_address(to_owner, mint, program)
+        owner = await self._account(to_owner)
+        spl.check_recipient(to_owner, None if owner is None else owner[0])
+        rent = 0
+        if await self._account(str(recipient)) is None:
+            size = spl.associated_account_size(await self.mint_info(mint))
+            rent = await self._rent_exempt_minimum(size)
+        return TokenTransferCost(LAMPORTS_PER_SIGNATURE, rent, str(recipient))
+
+    async def prepare_token_transfer(
+        self,
+        signer: Keypair,
+        to_owner: str,
+        mint: str,
+        amount: int,
+        decimals: int,
+        program: str,
+        memo: str | None,
+    ) -> PreparedTransfer:
+        recipient = spl.associated_address(to_owner, mint, program)
+        missing = await self._account(str(recipient)) is None
+        instructions = spl.transfer_instructions(
+            signer.pubkey(), to_owner, mint, amount, decimals, program, create_account=missing
+        )
+        return await self._sign_fresh(
+            lambda blockhash: sign_checked(signer, instructions, memo, blockhash)
+        )
+
+    async def _sign_fresh(self, build: Callable[[Hash], Transaction]) -> PreparedTransfer:
         # Two identical sends within one slot would get one blockhash and so one
         # signature: one transfer. Wait for the next blockhash instead.
         for _ in range(self._poll_attempts):
             blockhash, last_valid = await self._latest_blockhash()
-            tx = build_transfer(signer, to, amount, memo, blockhash)
+            tx = build(blockhash)
             signature = str(tx.signatures[0])
             if signature not in self._issued:
                 self._remember(signature)
@@ -188,6 +268,41 @@ class RpcChain:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    async def _account(self, address: str) -> tuple[str, bytes] | None:
+        """(owner program, data) of an account, None if it does not exist."""
+        params = [address, {"commitment": COMMITMENT, "encoding": "base64"}]
+        value = _value("getAccountInfo", await self._call("getAccountInfo", params))
+        if value is None:
+            return None
+        try:
+            encoded, encoding = value["data"]
+            if encoding != "base64" or not isinstance(value["owner"], str):
+                raise ValueError(encoding)
+            return value["owner"], base64.b64decode(encoded, validate=True)
+        except (KeyError, TypeError, ValueError):
+            raise _unexpected("getAccountInfo") from None
+
+    async def _token_account_entry(self, entry: Any, program: str) -> TokenBalance:
+        """One getTokenAccountsByOwner entry: jsonParsed, or the base64 a node falls back to.
+
+        A node answers base64 for an account its parser does not know (a
+        Token-2022 extension newer than the node); the decimals then come from
+        the mint.
+        """
+        raw = _raw_token_account(entry, program)
+        if raw is None:
+            return _parsed_token_account(entry, program)
+        address, state = raw
+        decimals = (await self.mint_info(str(state.mint))).decimals
+        return TokenBalance(address, str(state.mint), state.amount, decimals, program)
+
+    async def _rent_exempt_minimum(self, size: int) -> int:
+        if size not in self._rents:
+            params = [size, {"commitment": COMMITMENT}]
+            result = await self._call("getMinimumBalanceForRentExemption", params)
+            self._rents[size] = _expect(int, "getMinimumBalanceForRentExemption", result)
+        return self._rents[size]
 
     async def _latest_blockhash(self) -> tuple[Hash, int]:
         result = await self._call("getLatestBlockhash", [{"commitment": COMMITMENT}])
@@ -284,6 +399,50 @@ class RpcChain:
         self._issued[signature] = None
         if len(self._issued) > 4096:
             self._issued.popitem(last=False)
+
+
+def _raw_token_account(entry: Any, program: str) -> tuple[str, TokenAccount] | None:
+    """A base64 entry's address and state; None if the entry is not base64 (jsonParsed)."""
+    try:
+        account = entry["account"]
+        if not isinstance(account["data"], list):
+            return None
+        encoded, encoding = account["data"]
+        if encoding != "base64" or account["owner"] != program:
+            raise ValueError(encoding)
+        state = spl.parse_token_account(program, base64.b64decode(encoded, validate=True))
+        if state is None:
+            raise ValueError("not a token account")
+        return str(parse_address(entry["pubkey"])), state
+    except (KeyError, TypeError, ValueError, WaiaasError):
+        raise _unexpected("getTokenAccountsByOwner") from None
+
+
+def _parsed_token_account(entry: Any, program: str) -> TokenBalance:
+    """One entry of getTokenAccountsByOwner in jsonParsed encoding."""
+    try:
+        account = entry["account"]
+        info = account["data"]["parsed"]["info"]
+        amount = info["tokenAmount"]
+        decimals = amount["decimals"]
+        if account["owner"] != program or not isinstance(decimals, int):
+            raise ValueError(account["owner"])
+        return TokenBalance(
+            account=str(parse_address(entry["pubkey"])),
+            mint=str(parse_address(info["mint"])),
+            amount=_base_units(amount["amount"]),
+            decimals=decimals,
+            program=program,
+        )
+    except (KeyError, TypeError, ValueError, WaiaasError):
+        raise _unexpected("getTokenAccountsByOwner") from None
+
+
+def _base_units(text: Any) -> int:
+    """A token amount, which the wire carries as a decimal string (a u64 overflows JSON numbers)."""
+    if not isinstance(text, str) or not text.isdigit() or not text.isascii():
+        raise ValueError("amount")
+    return int(text)
 
 
 def _settled(entry: dict[str, Any]) -> bool:

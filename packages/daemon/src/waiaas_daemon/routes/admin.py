@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from waiaas_daemon import __version__
-from waiaas_daemon.auth import master_auth, state_of
+from waiaas_daemon.api import operation
+from waiaas_daemon.auth import state_of
+from waiaas_daemon.schemas.system import AdminStatus
 
 
-async def admin_status(request: Request) -> JSONResponse:
+async def get_admin_status(request: Request) -> AdminStatus:
+    """Daemon status with wallet and session counts."""
     state = state_of(request)
-    return JSONResponse(
-        {
-            "status": "ok",
-            "version": __version__,
-            "uptimeSeconds": int(state.clock() - state.started_at),
-            "network": state.settings.network,
-            "walletCount": await state.db.count_wallets(),
-            "activeSessionCount": await state.db.count_active_sessions(state.now()),
-        }
+    return AdminStatus(
+        status="ok",
+        version=__version__,
+        uptime_seconds=int(state.clock() - state.started_at),
+        network=state.settings.network,  # type: ignore[arg-type]
+        wallet_count=await state.db.count_wallets(),
+        active_session_count=await state.db.count_active_sessions(state.now()),
     )
 
 
 def routes() -> list[Route]:
-    return [Route("/v1/admin/status", master_auth(admin_status), methods=["GET"])]
+    return [operation("GET", "/v1/admin/status", get_admin_status, auth="master", tag="system")]

@@ -1,36 +1,23 @@
-"""Public routes: health and nonce."""
+"""Public: the daemon's health."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from waiaas_daemon import __version__
+from waiaas_daemon.api import operation
 from waiaas_daemon.auth import state_of
-from waiaas_daemon.sessions import new_nonce
-
-NONCE_SECONDS = 300
+from waiaas_daemon.schemas.system import Health
 
 
-async def health(request: Request) -> JSONResponse:
+async def get_health(request: Request) -> Health:
+    """Daemon health."""
     state = state_of(request)
-    return JSONResponse(
-        {
-            "status": "ok",
-            "version": __version__,
-            "uptimeSeconds": int(state.clock() - state.started_at),
-        }
+    return Health(
+        status="ok", version=__version__, uptime_seconds=int(state.clock() - state.started_at)
     )
 
 
-async def nonce(request: Request) -> JSONResponse:
-    state = state_of(request)
-    return JSONResponse({"nonce": new_nonce(), "expiresAt": state.now() + NONCE_SECONDS})
-
-
 def routes() -> list[Route]:
-    return [
-        Route("/health", health, methods=["GET"]),
-        Route("/v1/nonce", nonce, methods=["GET"]),
-    ]
+    return [operation("GET", "/health", get_health, auth="public", tag="system")]

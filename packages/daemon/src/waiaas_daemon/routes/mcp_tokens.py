@@ -3,40 +3,52 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from waiaas_core.claude import WalletRef, build_claude_desktop_config
 from waiaas_core.paths import token_path
-from waiaas_daemon import parsing, sessions
-from waiaas_daemon.auth import master_auth, state_of
-from waiaas_daemon.routes.sessions import expires_in
+from waiaas_daemon import sessions
+from waiaas_daemon.api import operation
+from waiaas_daemon.auth import state_of
+from waiaas_daemon.routes.sessions import constraints_dict, ttl_of
+from waiaas_daemon.schemas.sessions import McpToken, McpTokenCreate
 
 
-async def provision(request: Request) -> JSONResponse:
+async def provision_mcp_token(request: Request, body: McpTokenCreate) -> McpToken:
+    """Issue an MCP session and write its token file."""
     state = state_of(request)
-    body = await parsing.json_object(request)
-    parsing.no_unknown_fields(body, {"walletId", "expiresIn"})
-    wallet_id = parsing.wallet_id(body)
-    issued = await sessions.provision_mcp_token(state, wallet_id, ttl=expires_in(state, body))
-    path = token_path(state.data_dir, wallet_id)
+    constraints = constraints_dict(body.constraints)
+    if body.constraints is None:
+        # Running setup again to recover must never silently lift a limit.
+        constraints = await sessions.current_mcp_constraints(state, body.wallet_id)
+    issued = await sessions.provision_mcp_token(
+        state, body.wallet_id, ttl=ttl_of(state, body.expires_in), constraints=constraints or None
+    )
+    path = token_path(state.data_dir, body.wallet_id)
     all_wallets = [WalletRef(w.id, w.name) for w in await state.db.list_wallets()]
-    wallet = next(w for w in all_wallets if w.id == wallet_id)
+    wallet = next(w for w in all_wallets if w.id == body.wallet_id)
     config = build_claude_desktop_config(
         [wallet], base_url=state.base_url, data_dir=state.data_dir, all_wallets=all_wallets
     )
-    return JSONResponse(
-        {
-            "walletId": wallet_id,
-            "walletName": wallet.name,
-            "sessionId": issued.session.id,
-            "tokenPath": str(path),
-            "expiresAt": issued.session.expires_at,
-            "claudeDesktopConfig": config,
-        },
-        status_code=201,
+    return McpToken(
+        wallet_id=body.wallet_id,
+        wallet_name=wallet.name,
+        session_id=issued.session.id,
+        token_path=str(path),
+        expires_at=issued.session.expires_at,
+        claude_desktop_config=config,
     )
 
 
 def routes() -> list[Route]:
-    return [Route("/v1/mcp/tokens", master_auth(provision), methods=["POST"])]
+    return [
+        operation(
+            "POST",
+            "/v1/mcp/tokens",
+            provision_mcp_token,
+            auth="master",
+            tag="sessions",
+            status=201,
+            errors=("WALLET_NOT_FOUND", "WALLET_TERMINATED", "SESSION_LIMIT_EXCEEDED"),
+        )
+    ]

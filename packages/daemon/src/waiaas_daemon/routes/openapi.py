@@ -1,18 +1,34 @@
-"""Public: the OpenAPI document of this daemon."""
+"""Public: the OpenAPI document of this daemon, made from its own routes."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
+from waiaas_daemon.api import json_response, operation
 from waiaas_daemon.auth import state_of
 from waiaas_daemon.openapi import openapi_document
 
 
-async def openapi_json(request: Request) -> JSONResponse:
-    return JSONResponse(openapi_document(state_of(request).settings))
+async def get_openapi(request: Request) -> Response:
+    """This OpenAPI document."""
+    state = state_of(request)
+    document = getattr(state, "openapi_cache", None)
+    if document is None:
+        document = openapi_document(request.app.routes, state.settings)
+        state.openapi_cache = document  # type: ignore[attr-defined]
+    return json_response(document)
 
 
 def routes() -> list[Route]:
-    return [Route("/openapi.json", openapi_json, methods=["GET"])]
+    return [
+        operation(
+            "GET",
+            "/openapi.json",
+            get_openapi,
+            auth="public",
+            tag="system",
+            raw_response="OpenApiDocument",
+        )
+    ]

@@ -1,107 +1,160 @@
-"""Sessions: create, list, revoke (masterAuth) and renew (the token itself)."""
+"""Sessions: create, list, revoke (masterAuth); renew and read itself (the token)."""
 
 from __future__ import annotations
 
-from typing import Any
-
+import msgspec
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from waiaas_daemon import parsing, sessions
-from waiaas_daemon.auth import bearer_token, master_auth, state_of
+from waiaas_core.errors import WaiaasError
+from waiaas_daemon import sessions
+from waiaas_daemon.api import operation, path_id
+from waiaas_daemon.auth import bearer_token, state_of
+from waiaas_daemon.schemas.sessions import (
+    Constraints,
+    Session,
+    SessionCreate,
+    SessionCreated,
+    SessionList,
+    SessionListQuery,
+    SessionRenewed,
+    SessionRevoked,
+)
 from waiaas_daemon.state import DaemonState
 from waiaas_daemon.storage import SessionRow
 
-
-def session_view(state: DaemonState, session: SessionRow) -> dict[str, Any]:
-    return {
-        "id": session.id,
-        "walletId": session.wallet_id,
-        "label": session.label,
-        "status": sessions.status_of(state, session),
-        "renewalCount": session.renewal_count,
-        "maxRenewals": state.settings.max_renewals,
-        "expiresAt": session.expires_at,
-        "absoluteExpiresAt": sessions.absolute_expiry(state, session),
-        "createdAt": session.created_at,
-        "lastRenewedAt": session.last_renewed_at,
-        "constraints": session.constraints,
-    }
+SESSION_ID = {"id": "Session id."}
+RENEWAL_ERRORS = (
+    "RENEWAL_TOO_EARLY",
+    "SESSION_NOT_FOUND",
+    "RENEWAL_CONFLICT",
+    "RENEWAL_LIMIT_EXCEEDED",
+    "SESSION_LIFETIME_EXPIRED",
+)
 
 
-def expires_in(state: DaemonState, body: dict[str, Any]) -> int:
-    settings = state.settings
-    value = parsing.integer(
-        body,
-        "expiresIn",
-        low=settings.min_session_ttl,
-        high=settings.max_session_ttl,
-        required=False,
+def session_model(state: DaemonState, session: SessionRow) -> Session:
+    return Session(
+        id=session.id,
+        wallet_id=session.wallet_id,
+        label=session.label,
+        status=sessions.status_of(state, session),  # type: ignore[arg-type]
+        renewal_count=session.renewal_count,
+        max_renewals=state.settings.max_renewals,
+        expires_at=session.expires_at,
+        absolute_expires_at=sessions.absolute_expiry(state, session),
+        created_at=session.created_at,
+        last_renewed_at=session.last_renewed_at,
+        constraints=session.constraints,
     )
-    return settings.session_ttl if value is None else value
 
 
-async def create_session(request: Request) -> JSONResponse:
+def ttl_of(state: DaemonState, expires_in: int | None) -> int:
+    """``expiresIn`` within the operator's bounds, or the default TTL."""
+    settings = state.settings
+    if expires_in is None:
+        return settings.session_ttl
+    if not settings.min_session_ttl <= expires_in <= settings.max_session_ttl:
+        raise WaiaasError(
+            "INVALID_REQUEST",
+            f"expiresIn: must be between {settings.min_session_ttl} and {settings.max_session_ttl}",
+        )
+    return expires_in
+
+
+def constraints_dict(constraints: Constraints | None) -> dict[str, object] | None:
+    return None if constraints is None else msgspec.to_builtins(constraints)
+
+
+async def create_session(request: Request, body: SessionCreate) -> SessionCreated:
+    """Issue a session token for a wallet."""
     state = state_of(request)
-    body = await parsing.json_object(request)
-    parsing.no_unknown_fields(body, {"walletId", "expiresIn", "constraints", "label"})
-    wallet_id = parsing.wallet_id(body)
     issued = await sessions.create_session(
         state,
-        wallet_id,
-        ttl=expires_in(state, body),
-        constraints=parsing.constraints(body.get("constraints")),
-        label=parsing.string(body, "label", required=False, max_length=64),
+        body.wallet_id,
+        ttl=ttl_of(state, body.expires_in),
+        constraints=constraints_dict(body.constraints),
+        label=body.label,
     )
-    return JSONResponse(
-        {
-            "id": issued.session.id,
-            "token": issued.token,
-            "expiresAt": issued.session.expires_at,
-            "walletId": wallet_id,
-        },
-        status_code=201,
+    return SessionCreated(
+        id=issued.session.id,
+        token=issued.token,
+        expires_at=issued.session.expires_at,
+        wallet_id=body.wallet_id,
     )
 
 
-async def list_sessions(request: Request) -> JSONResponse:
+async def list_sessions(request: Request, query: SessionListQuery) -> SessionList:
+    """Sessions of one wallet, or of all."""
     state = state_of(request)
-    wallet_id = request.query_params.get("walletId")
-    if wallet_id is not None:
-        wallet_id = parsing.wallet_id({"walletId": wallet_id})
-    rows = await state.db.list_sessions(wallet_id)
-    return JSONResponse({"items": [session_view(state, s) for s in rows]})
+    rows = await state.db.list_sessions(query.wallet_id)
+    return SessionList(items=[session_model(state, s) for s in rows])
 
 
-async def revoke_session(request: Request) -> JSONResponse:
-    session_id = parsing.path_uuid(request, "id", "SESSION_NOT_FOUND")
+async def revoke_session(request: Request) -> SessionRevoked:
+    """Revoke a session (idempotent)."""
+    session_id = path_id(request, "id", "SESSION_NOT_FOUND")
     session = await sessions.revoke(state_of(request), session_id)
-    return JSONResponse({"id": session.id, "status": "REVOKED"})
+    return SessionRevoked(id=session.id, status="REVOKED")
 
 
-async def renew_session(request: Request) -> JSONResponse:
+async def renew_session(request: Request) -> SessionRenewed:
+    """Exchange the token for a new one with the same TTL."""
     state = state_of(request)
     # A malformed id is simply not the token's session (check 2); renew() runs
     # check 1 on the token first.
     issued = await sessions.renew(state, request.path_params["id"], bearer_token(request))
-    return JSONResponse(
-        {
-            "id": issued.session.id,
-            "token": issued.token,
-            "expiresAt": issued.session.expires_at,
-            "renewalCount": issued.session.renewal_count,
-            "maxRenewals": state.settings.max_renewals,
-            "absoluteExpiresAt": sessions.absolute_expiry(state, issued.session),
-        }
+    return SessionRenewed(
+        id=issued.session.id,
+        token=issued.token,
+        expires_at=issued.session.expires_at,
+        renewal_count=issued.session.renewal_count,
+        max_renewals=state.settings.max_renewals,
+        absolute_expires_at=sessions.absolute_expiry(state, issued.session),
     )
+
+
+async def get_own_session(request: Request) -> Session:
+    """The token's own session: renewals, limits and constraints."""
+    return session_model(state_of(request), request.state.auth.session)
 
 
 def routes() -> list[Route]:
     return [
-        Route("/v1/sessions", master_auth(create_session), methods=["POST"]),
-        Route("/v1/sessions", master_auth(list_sessions), methods=["GET"]),
-        Route("/v1/sessions/{id}", master_auth(revoke_session), methods=["DELETE"]),
-        # The token is checked inside renew(): its seven checks have their own order.
-        Route("/v1/sessions/{id}/renew", renew_session, methods=["PUT"]),
+        operation(
+            "POST",
+            "/v1/sessions",
+            create_session,
+            auth="master",
+            tag="sessions",
+            status=201,
+            errors=(
+                "INVALID_ADDRESS",
+                "WALLET_NOT_FOUND",
+                "WALLET_TERMINATED",
+                "SESSION_LIMIT_EXCEEDED",
+            ),
+        ),
+        operation("GET", "/v1/sessions", list_sessions, auth="master", tag="sessions"),
+        operation(
+            "DELETE",
+            "/v1/sessions/{id}",
+            revoke_session,
+            auth="master",
+            tag="sessions",
+            path_params=SESSION_ID,
+            errors=("SESSION_NOT_FOUND",),
+        ),
+        operation(
+            "PUT",
+            "/v1/sessions/{id}/renew",
+            renew_session,
+            auth="session",
+            tag="sessions",
+            # The token is checked inside renew(): its seven checks have their own order.
+            checks_own_token=True,
+            path_params={"id": "Session id; must be the token's own session."},
+            errors=RENEWAL_ERRORS,
+        ),
+        operation("GET", "/v1/session", get_own_session, auth="session", tag="agent"),
     ]

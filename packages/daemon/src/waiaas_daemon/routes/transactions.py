@@ -3,69 +3,94 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from waiaas_core.errors import WaiaasError
-from waiaas_daemon import parsing, transactions
-from waiaas_daemon.auth import session_auth, state_of
+from waiaas_daemon import transactions
+from waiaas_daemon.api import operation, path_id
+from waiaas_daemon.auth import state_of
+from waiaas_daemon.schemas.transactions import (
+    SendRequest,
+    SendResult,
+    Transaction,
+    TransactionListQuery,
+    TransactionPage,
+)
+from waiaas_daemon.storage import TransactionRow
 
-MAX_MEMO = 256
+TRANSACTION_ID = {"id": "Transaction id; another wallet's is not found."}
 
 
-async def send(request: Request) -> JSONResponse:
-    body = await parsing.json_object(request)
-    parsing.no_unknown_fields(body, {"to", "amount", "memo"})
-    if "to" not in body:
-        raise parsing.invalid("to", "is required")
-    if "amount" not in body:
-        raise parsing.invalid("amount", "is required")
-    to = parsing.address(body["to"], "to")
-    amount = parsing.lamports(body["amount"], "amount")
-    memo = parsing.string(body, "memo", required=False, max_length=MAX_MEMO)
-    tx = await transactions.send(state_of(request), request.state.auth, to, amount, memo)
-    return JSONResponse(
-        {"id": tx.id, "status": tx.status, "signature": tx.signature}, status_code=201
+def transaction_model(tx: TransactionRow) -> Transaction:
+    return Transaction(
+        id=tx.id,
+        wallet_id=tx.wallet_id,
+        type=tx.type,
+        status=tx.status,
+        to=tx.to_address,
+        amount=tx.amount,
+        memo=tx.memo,
+        signature=tx.signature,
+        error=tx.error,
+        created_at=tx.created_at,
+        updated_at=tx.updated_at,
     )
 
 
-async def list_transactions(request: Request) -> JSONResponse:
+async def send_transaction(request: Request, body: SendRequest) -> SendResult:
+    """Send lamports from the token's wallet."""
+    tx = await transactions.send(
+        state_of(request), request.state.auth, body.to, int(body.amount), body.memo
+    )
+    return SendResult(id=tx.id, status=tx.status, signature=tx.signature)
+
+
+async def list_transactions(request: Request, query: TransactionListQuery) -> TransactionPage:
+    """The token's wallet transactions, newest first."""
     state = state_of(request)
-    limit = _limit(request.query_params.get("limit"))
-    cursor = request.query_params.get("cursor")
-    before = transactions.decode_cursor(cursor) if cursor else None
+    before = transactions.decode_cursor(query.cursor) if query.cursor else None
     wallet_id = request.state.auth.claims.wallet_id
     # One more than asked tells whether another page exists.
-    rows = await state.db.list_transactions(wallet_id, limit + 1, before)
-    page = rows[:limit]
-    more = len(rows) > limit
-    return JSONResponse(
-        {
-            "items": [transactions.transaction_view(tx) for tx in page],
-            "cursor": transactions.encode_cursor(page[-1].seq) if more else None,
-        }
+    rows = await state.db.list_transactions(wallet_id, query.limit + 1, before)
+    page = rows[: query.limit]
+    more = len(rows) > query.limit
+    return TransactionPage(
+        items=[transaction_model(tx) for tx in page],
+        cursor=transactions.encode_cursor(page[-1].seq) if more else None,
     )
 
 
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return 20
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 100:
-        raise WaiaasError("INVALID_REQUEST", "limit: must be a whole number from 1 to 100")
-    return int(raw)
-
-
-async def get_transaction(request: Request) -> JSONResponse:
-    tx_id = parsing.path_uuid(request, "id", "TRANSACTION_NOT_FOUND")
-    tx = await transactions.get_for_wallet(
-        state_of(request), request.state.auth.claims.wallet_id, tx_id
-    )
-    return JSONResponse(transactions.transaction_view(tx))
+async def get_transaction(request: Request) -> Transaction:
+    """One transaction of the token's wallet."""
+    tx_id = path_id(request, "id", "TRANSACTION_NOT_FOUND")
+    wallet_id = request.state.auth.claims.wallet_id
+    return transaction_model(await transactions.get_for_wallet(state_of(request), wallet_id, tx_id))
 
 
 def routes() -> list[Route]:
     return [
-        Route("/v1/transactions/send", session_auth(send), methods=["POST"]),
-        Route("/v1/transactions", session_auth(list_transactions), methods=["GET"]),
-        Route("/v1/transactions/{id}", session_auth(get_transaction), methods=["GET"]),
+        operation(
+            "POST",
+            "/v1/transactions/send",
+            send_transaction,
+            auth="session",
+            tag="agent",
+            status=201,
+            errors=(
+                "INVALID_ADDRESS",
+                "CONSTRAINT_VIOLATED",
+                "INSUFFICIENT_BALANCE",
+                "WALLET_TERMINATED",
+                "CHAIN_ERROR",
+            ),
+        ),
+        operation("GET", "/v1/transactions", list_transactions, auth="session", tag="agent"),
+        operation(
+            "GET",
+            "/v1/transactions/{id}",
+            get_transaction,
+            auth="session",
+            tag="agent",
+            path_params=TRANSACTION_ID,
+            errors=("TRANSACTION_NOT_FOUND",),
+        ),
     ]

@@ -1,61 +1,95 @@
-"""masterAuth: create, list, get and terminate wallets."""
+"""masterAuth: create, list, get and terminate wallets; airdrops to them."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from waiaas_core.config import NETWORKS
-from waiaas_daemon import parsing, transactions, wallets
-from waiaas_daemon.auth import master_auth, state_of
+from waiaas_daemon import transactions, wallets
+from waiaas_daemon.api import operation, path_id
+from waiaas_daemon.auth import state_of
+from waiaas_daemon.routes.transactions import transaction_model
+from waiaas_daemon.schemas.transactions import Transaction
+from waiaas_daemon.schemas.wallets import AirdropRequest, Wallet, WalletCreate, WalletList
+from waiaas_daemon.storage import WalletRow
+
+WALLET_ID = {"id": "Wallet id."}
 
 
-async def create_wallet(request: Request) -> JSONResponse:
+def wallet_model(wallet: WalletRow) -> Wallet:
+    return Wallet(
+        id=wallet.id,
+        name=wallet.name,
+        chain="solana",
+        network=wallet.network,  # type: ignore[arg-type]
+        address=wallet.address,
+        status=wallet.status,  # type: ignore[arg-type]
+        created_at=wallet.created_at,
+    )
+
+
+async def create_wallet(request: Request, body: WalletCreate) -> Wallet:
+    """Create a wallet with a new keypair."""
     state = state_of(request)
-    body = await parsing.json_object(request)
-    parsing.no_unknown_fields(body, {"name", "network"})
-    name = parsing.string(body, "name", max_length=100)
-    network = parsing.string(body, "network", required=False) or state.settings.network
-    if network not in NETWORKS:
-        raise parsing.invalid("network", f"must be one of {', '.join(NETWORKS)}")
-    wallet = await wallets.create_wallet(state, name.strip(), network)
-    return JSONResponse(wallets.wallet_view(wallet), status_code=201)
+    network = body.network or state.settings.network
+    return wallet_model(await wallets.create_wallet(state, body.name.strip(), network))
 
 
-async def list_wallets(request: Request) -> JSONResponse:
-    rows = await state_of(request).db.list_wallets()
-    return JSONResponse({"items": [wallets.wallet_view(w) for w in rows]})
+async def list_wallets(request: Request) -> WalletList:
+    """All wallets."""
+    return WalletList(items=[wallet_model(w) for w in await state_of(request).db.list_wallets()])
 
 
-async def get_wallet(request: Request) -> JSONResponse:
-    wallet_id = parsing.path_uuid(request, "id", "WALLET_NOT_FOUND")
-    wallet = await wallets.get_wallet(state_of(request), wallet_id)
-    return JSONResponse(wallets.wallet_view(wallet))
+async def get_wallet(request: Request) -> Wallet:
+    """One wallet."""
+    wallet_id = path_id(request, "id", "WALLET_NOT_FOUND")
+    return wallet_model(await wallets.get_wallet(state_of(request), wallet_id))
 
 
-async def terminate_wallet(request: Request) -> JSONResponse:
-    wallet_id = parsing.path_uuid(request, "id", "WALLET_NOT_FOUND")
-    wallet = await wallets.terminate_wallet(state_of(request), wallet_id)
-    return JSONResponse(wallets.wallet_view(wallet))
+async def terminate_wallet(request: Request) -> Wallet:
+    """Terminate a wallet and revoke its sessions."""
+    wallet_id = path_id(request, "id", "WALLET_NOT_FOUND")
+    return wallet_model(await wallets.terminate_wallet(state_of(request), wallet_id))
 
 
-async def airdrop(request: Request) -> JSONResponse:
-    wallet_id = parsing.path_uuid(request, "id", "WALLET_NOT_FOUND")
-    body = await parsing.json_object(request)
-    parsing.no_unknown_fields(body, {"amount"})
-    if "amount" not in body:
-        raise parsing.invalid("amount", "is required")
-    amount = parsing.lamports(body["amount"], "amount")
-    tx = await transactions.airdrop(state_of(request), wallet_id, amount)
-    return JSONResponse(transactions.transaction_view(tx), status_code=201)
+async def airdrop(request: Request, body: AirdropRequest) -> Transaction:
+    """Request an airdrop to a wallet (local and devnet only)."""
+    wallet_id = path_id(request, "id", "WALLET_NOT_FOUND")
+    tx = await transactions.airdrop(state_of(request), wallet_id, int(body.amount))
+    return transaction_model(tx)
 
 
 def routes() -> list[Route]:
+    unknown = ("WALLET_NOT_FOUND",)
     return [
-        Route("/v1/wallets", master_auth(create_wallet), methods=["POST"]),
-        Route("/v1/wallets", master_auth(list_wallets), methods=["GET"]),
-        Route("/v1/wallets/{id}", master_auth(get_wallet), methods=["GET"]),
-        Route("/v1/wallets/{id}", master_auth(terminate_wallet), methods=["DELETE"]),
-        Route("/v1/wallets/{id}/airdrop", master_auth(airdrop), methods=["POST"]),
+        operation("POST", "/v1/wallets", create_wallet, auth="master", tag="wallets", status=201),
+        operation("GET", "/v1/wallets", list_wallets, auth="master", tag="wallets"),
+        operation(
+            "GET",
+            "/v1/wallets/{id}",
+            get_wallet,
+            auth="master",
+            tag="wallets",
+            path_params=WALLET_ID,
+            errors=unknown,
+        ),
+        operation(
+            "DELETE",
+            "/v1/wallets/{id}",
+            terminate_wallet,
+            auth="master",
+            tag="wallets",
+            path_params=WALLET_ID,
+            errors=unknown,
+        ),
+        operation(
+            "POST",
+            "/v1/wallets/{id}/airdrop",
+            airdrop,
+            auth="master",
+            tag="wallets",
+            status=201,
+            path_params=WALLET_ID,
+            errors=(*unknown, "WALLET_TERMINATED", "RATE_LIMITED", "CHAIN_ERROR"),
+        ),
     ]

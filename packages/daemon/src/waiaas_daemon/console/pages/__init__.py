@@ -1,0 +1,1 @@
+"""Console pages, one module per page; each exports ``routes()`` (paths under /console)."""

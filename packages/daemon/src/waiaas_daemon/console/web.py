@@ -1,0 +1,191 @@
+"""What every console page shares: templates, security headers, sign-in and CSRF guards.
+
+A page is a route function wrapped by ``page`` (GET, signed in) or
+``action`` (POST, signed in, from the console, with the session's CSRF
+token); both render a WaiaasError as an HTML page instead of the API's JSON.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import jinja2
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from waiaas_core.errors import WaiaasError
+from waiaas_daemon.console.origin import from_console
+from waiaas_daemon.console.sessions import COOKIE, ConsoleSession, ConsoleSessions, csrf_matches
+
+HERE = Path(__file__).parent
+PREFIX = "/console"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _sol(lamports: int | str | None) -> str:
+    if lamports is None:
+        return "unavailable"
+    return f"{Decimal(int(lamports)) / Decimal(10**9):f}".rstrip("0").rstrip(".") or "0"
+
+
+def _when(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["sol"] = _sol
+    env.filters["when"] = _when
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+class ConsoleGuard:
+    """Pure ASGI: hands routes the session store and adds the security headers to every answer."""
+
+    def __init__(self, app: ASGIApp, sessions: ConsoleSessions) -> None:
+        self.app = app
+        self.sessions = sessions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})["console_sessions"] = self.sessions
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
+
+
+def store(request: Request) -> ConsoleSessions:
+    return request.state.console_sessions
+
+
+def current(request: Request) -> ConsoleSession | None:
+    return store(request).touch(request.cookies.get(COOKIE))
+
+
+def own_origin(request: Request) -> str:
+    # The Host guard has already refused any name that is not ours.
+    return f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
+def came_from_console(request: Request) -> bool:
+    return from_console(
+        own_origin=own_origin(request),
+        origin=request.headers.get("origin"),
+        referer=request.headers.get("referer"),
+        fetch_site=request.headers.get("sec-fetch-site"),
+    )
+
+
+async def form(request: Request) -> dict[str, str]:
+    """The urlencoded form, first value of each field (the console posts nothing else)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != (
+        "application/x-www-form-urlencoded"
+    ):
+        return {}
+    fields = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    return {name: values[0] for name, values in fields.items()}
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200
+) -> Response:
+    session: ConsoleSession | None = getattr(request.state, "console", None)
+    full = {
+        "signed_in": session is not None,
+        "csrf_token": session.csrf_token if session else "",
+        **(context or {}),
+    }
+    return templates.TemplateResponse(request, name, full, status_code=status)
+
+
+def error_page(request: Request, error: WaiaasError) -> Response:
+    if "text/html" not in request.headers.get("accept", ""):
+        return JSONResponse(error.to_body(), status_code=error.status)
+    return render(request, "error.html", {"error": error}, status=error.status)
+
+
+def redirect(path: str) -> RedirectResponse:
+    return RedirectResponse(PREFIX + path, status_code=303)
+
+
+def page(endpoint: Endpoint) -> Endpoint:
+    """A GET page for a signed-in owner; anyone else is sent to the sign-in page."""
+
+    @functools.wraps(endpoint)
+    async def guarded(request: Request) -> Response:
+        request.state.console = current(request)
+        if request.state.console is None:
+            return redirect("/signin")
+        try:
+            return await endpoint(request)
+        except WaiaasError as error:
+            return error_page(request, error)
+
+    return guarded
+
+
+def action(endpoint: Endpoint, *, signed_in: bool = True) -> Endpoint:
+    """A POST that changes something: from the console, with the session's CSRF token.
+
+    The checks run before the endpoint reads anything else, so a refused
+    request changes nothing. ``signed_in=False`` is for the sign-in form
+    itself, which has no session yet and relies on the origin check.
+    """
+
+    @functools.wraps(endpoint)
+    async def guarded(request: Request) -> Response:
+        try:
+            if not came_from_console(request):
+                raise WaiaasError("CSRF_FAILED")
+            request.state.console = current(request)
+            request.state.form = await form(request)
+            if signed_in:
+                _require_csrf(request)
+            return await endpoint(request)
+        except WaiaasError as error:
+            return error_page(request, error)
+
+    return guarded
+
+
+def _require_csrf(request: Request) -> None:
+    session = request.state.console
+    if session is None:
+        # The token cannot be checked without a session; signing in again is the fix.
+        raise WaiaasError("CONSOLE_AUTH_REQUIRED")
+    if not csrf_matches(session, request.state.form.get("csrf_token")):
+        raise WaiaasError("CSRF_FAILED")

@@ -1,0 +1,114 @@
+"""Models of sessions, their renewal and the MCP token file."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta
+
+from waiaas_core.limits import MAX_LIST
+from waiaas_daemon.schemas._base import (
+    Address,
+    Amount,
+    Label,
+    Model,
+    Query,
+    Uuid,
+    check_address,
+    check_amount,
+)
+from waiaas_daemon.schemas.system import UnixTime
+
+# Its bounds are the operator's settings: checked by the route, written into the
+# document by openapi.py.
+ExpiresIn = Annotated[int, Meta(description="Seconds; bounds from the daemon's settings.")]
+
+
+class Constraints(Model, omit_defaults=True):
+    """Hard caps on one session, enforced on every spend."""
+
+    max_amount_per_tx: Amount | None = None
+    max_amount_per_day: Amount | None = None
+    allowed_recipients: Annotated[list[Address], Meta(max_length=MAX_LIST)] | None = None
+
+    def check(self) -> None:
+        check_amount(self.max_amount_per_tx, "constraints.maxAmountPerTx")
+        check_amount(self.max_amount_per_day, "constraints.maxAmountPerDay")
+        for i, address in enumerate(self.allowed_recipients or ()):
+            check_address(address, f"constraints.allowedRecipients[{i}]")
+
+
+class SessionCreate(Model):
+    wallet_id: Uuid
+    expires_in: ExpiresIn | None = None
+    constraints: Constraints | None = None
+    label: Label | None = None
+
+    def check(self) -> None:
+        if self.constraints is not None:
+            self.constraints.check()
+
+
+class SessionCreated(Model):
+    id: Uuid
+    token: str
+    expires_at: UnixTime
+    wallet_id: Uuid
+
+
+SessionStatus = Literal["ACTIVE", "EXPIRED", "REVOKED"]
+
+
+class Session(Model):
+    id: Uuid
+    wallet_id: Uuid
+    label: str | None
+    status: SessionStatus
+    renewal_count: int
+    max_renewals: int
+    expires_at: UnixTime
+    absolute_expires_at: UnixTime
+    created_at: UnixTime
+    last_renewed_at: UnixTime | None
+    constraints: dict[str, Any] | None
+
+
+class SessionList(Model):
+    items: list[Session]
+
+
+class SessionListQuery(Query):
+    wallet_id: Uuid | None = None
+
+
+class SessionRevoked(Model):
+    id: Uuid
+    status: Literal["REVOKED"]
+
+
+class SessionRenewed(Model):
+    id: Uuid
+    token: str
+    expires_at: UnixTime
+    renewal_count: int
+    max_renewals: int
+    absolute_expires_at: UnixTime
+
+
+class McpTokenCreate(Model):
+    wallet_id: Uuid
+    expires_in: ExpiresIn | None = None
+    constraints: Constraints | None = None
+
+    def check(self) -> None:
+        if self.constraints is not None:
+            self.constraints.check()
+
+
+class McpToken(Model):
+    wallet_id: Uuid
+    wallet_name: str
+    session_id: Uuid
+    token_path: str
+    expires_at: UnixTime
+    claude_desktop_config: dict[str, Any]

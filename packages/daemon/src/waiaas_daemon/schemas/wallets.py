@@ -1,0 +1,53 @@
+"""Models of the owner's wallet routes and of the token's own wallet."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from waiaas_daemon.schemas._base import Address, Amount, Model, Name, Network, Uuid, check_amount
+from waiaas_daemon.schemas.system import UnixTime
+
+WalletStatus = Literal["ACTIVE", "SUSPENDED", "TERMINATED"]
+
+
+class WalletCreate(Model):
+    name: Name
+    network: Network | None = None
+
+
+class Wallet(Model):
+    id: Uuid
+    name: str
+    chain: Literal["solana"]
+    network: Network
+    address: Address
+    status: WalletStatus
+    created_at: UnixTime
+
+
+class WalletList(Model):
+    items: list[Wallet]
+
+
+class AirdropRequest(Model):
+    amount: Amount
+
+    def check(self) -> None:
+        check_amount(self.amount, "amount")
+
+
+class WalletAddress(Model):
+    wallet_id: Uuid
+    chain: Literal["solana"]
+    network: Network
+    address: Address
+
+
+class WalletBalance(Model):
+    wallet_id: Uuid
+    chain: Literal["solana"]
+    network: Network
+    address: Address
+    balance: str
+    decimals: int
+    symbol: str
