@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.daemon.policy_support import SOL, funded, recipient, send, set_policy
 from waiaas_daemon.console import policyform
 
 pytestmark = pytest.mark.anyio
@@ -88,3 +89,19 @@ def test_an_api_message_is_mapped_to_the_field_it_names():
     assert policyform.field_of("notifyMax: must not be below instantMax (5)") == "notifyMax"
     assert policyform.field_of("allowedRecipients[2]: not a base58 address") == "allowedRecipients"
     assert policyform.field_of("tokens.abc.instantMax: x") is None
+
+
+async def test_an_approval_while_the_kill_switch_is_on_is_refused_and_the_send_keeps_waiting(
+    harness, owner
+):
+    wallet, headers, _ = await funded(harness)
+    await set_policy(harness, wallet["id"], instantMax=str(SOL // 10))
+    tx = (await send(harness, headers, await recipient(harness), SOL)).json()
+    token = await owner.csrf_token()
+    assert (await owner.post("/console/kill-switch/on", {"csrf_token": token})).status_code == 303
+    answer = await owner.post(f"/console/approvals/{tx['id']}/approve", {"csrf_token": token})
+    assert answer.status_code == 403
+    assert "KILL_SWITCH_ACTIVE" in answer.text
+    page = await owner.http.get(f"/console/approvals/{tx['id']}")
+    assert "PENDING_APPROVAL" in page.text
+    assert ">Approve</button>" in page.text

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.test_browser import _sign_in, browser, daemon, page
+from tests.console.test_browser import PHONE, _sign_in, browser, daemon, page
 from tests.support.daemon import FAST_SECURITY, Daemon, running_daemon
 
 __all__ = ["browser", "daemon", "page"]
@@ -115,6 +115,7 @@ def test_the_approvals_list_shows_a_new_send_by_itself(daemon, page, agent):
     tx = agent.held(APPROVAL_AMOUNT, "PENDING_APPROVAL")
     # No reload: htmx polls the list every 5 s.
     expect(_row(page, tx["id"])).to_be_visible(timeout=12_000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
 def test_a_policy_set_in_sol_through_the_form_is_the_wallets_policy(daemon, page, agent):
