@@ -25,6 +25,14 @@ class MasterGuard:
         self._failures: deque[float] = deque()
         self._locked_until = 0.0
 
+    @property
+    def locked_until(self) -> float:
+        return self._locked_until
+
+    @property
+    def attempts(self) -> int:
+        return self._attempts
+
     def check(self, offered: bytes | None) -> None:
         """``offered`` is the raw header value (UTF-8 of the password)."""
         now = self._clock()

@@ -18,7 +18,7 @@ from waiaas_core.errors import WaiaasError
 from waiaas_core.paths import token_path
 from waiaas_core.tokens import SessionClaims, sign_session_token, verify_session_token
 from waiaas_daemon.state import DaemonState
-from waiaas_daemon.storage import LimitReached, SessionRow
+from waiaas_daemon.storage import Event, LimitReached, SessionRow
 
 MCP_LABEL = "mcp"
 
@@ -65,7 +65,9 @@ async def create_session(
     ttl: int,
     constraints: dict[str, Any] | None = None,
     label: str | None = None,
+    action: str = "session.create",
 ) -> Issued:
+    """``action`` names the audit entry: ``session.create`` or ``mcp_token.create``."""
     wallet = await state.db.get_wallet(wallet_id)
     if wallet is None:
         raise WaiaasError("WALLET_NOT_FOUND")
@@ -91,6 +93,20 @@ async def create_session(
             limit=state.settings.max_sessions_per_wallet,
             now=now,
             replace_label=MCP_LABEL if label == MCP_LABEL else None,
+            events=[
+                Event(
+                    "owner",
+                    action,
+                    wallet_id,
+                    session_id,
+                    details={
+                        "label": label,
+                        "expiresAt": expires_at,
+                        "constraints": constraints,
+                        "walletName": wallet.name,
+                    },
+                )
+            ],
         )
     except LimitReached:
         raise WaiaasError(
@@ -177,6 +193,15 @@ async def renew(state: DaemonState, session_id: str, token: str) -> Issued:
         now=issued_at,
         prev_valid_until=now + state.settings.renewal_grace,
         before_commit=_token_file_keeper(state, session, new_token),
+        events=[
+            Event(
+                f"session:{session.id}",
+                "session.renew",
+                session.wallet_id,
+                session.id,
+                details={"expiresAt": expires_at, "renewal": session.renewal_count + 1},
+            )
+        ],
     )
     if not swapped:
         raise WaiaasError("RENEWAL_CONFLICT", hint="Read the current token from the token file.")
@@ -216,7 +241,9 @@ async def revoke(state: DaemonState, session_id: str) -> SessionRow:
     session = await state.db.get_session(session_id)
     if session is None:
         raise WaiaasError("SESSION_NOT_FOUND")
-    await state.db.revoke_session(session_id, state.now())
+    await state.db.revoke_session(
+        session_id, state.now(), [Event("owner", "session.revoke", session.wallet_id, session_id)]
+    )
     revoked = await state.db.get_session(session_id)
     assert revoked is not None
     return revoked

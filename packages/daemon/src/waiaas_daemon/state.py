@@ -20,6 +20,7 @@ from waiaas_core.tokens import SessionClaims
 from waiaas_daemon.chain.base import Chain
 from waiaas_daemon.chain.local import LocalChain
 from waiaas_daemon.chain.rpc import RpcChain
+from waiaas_daemon.eventlog import EventLog
 from waiaas_daemon.keystore import (
     KdfParams,
     KeyStore,
@@ -27,6 +28,7 @@ from waiaas_daemon.keystore import (
     hash_master_password,
 )
 from waiaas_daemon.master import MasterGuard
+from waiaas_daemon.notify import Notifier
 from waiaas_daemon.storage import Database
 
 MIN_PASSWORD_LENGTH = 8
@@ -49,6 +51,8 @@ class DaemonState:
     base_url: str = ""
     chains: dict[str, Chain] = field(default_factory=dict)
     chain_factory: Callable[[str, Settings], Chain] | None = None
+    # Written by every state change (db.sink); its worker runs in the app's lifespan.
+    notifier: Notifier | None = None
     _wallet_locks: dict[str, anyio.Lock] = field(default_factory=dict)
     verified_tokens: dict[str, SessionClaims] = field(default_factory=dict)
 
@@ -116,6 +120,10 @@ class DaemonState:
                 chains=chains,
                 chain_factory=chain_factory,
             )
+            state.notifier = Notifier(
+                db, lambda: state.settings, clock=clock, base_url=lambda: state.base_url
+            )
+            db.sink = EventLog(clock, state.notifier).write
             try:
                 yield state
             finally:

@@ -18,7 +18,9 @@ from typing import Any
 import aiosqlite
 import anyio
 
+from waiaas_daemon.audit import AUDIT_SCHEMA
 from waiaas_daemon.chain.base import AccountSnapshot
+from waiaas_daemon.notify.outbox import NOTIFY_SCHEMA
 
 # Forward migrations; PRAGMA user_version is the index of the last one applied.
 MIGRATIONS: tuple[str, ...] = (
@@ -125,6 +127,9 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE session_id = NEW.id AND status IN ('QUEUED', 'PENDING_APPROVAL');
     END;
     """,
+    # 4, 5: the audit log and the notification outbox (SPEC 13).
+    AUDIT_SCHEMA,
+    NOTIFY_SCHEMA,
 )
 
 
@@ -265,6 +270,13 @@ class Database:
         # makes every change to them. Cleared before and after each change.
         self._sessions: dict[str, SessionRow] = {}
         self._sessions_generation = 0
+        # eventlog.EventLog.write, set by DaemonState.open: audit entries and outbox rows.
+        self.sink: Callable[[aiosqlite.Connection, Sequence[Event]], Awaitable[Any]] | None = None
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        """The read connection, for modules that keep their own SQL (audit, notify)."""
+        return self._reader
 
     def _sessions_changed(self) -> None:
         self._sessions_generation += 1
@@ -334,7 +346,9 @@ class Database:
 
     # -- wallets ------------------------------------------------------------
 
-    async def insert_wallet(self, wallet: dict[str, Any]) -> WalletRow:
+    async def insert_wallet(
+        self, wallet: dict[str, Any], events: Sequence[Event] = ()
+    ) -> WalletRow:
         columns = ", ".join(wallet)
         marks = ", ".join("?" for _ in wallet)
         async with self.transaction() as db:
@@ -342,6 +356,7 @@ class Database:
                 f"INSERT INTO wallets ({columns}) VALUES ({marks})",  # noqa: S608 - fixed names
                 tuple(wallet.values()),
             )
+            await self._emit(db, events)
         found = await self.get_wallet(wallet["id"])
         assert found is not None
         return found
@@ -362,7 +377,9 @@ class Database:
     async def list_wallets(self) -> list[WalletRow]:
         return [WalletRow(**dict(r)) for r in await self._all("SELECT * FROM wallets ORDER BY seq")]
 
-    async def terminate_wallet(self, wallet_id: str, now: int) -> None:
+    async def terminate_wallet(
+        self, wallet_id: str, now: int, events: Sequence[Event] = ()
+    ) -> None:
         self._wallets_generation += 1
         self._wallets.pop(wallet_id, None)
         async with self._changing_sessions() as db:
@@ -371,6 +388,7 @@ class Database:
                 "UPDATE sessions SET revoked_at = ? WHERE wallet_id = ? AND revoked_at IS NULL",
                 (now, wallet_id),
             )
+            await self._emit(db, events)
         self._wallets_generation += 1
         self._wallets.pop(wallet_id, None)
 
@@ -381,7 +399,13 @@ class Database:
     # -- sessions -----------------------------------------------------------
 
     async def insert_session(
-        self, session: dict[str, Any], *, limit: int, now: int, replace_label: str | None
+        self,
+        session: dict[str, Any],
+        *,
+        limit: int,
+        now: int,
+        replace_label: str | None,
+        events: Sequence[Event] = (),
     ) -> None:
         """Count the wallet's active sessions and insert, in one transaction.
 
@@ -410,6 +434,7 @@ class Database:
                 f"INSERT INTO sessions ({columns}) VALUES ({marks})",  # noqa: S608 - fixed names
                 tuple(row.values()),
             )
+            await self._emit(db, events)
 
     async def get_session(self, session_id: str) -> SessionRow | None:
         cached = self._sessions.get(session_id)
@@ -445,6 +470,7 @@ class Database:
         now: int,
         prev_valid_until: float,
         before_commit: Callable[[], Awaitable[None]] | None = None,
+        events: Sequence[Event] = (),
     ) -> bool:
         """Compare-and-swap the current token; False if another renewal won.
 
@@ -459,16 +485,19 @@ class Database:
             )
             if cursor.rowcount != 1:
                 return False
+            await self._emit(db, events)
             if before_commit is not None:
                 await before_commit()
             return True
 
-    async def revoke_session(self, session_id: str, now: int) -> None:
+    async def revoke_session(self, session_id: str, now: int, events: Sequence[Event] = ()) -> None:
         async with self._changing_sessions() as db:
-            await db.execute(
+            cursor = await db.execute(
                 "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                 (now, session_id),
             )
+            if cursor.rowcount == 1:
+                await self._emit(db, events)
 
     async def count_active_sessions(self, now: int) -> int:
         row = await self._one(
@@ -558,14 +587,18 @@ class Database:
     # Every write takes ``events``: what happened, handed to ``_emit`` inside
     # the same transaction, the one hook the audit log and the outbox fill in.
 
-    async def _emit(self, db: aiosqlite.Connection, events: Sequence[Event]) -> None:
-        """Hook: the audit log and the notification outbox write ``events`` here."""
+    async def _emit(self, db: aiosqlite.Connection, events: Sequence[Event]) -> list[str]:
+        """The audit log and the outbox write ``events`` here; the notification ids enqueued."""
+        if events and self.sink is not None:
+            return list(await self.sink(db, events))
+        return []
 
-    async def emit(self, events: Sequence[Event]) -> None:
-        """Events with no state change of their own (a denied send)."""
-        if events:
-            async with self.transaction() as db:
-                await self._emit(db, events)
+    async def emit(self, events: Sequence[Event]) -> list[str]:
+        """Events with no state change of their own (a master password failure, a test)."""
+        if not events:
+            return []
+        async with self.transaction() as db:
+            return await self._emit(db, events)
 
     def _wallet_changed(self, wallet_id: str) -> None:
         self._wallets_generation += 1

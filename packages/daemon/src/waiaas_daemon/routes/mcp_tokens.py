@@ -32,6 +32,7 @@ async def provision_mcp_token(request: Request, body: McpTokenCreate) -> McpToke
         ttl=ttl_of(state, body.expires_in),
         constraints=constraints or None,
         label=sessions.MCP_LABEL,
+        action="mcp_token.create",
     )
     path = token_path(state.data_dir, body.wallet_id)
     await anyio.to_thread.run_sync(_write_token, path, issued.token)
