@@ -40,7 +40,7 @@ def master_auth(endpoint: Endpoint) -> Endpoint:
         state = state_of(request)
         try:
             # Header values arrive as latin-1 text; their bytes are the password's UTF-8.
-            state.master.check(None if raw is None else raw.encode("latin-1"))
+            await state.master.check(None if raw is None else raw.encode("latin-1"))
         except WaiaasError as exc:
             if exc.code == "INVALID_MASTER_PASSWORD" and raw is not None:
                 await _record_master_failure(state, request)
