@@ -78,5 +78,6 @@ def routes() -> list[Route]:
             auth="master",
             tag="notify",
             status=202,
+            errors=("INVALID_REQUEST",),
         ),
     ]
