@@ -93,7 +93,10 @@ class Database:
         lock, so what it does (a token file) follows the commits' order.
         """
         async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            # Shielded: a request cancelled while BEGIN runs on the worker thread
+            # would leave the transaction open, and every later BEGIN would fail.
+            with anyio.CancelScope(shield=True):
+                await self._writer.execute("BEGIN IMMEDIATE")
             try:
                 yield self._writer
             except BaseException:
