@@ -219,3 +219,18 @@ def _screenshots(daemon: Daemon, wide_page: Page) -> None:
     expect(wide_page.get_by_role("button", name="Approve").first).to_be_visible()
     wide_page.screenshot(path=SCREENSHOTS / "console-approvals.png", full_page=True)
     assert (SCREENSHOTS / "console-approvals.png").stat().st_size > 10_000
+
+
+def test_the_audit_log_shows_the_owners_suspension_and_the_chain_checks(daemon, page, agent):
+    _sign_in(page, daemon)
+    page.goto(f"{daemon.base_url}/console/wallets/{agent.wallet['id']}")
+    page.get_by_role("button", name="Suspend this wallet").click()
+    expect(page.get_by_role("button", name="Resume this wallet")).to_be_visible()
+    page.get_by_role("link", name="Audit").click()
+    page.get_by_label("Wallet").select_option(label=agent.wallet["name"])
+    page.get_by_label("Action").select_option("wallet.suspend")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("row").filter(has_text="wallet.suspend")).to_have_count(1)
+    page.get_by_role("link", name="Check the chain").click()
+    expect(page.get_by_role("status")).to_contain_text("Chain intact")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
