@@ -28,6 +28,7 @@ from waiaas_daemon.routes import (
     pending,
     policy,
     sessions,
+    tokens,
     transactions,
     wallets,
 )
@@ -81,6 +82,7 @@ def api_routes() -> list[Route]:
     """
     return [
         *agent_wallet.routes(),
+        *tokens.routes(),
         *transactions.routes(),
         *sessions.routes(),
         *health.routes(),

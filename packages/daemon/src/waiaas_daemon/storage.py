@@ -20,6 +20,37 @@ import anyio
 
 from waiaas_daemon.chain.base import AccountSnapshot
 
+# SPEC 14: the token registry with its built-in entries, and the token a transfer moves.
+TOKENS_SCHEMA = """
+    CREATE TABLE tokens (
+        network TEXT NOT NULL,
+        mint TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        decimals INTEGER NOT NULL,
+        program TEXT,
+        builtin INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        -- The mint authority of a local test mint, sealed like a wallet key.
+        authority_ciphertext BLOB,
+        authority_nonce BLOB,
+        authority_salt BLOB,
+        authority_kdf TEXT,
+        PRIMARY KEY (network, mint)
+    );
+    CREATE UNIQUE INDEX tokens_by_symbol ON tokens(network, upper(symbol));
+    INSERT INTO tokens (network, mint, symbol, decimals, program, builtin, created_at) VALUES
+        ('mainnet', 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 'USDC', 6,
+         'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 1, 0),
+        ('mainnet', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'USDT', 6,
+         'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 1, 0),
+        ('devnet', '4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU', 'USDC', 6,
+         'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 1, 0);
+    ALTER TABLE transactions ADD COLUMN token_mint TEXT;
+    ALTER TABLE transactions ADD COLUMN token_symbol TEXT;
+    ALTER TABLE transactions ADD COLUMN token_decimals INTEGER;
+    ALTER TABLE transactions ADD COLUMN token_program TEXT;
+"""
+
 # Forward migrations; PRAGMA user_version is the index of the last one applied.
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -125,6 +156,7 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE session_id = NEW.id AND status IN ('QUEUED', 'PENDING_APPROVAL');
     END;
     """,
+    TOKENS_SCHEMA,
 )
 
 
@@ -184,6 +216,27 @@ class TransactionRow:
     approval_expires_at: int | None = None
     decided_at: int | None = None
     reason: str | None = None
+    token_mint: str | None = None
+    token_symbol: str | None = None
+    token_decimals: int | None = None
+    token_program: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """A registry entry; the ``authority_*`` fields only for a local test mint."""
+
+    network: str
+    mint: str
+    symbol: str
+    decimals: int
+    program: str | None
+    builtin: bool
+    created_at: int
+    authority_ciphertext: bytes | None = None
+    authority_nonce: bytes | None = None
+    authority_salt: bytes | None = None
+    authority_kdf: str | None = None
 
 
 # -- policy, pending, controls: row types ------------------------------------
@@ -549,6 +602,51 @@ class Database:
             for r in rows
         ]
 
+    async def save_ledger_accounts(self, accounts: Sequence[AccountSnapshot]) -> None:
+        """Local ledger accounts changed by something that has no transaction row."""
+        async with self.transaction() as db:
+            await _save_accounts(db, accounts)
+
+    # -- the token registry ---------------------------------------------------
+
+    async def list_tokens(self, network: str) -> list[TokenRow]:
+        rows = await self._all(
+            "SELECT * FROM tokens WHERE network = ? ORDER BY builtin DESC, upper(symbol)",
+            (network,),
+        )
+        return [_token(r) for r in rows]
+
+    async def get_token(self, network: str, mint: str) -> TokenRow | None:
+        row = await self._one(
+            "SELECT * FROM tokens WHERE network = ? AND mint = ?", (network, mint)
+        )
+        return None if row is None else _token(row)
+
+    async def find_token_by_symbol(self, network: str, symbol: str) -> TokenRow | None:
+        row = await self._one(
+            "SELECT * FROM tokens WHERE network = ? AND upper(symbol) = upper(?)",
+            (network, symbol),
+        )
+        return None if row is None else _token(row)
+
+    async def insert_token(self, token: TokenRow, accounts: Sequence[AccountSnapshot] = ()) -> bool:
+        """Add a registry entry (and the ledger accounts of its new mint) in one step.
+
+        False, and nothing saved, when the network has that symbol or mint already.
+        """
+        row = {**token.__dict__, "builtin": int(token.builtin)}
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                f"INSERT OR IGNORE INTO tokens ({columns}) VALUES ({marks})",  # noqa: S608
+                tuple(row.values()),
+            )
+            if cursor.rowcount != 1:
+                return False
+            await _save_accounts(db, accounts)
+        return True
+
     async def integrity_check(self) -> str:
         row = await self._one("PRAGMA integrity_check")
         return str(row[0]) if row else "no answer"
@@ -592,11 +690,19 @@ class Database:
             await self._emit(db, events)
         return PolicyRow(**dict(row))
 
-    async def send_inputs(self, wallet_id: str, session_id: str | None, now: int) -> SendInputs:
-        """Everything a send decision reads, in one query on the reader."""
+    async def send_inputs(
+        self, wallet_id: str, session_id: str | None, now: int, *, mint: str | None = None
+    ) -> SendInputs:
+        """Everything a send decision reads, in one query on the reader.
+
+        The 24 h and 30 day totals are of one asset: SOL (``mint`` None) or that
+        mint; the sends in the hour are of every asset.
+        """
         # Amounts reach 2^64-1 and are stored as text: summed exactly as the
         # part above 10^9 and the part below, each of which fits SQLite's int64.
-        counted = "status NOT IN ('FAILED', 'REJECTED', 'CANCELLED', 'EXPIRED')"
+        counted = (
+            "status NOT IN ('FAILED', 'REJECTED', 'CANCELLED', 'EXPIRED') AND token_mint IS :t"
+        )
         high = "CAST(substr(amount, 1, length(amount) - 9) AS INTEGER)"
         low = "CAST(substr(amount, -9) AS INTEGER)"
         day, hour = now - DAY_SECONDS, now - HOUR_SECONDS
@@ -607,6 +713,7 @@ class Database:
             "day": day,
             "hour": hour,
             "month": now - MONTH_SECONDS,
+            "t": mint,
         }
         row = await self._one(
             "SELECT (SELECT status FROM wallets WHERE id = :w) AS wallet_status, "  # noqa: S608
@@ -869,6 +976,15 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
         await conn.executescript(
             f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
         )
+
+
+def _token(row: sqlite3.Row) -> TokenRow:
+    data = dict(row)
+    data["builtin"] = bool(data["builtin"])
+    for name in ("authority_ciphertext", "authority_nonce", "authority_salt"):
+        if data[name] is not None:
+            data[name] = bytes(data[name])
+    return TokenRow(**data)
 
 
 def _session(row: sqlite3.Row) -> SessionRow:
