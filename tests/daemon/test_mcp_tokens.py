@@ -1,10 +1,14 @@
+import hashlib
 import os
+import sqlite3
 import stat
 
 import pytest
 
 from tests.daemon.conftest import MASTER
-from waiaas_core.tokens import decode_unverified
+from waiaas_core.tokens import decode_unverified, sign_session_token
+from waiaas_daemon import token_files
+from waiaas_daemon.token_files import pending_path, settle_pending
 
 pytestmark = pytest.mark.anyio
 
@@ -111,3 +115,63 @@ async def test_empty_constraints_clear_the_inherited_ones(harness):
     listed = (await harness.http.get("/v1/sessions", headers=MASTER)).json()["items"]
     active = [s for s in listed if s["status"] == "ACTIVE"]
     assert [s["constraints"] for s in active] == [None]
+
+
+def _sha(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def _provisioned_and_renewed(harness):
+    wallet = await harness.wallet()
+    body = await _provision(harness, wallet["id"], expiresIn=100)
+    path = harness.state.data_dir / "mcp-tokens" / wallet["id"]
+    old = path.read_text()
+    harness.clock.advance(50)
+    response = await harness.renew({"id": body["sessionId"]}, token=old)
+    assert response.status_code == 200
+    return path, old, response.json()["token"]
+
+
+async def test_a_token_file_changes_only_once_its_token_is_committed(harness, monkeypatch):
+    seen = []
+    move = token_files._move_into_place
+
+    def checked_move(pending, target):
+        with sqlite3.connect(harness.state.data_dir / "waiaas.db") as db:
+            committed = {row[0] for row in db.execute("SELECT token_hash FROM sessions")}
+        seen.append(_sha(pending.read_text()) in committed)
+        move(pending, target)
+
+    monkeypatch.setattr(token_files, "_move_into_place", checked_move)
+    await _provisioned_and_renewed(harness)
+    assert seen == [True, True]  # the provisioning, then the renewal
+
+
+async def test_a_committed_token_left_pending_by_a_kill_is_put_in_place_at_start(harness):
+    path, old, new = await _provisioned_and_renewed(harness)
+    # As if killed after the commit, before the rename: the file still holds the old token.
+    pending_path(path).write_text(new)
+    path.write_text(old)
+    assert await settle_pending(harness.state.data_dir, harness.state.db) == 1
+    assert path.read_text() == new and not pending_path(path).exists()
+    assert (await harness.as_agent(new)).status_code == 200
+
+
+async def test_a_pending_token_never_committed_is_removed_at_start(harness):
+
+    path, _, current = await _provisioned_and_renewed(harness)
+    claims = decode_unverified(current)
+    # As if killed before the commit: signed, written pending, never committed.
+    uncommitted = sign_session_token(
+        harness.state.jwt_secret, claims["sub"], claims["wlt"], claims["iat"], claims["exp"]
+    )
+    pending_path(path).write_text(uncommitted)
+    assert await settle_pending(harness.state.data_dir, harness.state.db) == 0
+    assert path.read_text() == current and not pending_path(path).exists()
+
+
+async def test_a_garbage_pending_file_is_removed_at_start(harness):
+    path, _, current = await _provisioned_and_renewed(harness)
+    pending_path(path).write_bytes(b"\xff\x00 not a token")
+    assert await settle_pending(harness.state.data_dir, harness.state.db) == 0
+    assert path.read_text() == current and not pending_path(path).exists()

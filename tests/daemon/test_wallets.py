@@ -87,3 +87,34 @@ async def test_sealed_key_opens_to_the_wallets_address(harness):
 
     row = await harness.state.db.get_wallet(wallet["id"])
     assert str(signer(harness.state, row).pubkey()) == wallet["address"]
+
+
+async def test_argon2_never_runs_on_the_event_loop(harness, monkeypatch):
+    import threading
+
+    import argon2.low_level
+
+    from waiaas_daemon import keystore
+
+    loop_thread = threading.get_ident()
+    calls = []
+    real = argon2.low_level.hash_secret_raw
+
+    def watched(*args, **kwargs):
+        calls.append(threading.get_ident() != loop_thread)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(keystore, "hash_secret_raw", watched)
+    wallet = await harness.wallet()  # seal: derives the new wallet's key
+    harness.state.keystore._derived.clear()  # as after a restart
+    await harness.http.post(
+        f"/v1/wallets/{wallet['id']}/airdrop", json={"amount": "5000000000"}, headers=MASTER
+    )
+    session = await harness.session(wallet["id"])
+    response = await harness.http.post(
+        "/v1/transactions/send",
+        json={"to": wallet["address"], "amount": "1000"},
+        headers={"Authorization": f"Bearer {session['token']}"},
+    )
+    assert response.status_code == 201, response.text
+    assert calls and all(calls), "argon2 ran on the event loop"

@@ -37,7 +37,7 @@ def master_auth(endpoint: Endpoint) -> Endpoint:
     async def guarded(request: Request) -> Response:
         raw = request.headers.get("x-master-password")
         # Header values arrive as latin-1 text; their bytes are the password's UTF-8.
-        state_of(request).master.check(None if raw is None else raw.encode("latin-1"))
+        await state_of(request).master.check(None if raw is None else raw.encode("latin-1"))
         return await endpoint(request)
 
     guarded.auth = "master"  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 Each wallet has its own salt; the derived key is kept in memory after first
 use, because argon2 is deliberately slow and a send must not pay for it.
+Callers on the event loop run seal and a first open in a worker thread.
 The master password itself is hashed with argon2id (PasswordHasher) once.
 """
 
@@ -63,6 +64,10 @@ class KeyStore:
         except InvalidTag:
             raise RuntimeError(f"the key of wallet {wallet_id} cannot be decrypted") from None
         return Keypair.from_bytes(secret)
+
+    def is_unlocked(self, sealed: SealedKey) -> bool:
+        """True once the key of ``sealed`` is derived: opening it costs no argon2."""
+        return sealed.salt in self._derived
 
     def _key(self, salt: bytes, params: KdfParams) -> bytes:
         cached = self._derived.get(salt)

@@ -2,52 +2,84 @@
 
 After ``attempts`` failures within ``seconds``, every masterAuth request is
 429 until ``seconds`` have passed since the failure that reached the count.
-That failure itself is still answered 401.
+That failure itself is still answered 401. The failures and the lockout are
+saved in the database before the 401 goes out, so a restart forgets neither.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections import deque
-from collections.abc import Callable
+import math
+from collections.abc import Awaitable, Callable
+
+import anyio
 
 from waiaas_core.errors import WaiaasError
+from waiaas_daemon.storage import MasterLockoutRow
+
+Save = Callable[[MasterLockoutRow], Awaitable[None]]
+
+
+def after_failure(
+    lockout: MasterLockoutRow, now: float, *, attempts: int, seconds: int
+) -> MasterLockoutRow:
+    """The lockout after one more failure at ``now``: pure, so it is tested alone."""
+    failures = (*(t for t in lockout.failures if t > now - seconds), now)
+    if len(failures) >= attempts:
+        return MasterLockoutRow((), now + seconds)
+    return MasterLockoutRow(failures, lockout.locked_until)
+
+
+def seconds_left(lockout: MasterLockoutRow, now: float) -> int:
+    """Whole seconds until the lockout ends (0: not locked), for Retry-After."""
+    return max(0, math.ceil(lockout.locked_until - now))
+
+
+async def _forget(_: MasterLockoutRow) -> None:
+    return None
 
 
 class MasterGuard:
     def __init__(
-        self, password: str, *, attempts: int, seconds: int, clock: Callable[[], float]
+        self,
+        password: str,
+        *,
+        attempts: int,
+        seconds: int,
+        clock: Callable[[], float],
+        lockout: MasterLockoutRow | None = None,
+        save: Save = _forget,
     ) -> None:
         self._password = password.encode()
         self._attempts = attempts
         self._seconds = seconds
         self._clock = clock
-        self._failures: deque[float] = deque()
-        self._locked_until = 0.0
+        self._lockout = lockout or MasterLockoutRow()
+        self._save = save
+        # Changes are saved one at a time, so a slower save never overwrites a newer one.
+        self._saving = anyio.Lock()
 
-    def check(self, offered: bytes | None) -> None:
+    async def check(self, offered: bytes | None) -> None:
         """``offered`` is the raw header value (UTF-8 of the password)."""
         now = self._clock()
-        if now < self._locked_until:
+        wait = seconds_left(self._lockout, now)
+        if wait:
             raise WaiaasError(
-                "MASTER_PASSWORD_LOCKED",
-                hint=f"Try again in {int(self._locked_until - now) + 1} seconds.",
+                "MASTER_PASSWORD_LOCKED", hint=f"Try again in {wait} seconds.", retry_after=wait
             )
         if offered is None:
-            raise WaiaasError(
-                "INVALID_MASTER_PASSWORD",
-                "The X-Master-Password header is missing.",
-            )
+            raise WaiaasError("INVALID_MASTER_PASSWORD", "The X-Master-Password header is missing.")
         if hmac.compare_digest(offered, self._password):
-            self._failures.clear()
+            if self._lockout.failures:
+                await self._change(lambda old: MasterLockoutRow((), old.locked_until))
             return
-        self._record_failure(now)
+        await self._change(
+            lambda old: after_failure(old, now, attempts=self._attempts, seconds=self._seconds)
+        )
         raise WaiaasError("INVALID_MASTER_PASSWORD")
 
-    def _record_failure(self, now: float) -> None:
-        self._failures.append(now)
-        while self._failures and self._failures[0] <= now - self._seconds:
-            self._failures.popleft()
-        if len(self._failures) >= self._attempts:
-            self._locked_until = now + self._seconds
-            self._failures.clear()
+    async def _change(self, update: Callable[[MasterLockoutRow], MasterLockoutRow]) -> None:
+        # Computed from the state under the lock: concurrent failures all count.
+        async with self._saving:
+            self._lockout = update(self._lockout)
+            await self._save(self._lockout)

@@ -1,28 +1,24 @@
-"""Session tokens: create, authenticate, renew (seven checks in order), revoke."""
+"""Session tokens: create (and provision MCP tokens), authenticate, renew, revoke."""
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
-import anyio.to_thread
 
-from waiaas_core.atomic import write_secret_file
 from waiaas_core.errors import WaiaasError
 from waiaas_core.paths import token_path
 from waiaas_core.tokens import SessionClaims, sign_session_token, verify_session_token
 from waiaas_daemon.state import DaemonState
-from waiaas_daemon.storage import LimitReached, SessionRow
+from waiaas_daemon.storage import LimitReached, NewSession, SessionRow
+from waiaas_daemon.token_files import TokenFileUpdate
 
 MCP_LABEL = "mcp"
-
-log = logging.getLogger("waiaas_daemon.sessions")
 
 
 @dataclass(frozen=True)
@@ -66,6 +62,31 @@ async def create_session(
     constraints: dict[str, Any] | None = None,
     label: str | None = None,
 ) -> Issued:
+    return await _create(state, wallet_id, ttl=ttl, constraints=constraints, label=label)
+
+
+async def provision_mcp_token(
+    state: DaemonState, wallet_id: str, *, ttl: int, constraints: dict[str, Any] | None = None
+) -> Issued:
+    """An ``mcp`` session (earlier ones revoked) whose token lands in the wallet's token file.
+
+    The file is replaced only once the session is committed (token_files).
+    """
+    path = token_path(state.data_dir, wallet_id)
+    return await _create(
+        state, wallet_id, ttl=ttl, constraints=constraints, label=MCP_LABEL, token_file=path
+    )
+
+
+async def _create(
+    state: DaemonState,
+    wallet_id: str,
+    *,
+    ttl: int,
+    constraints: dict[str, Any] | None = None,
+    label: str | None = None,
+    token_file: Path | None = None,
+) -> Issued:
     wallet = await state.db.get_wallet(wallet_id)
     if wallet is None:
         raise WaiaasError("WALLET_NOT_FOUND")
@@ -75,22 +96,29 @@ async def create_session(
     session_id = str(uuid.uuid4())
     expires_at = min(now + ttl, now + state.settings.absolute_lifetime)
     token = _sign(state, session_id, wallet_id, now, expires_at)
-    row = {
-        "id": session_id,
-        "wallet_id": wallet_id,
-        "label": label,
-        "token_hash": token_hash(token),
-        "ttl": ttl,
-        "expires_at": expires_at,
-        "constraints": constraints,
-        "created_at": now,
-    }
+    new = NewSession(
+        id=session_id,
+        wallet_id=wallet_id,
+        label=label,
+        token_hash=token_hash(token),
+        ttl=ttl,
+        expires_at=expires_at,
+        constraints=constraints,
+        created_at=now,
+    )
+    update = (
+        None
+        if token_file is None
+        else TokenFileUpdate(token_file, token, create=True, required=True)
+    )
     try:
-        await state.db.insert_session(
-            row,
+        session = await state.db.insert_session(
+            new,
             limit=state.settings.max_sessions_per_wallet,
             now=now,
             replace_label=MCP_LABEL if label == MCP_LABEL else None,
+            before_commit=None if update is None else update.before_commit,
+            after_commit=None if update is None else update.after_commit,
         )
     except LimitReached:
         raise WaiaasError(
@@ -98,8 +126,11 @@ async def create_session(
             f"The wallet already has {state.settings.max_sessions_per_wallet} active sessions.",
             hint="Revoke one with DELETE /v1/sessions/{id} (waiaas session revoke ID).",
         ) from None
-    session = await state.db.get_session(session_id)
-    assert session is not None
+    except BaseException:
+        if update is not None:
+            with anyio.CancelScope(shield=True):
+                await update.discard()
+        raise
     return Issued(session, token)
 
 
@@ -169,56 +200,48 @@ async def renew(state: DaemonState, session_id: str, token: str) -> Issued:
     issued_at = int(now)
     expires_at = min(issued_at + session.ttl, absolute)
     new_token = _sign(state, session.id, session.wallet_id, issued_at, expires_at)
-    swapped = await state.db.swap_session_token(
-        session_id,
-        old_hash,
-        token_hash(new_token),
-        expires_at=expires_at,
-        now=issued_at,
-        prev_valid_until=now + state.settings.renewal_grace,
-        before_commit=_token_file_keeper(state, session, new_token),
-    )
-    if not swapped:
+    update = _token_file_update(state, session, new_token)
+    try:
+        renewed = await state.db.swap_session_token(
+            session_id,
+            old_hash,
+            token_hash(new_token),
+            expires_at=expires_at,
+            now=issued_at,
+            prev_valid_until=now + state.settings.renewal_grace,
+            before_commit=None if update is None else update.before_commit,
+            after_commit=None if update is None else update.after_commit,
+        )
+    except BaseException:
+        if update is not None:
+            with anyio.CancelScope(shield=True):
+                await update.discard()
+        raise
+    if renewed is None:
         raise WaiaasError("RENEWAL_CONFLICT", hint="Read the current token from the token file.")
-    renewed = await state.db.get_session(session_id)
-    assert renewed is not None
     return Issued(renewed, new_token)
 
 
-def _token_file_keeper(
+def _token_file_update(
     state: DaemonState, session: SessionRow, new_token: str
-) -> Callable[[], Awaitable[None]] | None:
-    """For an MCP session, write the renewed token into its token file before commit.
+) -> TokenFileUpdate | None:
+    """For an MCP session, the renewed token goes into its existing token file.
 
     If the daemon dies after committing a renewal but before its answer reaches
     the MCP server, the server's retry earns a 409 and it re-reads the file:
-    the token it never received is there. Written before the commit, so the
-    file never lags the database; a file that does not exist is not created.
+    the token it never received is there. The file changes only after the
+    commit (token_files), so it never holds a token the database does not.
     """
     if session.label != MCP_LABEL:
         return None
     path = token_path(state.data_dir, session.wallet_id)
-
-    async def keep() -> None:
-        if not path.exists():
-            return
-        try:
-            await anyio.to_thread.run_sync(write_secret_file, path, new_token)
-        except OSError as exc:
-            # The MCP server writes the file itself on success; only the crash
-            # window stays open.
-            log.warning("cannot update the MCP token file of session %s: %s", session.id, exc)
-
-    return keep
+    return TokenFileUpdate(path, new_token, create=False, required=False)
 
 
 async def revoke(state: DaemonState, session_id: str) -> SessionRow:
-    session = await state.db.get_session(session_id)
-    if session is None:
+    revoked = await state.db.revoke_session(session_id, state.now())
+    if revoked is None:
         raise WaiaasError("SESSION_NOT_FOUND")
-    await state.db.revoke_session(session_id, state.now())
-    revoked = await state.db.get_session(session_id)
-    assert revoked is not None
     return revoked
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 from argon2 import PasswordHasher
 
 from waiaas_core.atomic import remove_stale_temp_files
@@ -28,6 +29,7 @@ from waiaas_daemon.keystore import (
 )
 from waiaas_daemon.master import MasterGuard
 from waiaas_daemon.storage import Database
+from waiaas_daemon.token_files import settle_pending
 from waiaas_daemon.tokens import ensure_local_test_mint
 
 MIN_PASSWORD_LENGTH = 8
@@ -110,6 +112,8 @@ class DaemonState:
                     attempts=settings.master_lockout_attempts,
                     seconds=settings.master_lockout_seconds,
                     clock=clock,
+                    lockout=await db.get_master_lockout(),
+                    save=db.save_master_lockout,
                 ),
                 keystore=keystore,
                 jwt_secret=jwt_secret,
@@ -119,6 +123,8 @@ class DaemonState:
                 chains=chains,
                 chain_factory=chain_factory,
             )
+            # A renewal killed between its commit and its token file: finish it.
+            await settle_pending(data_dir, db)
             try:
                 yield state
             finally:
@@ -141,8 +147,10 @@ async def _check_or_set_password(
             raise StartupError(
                 f"the master password must have at least {MIN_PASSWORD_LENGTH} characters"
             )
-        stored = await db.set_meta_once("master_hash", hash_master_password(password, hasher))
-    if not check_master_password(stored, password):
+        # argon2 is slow on purpose: in a worker thread, never on the event loop.
+        fresh = await anyio.to_thread.run_sync(hash_master_password, password, hasher)
+        stored = await db.set_meta_once("master_hash", fresh)
+    if not await anyio.to_thread.run_sync(check_master_password, stored, password):
         raise StartupError("the master password is wrong for this data dir")
 
 

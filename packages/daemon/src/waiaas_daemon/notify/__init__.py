@@ -11,8 +11,9 @@ from waiaas_daemon.notify.channels import (
     signature,
 )
 from waiaas_daemon.notify.messages import Message, render
-from waiaas_daemon.notify.outbox import NOTIFY_SCHEMA, enqueue, list_deliveries
+from waiaas_daemon.notify.outbox import enqueue, list_deliveries
 from waiaas_daemon.notify.worker import Notifier
+from waiaas_daemon.storage.migrations import NOTIFY_SCHEMA
 
 __all__ = [
     "CHANNELS",

@@ -22,28 +22,8 @@ import aiosqlite
 from waiaas_core.config import NOTIFICATION_EVENTS
 from waiaas_daemon.audit import check_details
 
-NOTIFY_SCHEMA = """
-CREATE TABLE notification_events (
-    id TEXT PRIMARY KEY,
-    type TEXT NOT NULL,
-    wallet_id TEXT,
-    data TEXT NOT NULL,
-    at INTEGER NOT NULL
-);
-CREATE TABLE notification_deliveries (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id TEXT NOT NULL REFERENCES notification_events(id),
-    channel TEXT NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL,
-    last_error TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    UNIQUE (event_id, channel)
-);
-CREATE INDEX notification_deliveries_due ON notification_deliveries(status, next_attempt_at);
-"""
+# The outbox's tables are a migration of the storage package.
+
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 FIRST_DELAY = 1.0

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.routing import Route
 
-from waiaas_core.atomic import write_secret_file
 from waiaas_core.claude import WalletRef, build_claude_desktop_config
-from waiaas_core.paths import ensure_private_dir, token_path
+from waiaas_core.paths import token_path
 from waiaas_daemon import controls, sessions
 from waiaas_daemon.api import operation
 from waiaas_daemon.auth import state_of
@@ -26,15 +22,10 @@ async def provision_mcp_token(request: Request, body: McpTokenCreate) -> McpToke
     if body.constraints is None:
         # Running setup again to recover must never silently lift a limit.
         constraints = await sessions.current_mcp_constraints(state, body.wallet_id)
-    issued = await sessions.create_session(
-        state,
-        body.wallet_id,
-        ttl=ttl_of(state, body.expires_in),
-        constraints=constraints or None,
-        label=sessions.MCP_LABEL,
+    issued = await sessions.provision_mcp_token(
+        state, body.wallet_id, ttl=ttl_of(state, body.expires_in), constraints=constraints or None
     )
     path = token_path(state.data_dir, body.wallet_id)
-    await anyio.to_thread.run_sync(_write_token, path, issued.token)
     all_wallets = [WalletRef(w.id, w.name) for w in await state.db.list_wallets()]
     wallet = next(w for w in all_wallets if w.id == body.wallet_id)
     config = build_claude_desktop_config(
@@ -48,11 +39,6 @@ async def provision_mcp_token(request: Request, body: McpTokenCreate) -> McpToke
         expires_at=issued.session.expires_at,
         claude_desktop_config=config,
     )
-
-
-def _write_token(path: Path, token: str) -> None:
-    ensure_private_dir(path.parent)
-    write_secret_file(path, token)
 
 
 def routes() -> list[Route]:

@@ -22,7 +22,7 @@ async def signin_form(request: Request) -> Response:
 async def sign_in(request: Request) -> Response:
     password = request.state.form.get("password", "")
     try:
-        state_of(request).master.check(password.encode())
+        await state_of(request).master.check(password.encode())
     except WaiaasError as error:
         # Wrong password or lockout: the page says which, never what was typed.
         request.state.console = None

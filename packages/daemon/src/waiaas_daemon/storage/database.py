@@ -2,16 +2,16 @@
 
 One writer connection (every write in a transaction under a lock, so
 concurrent requests never interleave statements) and one reader connection
-(WAL lets it read committed data while a write is under way).
+(WAL lets it read committed data while a write is under way). A write answers
+with the row it wrote (``RETURNING *``), never by reading it back.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,286 +19,36 @@ import aiosqlite
 import anyio
 
 from waiaas_daemon.chain.base import AccountSnapshot
-
-# SPEC 14: the token registry with its built-in entries, and the token a transfer moves.
-TOKENS_SCHEMA = """
-    CREATE TABLE tokens (
-        network TEXT NOT NULL,
-        mint TEXT NOT NULL,
-        symbol TEXT NOT NULL,
-        decimals INTEGER NOT NULL,
-        program TEXT,
-        builtin INTEGER NOT NULL DEFAULT 0,
-        created_at INTEGER NOT NULL,
-        -- The mint authority of a local test mint, sealed like a wallet key.
-        authority_ciphertext BLOB,
-        authority_nonce BLOB,
-        authority_salt BLOB,
-        authority_kdf TEXT,
-        PRIMARY KEY (network, mint)
-    );
-    CREATE UNIQUE INDEX tokens_by_symbol ON tokens(network, upper(symbol));
-    INSERT INTO tokens (network, mint, symbol, decimals, program, builtin, created_at) VALUES
-        ('mainnet', 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 'USDC', 6,
-         'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 1, 0),
-        ('mainnet', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'USDT', 6,
-         'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 1, 0),
-        ('devnet', '4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU', 'USDC', 6,
-         'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 1, 0);
-    ALTER TABLE transactions ADD COLUMN token_mint TEXT;
-    ALTER TABLE transactions ADD COLUMN token_symbol TEXT;
-    ALTER TABLE transactions ADD COLUMN token_decimals INTEGER;
-    ALTER TABLE transactions ADD COLUMN token_program TEXT;
-"""
-
-# Forward migrations; PRAGMA user_version is the index of the last one applied.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-    CREATE TABLE wallets (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL UNIQUE,
-        name TEXT NOT NULL,
-        chain TEXT NOT NULL,
-        network TEXT NOT NULL,
-        address TEXT NOT NULL,
-        status TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        key_ciphertext BLOB NOT NULL,
-        key_nonce BLOB NOT NULL,
-        key_salt BLOB NOT NULL,
-        kdf TEXT NOT NULL
-    );
-    CREATE TABLE sessions (
-        id TEXT PRIMARY KEY,
-        wallet_id TEXT NOT NULL REFERENCES wallets(id),
-        label TEXT,
-        token_hash TEXT NOT NULL,
-        prev_token_hash TEXT,
-        prev_valid_until REAL,
-        ttl INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL,
-        renewal_count INTEGER NOT NULL DEFAULT 0,
-        constraints TEXT,
-        created_at INTEGER NOT NULL,
-        last_renewed_at INTEGER,
-        revoked_at INTEGER
-    );
-    CREATE INDEX sessions_by_wallet ON sessions(wallet_id, revoked_at, expires_at);
-    CREATE TABLE transactions (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL UNIQUE,
-        wallet_id TEXT NOT NULL REFERENCES wallets(id),
-        session_id TEXT,
-        type TEXT NOT NULL,
-        status TEXT NOT NULL,
-        to_address TEXT,
-        amount TEXT NOT NULL,
-        memo TEXT,
-        signature TEXT,
-        raw BLOB,
-        error TEXT,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-    );
-    CREATE INDEX transactions_by_wallet ON transactions(wallet_id, seq);
-    CREATE TABLE ledger_accounts (
-        address TEXT PRIMARY KEY,
-        lamports INTEGER NOT NULL,
-        data BLOB NOT NULL,
-        owner TEXT NOT NULL,
-        executable INTEGER NOT NULL,
-        rent_epoch INTEGER NOT NULL
-    );
-    """,
-    # 2: the daily limit sums a wallet's recent transfers.
-    """
-    CREATE INDEX transactions_by_wallet_time ON transactions(wallet_id, type, created_at);
-    """,
-    # 3: wallet policy, owner decisions, kill switch and suspension (SPEC 12, 13).
-    """
-    ALTER TABLE wallets ADD COLUMN status_reason TEXT;
-    ALTER TABLE wallets ADD COLUMN status_changed_at INTEGER;
-    ALTER TABLE transactions ADD COLUMN tier TEXT;
-    ALTER TABLE transactions ADD COLUMN execute_at INTEGER;
-    ALTER TABLE transactions ADD COLUMN approval_expires_at INTEGER;
-    ALTER TABLE transactions ADD COLUMN decided_at INTEGER;
-    ALTER TABLE transactions ADD COLUMN reason TEXT;
-    CREATE INDEX transactions_waiting ON transactions(status, execute_at, approval_expires_at)
-        WHERE status IN ('QUEUED', 'PENDING_APPROVAL');
-    CREATE TABLE policies (
-        wallet_id TEXT PRIMARY KEY REFERENCES wallets(id),
-        version INTEGER NOT NULL,
-        document TEXT NOT NULL,
-        updated_at INTEGER NOT NULL
-    );
-    CREATE TABLE denials (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        wallet_id TEXT NOT NULL,
-        at INTEGER NOT NULL
-    );
-    CREATE INDEX denials_by_wallet ON denials(wallet_id, at);
-    CREATE TABLE kill_switch (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        active INTEGER NOT NULL,
-        reason TEXT,
-        since INTEGER
-    );
-    INSERT INTO kill_switch (id, active) VALUES (1, 0);
-    -- A revoked session (revocation, termination, MCP replacement) cancels its
-    -- waiting sends in the very transaction that revokes it.
-    CREATE TRIGGER sessions_revoked_cancel_waiting AFTER UPDATE OF revoked_at ON sessions
-    WHEN OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL
-    BEGIN
-        UPDATE transactions
-        SET status = 'CANCELLED', reason = 'the session was revoked',
-            decided_at = NEW.revoked_at, updated_at = NEW.revoked_at
-        WHERE session_id = NEW.id AND status IN ('QUEUED', 'PENDING_APPROVAL');
-    END;
-    """,
-    TOKENS_SCHEMA,
+from waiaas_daemon.storage.cache import RowCache
+from waiaas_daemon.storage.migrations import migrate
+from waiaas_daemon.storage.rows import (
+    DAY_SECONDS,
+    GATE,
+    HOUR_SECONDS,
+    MONTH_SECONDS,
+    SETTLED,
+    TRANSACTION_CHANGES,
+    Event,
+    KillSwitchRow,
+    MasterLockoutRow,
+    NewSession,
+    NewTransaction,
+    NewWallet,
+    PolicyRow,
+    SendInputs,
+    SessionRow,
+    TokenRow,
+    TransactionRow,
+    WalletRow,
+    columns,
+    lockout_row,
+    session_row,
+    token_row,
+    transaction_row,
+    wallet_row,
 )
 
-
-@dataclass(frozen=True)
-class WalletRow:
-    seq: int
-    id: str
-    name: str
-    chain: str
-    network: str
-    address: str
-    status: str
-    created_at: int
-    key_ciphertext: bytes
-    key_nonce: bytes
-    key_salt: bytes
-    kdf: str
-    status_reason: str | None = None
-    status_changed_at: int | None = None
-
-
-@dataclass(frozen=True)
-class SessionRow:
-    id: str
-    wallet_id: str
-    label: str | None
-    token_hash: str
-    prev_token_hash: str | None
-    prev_valid_until: float | None
-    ttl: int
-    expires_at: int
-    renewal_count: int
-    constraints: dict[str, Any] | None
-    created_at: int
-    last_renewed_at: int | None
-    revoked_at: int | None
-
-
-@dataclass(frozen=True)
-class TransactionRow:
-    seq: int
-    id: str
-    wallet_id: str
-    session_id: str | None
-    type: str
-    status: str
-    to_address: str | None
-    amount: str
-    memo: str | None
-    signature: str | None
-    raw: bytes | None
-    error: str | None
-    created_at: int
-    updated_at: int
-    tier: str | None = None
-    execute_at: int | None = None
-    approval_expires_at: int | None = None
-    decided_at: int | None = None
-    reason: str | None = None
-    token_mint: str | None = None
-    token_symbol: str | None = None
-    token_decimals: int | None = None
-    token_program: str | None = None
-
-
-@dataclass(frozen=True)
-class TokenRow:
-    """A registry entry; the ``authority_*`` fields only for a local test mint."""
-
-    network: str
-    mint: str
-    symbol: str
-    decimals: int
-    program: str | None
-    builtin: bool
-    created_at: int
-    authority_ciphertext: bytes | None = None
-    authority_nonce: bytes | None = None
-    authority_salt: bytes | None = None
-    authority_kdf: str | None = None
-
-
-# -- policy, pending, controls: row types ------------------------------------
-
-DAY_SECONDS = 86400
-HOUR_SECONDS = 3600
-MONTH_SECONDS = 30 * DAY_SECONDS
-SETTLED = ("CONFIRMED", "FAILED")
-# The instant a send may still go out: kill switch off, wallet ACTIVE, session live.
-GATE = (
-    "(SELECT active FROM kill_switch WHERE id = 1) = 0 "
-    "AND (SELECT status FROM wallets WHERE wallets.id = transactions.wallet_id) = 'ACTIVE' "
-    "AND (transactions.session_id IS NULL OR (SELECT revoked_at FROM sessions "
-    "WHERE sessions.id = transactions.session_id) IS NULL)"
-)
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something the audit log and the notifications want to know, written with the change."""
-
-    actor: str  # "owner" | "session:<id>" | "daemon"
-    action: str
-    wallet_id: str | None = None
-    session_id: str | None = None
-    transaction_id: str | None = None
-    details: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class PolicyRow:
-    wallet_id: str
-    version: int
-    document: str
-    updated_at: int
-
-
-@dataclass(frozen=True)
-class KillSwitchRow:
-    active: bool
-    reason: str | None
-    since: int | None
-
-
-@dataclass(frozen=True)
-class SendInputs:
-    wallet_status: str | None
-    session_revoked: bool
-    kill_switch: bool
-    policy: str | None
-    policy_version: int
-    daily: int
-    monthly: int
-    sends_this_hour: int
-    oldest_this_hour: int | None
-
-
-CACHE_SIZE = 10_000
-
-
-class SchemaTooNew(Exception):
-    """The database was written by a newer daemon; this one must not touch it."""
+Hook = Callable[[], Awaitable[None]]
 
 
 class LimitReached(Exception):
@@ -310,27 +60,8 @@ class Database:
         self._writer = writer
         self._reader = reader
         self._write_lock = anyio.Lock()
-        # Wallet rows change only through this object, so they can be kept; a
-        # read that overlapped a change (generation moved) is not kept.
-        self._wallets: dict[str, WalletRow] = {}
-        self._wallets_generation = 0
-        # Session rows too: every sessionAuth request reads one, and this object
-        # makes every change to them. Cleared before and after each change.
-        self._sessions: dict[str, SessionRow] = {}
-        self._sessions_generation = 0
-
-    def _sessions_changed(self) -> None:
-        self._sessions_generation += 1
-        self._sessions.clear()
-
-    @asynccontextmanager
-    async def _changing_sessions(self) -> AsyncIterator[aiosqlite.Connection]:
-        self._sessions_changed()
-        try:
-            async with self.transaction() as db:
-                yield db
-        finally:
-            self._sessions_changed()
+        self._wallets: RowCache[WalletRow] = RowCache()
+        self._sessions: RowCache[SessionRow] = RowCache()
 
     @classmethod
     @asynccontextmanager
@@ -338,7 +69,7 @@ class Database:
         writer = await _connect(path)
         try:
             await writer.execute("PRAGMA journal_mode=WAL")
-            await _migrate(writer)
+            await migrate(writer)
             reader = await _connect(path)
             try:
                 yield cls(writer, reader)
@@ -348,8 +79,14 @@ class Database:
             await writer.close()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT on the writer; ROLLBACK if the block raises."""
+    async def transaction(
+        self, *, after_commit: Hook | None = None
+    ) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT on the writer; ROLLBACK if the block raises.
+
+        ``after_commit`` runs once the commit is durable, still under the write
+        lock, so what it does (a token file) follows the commits' order.
+        """
         async with self._write_lock:
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
@@ -360,6 +97,8 @@ class Database:
                 raise
             with anyio.CancelScope(shield=True):
                 await self._writer.execute("COMMIT")
+                if after_commit is not None:
+                    await after_commit()
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = await self._all(sql, params)
@@ -380,52 +119,60 @@ class Database:
     async def set_meta_once(self, key: str, value: bytes) -> bytes:
         """Store ``value`` unless the key exists; return what is stored."""
         async with self.transaction() as db:
-            await db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
-            async with db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cursor:
-                row = await cursor.fetchone()
+            # The no-op upsert makes RETURNING answer the stored row either way.
+            [row] = await db.execute_fetchall(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = meta.value RETURNING value",
+                (key, value),
+            )
         return bytes(row["value"])
+
+    # -- the master password lockout ------------------------------------------
+
+    async def get_master_lockout(self) -> MasterLockoutRow:
+        return lockout_row(await self._one("SELECT * FROM master_lockout WHERE id = 1"))
+
+    async def save_master_lockout(self, lockout: MasterLockoutRow) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO master_lockout (id, failures, locked_until) VALUES (1, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET failures = excluded.failures, "
+                "locked_until = excluded.locked_until",
+                (json.dumps(list(lockout.failures)), lockout.locked_until),
+            )
 
     # -- wallets ------------------------------------------------------------
 
-    async def insert_wallet(self, wallet: dict[str, Any]) -> WalletRow:
-        columns = ", ".join(wallet)
-        marks = ", ".join("?" for _ in wallet)
+    async def insert_wallet(self, wallet: NewWallet) -> WalletRow:
         async with self.transaction() as db:
-            await db.execute(
-                f"INSERT INTO wallets ({columns}) VALUES ({marks})",  # noqa: S608 - fixed names
-                tuple(wallet.values()),
-            )
-        found = await self.get_wallet(wallet["id"])
-        assert found is not None
-        return found
+            [row] = await _insert(db, "wallets", columns(wallet))
+        return wallet_row(row)
 
     async def get_wallet(self, wallet_id: str) -> WalletRow | None:
-        cached = self._wallets.get(wallet_id)
-        if cached is not None:
-            return cached
-        generation = self._wallets_generation
-        row = await self._one("SELECT * FROM wallets WHERE id = ?", (wallet_id,))
-        if row is None:
-            return None
-        wallet = WalletRow(**dict(row))
-        if generation == self._wallets_generation:
-            self._wallets[wallet_id] = wallet
-        return wallet
+        async def read() -> WalletRow | None:
+            row = await self._one("SELECT * FROM wallets WHERE id = ?", (wallet_id,))
+            return None if row is None else wallet_row(row)
+
+        return await self._wallets.get(wallet_id, read)
 
     async def list_wallets(self) -> list[WalletRow]:
-        return [WalletRow(**dict(r)) for r in await self._all("SELECT * FROM wallets ORDER BY seq")]
+        return [wallet_row(r) for r in await self._all("SELECT * FROM wallets ORDER BY seq")]
 
-    async def terminate_wallet(self, wallet_id: str, now: int) -> None:
-        self._wallets_generation += 1
-        self._wallets.pop(wallet_id, None)
-        async with self._changing_sessions() as db:
-            await db.execute("UPDATE wallets SET status = 'TERMINATED' WHERE id = ?", (wallet_id,))
-            await db.execute(
-                "UPDATE sessions SET revoked_at = ? WHERE wallet_id = ? AND revoked_at IS NULL",
-                (now, wallet_id),
-            )
-        self._wallets_generation += 1
-        self._wallets.pop(wallet_id, None)
+    async def terminate_wallet(self, wallet_id: str, now: int) -> WalletRow | None:
+        """Terminate the wallet and revoke its sessions; None if there is no such wallet."""
+        with self._wallets.changing(wallet_id), self._sessions.changing():
+            async with self.transaction() as db:
+                rows = list(
+                    await db.execute_fetchall(
+                        "UPDATE wallets SET status = 'TERMINATED' WHERE id = ? RETURNING *",
+                        (wallet_id,),
+                    )
+                )
+                await db.execute(
+                    "UPDATE sessions SET revoked_at = ? WHERE wallet_id = ? AND revoked_at IS NULL",
+                    (now, wallet_id),
+                )
+        return wallet_row(rows[0]) if rows else None
 
     async def count_wallets(self) -> int:
         row = await self._one("SELECT COUNT(*) AS n FROM wallets")
@@ -434,50 +181,48 @@ class Database:
     # -- sessions -----------------------------------------------------------
 
     async def insert_session(
-        self, session: dict[str, Any], *, limit: int, now: int, replace_label: str | None
-    ) -> None:
+        self,
+        session: NewSession,
+        *,
+        limit: int,
+        now: int,
+        replace_label: str | None,
+        before_commit: Hook | None = None,
+        after_commit: Hook | None = None,
+    ) -> SessionRow:
         """Count the wallet's active sessions and insert, in one transaction.
 
         With ``replace_label``, the wallet's active sessions of that label are
-        revoked first, in the same transaction.
+        revoked first, in the same transaction. ``before_commit`` runs after the
+        insert, before the commit; ``after_commit`` as in ``transaction``.
         """
-        row = {**session, "constraints": _json_or_none(session.get("constraints"))}
-        async with self._changing_sessions() as db:
-            if replace_label is not None:
-                await db.execute(
-                    "UPDATE sessions SET revoked_at = ? WHERE wallet_id = ? AND label = ? "
-                    "AND revoked_at IS NULL",
-                    (now, row["wallet_id"], replace_label),
+        # Revoking by label touches rows by wallet, not by id: forget them all.
+        with self._sessions.changing(None if replace_label else session.id):
+            async with self.transaction(after_commit=after_commit) as db:
+                if replace_label is not None:
+                    await db.execute(
+                        "UPDATE sessions SET revoked_at = ? WHERE wallet_id = ? AND label = ? "
+                        "AND revoked_at IS NULL",
+                        (now, session.wallet_id, replace_label),
+                    )
+                [counted] = await db.execute_fetchall(
+                    "SELECT COUNT(*) AS n FROM sessions WHERE wallet_id = ? "
+                    "AND revoked_at IS NULL AND expires_at > ?",
+                    (session.wallet_id, now),
                 )
-            async with db.execute(
-                "SELECT COUNT(*) AS n FROM sessions WHERE wallet_id = ? AND revoked_at IS NULL "
-                "AND expires_at > ?",
-                (row["wallet_id"], now),
-            ) as cursor:
-                active = (await cursor.fetchone())["n"]
-            if active >= limit:
-                raise LimitReached
-            columns = ", ".join(row)
-            marks = ", ".join("?" for _ in row)
-            await db.execute(
-                f"INSERT INTO sessions ({columns}) VALUES ({marks})",  # noqa: S608 - fixed names
-                tuple(row.values()),
-            )
+                if counted["n"] >= limit:
+                    raise LimitReached
+                [row] = await _insert(db, "sessions", columns(session))
+                if before_commit is not None:
+                    await before_commit()
+        return session_row(row)
 
     async def get_session(self, session_id: str) -> SessionRow | None:
-        cached = self._sessions.get(session_id)
-        if cached is not None:
-            return cached
-        generation = self._sessions_generation
-        row = await self._one("SELECT * FROM sessions WHERE id = ?", (session_id,))
-        if row is None:
-            return None
-        session = _session(row)
-        if generation == self._sessions_generation:
-            if len(self._sessions) >= CACHE_SIZE:
-                self._sessions.clear()
-            self._sessions[session_id] = session
-        return session
+        async def read() -> SessionRow | None:
+            row = await self._one("SELECT * FROM sessions WHERE id = ?", (session_id,))
+            return None if row is None else session_row(row)
+
+        return await self._sessions.get(session_id, read)
 
     async def list_sessions(self, wallet_id: str | None) -> list[SessionRow]:
         if wallet_id is None:
@@ -486,7 +231,7 @@ class Database:
             rows = await self._all(
                 "SELECT * FROM sessions WHERE wallet_id = ? ORDER BY created_at, id", (wallet_id,)
             )
-        return [_session(r) for r in rows]
+        return [session_row(r) for r in rows]
 
     async def swap_session_token(
         self,
@@ -497,31 +242,55 @@ class Database:
         expires_at: int,
         now: int,
         prev_valid_until: float,
-        before_commit: Callable[[], Awaitable[None]] | None = None,
-    ) -> bool:
-        """Compare-and-swap the current token; False if another renewal won.
+        before_commit: Hook | None = None,
+        after_commit: Hook | None = None,
+    ) -> SessionRow | None:
+        """Compare-and-swap the current token: the renewed row, or None if another won.
 
-        ``before_commit`` runs after a successful swap, before it is committed.
+        ``before_commit`` runs after a successful swap, before it is committed;
+        ``after_commit`` once it is committed (only after a successful swap).
         """
-        async with self._changing_sessions() as db:
-            cursor = await db.execute(
-                "UPDATE sessions SET token_hash = ?, prev_token_hash = ?, prev_valid_until = ?, "
-                "expires_at = ?, renewal_count = renewal_count + 1, last_renewed_at = ? "
-                "WHERE id = ? AND token_hash = ? AND revoked_at IS NULL",
-                (new_hash, old_hash, prev_valid_until, expires_at, now, session_id, old_hash),
-            )
-            if cursor.rowcount != 1:
-                return False
-            if before_commit is not None:
-                await before_commit()
-            return True
+        swapped: list[sqlite3.Row] = []
 
-    async def revoke_session(self, session_id: str, now: int) -> None:
-        async with self._changing_sessions() as db:
-            await db.execute(
-                "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                (now, session_id),
-            )
+        async def then() -> None:
+            if swapped and after_commit is not None:
+                await after_commit()
+
+        with self._sessions.changing(session_id):
+            async with self.transaction(after_commit=then) as db:
+                swapped.extend(
+                    await db.execute_fetchall(
+                        "UPDATE sessions SET token_hash = ?, prev_token_hash = ?, "
+                        "prev_valid_until = ?, expires_at = ?, renewal_count = renewal_count + 1, "
+                        "last_renewed_at = ? "
+                        "WHERE id = ? AND token_hash = ? AND revoked_at IS NULL RETURNING *",
+                        (
+                            new_hash,
+                            old_hash,
+                            prev_valid_until,
+                            expires_at,
+                            now,
+                            session_id,
+                            old_hash,
+                        ),
+                    )
+                )
+                if swapped and before_commit is not None:
+                    await before_commit()
+        return session_row(swapped[0]) if swapped else None
+
+    async def revoke_session(self, session_id: str, now: int) -> SessionRow | None:
+        """Revoke (idempotent: a revoked session keeps its time); None if unknown."""
+        with self._sessions.changing(session_id):
+            async with self.transaction() as db:
+                rows = list(
+                    await db.execute_fetchall(
+                        "UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? "
+                        "RETURNING *",
+                        (now, session_id),
+                    )
+                )
+        return session_row(rows[0]) if rows else None
 
     async def count_active_sessions(self, now: int) -> int:
         row = await self._one(
@@ -532,36 +301,36 @@ class Database:
 
     # -- transactions and the local ledger ----------------------------------
 
-    async def insert_transaction(self, tx: dict[str, Any]) -> TransactionRow:
-        columns = ", ".join(tx)
-        marks = ", ".join("?" for _ in tx)
+    async def insert_transaction(self, tx: NewTransaction | Mapping[str, Any]) -> TransactionRow:
+        """Insert a transaction; a mapping is checked against ``NewTransaction``'s fields."""
+        new = tx if isinstance(tx, NewTransaction) else NewTransaction(**tx)
         async with self.transaction() as db:
-            await db.execute(
-                f"INSERT INTO transactions ({columns}) VALUES ({marks})",  # noqa: S608
-                tuple(tx.values()),
-            )
-        found = await self.get_transaction(tx["id"])
-        assert found is not None
-        return found
+            [row] = await _insert(db, "transactions", columns(new))
+        return transaction_row(row)
 
     async def update_transaction(
         self,
         tx_id: str,
-        changes: dict[str, Any],
+        changes: Mapping[str, Any],
         accounts: Sequence[AccountSnapshot] = (),
-    ) -> None:
+    ) -> TransactionRow:
         """Update a transaction and save the ledger accounts it touched, in one step."""
+        unknown = set(changes) - TRANSACTION_CHANGES
+        if unknown or not changes:
+            wrong = sorted(unknown) or "nothing"
+            raise ValueError(f"not a changeable transaction column: {wrong}")
         assignments = ", ".join(f"{name} = ?" for name in changes)
         async with self.transaction() as db:
-            await db.execute(
-                f"UPDATE transactions SET {assignments} WHERE id = ?",  # noqa: S608
+            [row] = await db.execute_fetchall(
+                f"UPDATE transactions SET {assignments} WHERE id = ? RETURNING *",  # noqa: S608
                 (*changes.values(), tx_id),
             )
             await _save_accounts(db, accounts)
+        return transaction_row(row)
 
     async def get_transaction(self, tx_id: str) -> TransactionRow | None:
         row = await self._one("SELECT * FROM transactions WHERE id = ?", (tx_id,))
-        return None if row is None else TransactionRow(**dict(row))
+        return None if row is None else transaction_row(row)
 
     async def list_transactions(
         self, wallet_id: str, limit: int, before_seq: int | None
@@ -570,13 +339,13 @@ class Database:
             "SELECT * FROM transactions WHERE wallet_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
             (wallet_id, before_seq if before_seq is not None else 2**63 - 1, limit),
         )
-        return [TransactionRow(**dict(r)) for r in rows]
+        return [transaction_row(r) for r in rows]
 
     async def unsettled_transactions(self) -> list[TransactionRow]:
         rows = await self._all(
             "SELECT * FROM transactions WHERE status IN ('PENDING', 'SUBMITTED') ORDER BY seq"
         )
-        return [TransactionRow(**dict(r)) for r in rows]
+        return [transaction_row(r) for r in rows]
 
     async def sent_since(self, wallet_id: str, since: int) -> int:
         """Lamports this wallet sent (or is sending) since ``since``; failures do not count."""
@@ -614,20 +383,20 @@ class Database:
             "SELECT * FROM tokens WHERE network = ? ORDER BY builtin DESC, upper(symbol)",
             (network,),
         )
-        return [_token(r) for r in rows]
+        return [token_row(r) for r in rows]
 
     async def get_token(self, network: str, mint: str) -> TokenRow | None:
         row = await self._one(
             "SELECT * FROM tokens WHERE network = ? AND mint = ?", (network, mint)
         )
-        return None if row is None else _token(row)
+        return None if row is None else token_row(row)
 
     async def find_token_by_symbol(self, network: str, symbol: str) -> TokenRow | None:
         row = await self._one(
             "SELECT * FROM tokens WHERE network = ? AND upper(symbol) = upper(?)",
             (network, symbol),
         )
-        return None if row is None else _token(row)
+        return None if row is None else token_row(row)
 
     async def insert_token(self, token: TokenRow, accounts: Sequence[AccountSnapshot] = ()) -> bool:
         """Add a registry entry (and the ledger accounts of its new mint) in one step.
@@ -666,8 +435,7 @@ class Database:
                 await self._emit(db, events)
 
     def _wallet_changed(self, wallet_id: str) -> None:
-        self._wallets_generation += 1
-        self._wallets.pop(wallet_id, None)
+        self._wallets.invalidate(wallet_id)
 
     async def get_policy(self, wallet_id: str) -> PolicyRow | None:
         row = await self._one("SELECT * FROM policies WHERE wallet_id = ?", (wallet_id,))
@@ -939,6 +707,15 @@ class Database:
         return None if row is None or row["at"] is None else int(row["at"])
 
 
+async def _insert(
+    db: aiosqlite.Connection, table: str, values: dict[str, Any]
+) -> list[sqlite3.Row]:
+    names = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) RETURNING *"  # noqa: S608 - fixed names
+    return list(await db.execute_fetchall(sql, tuple(values.values())))
+
+
 async def _save_accounts(db: aiosqlite.Connection, accounts: Sequence[AccountSnapshot]) -> None:
     if not accounts:
         return
@@ -962,36 +739,3 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     await conn.execute("PRAGMA foreign_keys = ON")
     await conn.execute("PRAGMA synchronous = FULL")
     return conn
-
-
-async def _migrate(conn: aiosqlite.Connection) -> None:
-    async with conn.execute("PRAGMA user_version") as cursor:
-        version = (await cursor.fetchone())[0]
-    if version > len(MIGRATIONS):
-        raise SchemaTooNew(
-            f"the database schema is version {version}, newer than this daemon knows "
-            f"({len(MIGRATIONS)}); upgrade waiaas-daemon"
-        )
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        await conn.executescript(
-            f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
-        )
-
-
-def _token(row: sqlite3.Row) -> TokenRow:
-    data = dict(row)
-    data["builtin"] = bool(data["builtin"])
-    for name in ("authority_ciphertext", "authority_nonce", "authority_salt"):
-        if data[name] is not None:
-            data[name] = bytes(data[name])
-    return TokenRow(**data)
-
-
-def _session(row: sqlite3.Row) -> SessionRow:
-    data = dict(row)
-    data["constraints"] = json.loads(data["constraints"]) if data["constraints"] else None
-    return SessionRow(**data)
-
-
-def _json_or_none(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))

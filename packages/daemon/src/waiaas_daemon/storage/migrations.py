@@ -1,0 +1,205 @@
+"""The schema, as forward migrations; PRAGMA user_version counts the ones applied.
+
+A migration is never edited once released: a change is a new entry at the end.
+"""
+
+from __future__ import annotations
+
+import aiosqlite
+
+from waiaas_daemon.audit import AUDIT_SCHEMA
+
+# SPEC 14: the token registry with its built-in entries, and the token a transfer moves.
+TOKENS_SCHEMA = """
+    CREATE TABLE tokens (
+        network TEXT NOT NULL,
+        mint TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        decimals INTEGER NOT NULL,
+        program TEXT,
+        builtin INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        -- The mint authority of a local test mint, sealed like a wallet key.
+        authority_ciphertext BLOB,
+        authority_nonce BLOB,
+        authority_salt BLOB,
+        authority_kdf TEXT,
+        PRIMARY KEY (network, mint)
+    );
+    CREATE UNIQUE INDEX tokens_by_symbol ON tokens(network, upper(symbol));
+    INSERT INTO tokens (network, mint, symbol, decimals, program, builtin, created_at) VALUES
+        ('mainnet', 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 'USDC', 6,
+         'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 1, 0),
+        ('mainnet', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'USDT', 6,
+         'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 1, 0),
+        ('devnet', '4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU', 'USDC', 6,
+         'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 1, 0);
+    ALTER TABLE transactions ADD COLUMN token_mint TEXT;
+    ALTER TABLE transactions ADD COLUMN token_symbol TEXT;
+    ALTER TABLE transactions ADD COLUMN token_decimals INTEGER;
+    ALTER TABLE transactions ADD COLUMN token_program TEXT;
+"""
+
+# Outbox of notifications (SPEC 13): one row per event, one per event and channel.
+NOTIFY_SCHEMA = """
+CREATE TABLE notification_events (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    wallet_id TEXT,
+    data TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE TABLE notification_deliveries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL REFERENCES notification_events(id),
+    channel TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    last_error TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (event_id, channel)
+);
+CREATE INDEX notification_deliveries_due ON notification_deliveries(status, next_attempt_at);
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+    CREATE TABLE wallets (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        chain TEXT NOT NULL,
+        network TEXT NOT NULL,
+        address TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        key_ciphertext BLOB NOT NULL,
+        key_nonce BLOB NOT NULL,
+        key_salt BLOB NOT NULL,
+        kdf TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        wallet_id TEXT NOT NULL REFERENCES wallets(id),
+        label TEXT,
+        token_hash TEXT NOT NULL,
+        prev_token_hash TEXT,
+        prev_valid_until REAL,
+        ttl INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        renewal_count INTEGER NOT NULL DEFAULT 0,
+        constraints TEXT,
+        created_at INTEGER NOT NULL,
+        last_renewed_at INTEGER,
+        revoked_at INTEGER
+    );
+    CREATE INDEX sessions_by_wallet ON sessions(wallet_id, revoked_at, expires_at);
+    CREATE TABLE transactions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        wallet_id TEXT NOT NULL REFERENCES wallets(id),
+        session_id TEXT,
+        type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        to_address TEXT,
+        amount TEXT NOT NULL,
+        memo TEXT,
+        signature TEXT,
+        raw BLOB,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX transactions_by_wallet ON transactions(wallet_id, seq);
+    CREATE TABLE ledger_accounts (
+        address TEXT PRIMARY KEY,
+        lamports INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        owner TEXT NOT NULL,
+        executable INTEGER NOT NULL,
+        rent_epoch INTEGER NOT NULL
+    );
+    """,
+    # 2: the daily limit sums a wallet's recent transfers.
+    """
+    CREATE INDEX transactions_by_wallet_time ON transactions(wallet_id, type, created_at);
+    """,
+    # 3: the master password lockout outlives a restart (SPEC 4).
+    """
+    CREATE TABLE master_lockout (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        failures TEXT NOT NULL,
+        locked_until REAL NOT NULL
+    );
+    """,
+    # 4: wallet policy, owner decisions, kill switch and suspension (SPEC 12, 13).
+    """
+    ALTER TABLE wallets ADD COLUMN status_reason TEXT;
+    ALTER TABLE wallets ADD COLUMN status_changed_at INTEGER;
+    ALTER TABLE transactions ADD COLUMN tier TEXT;
+    ALTER TABLE transactions ADD COLUMN execute_at INTEGER;
+    ALTER TABLE transactions ADD COLUMN approval_expires_at INTEGER;
+    ALTER TABLE transactions ADD COLUMN decided_at INTEGER;
+    ALTER TABLE transactions ADD COLUMN reason TEXT;
+    CREATE INDEX transactions_waiting ON transactions(status, execute_at, approval_expires_at)
+        WHERE status IN ('QUEUED', 'PENDING_APPROVAL');
+    CREATE TABLE policies (
+        wallet_id TEXT PRIMARY KEY REFERENCES wallets(id),
+        version INTEGER NOT NULL,
+        document TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE denials (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        wallet_id TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX denials_by_wallet ON denials(wallet_id, at);
+    CREATE TABLE kill_switch (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        active INTEGER NOT NULL,
+        reason TEXT,
+        since INTEGER
+    );
+    INSERT INTO kill_switch (id, active) VALUES (1, 0);
+    -- A revoked session (revocation, termination, MCP replacement) cancels its
+    -- waiting sends in the very transaction that revokes it.
+    CREATE TRIGGER sessions_revoked_cancel_waiting AFTER UPDATE OF revoked_at ON sessions
+    WHEN OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL
+    BEGIN
+        UPDATE transactions
+        SET status = 'CANCELLED', reason = 'the session was revoked',
+            decided_at = NEW.revoked_at, updated_at = NEW.revoked_at
+        WHERE session_id = NEW.id AND status IN ('QUEUED', 'PENDING_APPROVAL');
+    END;
+    """,
+    # 5: the audit log (SPEC 13), hash-chained.
+    AUDIT_SCHEMA,
+    # 6: the notification outbox (SPEC 13).
+    NOTIFY_SCHEMA,
+    # 7: the token registry and the token a transfer moves (SPEC 14).
+    TOKENS_SCHEMA,
+)
+
+
+class SchemaTooNew(Exception):
+    """The database was written by a newer daemon; this one must not touch it."""
+
+
+async def migrate(conn: aiosqlite.Connection) -> None:
+    """Apply the migrations this database lacks, each in its own transaction."""
+    async with conn.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    version = int(row[0]) if row else 0
+    if version > len(MIGRATIONS):
+        raise SchemaTooNew(
+            f"the database schema is version {version}, newer than this daemon knows "
+            f"({len(MIGRATIONS)}); upgrade waiaas-daemon"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        await conn.executescript(
+            f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+        )
