@@ -136,34 +136,6 @@ class TokenRow:
     authority_kdf: str | None = None
 
 
-# -- policy, pending, controls: row types ------------------------------------
-
-DAY_SECONDS = 86400
-HOUR_SECONDS = 3600
-MONTH_SECONDS = 30 * DAY_SECONDS
-SETTLED = ("CONFIRMED", "FAILED")
-# The instant a send may still go out: kill switch off, wallet ACTIVE, session live.
-GATE = (
-    "(SELECT active FROM kill_switch WHERE id = 1) = 0 "
-    "AND (SELECT status FROM wallets WHERE wallets.id = transactions.wallet_id) = 'ACTIVE' "
-    "AND (transactions.session_id IS NULL OR (SELECT revoked_at FROM sessions "
-    "WHERE sessions.id = transactions.session_id) IS NULL)"
-)
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something the audit log and the notifications want to know, written with the change."""
-
-    actor: str  # "owner" | "session:<id>" | "daemon"
-    action: str
-    wallet_id: str | None = None
-    session_id: str | None = None
-    transaction_id: str | None = None
-    details: dict[str, Any] | None = None
-
-
-# What a transaction update may change; the rest of its row is fixed at insert.
 TRANSACTION_CHANGES = frozenset(
     {"status", "signature", "raw", "error", "updated_at", "reason", "decided_at"}
 )
