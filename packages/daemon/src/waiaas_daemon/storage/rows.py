@@ -136,6 +136,7 @@ class TokenRow:
     authority_kdf: str | None = None
 
 
+# What a transaction update may change; the rest of its row is fixed at insert.
 TRANSACTION_CHANGES = frozenset(
     {"status", "signature", "raw", "error", "updated_at", "reason", "decided_at"}
 )
