@@ -49,9 +49,16 @@ async def add_token(request: Request, body: TokenCreate) -> TokenEntry:
     try:
         info = await state.chain_for(body.network).mint_info(body.mint)
     except WaiaasError as exc:
-        # No mint there is an answer; an unreachable chain is not, if decimals say enough.
-        if exc.code != "CHAIN_ERROR" or body.decimals is None:
+        # No mint there is an answer; an unreachable chain is not: then the
+        # owner's decimals are taken as given, and without them we cannot know.
+        if exc.code != "CHAIN_ERROR":
             raise
+        if body.decimals is None:
+            raise WaiaasError(
+                "INVALID_REQUEST",
+                f"decimals: the {body.network} chain did not answer ({exc.message}); "
+                "give the mint's decimals",
+            ) from None
     else:
         if body.decimals is not None and body.decimals != info.decimals:
             raise WaiaasError(
@@ -116,6 +123,6 @@ def routes() -> list[Route]:
             auth="master",
             tag="tokens",
             status=201,
-            errors=("TOKEN_NOT_FOUND", "INVALID_ADDRESS", "CHAIN_ERROR"),
+            errors=("TOKEN_NOT_FOUND", "INVALID_ADDRESS"),
         ),
     ]
