@@ -41,8 +41,8 @@ BODIES = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seconds", type=float, default=3, help="measured seconds per case")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=2, help="measured seconds per case")
+    parser.add_argument("--repeat", type=int, default=5)
 
 
 def main(args: argparse.Namespace) -> bool:
