@@ -103,3 +103,19 @@ async def test_set_meta_once_answers_the_stored_value(tmp_path):
     async with Database.open(tmp_path / "waiaas.db") as db:
         assert await db.set_meta_once("k", b"first") == b"first"
         assert await db.set_meta_once("k", b"second") == b"first"
+
+
+async def test_a_transaction_cancelled_while_it_begins_leaves_the_writer_usable(tmp_path):
+    import anyio
+
+    from waiaas_daemon.storage import Database
+
+    async with Database.open(tmp_path / "w.db") as db:
+        # Deadlines from 0 to 2 ms: some land while BEGIN runs on the worker thread.
+        for step in range(200):
+            with anyio.move_on_after(step * 1e-5):
+                async with db.transaction() as conn:
+                    await conn.execute("SELECT 1")
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO meta (key, value) VALUES ('k', x'00')")
+        assert await db.get_meta("k") == b"\x00"

@@ -16,10 +16,12 @@ from starlette.routing import Route
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon import console
 from waiaas_daemon.middleware import BodyLimit, HostGuard, request_id
+from waiaas_daemon.notify import Notifier
 from waiaas_daemon.pending import running_scheduler
 from waiaas_daemon.routes import (
     admin,
     agent_wallet,
+    audit,
     controls,
     health,
     mcp_tokens,
@@ -70,8 +72,19 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     if settled:
         log.info("reconciled %d unsettled transactions", settled)
     # After reconciliation: queued sends whose time came while we were down run now.
-    async with running_scheduler(app.state.daemon) as scheduler:
+    # The notifier too: outbox rows left by the last run are delivered now, never by a request.
+    notifier = app.state.daemon.notifier
+    async with running_scheduler(app.state.daemon) as scheduler, _notifying(notifier):
         app.state.scheduler = scheduler
+        yield
+
+
+@asynccontextmanager
+async def _notifying(notifier: Notifier | None) -> AsyncIterator[None]:
+    if notifier is None:
+        yield
+        return
+    async with notifier.running():
         yield
 
 
@@ -94,6 +107,7 @@ def api_routes() -> list[Route]:
         *policy.routes(),
         *pending.routes(),
         *controls.routes(),
+        *audit.routes(),
     ]
 
 

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.sessions import authenticate
 from waiaas_daemon.state import DaemonState
+from waiaas_daemon.storage import Event
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -36,12 +37,31 @@ def master_auth(endpoint: Endpoint) -> Endpoint:
     @functools.wraps(endpoint)
     async def guarded(request: Request) -> Response:
         raw = request.headers.get("x-master-password")
-        # Header values arrive as latin-1 text; their bytes are the password's UTF-8.
-        await state_of(request).master.check(None if raw is None else raw.encode("latin-1"))
+        state = state_of(request)
+        try:
+            # Header values arrive as latin-1 text; their bytes are the password's UTF-8.
+            await state.master.check(None if raw is None else raw.encode("latin-1"))
+        except WaiaasError as exc:
+            if exc.code == "INVALID_MASTER_PASSWORD" and raw is not None:
+                await _record_master_failure(state, request)
+            raise
         return await endpoint(request)
 
     guarded.auth = "master"  # type: ignore[attr-defined]
     return guarded
+
+
+async def _record_master_failure(state: DaemonState, request: Request) -> None:
+    """A wrong master password is an audit entry; the one that locks is a notification too."""
+    now = state.clock()
+    client = request.client.host if request.client else None
+    where = {"client": client, "path": request.url.path}
+    events = [Event("daemon", "master.failure", details=where)]
+    locked_until = state.master.locked_until
+    if locked_until > now:
+        details = {"attempts": state.master.attempts, "until": int(locked_until), "client": client}
+        events.append(Event("daemon", "master.lockout", details=details))
+    await state.db.emit(events)
 
 
 def session_auth(endpoint: Endpoint) -> Endpoint:

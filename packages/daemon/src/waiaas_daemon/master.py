@@ -59,6 +59,14 @@ class MasterGuard:
         # Changes are saved one at a time, so a slower save never overwrites a newer one.
         self._saving = anyio.Lock()
 
+    @property
+    def locked_until(self) -> float:
+        return self._lockout.locked_until
+
+    @property
+    def attempts(self) -> int:
+        return self._attempts
+
     async def check(self, offered: bytes | None) -> None:
         """``offered`` is the raw header value (UTF-8 of the password)."""
         now = self._clock()

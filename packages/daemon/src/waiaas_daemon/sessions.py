@@ -15,7 +15,7 @@ from waiaas_core.errors import WaiaasError
 from waiaas_core.paths import token_path
 from waiaas_core.tokens import SessionClaims, sign_session_token, verify_session_token
 from waiaas_daemon.state import DaemonState
-from waiaas_daemon.storage import LimitReached, NewSession, SessionRow
+from waiaas_daemon.storage import Event, LimitReached, NewSession, SessionRow
 from waiaas_daemon.token_files import TokenFileUpdate
 
 MCP_LABEL = "mcp"
@@ -119,6 +119,20 @@ async def _create(
             replace_label=MCP_LABEL if label == MCP_LABEL else None,
             before_commit=None if update is None else update.before_commit,
             after_commit=None if update is None else update.after_commit,
+            events=[
+                Event(
+                    "owner",
+                    "session.create" if token_file is None else "mcp_token.create",
+                    wallet_id,
+                    session_id,
+                    details={
+                        "label": label,
+                        "expiresAt": expires_at,
+                        "constraints": constraints,
+                        "walletName": wallet.name,
+                    },
+                )
+            ],
         )
     except LimitReached:
         raise WaiaasError(
@@ -211,6 +225,15 @@ async def renew(state: DaemonState, session_id: str, token: str) -> Issued:
             prev_valid_until=now + state.settings.renewal_grace,
             before_commit=None if update is None else update.before_commit,
             after_commit=None if update is None else update.after_commit,
+            events=[
+                Event(
+                    f"session:{session.id}",
+                    "session.renew",
+                    session.wallet_id,
+                    session.id,
+                    details={"expiresAt": expires_at, "renewal": session.renewal_count + 1},
+                )
+            ],
         )
     except BaseException:
         if update is not None:
@@ -239,7 +262,9 @@ def _token_file_update(
 
 
 async def revoke(state: DaemonState, session_id: str) -> SessionRow:
-    revoked = await state.db.revoke_session(session_id, state.now())
+    session = await state.db.get_session(session_id)
+    event = Event("owner", "session.revoke", session.wallet_id if session else None, session_id)
+    revoked = await state.db.revoke_session(session_id, state.now(), [event])
     if revoked is None:
         raise WaiaasError("SESSION_NOT_FOUND")
     return revoked

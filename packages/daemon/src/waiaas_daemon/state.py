@@ -21,6 +21,7 @@ from waiaas_core.tokens import SessionClaims
 from waiaas_daemon.chain.base import Chain
 from waiaas_daemon.chain.local import LocalChain
 from waiaas_daemon.chain.rpc import RpcChain
+from waiaas_daemon.eventlog import EventLog
 from waiaas_daemon.keystore import (
     KdfParams,
     KeyStore,
@@ -28,6 +29,7 @@ from waiaas_daemon.keystore import (
     hash_master_password,
 )
 from waiaas_daemon.master import MasterGuard
+from waiaas_daemon.notify import Notifier
 from waiaas_daemon.storage import Database
 from waiaas_daemon.token_files import settle_pending
 from waiaas_daemon.tokens import ensure_local_test_mint
@@ -52,6 +54,8 @@ class DaemonState:
     base_url: str = ""
     chains: dict[str, Chain] = field(default_factory=dict)
     chain_factory: Callable[[str, Settings], Chain] | None = None
+    # Written by every state change (db.sink); its worker runs in the app's lifespan.
+    notifier: Notifier | None = None
     _wallet_locks: dict[str, anyio.Lock] = field(default_factory=dict)
     verified_tokens: dict[str, SessionClaims] = field(default_factory=dict)
 
@@ -123,6 +127,10 @@ class DaemonState:
                 chains=chains,
                 chain_factory=chain_factory,
             )
+            state.notifier = Notifier(
+                db, lambda: state.settings, clock=clock, base_url=lambda: state.base_url
+            )
+            db.sink = EventLog(clock, state.notifier).write
             # A renewal killed between its commit and its token file: finish it.
             await settle_pending(data_dir, db)
             try:

@@ -11,7 +11,7 @@ from solders.keypair import Keypair
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.keystore import SealedKey
 from waiaas_daemon.state import DaemonState
-from waiaas_daemon.storage import NewWallet, WalletRow
+from waiaas_daemon.storage import Event, NewWallet, WalletRow
 
 
 def wallet_view(wallet: WalletRow) -> dict[str, Any]:
@@ -44,7 +44,8 @@ async def create_wallet(state: DaemonState, name: str, network: str) -> WalletRo
             key_nonce=sealed.nonce,
             key_salt=sealed.salt,
             kdf=sealed.kdf,
-        )
+        ),
+        [Event("owner", "wallet.create", wallet_id, details={"name": name, "network": network})],
     )
 
 
@@ -68,7 +69,9 @@ async def active_wallet(state: DaemonState, wallet_id: str) -> WalletRow:
 
 
 async def terminate_wallet(state: DaemonState, wallet_id: str) -> WalletRow:
-    wallet = await state.db.terminate_wallet(wallet_id, state.now())
+    wallet = await state.db.terminate_wallet(
+        wallet_id, state.now(), [Event("owner", "wallet.terminate", wallet_id)]
+    )
     if wallet is None:
         raise WaiaasError("WALLET_NOT_FOUND")
     return wallet

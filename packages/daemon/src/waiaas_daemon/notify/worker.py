@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
@@ -32,7 +32,9 @@ from waiaas_daemon.notify.channels import (
     wanted,
 )
 from waiaas_daemon.notify.messages import render
-from waiaas_daemon.storage import Database
+
+if TYPE_CHECKING:  # storage imports this package for its migration
+    from waiaas_daemon.storage import Database
 
 log = logging.getLogger("waiaas.notify")
 
@@ -79,6 +81,7 @@ class Notifier:
         client: httpx.AsyncClient | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         concurrency: int = DEFAULT_CONCURRENCY,
+        base_url: Callable[[], str] | None = None,
     ) -> None:
         self._db = db
         self._settings = settings if callable(settings) else (lambda: settings)
@@ -87,6 +90,8 @@ class Notifier:
         self._client = client
         self._timeout = timeout
         self._concurrency = concurrency
+        # The daemon's URL as bound (port 0 picks one), for the console links.
+        self._base_url = base_url or (lambda: self._settings().base_url)
         self._busy: set[int] = set()
         self._wake = anyio.Event()
 
@@ -252,7 +257,7 @@ class Notifier:
             delivery.event_id, delivery.type, delivery.at, delivery.wallet_id, delivery.data
         )
         message = render(
-            event.type, event.data, wallet_id=event.wallet_id, base_url=settings.base_url
+            event.type, event.data, wallet_id=event.wallet_id, base_url=self._base_url()
         )
         return build_request(delivery.channel, settings, event, message, now=self._clock())
 

@@ -62,6 +62,13 @@ class Database:
         self._write_lock = anyio.Lock()
         self._wallets: RowCache[WalletRow] = RowCache()
         self._sessions: RowCache[SessionRow] = RowCache()
+        # eventlog.EventLog.write, set by DaemonState.open: audit entries and outbox rows.
+        self.sink: Callable[[aiosqlite.Connection, Sequence[Event]], Awaitable[Any]] | None = None
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        """The read connection, for modules that keep their own SQL (audit, notify)."""
+        return self._reader
 
     @classmethod
     @asynccontextmanager
@@ -88,7 +95,10 @@ class Database:
         lock, so what it does (a token file) follows the commits' order.
         """
         async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            # Shielded: a request cancelled while BEGIN runs on the worker thread
+            # would leave the transaction open, and every later BEGIN would fail.
+            with anyio.CancelScope(shield=True):
+                await self._writer.execute("BEGIN IMMEDIATE")
             try:
                 yield self._writer
             except BaseException:
@@ -143,9 +153,10 @@ class Database:
 
     # -- wallets ------------------------------------------------------------
 
-    async def insert_wallet(self, wallet: NewWallet) -> WalletRow:
+    async def insert_wallet(self, wallet: NewWallet, events: Sequence[Event] = ()) -> WalletRow:
         async with self.transaction() as db:
             [row] = await _insert(db, "wallets", columns(wallet))
+            await self._emit(db, events)
         return wallet_row(row)
 
     async def get_wallet(self, wallet_id: str) -> WalletRow | None:
@@ -158,7 +169,9 @@ class Database:
     async def list_wallets(self) -> list[WalletRow]:
         return [wallet_row(r) for r in await self._all("SELECT * FROM wallets ORDER BY seq")]
 
-    async def terminate_wallet(self, wallet_id: str, now: int) -> WalletRow | None:
+    async def terminate_wallet(
+        self, wallet_id: str, now: int, events: Sequence[Event] = ()
+    ) -> WalletRow | None:
         """Terminate the wallet and revoke its sessions; None if there is no such wallet."""
         with self._wallets.changing(wallet_id), self._sessions.changing():
             async with self.transaction() as db:
@@ -172,6 +185,8 @@ class Database:
                     "UPDATE sessions SET revoked_at = ? WHERE wallet_id = ? AND revoked_at IS NULL",
                     (now, wallet_id),
                 )
+                if rows:
+                    await self._emit(db, events)
         return wallet_row(rows[0]) if rows else None
 
     async def count_wallets(self) -> int:
@@ -189,6 +204,7 @@ class Database:
         replace_label: str | None,
         before_commit: Hook | None = None,
         after_commit: Hook | None = None,
+        events: Sequence[Event] = (),
     ) -> SessionRow:
         """Count the wallet's active sessions and insert, in one transaction.
 
@@ -213,6 +229,7 @@ class Database:
                 if counted["n"] >= limit:
                     raise LimitReached
                 [row] = await _insert(db, "sessions", columns(session))
+                await self._emit(db, events)
                 if before_commit is not None:
                     await before_commit()
         return session_row(row)
@@ -244,6 +261,7 @@ class Database:
         prev_valid_until: float,
         before_commit: Hook | None = None,
         after_commit: Hook | None = None,
+        events: Sequence[Event] = (),
     ) -> SessionRow | None:
         """Compare-and-swap the current token: the renewed row, or None if another won.
 
@@ -275,11 +293,15 @@ class Database:
                         ),
                     )
                 )
+                if swapped:
+                    await self._emit(db, events)
                 if swapped and before_commit is not None:
                     await before_commit()
         return session_row(swapped[0]) if swapped else None
 
-    async def revoke_session(self, session_id: str, now: int) -> SessionRow | None:
+    async def revoke_session(
+        self, session_id: str, now: int, events: Sequence[Event] = ()
+    ) -> SessionRow | None:
         """Revoke (idempotent: a revoked session keeps its time); None if unknown."""
         with self._sessions.changing(session_id):
             async with self.transaction() as db:
@@ -290,6 +312,8 @@ class Database:
                         (now, session_id),
                     )
                 )
+                if rows:
+                    await self._emit(db, events)
         return session_row(rows[0]) if rows else None
 
     async def count_active_sessions(self, now: int) -> int:
@@ -425,14 +449,18 @@ class Database:
     # Every write takes ``events``: what happened, handed to ``_emit`` inside
     # the same transaction, the one hook the audit log and the outbox fill in.
 
-    async def _emit(self, db: aiosqlite.Connection, events: Sequence[Event]) -> None:
-        """Hook: the audit log and the notification outbox write ``events`` here."""
+    async def _emit(self, db: aiosqlite.Connection, events: Sequence[Event]) -> list[str]:
+        """The audit log and the outbox write ``events`` here; the notification ids enqueued."""
+        if events and self.sink is not None:
+            return list(await self.sink(db, events))
+        return []
 
-    async def emit(self, events: Sequence[Event]) -> None:
-        """Events with no state change of their own (a denied send)."""
-        if events:
-            async with self.transaction() as db:
-                await self._emit(db, events)
+    async def emit(self, events: Sequence[Event]) -> list[str]:
+        """Events with no state change of their own (a master password failure, a test)."""
+        if not events:
+            return []
+        async with self.transaction() as db:
+            return await self._emit(db, events)
 
     def _wallet_changed(self, wallet_id: str) -> None:
         self._wallets.invalidate(wallet_id)
