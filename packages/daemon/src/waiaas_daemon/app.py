@@ -30,6 +30,7 @@ from waiaas_daemon.routes import (
     pending,
     policy,
     sessions,
+    tokens,
     transactions,
     wallets,
 )
@@ -94,6 +95,7 @@ def api_routes() -> list[Route]:
     """
     return [
         *agent_wallet.routes(),
+        *tokens.routes(),
         *transactions.routes(),
         *sessions.routes(),
         *health.routes(),

@@ -42,6 +42,7 @@ from typing import Any
 import aiosqlite
 
 from waiaas_core.errors import WaiaasError
+from waiaas_core.limits import BASE58_ADDRESS
 
 AUDIT_SCHEMA = """
 CREATE TABLE audit_log (
@@ -107,7 +108,12 @@ _SECRET_NAME = re.compile(
     re.IGNORECASE,
 )
 # Names that match the pattern above but hold public data.
-_PUBLIC_NAMES = frozenset({"publicKey", "tokenMint", "tokenProgram", "tokenAccount"})
+_PUBLIC_NAMES = frozenset(
+    {"publicKey", "tokenMint", "tokenProgram", "tokenAccount", "tokens", "allowedTokens"}
+)
+# A key that is an address (a mint under constraints.tokens or policy.tokens) is public,
+# whatever letters it happens to contain ("seed", "salt", "Token...").
+_ADDRESS_KEY = re.compile(BASE58_ADDRESS)
 # Values that are credentials whatever their key is called (SPEC 5 session tokens).
 _SECRET_VALUE = re.compile(r"wai_sess_|wai_mcp_")
 _ACTOR = re.compile(r"owner|daemon|session:[0-9a-f-]{1,64}")
@@ -135,7 +141,8 @@ def check_details(details: Any, path: str = "details") -> None:
         for key, value in details.items():
             if not isinstance(key, str):
                 raise SecretInAudit(f"{path}: keys must be strings")
-            if key not in _PUBLIC_NAMES and _SECRET_NAME.search(key):
+            public = key in _PUBLIC_NAMES or _ADDRESS_KEY.match(key)
+            if not public and _SECRET_NAME.search(key):
                 raise SecretInAudit(f"{path}.{key}: a secret has no place in the audit log")
             check_details(value, f"{path}.{key}")
     elif isinstance(details, list | tuple):

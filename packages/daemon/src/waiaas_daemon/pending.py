@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 import anyio
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon import transactions, wallets
+from waiaas_daemon import tokens, transactions, wallets
 from waiaas_daemon.state import DaemonState
 from waiaas_daemon.storage import Event, TransactionRow
 
@@ -114,7 +114,9 @@ async def execute(
         if claimed is None:
             raise await _claim_refused(state, tx, origin)
         try:
-            await transactions.check_balance(state, wallet, int(tx.amount))
+            await transactions.check_balance(
+                state, wallet, int(tx.amount), to=tx.to_address, token=tokens.of_transaction(tx)
+            )
         except WaiaasError as exc:
             failed = await state.db.swap_transaction(
                 tx.id,

@@ -126,22 +126,33 @@ def _constraints(
     now: int,
     token: str | None,
 ) -> WaiaasError | None:
-    """Step 2: the session's hard caps (the daily one over the wallet's 24 h total)."""
+    """Step 2: the session's hard caps (the daily one over the wallet's 24 h total).
+
+    The top-level amounts cap SOL; a token has its own under ``tokens.<mint>``,
+    and ``totals`` are that asset's (SPEC 14).
+    """
     allowed = constraints.get("allowedRecipients")
     if allowed is not None and to not in allowed:
         return WaiaasError("CONSTRAINT_VIOLATED", "The recipient is not in allowedRecipients.")
-    per_tx = constraints.get("maxAmountPerTx")
+    caps, where, unit = constraints, "", "lamports"
+    if token is not None:
+        allowed_tokens = constraints.get("allowedTokens")
+        if allowed_tokens is not None and token not in allowed_tokens:
+            return WaiaasError("CONSTRAINT_VIOLATED", "The token is not in allowedTokens.")
+        caps = (constraints.get("tokens") or {}).get(token) or {}
+        where, unit = f"tokens.{token}.", "base units"
+    per_tx = caps.get("maxAmountPerTx")
     if per_tx is not None and amount > int(per_tx):
         return WaiaasError(
-            "CONSTRAINT_VIOLATED", f"The amount is over maxAmountPerTx ({per_tx} lamports)."
+            "CONSTRAINT_VIOLATED", f"The amount is over {where}maxAmountPerTx ({per_tx} {unit})."
         )
-    per_day = constraints.get("maxAmountPerDay")
+    per_day = caps.get("maxAmountPerDay")
     if per_day is not None and totals.daily + amount > int(per_day):
         left = max(0, int(per_day) - totals.daily)
         return WaiaasError(
             "CONSTRAINT_VIOLATED",
-            f"The amount is over what maxAmountPerDay leaves for the last 24 hours "
-            f"({left} lamports).",
+            f"The amount is over what {where}maxAmountPerDay leaves for the last 24 hours "
+            f"({left} {unit}).",
         )
     return None
 

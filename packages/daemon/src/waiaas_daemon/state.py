@@ -32,6 +32,7 @@ from waiaas_daemon.master import MasterGuard
 from waiaas_daemon.notify import Notifier
 from waiaas_daemon.storage import Database
 from waiaas_daemon.token_files import settle_pending
+from waiaas_daemon.tokens import ensure_local_test_mint
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -102,8 +103,10 @@ class DaemonState:
             jwt_secret = await db.set_meta_once("jwt_secret", secrets.token_bytes(32))
             _restrict(data_dir / DATABASE_FILE)
             chains: dict[str, Chain] = {}
+            keystore = KeyStore(password, kdf)
             if not (settings.network == "local" and settings.rpc_url):
-                chains["local"] = LocalChain(await db.load_accounts())
+                local = chains["local"] = LocalChain(await db.load_accounts())
+                await ensure_local_test_mint(db, local, keystore, int(clock()))
             state = cls(
                 settings=settings,
                 data_dir=data_dir,
@@ -116,7 +119,7 @@ class DaemonState:
                     lockout=await db.get_master_lockout(),
                     save=db.save_master_lockout,
                 ),
-                keystore=KeyStore(password, kdf),
+                keystore=keystore,
                 jwt_secret=jwt_secret,
                 clock=clock,
                 started_at=clock(),

@@ -17,10 +17,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import anyio
+from solders.keypair import Keypair
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon import policy, wallets
-from waiaas_daemon.chain.base import Outcome, PreparedTransfer
+from waiaas_daemon import policy, tokens, wallets
+from waiaas_daemon.chain.base import Chain, Outcome, PreparedTransfer
+from waiaas_daemon.chain.local import LocalChain
 from waiaas_daemon.sessions import Authenticated
 from waiaas_daemon.state import DaemonState
 from waiaas_daemon.storage import Event, SendInputs, TransactionRow, WalletRow
@@ -54,29 +56,45 @@ def totals_of(inputs: SendInputs) -> policy.Totals:
 
 
 async def send(
-    state: DaemonState, auth: Authenticated, to: str, amount: int, memo: str | None
+    state: DaemonState,
+    auth: Authenticated,
+    to: str,
+    amount: int,
+    memo: str | None,
+    token_ref: str | None = None,
 ) -> TransactionRow:
-    """parse (route) -> decide -> record -> sign -> submit -> settle, under the wallet's lock."""
+    """parse (route) -> decide -> record -> sign -> submit -> settle, under the wallet's lock.
+
+    ``token_ref`` (a registry symbol or a mint) makes it a token send: its own
+    totals, limits and balance; SOL pays only the fee and any new account's rent.
+    """
     wallet = await wallets.get_wallet(state, auth.claims.wallet_id)
     session = auth.session
     actor = f"session:{session.id}"
+    token = None
+    if token_ref is not None:
+        chain = state.chain_for(wallet.network)
+        token = await tokens.resolve(state.db, chain, wallet.network, token_ref)
+    mint = None if token is None else token.mint
     async with state.wallet_lock(wallet.id):
         now = state.now()
-        inputs = await state.db.send_inputs(wallet.id, session.id, now)
+        inputs = await state.db.send_inputs(wallet.id, session.id, now, mint=mint)
         error = live_error(inputs)
         if error is not None:
             raise error
         rules = policy.load(inputs.policy)
         decision = policy.decide(
-            rules, session.constraints, totals_of(inputs), to=to, amount=amount, now=now
+            rules, session.constraints, totals_of(inputs), to=to, amount=amount, now=now, token=mint
         )
         if decision.error is not None:
             await _deny(state, wallet, session.id, rules, decision.error, to, amount)
             raise decision.error
         assert decision.tier is not None
-        await check_balance(state, wallet, amount)
+        await check_balance(state, wallet, amount, to=to, token=token)
         if decision.tier in ("DELAY", "APPROVAL"):
-            return await _hold(state, wallet, session.id, rules, decision.tier, to, amount, memo)
+            return await _hold(
+                state, wallet, session.id, rules, decision.tier, to, amount, memo, token
+            )
         tx = await _record(
             state,
             wallet,
@@ -86,6 +104,7 @@ async def send(
             memo,
             session.id,
             tier=decision.tier,
+            extra=tokens.columns(token),
             events=[
                 _event(
                     actor,
@@ -142,9 +161,23 @@ async def _deny(
         log.warning("wallet %s suspended after %d denials within an hour", wallet.id, count)
 
 
-async def check_balance(state: DaemonState, wallet: WalletRow, amount: int) -> None:
-    """Step 7: the amount plus the fee must be there (the chain itself refuses rent)."""
+async def check_balance(
+    state: DaemonState,
+    wallet: WalletRow,
+    amount: int,
+    *,
+    to: str | None = None,
+    token: tokens.Token | None = None,
+) -> None:
+    """Step 7: the amount plus the fee must be there (the chain itself refuses rent).
+
+    For a token: the amount in the sender's token account, and fee plus the
+    rent of the recipient's new token account in SOL, both before signing.
+    """
     chain = state.chain_for(wallet.network)
+    if token is not None:
+        await _check_token_balance(chain, wallet, amount, to or "", token)
+        return
     fee = await chain.transfer_fee()
     balance = await chain.get_balance(wallet.address)
     if balance < amount + fee:
@@ -152,6 +185,25 @@ async def check_balance(state: DaemonState, wallet: WalletRow, amount: int) -> N
             "INSUFFICIENT_BALANCE",
             f"The balance is {balance} lamports; the send needs {amount + fee} "
             f"({amount} + {fee} fee).",
+        )
+
+
+async def _check_token_balance(
+    chain: Chain, wallet: WalletRow, amount: int, to: str, token: tokens.Token
+) -> None:
+    held = await chain.token_balance(wallet.address, token.mint, token.program)
+    if held < amount:
+        raise WaiaasError(
+            "INSUFFICIENT_BALANCE",
+            f"The {token.label} balance is {held} base units; the send needs {amount}.",
+        )
+    cost = await chain.token_transfer_cost(to, token.mint, token.program)
+    sol = await chain.get_balance(wallet.address)
+    if sol < cost.lamports:
+        raise WaiaasError(
+            "INSUFFICIENT_BALANCE",
+            f"The SOL balance is {sol} lamports; this {token.label} send needs {cost.lamports} "
+            f"in SOL ({cost.fee} fee + {cost.rent} rent of the recipient's new token account).",
         )
 
 
@@ -164,6 +216,7 @@ async def _hold(
     to: str,
     amount: int,
     memo: str | None,
+    token: tokens.Token | None = None,
 ) -> TransactionRow:
     """DELAY: QUEUED until executeAt; APPROVAL: PENDING_APPROVAL until the owner decides."""
     now = state.now()
@@ -196,7 +249,7 @@ async def _hold(
         session_id,
         tier=tier,
         status=status,
-        extra=when,
+        extra={**when, **tokens.columns(token)},
         events=[event],
     )
 
@@ -211,9 +264,7 @@ async def sign_and_submit(
     """
     chain = state.chain_for(wallet.network)
     try:
-        prepared = await chain.prepare_transfer(
-            wallets.signer(state, wallet), tx.to_address or "", int(tx.amount), tx.memo
-        )
+        prepared = await _prepare(chain, wallets.signer(state, wallet), tx)
     except BaseException as exc:
         # Nothing was signed, so nothing can reach the chain: the record is
         # final, and must not count against the daily limit.
@@ -247,6 +298,16 @@ async def sign_and_submit(
     return await _submit(state, tx.id, wallet, prepared)
 
 
+async def _prepare(chain: Chain, signer: Keypair, tx: TransactionRow) -> PreparedTransfer:
+    to, amount = tx.to_address or "", int(tx.amount)
+    token = tokens.of_transaction(tx)
+    if token is None:
+        return await chain.prepare_transfer(signer, to, amount, tx.memo)
+    return await chain.prepare_token_transfer(
+        signer, to, token.mint, amount, token.decimals, token.program, tx.memo
+    )
+
+
 async def _stopped_at_gate(
     state: DaemonState, tx: TransactionRow, origin: str | None
 ) -> WaiaasError:
@@ -260,17 +321,42 @@ async def _stopped_at_gate(
     return error
 
 
-async def airdrop(state: DaemonState, wallet_id: str, amount: int) -> TransactionRow:
+async def airdrop(
+    state: DaemonState, wallet_id: str, amount: int, token_ref: str | None = None
+) -> TransactionRow:
+    """SOL from the chain's faucet, or (``token_ref``, local only) the test mint's tokens."""
     wallet = await wallets.active_wallet(state, wallet_id)
     chain = state.chain_for(wallet.network)
     if not chain.airdrop_allowed:
         raise WaiaasError(
             "INVALID_REQUEST", f"Airdrops are allowed on local and devnet, not {wallet.network}."
         )
+    token = None
+    if token_ref is not None:
+        if not isinstance(chain, LocalChain):
+            raise WaiaasError(
+                "INVALID_REQUEST",
+                f"token: token airdrops mint the local chain's test tokens; the "
+                f"{wallet.network} chain has no mint authority of the daemon's.",
+            )
+        token = await tokens.resolve(state.db, chain, wallet.network, token_ref)
     async with state.wallet_lock(wallet.id):
-        tx = await _record(state, wallet, "AIRDROP", wallet.address, amount, None, None)
+        tx = await _record(
+            state,
+            wallet,
+            "AIRDROP",
+            wallet.address,
+            amount,
+            None,
+            None,
+            extra=tokens.columns(token),
+        )
         try:
-            outcome = await chain.airdrop(wallet.address, amount)
+            if token is None:
+                outcome = await chain.airdrop(wallet.address, amount)
+            else:
+                assert isinstance(chain, LocalChain)
+                outcome = await chain.mint_to(wallet.address, token.mint, amount)
         except WaiaasError as exc:
             await _update(state, tx.id, status="FAILED", error=exc.message)
             raise

@@ -8,6 +8,7 @@ from starlette.routing import Route
 from waiaas_daemon import pending, transactions
 from waiaas_daemon.api import Reply, operation, path_id
 from waiaas_daemon.auth import state_of
+from waiaas_daemon.schemas.tokens import TokenRefField
 from waiaas_daemon.schemas.transactions import (
     SendRequest,
     SendResult,
@@ -38,13 +39,20 @@ def transaction_model(tx: TransactionRow) -> Transaction:
         approval_expires_at=tx.approval_expires_at,
         decided_at=tx.decided_at,
         reason=tx.reason,
+        token=token_field(tx),
     )
 
 
+def token_field(tx: TransactionRow) -> TokenRefField | None:
+    if tx.token_mint is None or tx.token_decimals is None:
+        return None
+    return TokenRefField(mint=tx.token_mint, symbol=tx.token_symbol, decimals=tx.token_decimals)
+
+
 async def send_transaction(request: Request, body: SendRequest) -> SendResult:
-    """Send lamports from the token's wallet (202 when it waits for its time or the owner)."""
+    """Send lamports, or a token's base units, from the token's wallet (202 when it waits)."""
     tx = await transactions.send(
-        state_of(request), request.state.auth, body.to, int(body.amount), body.memo
+        state_of(request), request.state.auth, body.to, int(body.amount), body.memo, body.token
     )
     result = SendResult(
         id=tx.id,
@@ -109,6 +117,8 @@ def routes() -> list[Route]:
                 "POLICY_DENIED",
                 "RATE_LIMITED",
                 "INSUFFICIENT_BALANCE",
+                "TOKEN_NOT_FOUND",
+                "UNSUPPORTED_TOKEN",
                 "WALLET_SUSPENDED",
                 "KILL_SWITCH_ACTIVE",
                 "WALLET_TERMINATED",

@@ -53,9 +53,9 @@ async def terminate_wallet(request: Request) -> Wallet:
 
 
 async def airdrop(request: Request, body: AirdropRequest) -> Transaction:
-    """Request an airdrop to a wallet (local and devnet only)."""
+    """Request an airdrop to a wallet (local and devnet; a token on local only)."""
     wallet_id = path_id(request, "id", "WALLET_NOT_FOUND")
-    tx = await transactions.airdrop(state_of(request), wallet_id, int(body.amount))
+    tx = await transactions.airdrop(state_of(request), wallet_id, int(body.amount), body.token)
     return transaction_model(tx)
 
 
@@ -90,6 +90,12 @@ def routes() -> list[Route]:
             tag="wallets",
             status=201,
             path_params=WALLET_ID,
-            errors=(*unknown, "WALLET_TERMINATED", "RATE_LIMITED", "CHAIN_ERROR"),
+            errors=(
+                *unknown,
+                "WALLET_TERMINATED",
+                "TOKEN_NOT_FOUND",
+                "RATE_LIMITED",
+                "CHAIN_ERROR",
+            ),
         ),
     ]

@@ -24,18 +24,37 @@ from waiaas_daemon.schemas.system import UnixTime
 ExpiresIn = Annotated[int, Meta(description="Seconds; bounds from the daemon's settings.")]
 
 
+class TokenConstraint(Model, omit_defaults=True):
+    """One token's caps, in its base units; SOL's never apply to it (SPEC 14)."""
+
+    max_amount_per_tx: Amount | None = None
+    max_amount_per_day: Amount | None = None
+
+
 class Constraints(Model, omit_defaults=True):
-    """Hard caps on one session, enforced on every spend."""
+    """Hard caps on one session, enforced on every spend.
+
+    The top-level amounts are lamports and bind SOL sends only; ``tokens`` caps
+    each mint in its own base units, ``allowedTokens`` binds token sends only.
+    """
 
     max_amount_per_tx: Amount | None = None
     max_amount_per_day: Amount | None = None
     allowed_recipients: Annotated[list[Address], Meta(max_length=MAX_LIST)] | None = None
+    tokens: Annotated[dict[str, TokenConstraint], Meta(max_length=MAX_LIST)] | None = None
+    allowed_tokens: Annotated[list[Address], Meta(max_length=MAX_LIST)] | None = None
 
     def check(self) -> None:
         check_amount(self.max_amount_per_tx, "constraints.maxAmountPerTx")
         check_amount(self.max_amount_per_day, "constraints.maxAmountPerDay")
         for i, address in enumerate(self.allowed_recipients or ()):
             check_address(address, f"constraints.allowedRecipients[{i}]")
+        for i, mint in enumerate(self.allowed_tokens or ()):
+            check_address(mint, f"constraints.allowedTokens[{i}]")
+        for mint, caps in (self.tokens or {}).items():
+            check_address(mint, f"constraints.tokens.{mint[:50]}")
+            check_amount(caps.max_amount_per_tx, f"constraints.tokens.{mint}.maxAmountPerTx")
+            check_amount(caps.max_amount_per_day, f"constraints.tokens.{mint}.maxAmountPerDay")
 
 
 class SessionCreate(Model):

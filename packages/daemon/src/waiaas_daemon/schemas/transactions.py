@@ -18,11 +18,13 @@ from waiaas_daemon.schemas._base import (
     check_amount,
 )
 from waiaas_daemon.schemas.system import UnixTime
+from waiaas_daemon.schemas.tokens import TokenRef, TokenRefField
 
 
 class SendRequest(Model):
     to: Address
     amount: Amount
+    token: TokenRef | None = None
     memo: Memo | None = None
 
     def check(self) -> None:
@@ -62,6 +64,7 @@ class Transaction(Model):
     approval_expires_at: UnixTime | None
     decided_at: UnixTime | None
     reason: str | None
+    token: TokenRefField | None = None
 
 
 class TransactionPage(Model):

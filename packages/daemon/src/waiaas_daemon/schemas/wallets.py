@@ -6,6 +6,7 @@ from typing import Literal
 
 from waiaas_daemon.schemas._base import Address, Amount, Model, Name, Network, Uuid, check_amount
 from waiaas_daemon.schemas.system import UnixTime
+from waiaas_daemon.schemas.tokens import TokenRef
 
 WalletStatus = Literal["ACTIVE", "SUSPENDED", "TERMINATED"]
 
@@ -31,6 +32,7 @@ class WalletList(Model):
 
 class AirdropRequest(Model):
     amount: Amount
+    token: TokenRef | None = None
 
     def check(self) -> None:
         check_amount(self.amount, "amount")

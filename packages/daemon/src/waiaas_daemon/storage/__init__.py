@@ -13,6 +13,7 @@ from waiaas_daemon.storage.rows import (
     PolicyRow,
     SendInputs,
     SessionRow,
+    TokenRow,
     TransactionRow,
     WalletRow,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "SchemaTooNew",
     "SendInputs",
     "SessionRow",
+    "TokenRow",
     "TransactionRow",
     "WalletRow",
 ]

@@ -37,11 +37,13 @@ from waiaas_daemon.storage.rows import (
     PolicyRow,
     SendInputs,
     SessionRow,
+    TokenRow,
     TransactionRow,
     WalletRow,
     columns,
     lockout_row,
     session_row,
+    token_row,
     transaction_row,
     wallet_row,
 )
@@ -393,6 +395,51 @@ class Database:
             for r in rows
         ]
 
+    async def save_ledger_accounts(self, accounts: Sequence[AccountSnapshot]) -> None:
+        """Local ledger accounts changed by something that has no transaction row."""
+        async with self.transaction() as db:
+            await _save_accounts(db, accounts)
+
+    # -- the token registry ---------------------------------------------------
+
+    async def list_tokens(self, network: str) -> list[TokenRow]:
+        rows = await self._all(
+            "SELECT * FROM tokens WHERE network = ? ORDER BY builtin DESC, upper(symbol)",
+            (network,),
+        )
+        return [token_row(r) for r in rows]
+
+    async def get_token(self, network: str, mint: str) -> TokenRow | None:
+        row = await self._one(
+            "SELECT * FROM tokens WHERE network = ? AND mint = ?", (network, mint)
+        )
+        return None if row is None else token_row(row)
+
+    async def find_token_by_symbol(self, network: str, symbol: str) -> TokenRow | None:
+        row = await self._one(
+            "SELECT * FROM tokens WHERE network = ? AND upper(symbol) = upper(?)",
+            (network, symbol),
+        )
+        return None if row is None else token_row(row)
+
+    async def insert_token(self, token: TokenRow, accounts: Sequence[AccountSnapshot] = ()) -> bool:
+        """Add a registry entry (and the ledger accounts of its new mint) in one step.
+
+        False, and nothing saved, when the network has that symbol or mint already.
+        """
+        row = {**token.__dict__, "builtin": int(token.builtin)}
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                f"INSERT OR IGNORE INTO tokens ({columns}) VALUES ({marks})",  # noqa: S608
+                tuple(row.values()),
+            )
+            if cursor.rowcount != 1:
+                return False
+            await _save_accounts(db, accounts)
+        return True
+
     async def integrity_check(self) -> str:
         row = await self._one("PRAGMA integrity_check")
         return str(row[0]) if row else "no answer"
@@ -439,11 +486,19 @@ class Database:
             await self._emit(db, events)
         return PolicyRow(**dict(row))
 
-    async def send_inputs(self, wallet_id: str, session_id: str | None, now: int) -> SendInputs:
-        """Everything a send decision reads, in one query on the reader."""
+    async def send_inputs(
+        self, wallet_id: str, session_id: str | None, now: int, *, mint: str | None = None
+    ) -> SendInputs:
+        """Everything a send decision reads, in one query on the reader.
+
+        The 24 h and 30 day totals are of one asset: SOL (``mint`` None) or that
+        mint; the sends in the hour are of every asset.
+        """
         # Amounts reach 2^64-1 and are stored as text: summed exactly as the
         # part above 10^9 and the part below, each of which fits SQLite's int64.
-        counted = "status NOT IN ('FAILED', 'REJECTED', 'CANCELLED', 'EXPIRED')"
+        counted = (
+            "status NOT IN ('FAILED', 'REJECTED', 'CANCELLED', 'EXPIRED') AND token_mint IS :t"
+        )
         high = "CAST(substr(amount, 1, length(amount) - 9) AS INTEGER)"
         low = "CAST(substr(amount, -9) AS INTEGER)"
         day, hour = now - DAY_SECONDS, now - HOUR_SECONDS
@@ -454,6 +509,7 @@ class Database:
             "day": day,
             "hour": hour,
             "month": now - MONTH_SECONDS,
+            "t": mint,
         }
         row = await self._one(
             "SELECT (SELECT status FROM wallets WHERE id = :w) AS wallet_status, "  # noqa: S608

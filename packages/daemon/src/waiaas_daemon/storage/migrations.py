@@ -9,6 +9,37 @@ import aiosqlite
 
 from waiaas_daemon.audit import AUDIT_SCHEMA
 
+# SPEC 14: the token registry with its built-in entries, and the token a transfer moves.
+TOKENS_SCHEMA = """
+    CREATE TABLE tokens (
+        network TEXT NOT NULL,
+        mint TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        decimals INTEGER NOT NULL,
+        program TEXT,
+        builtin INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        -- The mint authority of a local test mint, sealed like a wallet key.
+        authority_ciphertext BLOB,
+        authority_nonce BLOB,
+        authority_salt BLOB,
+        authority_kdf TEXT,
+        PRIMARY KEY (network, mint)
+    );
+    CREATE UNIQUE INDEX tokens_by_symbol ON tokens(network, upper(symbol));
+    INSERT INTO tokens (network, mint, symbol, decimals, program, builtin, created_at) VALUES
+        ('mainnet', 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 'USDC', 6,
+         'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 1, 0),
+        ('mainnet', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'USDT', 6,
+         'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 1, 0),
+        ('devnet', '4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU', 'USDC', 6,
+         'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 1, 0);
+    ALTER TABLE transactions ADD COLUMN token_mint TEXT;
+    ALTER TABLE transactions ADD COLUMN token_symbol TEXT;
+    ALTER TABLE transactions ADD COLUMN token_decimals INTEGER;
+    ALTER TABLE transactions ADD COLUMN token_program TEXT;
+"""
+
 # Outbox of notifications (SPEC 13): one row per event, one per event and channel.
 NOTIFY_SCHEMA = """
 CREATE TABLE notification_events (
@@ -149,6 +180,8 @@ MIGRATIONS: tuple[str, ...] = (
     AUDIT_SCHEMA,
     # 6: the notification outbox (SPEC 13).
     NOTIFY_SCHEMA,
+    # 7: the token registry and the token a transfer moves (SPEC 14).
+    TOKENS_SCHEMA,
 )
 
 

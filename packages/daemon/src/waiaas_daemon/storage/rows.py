@@ -113,6 +113,27 @@ class TransactionRow:
     approval_expires_at: int | None = None
     decided_at: int | None = None
     reason: str | None = None
+    token_mint: str | None = None
+    token_symbol: str | None = None
+    token_decimals: int | None = None
+    token_program: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """A registry entry; the ``authority_*`` fields only for a local test mint."""
+
+    network: str
+    mint: str
+    symbol: str
+    decimals: int
+    program: str | None
+    builtin: bool
+    created_at: int
+    authority_ciphertext: bytes | None = None
+    authority_nonce: bytes | None = None
+    authority_salt: bytes | None = None
+    authority_kdf: str | None = None
 
 
 # What a transaction update may change; the rest of its row is fixed at insert.
@@ -204,6 +225,15 @@ def session_row(row: sqlite3.Row) -> SessionRow:
 
 def transaction_row(row: sqlite3.Row) -> TransactionRow:
     return TransactionRow(**dict(row))
+
+
+def token_row(row: sqlite3.Row) -> TokenRow:
+    data = dict(row)
+    data["builtin"] = bool(data["builtin"])
+    for name in ("authority_ciphertext", "authority_nonce", "authority_salt"):
+        if data[name] is not None:
+            data[name] = bytes(data[name])
+    return TokenRow(**data)
 
 
 def lockout_row(row: sqlite3.Row | None) -> MasterLockoutRow:
