@@ -102,6 +102,25 @@ def test_policy_set_show_and_clear_carry_lamports_typed_as_sol(waiaas, daemon):
     assert "Rules:   none" in ok(waiaas("policy", "show", "main"))
 
 
+def test_policy_set_from_a_file_then_a_flag_keeps_every_rule_of_the_file(waiaas, daemon, tmp_path):
+    wallet = daemon.create_wallet("main")
+    mint = daemon.create_wallet("mint")["address"]  # any 32-byte address stands for a mint
+    document = {
+        "instantMax": "5",
+        "autoSuspendAfterDenials": 3,
+        "tokens": {mint: {"instantMax": "7", "dailyLimit": "70"}},
+        "allowedTokens": [mint],
+    }
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(document))
+    ok(waiaas("policy", "set", "main", "--file", str(path)))
+    # The next set GETs what the daemon stored and PUTs it back with one change.
+    shown = ok(waiaas("policy", "set", "main", "--delay", "90s"))
+    assert f"token {mint}: instantMax 7 (base units)" in shown
+    stored = daemon.api("GET", f"/v1/wallets/{wallet['id']}/policy").json()
+    assert stored["version"] == 2 and stored["policy"] == document | {"delaySeconds": 90}
+
+
 def test_policy_set_that_the_daemon_refuses_names_the_field_in_one_line(waiaas, daemon):
     daemon.create_wallet("main")
     refused = waiaas("policy", "set", "main", "--instant-max", "2", "--notify-max", "1")
