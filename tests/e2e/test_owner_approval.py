@@ -226,3 +226,76 @@ async def test_the_owners_controls_reach_the_agent_as_named_errors_and_reads_go_
             suspended = await refused(client, "send_token", small)
             assert suspended["code"] == "WALLET_SUSPENDED"
             assert (await call(client, "get_address"))["address"] == wallet["address"]
+
+
+async def test_a_queued_send_whose_delay_is_zero_is_sent_by_the_daemon_by_itself(
+    daemon: Daemon, waiaas: Any, tmp_path: Path
+):
+    wallet = funded(daemon, "agent")
+    shop = daemon.create_wallet("shop")
+    ok(waiaas("policy", "set", "agent", "--instant-max", "0.01", "--delay-max", "1"))
+    ok(waiaas("policy", "set", "agent", "--delay", "0"))
+    setup(waiaas, wallet)
+    async with agent_server(daemon, wallet, tmp_path) as client:
+        with anyio.fail_after(30):
+            sent = await call(client, "send_token", {"to": shop["address"], "amount": SOL // 4})
+            assert sent["status"] == "QUEUED" and sent["tier"] == "DELAY"
+            record = await until_status(client, sent["id"], "CONFIRMED")
+            assert record["signature"] and record["tier"] == "DELAY"
+
+
+async def test_an_unapproved_send_expires_and_approving_it_late_is_refused(
+    daemon: Daemon, waiaas: Any, tmp_path: Path
+):
+    wallet = funded(daemon, "agent")
+    shop = daemon.create_wallet("shop")
+    ok(waiaas("policy", "set", "agent", "--instant-max", "0.01", "--approval-timeout", "1s"))
+    setup(waiaas, wallet)
+    async with agent_server(daemon, wallet, tmp_path) as client:
+        with anyio.fail_after(30):
+            sent = await call(client, "send_token", {"to": shop["address"], "amount": SOL // 4})
+            assert sent["status"] == "PENDING_APPROVAL"
+            record = await until_status(client, sent["id"], "EXPIRED")  # the daemon's 1 s
+            assert record["signature"] is None
+            assert_one_line_error(waiaas("approve", sent["id"]), "TRANSACTION_NOT_PENDING")
+            assert "Nothing is waiting." in ok(waiaas("pending"))
+            assert (await call(client, "get_balance"))["balance"] == str(2 * SOL)
+
+
+async def test_mcp_setup_refused_by_the_kill_switch_leaves_the_running_agent_its_session(
+    daemon: Daemon, waiaas: Any, tmp_path: Path
+):
+    wallet = funded(daemon, "agent")
+    report = setup(waiaas, wallet, "--max-per-day", "1")
+    assert "maxAmountPerDay" in report
+    async with agent_server(daemon, wallet, tmp_path) as client:
+        with anyio.fail_after(30):
+            before = await call(client, "get_session_info")
+            ok(waiaas("kill-switch", "on"))
+            refused_setup = waiaas("mcp", "setup", "--wallet", wallet["id"], "--no-limits")
+            assert_one_line_error(refused_setup, "KILL_SWITCH_ACTIVE")
+            for path in ("/v1/sessions", "/v1/mcp/tokens"):
+                created = daemon.api("POST", path, json={"walletId": wallet["id"]})
+                assert created.status_code == 403, (path, created.text)
+                assert created.json()["code"] == "KILL_SWITCH_ACTIVE"
+            after = await call(client, "get_session_info")
+            assert after["state"] == "active" and after["sessionId"] == before["sessionId"]
+            assert after["constraints"] == {"maxAmountPerDay": str(SOL)}
+            assert (await call(client, "get_balance"))["balance"] == str(2 * SOL)
+            ok(waiaas("kill-switch", "off"))
+
+
+async def test_a_suspended_wallet_gets_a_new_mcp_session_and_only_its_sends_are_refused(
+    daemon: Daemon, waiaas: Any, tmp_path: Path
+):
+    wallet = funded(daemon, "agent")
+    shop = daemon.create_wallet("shop")
+    ok(waiaas("wallet", "suspend", "agent"))
+    setup(waiaas, wallet, "--max-per-tx", "0.5")  # recovering the agent's token meanwhile
+    async with agent_server(daemon, wallet, tmp_path) as client:
+        with anyio.fail_after(30):
+            assert (await call(client, "get_session_info"))["state"] == "active"
+            small = {"to": shop["address"], "amount": 1000}
+            assert (await refused(client, "send_token", small))["code"] == "WALLET_SUSPENDED"
+            ok(waiaas("wallet", "resume", "agent"))
+            assert (await call(client, "send_token", small))["tier"] == "INSTANT"

@@ -63,6 +63,11 @@ def routes() -> list[Route]:
             auth="master",
             tag="sessions",
             status=201,
-            errors=("WALLET_NOT_FOUND", "WALLET_TERMINATED", "SESSION_LIMIT_EXCEEDED"),
+            errors=(
+                "WALLET_NOT_FOUND",
+                "WALLET_TERMINATED",
+                "SESSION_LIMIT_EXCEEDED",
+                "KILL_SWITCH_ACTIVE",
+            ),
         )
     ]

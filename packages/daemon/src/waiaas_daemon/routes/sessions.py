@@ -138,6 +138,7 @@ def routes() -> list[Route]:
                 "WALLET_NOT_FOUND",
                 "WALLET_TERMINATED",
                 "SESSION_LIMIT_EXCEEDED",
+                "KILL_SWITCH_ACTIVE",
             ),
         ),
         operation("GET", "/v1/sessions", list_sessions, auth="master", tag="sessions"),
