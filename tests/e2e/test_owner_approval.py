@@ -66,8 +66,21 @@ async def test_an_approval_tier_send_waits_for_the_owner_and_confirms_after_waia
 ):
     wallet = funded(daemon, "agent")
     shop = daemon.create_wallet("shop")
-    ok(waiaas("policy", "set", "agent", "--instant-max", "0.01", "--approval-timeout", "1h"))
-    setup(waiaas, wallet)
+    ok(
+        waiaas(
+            "policy",
+            "set",
+            "agent",
+            "--instant-max",
+            "0.01",
+            "--approval-timeout",
+            "1h",
+            "--daily-limit",
+            "1",
+        )
+    )
+    report = setup(waiaas, wallet)
+    assert "Wallet policy:" in report and "0.01 SOL" in report and "(dailyLimit)" in report
     async with agent_server(daemon, wallet, tmp_path) as client:
         with anyio.fail_after(30):
             before = time.time()
@@ -80,6 +93,9 @@ async def test_an_approval_tier_send_waits_for_the_owner_and_confirms_after_waia
             assert "owner" in sent["message"] and "Do not send it again" in sent["message"]
             waiting = await call(client, "get_transaction", {"transaction_id": tx_id})
             assert waiting["status"] == "PENDING_APPROVAL" and waiting["signature"] is None
+            rules = await call(client, "get_policy")
+            assert rules["policy"]["instantMax"] == "10000000"
+            assert rules["remaining"]["daily"] == str(SOL - SOL // 4)  # the waiting send counts
 
             approved = ok(waiaas("approve", tx_id))
             assert f"Approved {tx_id}: 0.25 SOL to {shop['address']}" in approved
@@ -106,6 +122,13 @@ async def test_cancel_transaction_withdraws_a_waiting_send_once(
             again = await refused(client, "cancel_transaction", {"transaction_id": sent["id"]})
             assert again["code"] == "TRANSACTION_NOT_PENDING"
             assert "Nothing is waiting." in ok(waiaas("pending"))
+
+            second = await call(client, "send_token", {"to": shop["address"], "amount": SOL // 4})
+            ok(waiaas("reject", second["id"], "--reason", "too much"))
+            record = await call(client, "get_transaction", {"transaction_id": second["id"]})
+            assert record["status"] == "REJECTED" and record["reason"] == "too much"
+            late = await refused(client, "cancel_transaction", {"transaction_id": second["id"]})
+            assert late["code"] == "TRANSACTION_NOT_PENDING"
             unknown = "00000000-0000-4000-8000-000000000000"
             missing = await refused(client, "cancel_transaction", {"transaction_id": unknown})
             assert missing["code"] == "TRANSACTION_NOT_FOUND"
@@ -133,6 +156,10 @@ async def test_a_delay_tier_send_is_queued_with_its_time_and_waiaas_pending_list
             assert f"runs {sent['executeAtIso']}" in listed
             [item] = json.loads(ok(waiaas("pending", "--json")))
             assert item["executeAt"] == sent["executeAt"] and item["walletId"] == wallet["id"]
+
+            ok(waiaas("approve", sent["id"]))  # the owner need not wait the hour
+            record = await until_status(client, sent["id"], "CONFIRMED")
+            assert record["tier"] == "DELAY" and record["signature"]
 
 
 async def test_mcp_setup_limits_bind_the_agent_survive_a_rerun_and_no_limits_lifts_them(
