@@ -198,3 +198,24 @@ def test_kill_switch_on_stops_sends_status_shows_it_and_off_lifts_it(waiaas, dae
         assert "Kill switch OFF" in ok(waiaas("kill-switch", "off"))
         assert "Kill switch:     off" in ok(waiaas("status"))
         assert http.post("/v1/transactions/send", json=send).status_code == 201
+
+
+def test_mcp_setup_run_again_warns_that_the_replaced_sessions_waiting_sends_are_cancelled(
+    waiaas, daemon
+):
+    wallet = funded(daemon)
+    shop = daemon.create_wallet("shop")
+    put_policy(daemon, wallet["id"], {"instantMax": "1000"})
+    first = ok(waiaas("mcp", "setup", "--wallet", wallet["id"]))
+    token = (daemon.data_dir / "mcp-tokens" / wallet["id"]).read_text().strip()
+    assert "Session:" in first
+    with daemon.client(headers={"Authorization": f"Bearer {token}"}) as http:
+        sent = http.post("/v1/transactions/send", json={"to": shop["address"], "amount": "5000"})
+    assert sent.status_code == 202, sent.text
+
+    again = waiaas("mcp", "setup", "--wallet", wallet["id"])
+    ok(again)
+    assert "1 waiting send(s) no longer wait" in again.stderr and sent.json()["id"] in again.stderr
+    assert "Nothing is waiting." in ok(waiaas("pending"))
+    quiet = waiaas("mcp", "setup", "--wallet", wallet["id"])  # nothing waits: no warning
+    assert "no longer wait" not in ok(quiet) and "no longer wait" not in quiet.stderr
