@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import secrets
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
 from waiaas_core.errors import WaiaasError
+from waiaas_core.limits import canonical_uuid
 
 TOKEN_PREFIX = "wai_sess_"
 ALGORITHM = "HS256"
@@ -99,9 +99,8 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_uuid(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
     try:
-        return str(uuid.UUID(value)) == value
+        canonical_uuid(value)
     except ValueError:
         return False
+    return True

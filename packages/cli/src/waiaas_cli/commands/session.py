@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
 import click
 
 from waiaas_cli.client import DaemonClient
 from waiaas_cli.options import State, daemon_options, json_option, pass_state, password_option
 from waiaas_cli.output import iso_time, print_json, print_table
 from waiaas_core.errors import WaiaasError
+from waiaas_core.limits import canonical_uuid
 
 
 @click.group()
@@ -56,7 +55,8 @@ def list_(state: State, wallet_id: str | None, as_json: bool) -> None:
 def parse_uuid(value: str, what: str) -> str:
     """Checked before an id goes into a URL path, where `../` could reach another route."""
     try:
-        return str(uuid.UUID(value))
+        # A person may paste an id in upper case; the daemon takes the canonical form only.
+        return canonical_uuid(value.strip().lower())
     except ValueError:
         raise click.ClickException(f"{value!r} is not a {what} id (a UUID).") from None
 

@@ -43,6 +43,7 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction
 
 from waiaas_core.errors import WaiaasError
+from waiaas_core.limits import MAX_AMOUNT
 
 TxStatus = Literal["PENDING", "SUBMITTED", "CONFIRMED", "FAILED"]
 
@@ -216,7 +217,7 @@ class Chain(Protocol):
 MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 LAMPORTS_PER_SIGNATURE = 5000
 MAX_TRANSACTION_SIZE = 1232  # bytes on the wire: IPv6 MTU minus headers
-MAX_LAMPORTS = 2**64 - 1
+MAX_LAMPORTS = MAX_AMOUNT
 
 
 def parse_address(address: str) -> Pubkey:
