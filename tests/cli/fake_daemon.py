@@ -114,8 +114,9 @@ class FakeDaemon:
             ("GET", r"/v1/tokens", self._tokens),
             ("GET", r"/v1/pending", lambda c: self._ok({"items": self.pending})),
             ("POST", r"/v1/pending/([0-9a-f-]{36})/(approve|reject)", self._decide),
-            ("POST", r"/v1/admin/kill-switch", lambda c: self._ok({"killSwitch": True})),
-            ("DELETE", r"/v1/admin/kill-switch", lambda c: self._ok({"killSwitch": False})),
+            # The real daemon's KillSwitch answer: {active, reason, since}.
+            ("POST", r"/v1/admin/kill-switch", self._kill_switch_on),
+            ("DELETE", r"/v1/admin/kill-switch", self._kill_switch_off),
             ("GET", r"/v1/audit", self._audit),
             ("GET", r"/v1/audit/verify", lambda c: self._ok(self.verify)),
             ("POST", r"/v1/admin/notifications/test", lambda c: self._ok({"id": "evt-1"})),
@@ -125,6 +126,13 @@ class FakeDaemon:
     @staticmethod
     def _ok(body: Any, status: int = 200) -> httpx.Response:
         return httpx.Response(status, json=body)
+
+    def _kill_switch_on(self, call: Call) -> httpx.Response:
+        reason = (call.body or {}).get("reason")
+        return self._ok({"active": True, "reason": reason, "since": 1_800_000_000})
+
+    def _kill_switch_off(self, call: Call) -> httpx.Response:
+        return self._ok({"active": False, "reason": None, "since": 1_800_000_000})
 
     def _wallet(self, wallet_id: str) -> dict[str, Any] | None:
         return next((w for w in self.wallets if w["id"] == wallet_id), None)

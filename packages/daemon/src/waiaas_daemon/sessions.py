@@ -14,6 +14,7 @@ import anyio
 from waiaas_core.errors import WaiaasError
 from waiaas_core.paths import token_path
 from waiaas_core.tokens import SessionClaims, sign_session_token, verify_session_token
+from waiaas_daemon import controls
 from waiaas_daemon.state import DaemonState
 from waiaas_daemon.storage import Event, LimitReached, NewSession, SessionRow
 from waiaas_daemon.token_files import TokenFileUpdate
@@ -90,8 +91,11 @@ async def _create(
     wallet = await state.db.get_wallet(wallet_id)
     if wallet is None:
         raise WaiaasError("WALLET_NOT_FOUND")
-    if wallet.status != "ACTIVE":
+    # A suspension refuses the wallet's sends only (SPEC 13): the owner may still
+    # provision a session, e.g. to recover the agent's token before resuming.
+    if wallet.status == "TERMINATED":
         raise WaiaasError("WALLET_TERMINATED")
+    await controls.refuse_if_kill_switch(state)
     now = state.now()
     session_id = str(uuid.uuid4())
     expires_at = min(now + ttl, now + state.settings.absolute_lifetime)

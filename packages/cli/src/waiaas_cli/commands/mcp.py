@@ -129,15 +129,47 @@ def setup(
     if write_config:
         # A key another server holds stops us before any session is created.
         merge_servers(load_config(config_path) or {}, snippet["mcpServers"])
+    waiting_before = waiting_sends(client, {w["id"] for w in chosen})
     for wallet in chosen:
         item = provision(client, state.data_dir, wallet, expires_in, constraints)
         report(item)
         report_limits(client, item)
+    if waiting_before:
+        warn_dropped(waiting_before, waiting_sends(client, {w["id"] for w in chosen}))
     show(snippet, config_path)
     if write_config:
         write(config_path, snippet["mcpServers"])
     else:
         click.echo("Run again with --write-config to merge the entries into it.")
+
+
+def waiting_sends(client: DaemonClient, wallet_ids: set[str]) -> set[str]:
+    """Ids of the QUEUED / PENDING_APPROVAL sends of these wallets; empty if unreadable.
+
+    Replacing a wallet's mcp session revokes the old one, and a revoked session's
+    waiting sends are cancelled (SPEC 12): setup says so rather than drop them silently.
+    """
+    try:
+        items = client.request("GET", "/v1/pending", master=True).get("items") or []
+    except WaiaasError:
+        return set()  # an older daemon without the route: nothing to warn about
+    return {t["id"] for t in items if isinstance(t, dict) and t.get("walletId") in wallet_ids}
+
+
+def dropped_sends(before: set[str], after: set[str]) -> list[str]:
+    """Sends that waited before setup and no longer do, in a stable order."""
+    return sorted(before - after)
+
+
+def warn_dropped(before: set[str], after: set[str]) -> None:
+    dropped = dropped_sends(before, after)
+    if dropped:
+        click.echo(
+            f"Warning: {len(dropped)} waiting send(s) no longer wait: the replaced session's "
+            f"queued and pending sends are cancelled ({', '.join(dropped)}). The agent must "
+            "ask again.",
+            err=True,
+        )
 
 
 def to_ref(wallet: dict[str, Any]) -> WalletRef:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from waiaas_cli.options import State, daemon_options, json_option, pass_state, password_option
-from waiaas_cli.output import print_json
+from waiaas_cli.output import iso_time, print_json
 
 
 @click.command()
@@ -14,7 +16,7 @@ from waiaas_cli.output import print_json
 @json_option
 @pass_state
 def status(state: State, as_json: bool) -> None:
-    """Show the daemon's health, network, wallet and session counts.
+    """Show the daemon's health, network, wallet and session counts, and the kill switch.
 
     The counts come from the admin status, which needs the master password.
     """
@@ -30,3 +32,15 @@ def status(state: State, as_json: bool) -> None:
     click.echo(f"Network:         {admin.get('network')}")
     click.echo(f"Wallets:         {admin.get('walletCount')}")
     click.echo(f"Active sessions: {admin.get('activeSessionCount')}")
+    click.echo(f"Kill switch:     {kill_switch_text(admin.get('killSwitch'))}")
+
+
+def kill_switch_text(switch: Any) -> str:
+    """``off``, or ``ON since <time>: <reason>``; an older daemon without the field: unknown."""
+    if not isinstance(switch, dict):
+        return "unknown (the daemon does not report it)"
+    if not switch.get("active"):
+        return "off"
+    reason = switch.get("reason")
+    since = f"ON since {iso_time(switch.get('since'))}"
+    return f"{since}: {reason}" if reason else since

@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon.console.pages import overview, signin, wallet
+from waiaas_daemon.console.pages import approvals, audit, overview, signin, wallet
 from waiaas_daemon.console.sessions import ConsoleSessions
 from waiaas_daemon.console.web import (
     HERE,
@@ -28,7 +28,7 @@ from waiaas_daemon.console.web import (
 )
 from waiaas_daemon.state import DaemonState
 
-PAGES = [signin, overview, wallet]
+PAGES = [signin, overview, approvals, wallet, audit]
 
 
 async def to_overview(request: Request) -> Response:

@@ -41,8 +41,12 @@ class ConsoleSessions:
         self._by_digest[_digest(session_id)] = ConsoleSession(secrets.token_urlsafe(32), now)
         return session_id
 
-    def touch(self, session_id: str | None) -> ConsoleSession | None:
-        """The live session of this id, its idle timer restarted; None if none."""
+    def touch(self, session_id: str | None, *, restart: bool = True) -> ConsoleSession | None:
+        """The live session of this id, its idle timer restarted; None if none.
+
+        ``restart=False`` is for the approvals list's own refresh: an open tab
+        polling every few seconds is not the owner at the keyboard.
+        """
         if not session_id:
             return None
         now = self._clock()
@@ -53,7 +57,8 @@ class ConsoleSessions:
         if now - session.last_seen >= self._idle:
             del self._by_digest[key]
             return None
-        session.last_seen = now
+        if restart:
+            session.last_seen = now
         return session
 
     def end(self, session_id: str | None) -> None:

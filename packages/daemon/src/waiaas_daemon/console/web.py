@@ -10,19 +10,22 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 import jinja2
+import msgspec
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from waiaas_core.amounts import format_duration, format_units
 from waiaas_core.errors import WaiaasError
+from waiaas_daemon import schemas
+from waiaas_daemon.api import validation_error
 from waiaas_daemon.console.origin import from_console
 from waiaas_daemon.console.sessions import COOKIE, ConsoleSession, ConsoleSessions, csrf_matches
 
@@ -36,13 +39,28 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
+T = TypeVar("T")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def _sol(lamports: int | str | None) -> str:
     if lamports is None:
         return "unavailable"
-    return f"{Decimal(int(lamports)) / Decimal(10**9):f}".rstrip("0").rstrip(".") or "0"
+    return format_units(int(lamports), 9)
+
+
+def _left(seconds: float | None) -> str:
+    """Seconds until a deadline as a person reads it: "14m 05s", "2h 03m", "due"."""
+    if seconds is None:
+        return "-"
+    if seconds <= 0:
+        return "due"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s"
 
 
 def _when(seconds: float | None) -> str:
@@ -59,6 +77,8 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["sol"] = _sol
     env.filters["when"] = _when
+    env.filters["left"] = _left
+    env.filters["duration"] = format_duration
     return env
 
 
@@ -92,8 +112,8 @@ def store(request: Request) -> ConsoleSessions:
     return request.state.console_sessions
 
 
-def current(request: Request) -> ConsoleSession | None:
-    return store(request).touch(request.cookies.get(COOKIE))
+def current(request: Request, *, restart: bool = True) -> ConsoleSession | None:
+    return store(request).touch(request.cookies.get(COOKIE), restart=restart)
 
 
 def own_origin(request: Request) -> str:
@@ -158,6 +178,30 @@ def page(endpoint: Endpoint) -> Endpoint:
     return guarded
 
 
+# htmx stops polling when a poll is answered 286.
+STOP_POLLING = 286
+
+
+def fragment(endpoint: Endpoint) -> Endpoint:
+    """A piece of a page that htmx polls: it does not keep the session alive.
+
+    Without a live session it answers a short notice (and 286, so the polling
+    stops) instead of a redirect whose sign-in page htmx would paste inside the list.
+    """
+
+    @functools.wraps(endpoint)
+    async def guarded(request: Request) -> Response:
+        request.state.console = current(request, restart=False)
+        if request.state.console is None:
+            return render(request, "signed_out.html", status=STOP_POLLING)
+        try:
+            return await endpoint(request)
+        except WaiaasError as error:
+            return error_page(request, error)
+
+    return guarded
+
+
 def action(endpoint: Endpoint, *, signed_in: bool = True) -> Endpoint:
     """A POST that changes something: from the console, with the session's CSRF token.
 
@@ -180,6 +224,22 @@ def action(endpoint: Endpoint, *, signed_in: bool = True) -> Endpoint:
             return error_page(request, error)
 
     return guarded
+
+
+def reason_body(request: Request) -> dict[str, str]:
+    """The form's optional ``reason`` as the REST body ``{reason?}`` (blank: none)."""
+    reason = request.state.form.get("reason", "").strip()
+    return {"reason": reason} if reason else {}
+
+
+def decode(model: type[T], document: dict[str, Any]) -> T:
+    """A form's values as an API body model, validated exactly as the REST route does."""
+    try:
+        value = msgspec.convert(document, model)
+    except msgspec.ValidationError as exc:
+        raise validation_error(exc) from None
+    schemas.check(value)
+    return value
 
 
 def _require_csrf(request: Request) -> None:

@@ -1,4 +1,4 @@
-"""Overview: every wallet with its status and SOL balance."""
+"""Overview: every wallet with its status and SOL balance, the pending count, the kill switch."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from starlette.routing import Route
 
 from waiaas_daemon.auth import state_of
 from waiaas_daemon.console.reads import balances
-from waiaas_daemon.console.web import page, render
+from waiaas_daemon.console.web import action, decode, page, reason_body, redirect, render
+from waiaas_daemon.routes import controls as control_routes
+from waiaas_daemon.schemas.policy import Decision
 
 
 async def overview(request: Request) -> Response:
@@ -17,9 +19,30 @@ async def overview(request: Request) -> Response:
     return render(
         request,
         "overview.html",
-        {"wallets": wallets, "balances": await balances(state, wallets)},
+        {
+            "wallets": wallets,
+            "balances": await balances(state, wallets),
+            "pending_count": len(await state.db.waiting_transactions()),
+            "kill_switch": await state.db.get_kill_switch(),
+        },
     )
 
 
+async def kill_switch_on(request: Request) -> Response:
+    # The REST route's own handler: same validation of the reason, same event, same state.
+    body = decode(Decision, reason_body(request))
+    await control_routes.kill_switch_on(request, body)
+    return redirect("/")
+
+
+async def kill_switch_off(request: Request) -> Response:
+    await control_routes.kill_switch_off(request)  # also wakes the scheduler for held sends
+    return redirect("/")
+
+
 def routes() -> list[Route]:
-    return [Route("/", page(overview), methods=["GET"])]
+    return [
+        Route("/", page(overview), methods=["GET"]),
+        Route("/kill-switch/on", action(kill_switch_on), methods=["POST"]),
+        Route("/kill-switch/off", action(kill_switch_off), methods=["POST"]),
+    ]

@@ -1,25 +1,42 @@
-"""One wallet: address, balance, sessions with Revoke, recent transactions."""
+"""One wallet: address, balance, suspend/resume, policy form, sessions with Revoke, transactions."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon import sessions, wallets
+from waiaas_daemon import policy, sessions, wallets
 from waiaas_daemon.api import path_id
 from waiaas_daemon.auth import state_of
+from waiaas_daemon.console import policyform
 from waiaas_daemon.console.reads import balances
-from waiaas_daemon.console.web import action, page, redirect, render
+from waiaas_daemon.console.web import action, decode, page, reason_body, redirect, render
+from waiaas_daemon.routes import controls as control_routes
+from waiaas_daemon.routes import policy as policy_routes
+from waiaas_daemon.schemas.policy import Decision, Policy
 
 TRANSACTIONS_SHOWN = 50
 
 
-async def wallet_page(request: Request) -> Response:
+async def _current_policy(request: Request) -> tuple[int, dict[str, Any]]:
+    view = await policy_routes.get_wallet_policy(request)
+    return view.version, policy.as_dict(view.policy)
+
+
+async def _wallet_page(
+    request: Request,
+    fields: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    error: WaiaasError | None = None,
+) -> Response:
     state = state_of(request)
     wallet = await wallets.get_wallet(state, path_id(request, "id", "WALLET_NOT_FOUND"))
     rows = await state.db.list_sessions(wallet.id)
+    version, document = await _current_policy(request)
     return render(
         request,
         "wallet.html",
@@ -28,8 +45,48 @@ async def wallet_page(request: Request) -> Response:
             "balance": (await balances(state, [wallet]))[wallet.id],
             "sessions": [(s, sessions.status_of(state, s)) for s in rows],
             "transactions": await state.db.list_transactions(wallet.id, TRANSACTIONS_SHOWN, None),
+            "policy_version": version,
+            "fields": fields or policyform.fields_of(document),
+            "field_errors": errors or {},
+            "policy_error": error,
+            "saved": request.query_params.get("saved") == "policy",
         },
+        status=error.status if error else (400 if errors else 200),
     )
+
+
+async def wallet_page(request: Request) -> Response:
+    return await _wallet_page(request)
+
+
+async def set_policy(request: Request) -> Response:
+    form = request.state.form
+    _, current = await _current_policy(request)
+    document, errors = policyform.document_of(form, current)
+    typed = {name: form.get(name, "") for name in policyform.FIELDS}
+    if errors:
+        return await _wallet_page(request, typed, errors)
+    try:
+        body = decode(Policy, document)
+        await policy_routes.put_wallet_policy(request, body)
+    except WaiaasError as error:
+        if error.code != "INVALID_REQUEST":
+            raise
+        field = policyform.field_of(error.message)
+        return await _wallet_page(
+            request, typed, {field: error.message} if field else {}, None if field else error
+        )
+    return redirect(f"/wallets/{path_id(request, 'id', 'WALLET_NOT_FOUND')}?saved=policy")
+
+
+async def suspend(request: Request) -> Response:
+    await control_routes.suspend_wallet(request, decode(Decision, reason_body(request)))
+    return redirect(f"/wallets/{path_id(request, 'id', 'WALLET_NOT_FOUND')}")
+
+
+async def resume(request: Request) -> Response:
+    await control_routes.resume_wallet(request)  # also wakes the scheduler for held sends
+    return redirect(f"/wallets/{path_id(request, 'id', 'WALLET_NOT_FOUND')}")
 
 
 async def revoke_session(request: Request) -> Response:
@@ -47,6 +104,9 @@ async def revoke_session(request: Request) -> Response:
 def routes() -> list[Route]:
     return [
         Route("/wallets/{id}", page(wallet_page), methods=["GET"]),
+        Route("/wallets/{id}/policy", action(set_policy), methods=["POST"]),
+        Route("/wallets/{id}/suspend", action(suspend), methods=["POST"]),
+        Route("/wallets/{id}/resume", action(resume), methods=["POST"]),
         Route(
             "/wallets/{id}/sessions/{session_id}/revoke",
             action(revoke_session),

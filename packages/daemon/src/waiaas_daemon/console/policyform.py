@@ -1,0 +1,77 @@
+"""The wallet policy as a form: SOL amounts and durations as a person types them.
+
+Pure functions both ways: ``fields_of`` turns a policy document into the text
+of each field, ``document_of`` turns the posted fields back into a document
+(exact decimal conversion, never a float) or says which fields are wrong. The
+document is then validated by the API's own Policy model, so every rule of
+SPEC 12 is the REST route's, not the console's.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from waiaas_core.amounts import format_duration, format_units, parse_duration, to_base_units
+
+SOL_DECIMALS = 9
+AMOUNTS = ("instantMax", "notifyMax", "delayMax", "dailyLimit", "monthlyLimit")
+DURATIONS = ("delaySeconds", "approvalTimeout")
+COUNTS = ("maxSendsPerHour", "autoSuspendAfterDenials")
+RECIPIENTS = "allowedRecipients"
+# Kept as they are: the form has no fields for per-token rules yet.
+KEPT = ("tokens", "allowedTokens")
+FIELDS = (*AMOUNTS, *DURATIONS, *COUNTS, RECIPIENTS)
+_SEPARATORS = re.compile(r"[\s,]+")
+
+
+def fields_of(policy: dict[str, Any]) -> dict[str, str]:
+    """The text each form field shows for this policy document (blank: not set)."""
+    fields = dict.fromkeys(FIELDS, "")
+    for name in AMOUNTS:
+        if policy.get(name) is not None:
+            fields[name] = format_units(int(policy[name]), SOL_DECIMALS)
+    for name in DURATIONS:
+        if policy.get(name) is not None:
+            fields[name] = format_duration(int(policy[name]))
+    for name in COUNTS:
+        if policy.get(name) is not None:
+            fields[name] = str(policy[name])
+    fields[RECIPIENTS] = "\n".join(policy.get(RECIPIENTS) or ())
+    return fields
+
+
+def document_of(
+    form: dict[str, str], current: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The policy document the form asks for, and an error per field that could not be read."""
+    document: dict[str, Any] = {name: current[name] for name in KEPT if name in current}
+    errors: dict[str, str] = {}
+    for name in FIELDS:
+        text = form.get(name, "").strip()
+        if not text:
+            continue
+        try:
+            document[name] = _value(name, text)
+        except ValueError as error:
+            errors[name] = str(error)
+    return document, errors
+
+
+def _value(name: str, text: str) -> Any:
+    if name in AMOUNTS:
+        return str(to_base_units(text, SOL_DECIMALS, allow_zero=True))
+    if name in DURATIONS:
+        return parse_duration(text)
+    if name in COUNTS:
+        if not text.isdigit() or len(text) > 9:
+            raise ValueError(f"{text!r} is not a whole number")
+        return int(text)
+    return [address for address in _SEPARATORS.split(text) if address]
+
+
+def field_of(message: str) -> str | None:
+    """The form field an API validation message names (``notifyMax: must not be below ...``)."""
+    head = message.split(":", 1)[0]
+    name = re.split(r"[.\[]", head, maxsplit=1)[0]
+    return name if name in FIELDS else None
