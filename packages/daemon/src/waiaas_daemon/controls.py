@@ -9,7 +9,7 @@ from waiaas_daemon.storage import Event, KillSwitchRow, WalletRow
 
 
 async def refuse_if_kill_switch(state: DaemonState) -> None:
-    """For session creation (sessions.create_session calls it): 403 while the switch is on."""
+    """For session creation (sessions.issue calls it): 403 while the switch is on."""
     if (await state.db.get_kill_switch()).active:
         raise WaiaasError("KILL_SWITCH_ACTIVE", hint="The owner must turn the kill switch off.")
 
@@ -35,7 +35,7 @@ async def resume(state: DaemonState, wallet_id: str) -> WalletRow:
 async def _change(
     state: DaemonState, wallet_id: str, from_status: str, to_status: str, reason: str | None
 ) -> WalletRow:
-    wallet = await wallets.get_wallet(state, wallet_id)
+    wallet = await wallets.get(state, wallet_id)
     if wallet.status == "TERMINATED":
         raise WaiaasError("WALLET_TERMINATED")
     action = "wallet_suspended" if to_status == "SUSPENDED" else "wallet_resumed"
@@ -44,4 +44,4 @@ async def _change(
         wallet_id, from_status, to_status, reason, state.now(), [event]
     )
     # Already in the state asked for (or changed meanwhile): answer what is there.
-    return changed or await wallets.get_wallet(state, wallet_id)
+    return changed or await wallets.get(state, wallet_id)

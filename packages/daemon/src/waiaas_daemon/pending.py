@@ -99,7 +99,7 @@ async def execute(
 
     Held (kill switch on, wallet suspended): that 403, and it stays waiting.
     """
-    wallet = await wallets.get_wallet(state, tx.wallet_id)
+    wallet = await wallets.get(state, tx.wallet_id)
     origin = tx.status
     async with state.wallet_lock(wallet.id):
         now = state.now()

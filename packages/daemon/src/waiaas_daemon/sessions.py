@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +54,7 @@ def _sign(state: DaemonState, session_id: str, wallet_id: str, iat: int, exp: in
     return sign_session_token(state.jwt_secret, session_id, wallet_id, iat, exp)
 
 
-async def create_session(
+async def issue(
     state: DaemonState,
     wallet_id: str,
     *,
@@ -66,7 +65,7 @@ async def create_session(
     return await _create(state, wallet_id, ttl=ttl, constraints=constraints, label=label)
 
 
-async def provision_mcp_token(
+async def provision_mcp(
     state: DaemonState, wallet_id: str, *, ttl: int, constraints: dict[str, Any] | None = None
 ) -> Issued:
     """An ``mcp`` session (earlier ones revoked) whose token lands in the wallet's token file.
@@ -272,10 +271,6 @@ async def revoke(state: DaemonState, session_id: str) -> SessionRow:
     if revoked is None:
         raise WaiaasError("SESSION_NOT_FOUND")
     return revoked
-
-
-def new_nonce() -> str:
-    return secrets.token_hex(32)
 
 
 async def current_mcp_constraints(state: DaemonState, wallet_id: str) -> dict[str, Any] | None:

@@ -68,7 +68,7 @@ async def send(
     ``token_ref`` (a registry symbol or a mint) makes it a token send: its own
     totals, limits and balance; SOL pays only the fee and any new account's rent.
     """
-    wallet = await wallets.get_wallet(state, auth.claims.wallet_id)
+    wallet = await wallets.get(state, auth.claims.wallet_id)
     session = auth.session
     actor = f"session:{session.id}"
     token = None
@@ -447,7 +447,7 @@ async def get_for_wallet(state: DaemonState, wallet_id: str, tx_id: str) -> Tran
 
 async def refresh(state: DaemonState, tx: TransactionRow) -> TransactionRow:
     """Ask the chain about an unsettled transaction; a chain error leaves it as it is."""
-    wallet = await wallets.get_wallet(state, tx.wallet_id)
+    wallet = await wallets.get(state, tx.wallet_id)
     try:
         outcome = await state.chain_for(wallet.network).status(tx.signature or "")
     except WaiaasError:
@@ -476,7 +476,7 @@ async def _reconcile_one(state: DaemonState, tx: TransactionRow) -> None:
         # record are saved together, so an unsettled one never took effect.
         await _update(state, tx.id, status="FAILED", error="not sent: the daemon stopped first")
         return
-    wallet = await wallets.get_wallet(state, tx.wallet_id)
+    wallet = await wallets.get(state, tx.wallet_id)
     chain = state.chain_for(wallet.network)
     try:
         outcome = await chain.status(tx.signature)

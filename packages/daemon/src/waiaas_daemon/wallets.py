@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import anyio.to_thread
 from solders.keypair import Keypair
@@ -14,19 +13,7 @@ from waiaas_daemon.state import DaemonState
 from waiaas_daemon.storage import Event, NewWallet, WalletRow
 
 
-def wallet_view(wallet: WalletRow) -> dict[str, Any]:
-    return {
-        "id": wallet.id,
-        "name": wallet.name,
-        "chain": wallet.chain,
-        "network": wallet.network,
-        "address": wallet.address,
-        "status": wallet.status,
-        "createdAt": wallet.created_at,
-    }
-
-
-async def create_wallet(state: DaemonState, name: str, network: str) -> WalletRow:
+async def create(state: DaemonState, name: str, network: str) -> WalletRow:
     wallet_id = str(uuid.uuid4())
     keypair = Keypair()
     # argon2 is slow on purpose: in a worker thread, never on the event loop.
@@ -49,7 +36,7 @@ async def create_wallet(state: DaemonState, name: str, network: str) -> WalletRo
     )
 
 
-async def get_wallet(state: DaemonState, wallet_id: str) -> WalletRow:
+async def get(state: DaemonState, wallet_id: str) -> WalletRow:
     wallet = await state.db.get_wallet(wallet_id)
     if wallet is None:
         raise WaiaasError("WALLET_NOT_FOUND")
@@ -58,7 +45,7 @@ async def get_wallet(state: DaemonState, wallet_id: str) -> WalletRow:
 
 async def active_wallet(state: DaemonState, wallet_id: str) -> WalletRow:
     """The wallet if it is active, its key derived, so that signer() then costs no argon2."""
-    wallet = await get_wallet(state, wallet_id)
+    wallet = await get(state, wallet_id)
     # A suspended wallet still receives; only its sends stop (SPEC 13).
     if wallet.status == "TERMINATED":
         raise WaiaasError("WALLET_TERMINATED")
@@ -68,7 +55,7 @@ async def active_wallet(state: DaemonState, wallet_id: str) -> WalletRow:
     return wallet
 
 
-async def terminate_wallet(state: DaemonState, wallet_id: str) -> WalletRow:
+async def terminate(state: DaemonState, wallet_id: str) -> WalletRow:
     wallet = await state.db.terminate_wallet(
         wallet_id, state.now(), [Event("owner", "wallet.terminate", wallet_id)]
     )

@@ -15,7 +15,7 @@ SOL_DECIMALS = 9
 
 async def get_address(request: Request) -> WalletAddress:
     """The token's wallet address."""
-    wallet = await wallets.get_wallet(state_of(request), request.state.auth.claims.wallet_id)
+    wallet = await wallets.get(state_of(request), request.state.auth.claims.wallet_id)
     return WalletAddress(
         wallet_id=wallet.id,
         chain="solana",
@@ -27,7 +27,7 @@ async def get_address(request: Request) -> WalletAddress:
 async def get_balance(request: Request) -> WalletBalance:
     """The token's wallet SOL balance, in lamports."""
     state = state_of(request)
-    wallet = await wallets.get_wallet(state, request.state.auth.claims.wallet_id)
+    wallet = await wallets.get(state, request.state.auth.claims.wallet_id)
     lamports = await state.chain_for(wallet.network).get_balance(wallet.address)
     return WalletBalance(
         wallet_id=wallet.id,

@@ -22,7 +22,7 @@ async def provision_mcp_token(request: Request, body: McpTokenCreate) -> McpToke
     if body.constraints is None:
         # Running setup again to recover must never silently lift a limit.
         constraints = await sessions.current_mcp_constraints(state, body.wallet_id)
-    issued = await sessions.provision_mcp_token(
+    issued = await sessions.provision_mcp(
         state, body.wallet_id, ttl=ttl_of(state, body.expires_in), constraints=constraints or None
     )
     path = token_path(state.data_dir, body.wallet_id)

@@ -30,7 +30,7 @@ def _view(wallet_id: str, row: PolicyRow | None) -> WalletPolicy:
 async def _wallet(request: Request) -> tuple[DaemonState, str]:
     state = state_of(request)
     wallet_id = path_id(request, "id", "WALLET_NOT_FOUND")
-    await wallets.get_wallet(state, wallet_id)
+    await wallets.get(state, wallet_id)
     return state, wallet_id
 
 

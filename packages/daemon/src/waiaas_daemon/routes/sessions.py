@@ -75,7 +75,7 @@ async def create_session(request: Request, body: SessionCreate) -> SessionCreate
         # A new mcp session replaces the old one: re-running setup to recover
         # must never silently lift a limit ("constraints": {} clears them).
         constraints = await sessions.current_mcp_constraints(state, body.wallet_id)
-    issued = await sessions.create_session(
+    issued = await sessions.issue(
         state,
         body.wallet_id,
         ttl=ttl_of(state, body.expires_in),

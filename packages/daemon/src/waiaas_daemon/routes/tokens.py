@@ -86,7 +86,7 @@ async def add_token(request: Request, body: TokenCreate) -> TokenEntry:
 async def get_assets(request: Request) -> Assets:
     """SOL and every token account of the token's wallet, amounts in base units."""
     state = state_of(request)
-    wallet = await wallets.get_wallet(state, request.state.auth.claims.wallet_id)
+    wallet = await wallets.get(state, request.state.auth.claims.wallet_id)
     chain = state.chain_for(wallet.network)
     lamports = await chain.get_balance(wallet.address)
     held = await chain.token_accounts(wallet.address)

@@ -32,7 +32,7 @@ async def create_wallet(request: Request, body: WalletCreate) -> Wallet:
     """Create a wallet with a new keypair."""
     state = state_of(request)
     network = body.network or state.settings.network
-    return wallet_model(await wallets.create_wallet(state, body.name.strip(), network))
+    return wallet_model(await wallets.create(state, body.name.strip(), network))
 
 
 async def list_wallets(request: Request) -> WalletList:
@@ -43,16 +43,16 @@ async def list_wallets(request: Request) -> WalletList:
 async def get_wallet(request: Request) -> Wallet:
     """One wallet."""
     wallet_id = path_id(request, "id", "WALLET_NOT_FOUND")
-    return wallet_model(await wallets.get_wallet(state_of(request), wallet_id))
+    return wallet_model(await wallets.get(state_of(request), wallet_id))
 
 
 async def terminate_wallet(request: Request) -> Wallet:
     """Terminate a wallet and revoke its sessions."""
     wallet_id = path_id(request, "id", "WALLET_NOT_FOUND")
-    return wallet_model(await wallets.terminate_wallet(state_of(request), wallet_id))
+    return wallet_model(await wallets.terminate(state_of(request), wallet_id))
 
 
-async def airdrop(request: Request, body: AirdropRequest) -> Transaction:
+async def airdrop_to_wallet(request: Request, body: AirdropRequest) -> Transaction:
     """Request an airdrop to a wallet (local and devnet; a token on local only)."""
     wallet_id = path_id(request, "id", "WALLET_NOT_FOUND")
     tx = await transactions.airdrop(state_of(request), wallet_id, int(body.amount), body.token)
@@ -85,7 +85,7 @@ def routes() -> list[Route]:
         operation(
             "POST",
             "/v1/wallets/{id}/airdrop",
-            airdrop,
+            airdrop_to_wallet,
             auth="master",
             tag="wallets",
             status=201,

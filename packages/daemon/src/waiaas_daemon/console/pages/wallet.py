@@ -34,7 +34,7 @@ async def _wallet_page(
     error: WaiaasError | None = None,
 ) -> Response:
     state = state_of(request)
-    wallet = await wallets.get_wallet(state, path_id(request, "id", "WALLET_NOT_FOUND"))
+    wallet = await wallets.get(state, path_id(request, "id", "WALLET_NOT_FOUND"))
     rows = await state.db.list_sessions(wallet.id)
     version, document = await _current_policy(request)
     return render(
