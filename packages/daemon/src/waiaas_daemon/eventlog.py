@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from waiaas_daemon.notify import Notifier
     from waiaas_daemon.storage import Event
 
-# The send path's names (docs/notes/hpolicy.md) -> the audit log's vocabulary.
+# The send path's names (docs/notes/policy-and-approval.md) -> the audit log's vocabulary.
 # Names already in the vocabulary (wallet.create, master.failure ...) pass as they are.
 AUDIT_ACTIONS = {
     "policy_set": "policy.set",
