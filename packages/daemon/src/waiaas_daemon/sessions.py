@@ -13,7 +13,6 @@ import anyio
 from waiaas_core.errors import WaiaasError
 from waiaas_core.paths import token_path
 from waiaas_core.tokens import SessionClaims, sign_session_token, verify_session_token
-from waiaas_daemon import controls
 from waiaas_daemon.state import DaemonState
 from waiaas_daemon.storage import Event, LimitReached, NewSession, SessionRow
 from waiaas_daemon.token_files import TokenFileUpdate
@@ -94,7 +93,8 @@ async def _create(
     # provision a session, e.g. to recover the agent's token before resuming.
     if wallet.status == "TERMINATED":
         raise WaiaasError("WALLET_TERMINATED")
-    await controls.refuse_if_kill_switch(state)
+    # The kill switch is refused by the routes, before any lookup (routes/sessions.py,
+    # routes/mcp_tokens.py).
     now = state.now()
     session_id = str(uuid.uuid4())
     expires_at = min(now + ttl, now + state.settings.absolute_lifetime)
