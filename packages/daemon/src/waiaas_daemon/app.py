@@ -126,6 +126,7 @@ def create_app(state: DaemonState) -> Starlette:
         },
     )
     app.state.daemon = state
+    app.waiaas_state = state  # type: ignore[attr-defined]
     return app
 
 

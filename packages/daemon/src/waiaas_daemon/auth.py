@@ -22,11 +22,14 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def state_of(request: Request) -> DaemonState:
-    return request.app.state.daemon
+    # Read on every request: a plain attribute, not starlette's State lookup.
+    return request.scope["app"].waiaas_state
 
 
 def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+    # The raw header list: building a Headers object costs more than this scan.
+    raw = next((v for k, v in request.scope["headers"] if k == b"authorization"), b"")
+    header = raw.decode("latin-1")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise WaiaasError("INVALID_TOKEN", "Send Authorization: Bearer wai_sess_...")

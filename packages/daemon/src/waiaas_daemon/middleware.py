@@ -111,10 +111,19 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        length = chunked = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding":
+                chunked = value
         if length is not None and (not length.isdigit() or int(length) > self.limit):
             status = "PAYLOAD_TOO_LARGE" if length.isdigit() else "INVALID_REQUEST"
             await send_error(scope, send, WaiaasError(status, _too_large(self.limit, status)))
+            return
+        if length is None and chunked is None:
+            # No body can follow (RFC 9112 6.3): nothing to count, as on most GETs.
+            await self.app(scope, receive, send)
             return
         received = 0
 
