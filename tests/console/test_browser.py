@@ -146,3 +146,16 @@ def test_pages_are_styled_by_the_stylesheet_and_fit_a_phone_width(daemon, page):
     page.get_by_role("link", name="phone", exact=True).click()
     expect(page.get_by_role("button", name="Revoke")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_the_wallet_page_shows_its_tokens_in_their_own_units(daemon, page):
+    wallet = daemon.create_wallet("stablecoins")
+    minted = daemon.api(
+        "POST",
+        f"/v1/wallets/{wallet['id']}/airdrop",
+        json={"amount": "12500000", "token": "USDC"},
+    )
+    assert minted.status_code == 201, minted.text
+    _sign_in(page, daemon)
+    page.get_by_role("link", name="stablecoins").click()
+    expect(page.get_by_text("12.5 USDC")).to_be_visible()

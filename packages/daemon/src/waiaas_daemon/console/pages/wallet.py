@@ -13,7 +13,7 @@ from waiaas_daemon import policy, sessions, wallets
 from waiaas_daemon.api import path_id
 from waiaas_daemon.auth import state_of
 from waiaas_daemon.console import policyform
-from waiaas_daemon.console.reads import balances
+from waiaas_daemon.console.reads import balances, holdings
 from waiaas_daemon.console.web import action, decode, page, reason_body, redirect, render
 from waiaas_daemon.routes import controls as control_routes
 from waiaas_daemon.routes import policy as policy_routes
@@ -43,6 +43,7 @@ async def _wallet_page(
         {
             "wallet": wallet,
             "balance": (await balances(state, [wallet]))[wallet.id],
+            "holdings": await holdings(state, wallet) if wallet.status != "TERMINATED" else [],
             "sessions": [(s, sessions.status_of(state, s)) for s in rows],
             "transactions": await state.db.list_transactions(wallet.id, TRANSACTIONS_SHOWN, None),
             "policy_version": version,
