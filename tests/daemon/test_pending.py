@@ -205,6 +205,7 @@ async def test_failed_balance_at_execution_fails_the_send_with_the_reason(harnes
     assert approved.status_code == 200
     assert approved.json()["status"] == "FAILED"
     assert "balance" in approved.json()["reason"]
+    assert await _audited(harness, "send.failed", tx_id)
 
 
 async def test_a_revoked_session_cancels_its_waiting_sends(harness):
@@ -215,7 +216,36 @@ async def test_a_revoked_session_cancels_its_waiting_sends(harness):
     for tx_id in (queued, waiting):
         record = await harness.state.db.get_transaction(tx_id)
         assert (record.status, record.reason) == ("CANCELLED", "the session was revoked")
+        assert await _audited(harness, "send.cancelled", tx_id)
     assert (await harness.http.get("/v1/pending", headers=MASTER)).json()["items"] == []
+
+
+async def test_terminating_a_wallet_audits_the_cancellation_of_its_waiting_sends(harness):
+    wallet, headers, _, bob = await _tiered(harness)
+    waiting = (await send(harness, headers, bob, 4 * SOL)).json()["id"]
+    assert (await harness.http.delete(f"/v1/wallets/{wallet['id']}", headers=MASTER)).is_success
+    assert (await harness.state.db.get_transaction(waiting)).status == "CANCELLED"
+    assert await _audited(harness, "send.cancelled", waiting)
+
+
+async def test_replacing_an_mcp_session_audits_the_cancellation_of_its_waiting_sends(harness):
+    wallet, _, _, bob = await _tiered(harness)
+    body = {"walletId": wallet["id"], "label": "mcp"}
+    first = (await harness.http.post("/v1/sessions", json=body, headers=MASTER)).json()
+    headers = {"Authorization": f"Bearer {first['token']}"}
+    waiting = (await send(harness, headers, bob, 4 * SOL)).json()["id"]
+    assert (await harness.http.post("/v1/sessions", json=body, headers=MASTER)).status_code == 201
+    assert (await harness.state.db.get_transaction(waiting)).status == "CANCELLED"
+    assert await _audited(harness, "send.cancelled", waiting)
+
+
+async def _audited(harness, action: str, tx_id: str) -> bool:
+    """An audit entry of ``action`` names the transaction, and the chain still verifies."""
+    listed = await harness.http.get("/v1/audit", params={"action": action}, headers=MASTER)
+    assert listed.status_code == 200, listed.text
+    verified = (await harness.http.get("/v1/audit/verify", headers=MASTER)).json()
+    assert verified["ok"], verified
+    return any(e["transactionId"] == tx_id for e in listed.json()["items"])
 
 
 async def test_totals_count_queued_and_pending_sends(harness):

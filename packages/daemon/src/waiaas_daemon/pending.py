@@ -127,6 +127,16 @@ async def execute(
                     "reason": exc.message,
                     "updated_at": state.now(),
                 },
+                events=[
+                    Event(
+                        "daemon",
+                        "send_failed",
+                        tx.wallet_id,
+                        tx.session_id,
+                        tx.id,
+                        {"code": exc.code, "error": exc.message},
+                    )
+                ],
             )
             assert failed is not None
             return failed

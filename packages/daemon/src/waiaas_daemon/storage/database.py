@@ -175,6 +175,7 @@ class Database:
         """Terminate the wallet and revoke its sessions; None if there is no such wallet."""
         with self._wallets.changing(wallet_id), self._sessions.changing():
             async with self.transaction() as db:
+                waiting = await _waiting_sends_of(db, "wallet_id = ?", (wallet_id,))
                 rows = list(
                     await db.execute_fetchall(
                         "UPDATE wallets SET status = 'TERMINATED' WHERE id = ? RETURNING *",
@@ -186,7 +187,7 @@ class Database:
                     (now, wallet_id),
                 )
                 if rows:
-                    await self._emit(db, events)
+                    await self._emit(db, [*events, *_cancelled_by_revocation(waiting)])
         return wallet_row(rows[0]) if rows else None
 
     async def count_wallets(self) -> int:
@@ -215,7 +216,11 @@ class Database:
         # Revoking by label touches rows by wallet, not by id: forget them all.
         with self._sessions.changing(None if replace_label else session.id):
             async with self.transaction(after_commit=after_commit) as db:
+                waiting: list[sqlite3.Row] = []
                 if replace_label is not None:
+                    waiting = await _waiting_sends_of(
+                        db, "wallet_id = ? AND label = ?", (session.wallet_id, replace_label)
+                    )
                     await db.execute(
                         "UPDATE sessions SET revoked_at = ? WHERE wallet_id = ? AND label = ? "
                         "AND revoked_at IS NULL",
@@ -229,7 +234,7 @@ class Database:
                 if counted["n"] >= limit:
                     raise LimitReached
                 [row] = await _insert(db, "sessions", columns(session))
-                await self._emit(db, events)
+                await self._emit(db, [*events, *_cancelled_by_revocation(waiting)])
                 if before_commit is not None:
                     await before_commit()
         return session_row(row)
@@ -305,6 +310,7 @@ class Database:
         """Revoke (idempotent: a revoked session keeps its time); None if unknown."""
         with self._sessions.changing(session_id):
             async with self.transaction() as db:
+                waiting = await _waiting_sends_of(db, "id = ?", (session_id,))
                 rows = list(
                     await db.execute_fetchall(
                         "UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? "
@@ -313,7 +319,7 @@ class Database:
                     )
                 )
                 if rows:
-                    await self._emit(db, events)
+                    await self._emit(db, [*events, *_cancelled_by_revocation(waiting)])
         return session_row(rows[0]) if rows else None
 
     async def count_active_sessions(self, now: int) -> int:
@@ -733,6 +739,35 @@ class Database:
             "WHERE status IN ('QUEUED', 'PENDING_APPROVAL')"
         )
         return None if row is None or row["at"] is None else int(row["at"])
+
+
+async def _waiting_sends_of(
+    db: aiosqlite.Connection, sessions_where: str, params: Sequence[Any]
+) -> list[sqlite3.Row]:
+    """Waiting sends of the live sessions about to be revoked (the trigger cancels them)."""
+    return list(
+        await db.execute_fetchall(
+            "SELECT id, wallet_id, session_id FROM transactions "  # noqa: S608 - fixed clauses
+            "WHERE status IN ('QUEUED', 'PENDING_APPROVAL') AND session_id IN "
+            f"(SELECT id FROM sessions WHERE revoked_at IS NULL AND {sessions_where})",
+            params,
+        )
+    )
+
+
+def _cancelled_by_revocation(rows: Sequence[sqlite3.Row]) -> list[Event]:
+    # The audit log hears of every cancellation, the trigger's too (SPEC 13).
+    return [
+        Event(
+            "owner",
+            "send_cancelled",
+            r["wallet_id"],
+            r["session_id"],
+            r["id"],
+            {"reason": "the session was revoked"},
+        )
+        for r in rows
+    ]
 
 
 async def _insert(
