@@ -66,16 +66,20 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, WaiaasError("INTERNAL_ERROR"))
 
 
+class DaemonApp(Starlette):
+    """The daemon's app; ``daemon`` is read by every request (auth.state_of)."""
+
+    daemon: DaemonState
+
+
 @asynccontextmanager
-async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    settled = await reconcile(app.state.daemon)
+async def lifespan(app: DaemonApp) -> AsyncIterator[None]:
+    settled = await reconcile(app.daemon)
     if settled:
         log.info("reconciled %d unsettled transactions", settled)
     # After reconciliation: queued sends whose time came while we were down run now.
     # The notifier too: outbox rows left by the last run are delivered now, never by a request.
-    notifier = app.state.daemon.notifier
-    async with running_scheduler(app.state.daemon) as scheduler, _notifying(notifier):
-        app.state.scheduler = scheduler
+    async with running_scheduler(app.daemon), _notifying(app.daemon.notifier):
         yield
 
 
@@ -111,8 +115,8 @@ def api_routes() -> list[Route]:
     ]
 
 
-def create_app(state: DaemonState) -> Starlette:
-    app = Starlette(
+def create_app(state: DaemonState) -> DaemonApp:
+    app = DaemonApp(
         routes=[*api_routes(), *console.routes(state)],
         middleware=[
             Middleware(HostGuard, extra_hosts=_extra_hosts(state)),
@@ -125,8 +129,7 @@ def create_app(state: DaemonState) -> Starlette:
             Exception: on_unexpected,
         },
     )
-    app.state.daemon = state
-    app.waiaas_state = state  # type: ignore[attr-defined]
+    app.daemon = state
     return app
 
 

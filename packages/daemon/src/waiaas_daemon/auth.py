@@ -22,8 +22,8 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def state_of(request: Request) -> DaemonState:
-    # Read on every request: a plain attribute, not starlette's State lookup.
-    return request.scope["app"].waiaas_state
+    # Read on every request: a plain attribute of app.DaemonApp, not starlette's State.
+    return request.scope["app"].daemon
 
 
 def bearer_token(request: Request) -> str:

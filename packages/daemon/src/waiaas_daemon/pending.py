@@ -230,10 +230,11 @@ class Scheduler:
 @asynccontextmanager
 async def running_scheduler(state: DaemonState) -> AsyncIterator[Scheduler]:
     """The scheduler as a background task for the app's lifespan."""
-    scheduler = Scheduler(state)
+    scheduler = state.scheduler = Scheduler(state)
     async with anyio.create_task_group() as group:
         group.start_soon(scheduler.run)
         try:
             yield scheduler
         finally:
+            state.scheduler = None
             group.cancel_scope.cancel()

@@ -13,6 +13,7 @@ import anyio
 from waiaas_core.errors import WaiaasError
 from waiaas_core.paths import token_path
 from waiaas_core.tokens import SessionClaims, sign_session_token, verify_session_token
+from waiaas_daemon import controls
 from waiaas_daemon.state import DaemonState
 from waiaas_daemon.storage import Event, LimitReached, NewSession, SessionRow
 from waiaas_daemon.token_files import TokenFileUpdate
@@ -61,6 +62,7 @@ async def issue(
     constraints: dict[str, Any] | None = None,
     label: str | None = None,
 ) -> Issued:
+    """A session; ``constraints`` None (not given) keeps a replaced mcp session's caps."""
     return await _create(state, wallet_id, ttl=ttl, constraints=constraints, label=label)
 
 
@@ -86,6 +88,7 @@ async def _create(
     label: str | None = None,
     token_file: Path | None = None,
 ) -> Issued:
+    await controls.refuse_if_kill_switch(state)
     wallet = await state.db.get_wallet(wallet_id)
     if wallet is None:
         raise WaiaasError("WALLET_NOT_FOUND")
@@ -93,8 +96,11 @@ async def _create(
     # provision a session, e.g. to recover the agent's token before resuming.
     if wallet.status == "TERMINATED":
         raise WaiaasError("WALLET_TERMINATED")
-    # The kill switch is refused by the routes, before any lookup (routes/sessions.py,
-    # routes/mcp_tokens.py).
+    if label == MCP_LABEL and constraints is None:
+        # A new mcp session replaces the old one: re-running setup to recover must
+        # never silently lift a limit. ``{}`` (given, empty) clears them.
+        constraints = await current_mcp_constraints(state, wallet_id)
+    constraints = constraints or None
     now = state.now()
     session_id = str(uuid.uuid4())
     expires_at = min(now + ttl, now + state.settings.absolute_lifetime)

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -34,6 +35,9 @@ from waiaas_daemon.storage import Database
 from waiaas_daemon.token_files import settle_pending
 from waiaas_daemon.tokens import ensure_local_test_mint
 
+if TYPE_CHECKING:
+    from waiaas_daemon.pending import Scheduler
+
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -58,6 +62,15 @@ class DaemonState:
     notifier: Notifier | None = None
     _wallet_locks: dict[str, anyio.Lock] = field(default_factory=dict)
     verified_tokens: dict[str, SessionClaims] = field(default_factory=dict)
+    # GET /openapi.json, made once from the routes on its first request.
+    openapi: dict[str, Any] | None = None
+    # Set while the app's lifespan runs it; an in-process test app has none.
+    scheduler: Scheduler | None = None
+
+    def wake_scheduler(self) -> None:
+        """Held or new waiting sends may be due now (a 202 send, kill switch off, a resume)."""
+        if self.scheduler is not None:
+            self.scheduler.wake()
 
     def now(self) -> int:
         return int(self.clock())

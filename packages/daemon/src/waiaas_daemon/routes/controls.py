@@ -28,13 +28,6 @@ def _control(wallet: WalletRow) -> WalletControl:
     )
 
 
-def _wake_scheduler(request: Request) -> None:
-    # Held sends may run now; the in-process test app has no scheduler.
-    scheduler = getattr(request.app.state, "scheduler", None)
-    if scheduler is not None:
-        scheduler.wake()
-
-
 async def kill_switch_on(request: Request, body: Decision) -> KillSwitch:
     """Turn the kill switch on: every send and session creation is refused."""
     return kill_switch_model(await controls.set_kill_switch(state_of(request), True, body.reason))
@@ -43,7 +36,7 @@ async def kill_switch_on(request: Request, body: Decision) -> KillSwitch:
 async def kill_switch_off(request: Request) -> KillSwitch:
     """Turn the kill switch off; held sends run again."""
     row = await controls.set_kill_switch(state_of(request), False, None)
-    _wake_scheduler(request)
+    state_of(request).wake_scheduler()
     return kill_switch_model(row)
 
 
@@ -57,7 +50,7 @@ async def resume_wallet(request: Request) -> WalletControl:
     """Resume a suspended wallet."""
     wallet_id = path_id(request, "id", "WALLET_NOT_FOUND")
     wallet = await controls.resume(state_of(request), wallet_id)
-    _wake_scheduler(request)
+    state_of(request).wake_scheduler()
     return _control(wallet)
 
 

@@ -7,7 +7,7 @@ from starlette.routing import Route
 
 from waiaas_core.claude import WalletRef, build_claude_desktop_config
 from waiaas_core.paths import token_path
-from waiaas_daemon import controls, sessions
+from waiaas_daemon import sessions
 from waiaas_daemon.api import operation
 from waiaas_daemon.auth import state_of
 from waiaas_daemon.routes.sessions import constraints_dict, ttl_of
@@ -17,13 +17,11 @@ from waiaas_daemon.schemas.sessions import McpToken, McpTokenCreate
 async def provision_mcp_token(request: Request, body: McpTokenCreate) -> McpToken:
     """Issue an MCP session and write its token file."""
     state = state_of(request)
-    await controls.refuse_if_kill_switch(state)
-    constraints = constraints_dict(body.constraints)
-    if body.constraints is None:
-        # Running setup again to recover must never silently lift a limit.
-        constraints = await sessions.current_mcp_constraints(state, body.wallet_id)
     issued = await sessions.provision_mcp(
-        state, body.wallet_id, ttl=ttl_of(state, body.expires_in), constraints=constraints or None
+        state,
+        body.wallet_id,
+        ttl=ttl_of(state, body.expires_in),
+        constraints=constraints_dict(body.constraints),
     )
     path = token_path(state.data_dir, body.wallet_id)
     all_wallets = [WalletRef(w.id, w.name) for w in await state.db.list_wallets()]

@@ -14,11 +14,10 @@ from waiaas_daemon.openapi import openapi_document
 async def get_openapi(request: Request) -> Response:
     """This OpenAPI document."""
     state = state_of(request)
-    document = getattr(state, "openapi_cache", None)
-    if document is None:
-        document = openapi_document(request.app.routes, state.settings)
-        state.openapi_cache = document  # type: ignore[attr-defined]
-    return json_response(document)
+    if state.openapi is None:
+        # The routes and the bounds from the settings are fixed for the daemon's life.
+        state.openapi = openapi_document(request.app.routes, state.settings)
+    return json_response(state.openapi)
 
 
 def routes() -> list[Route]:

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon import controls, sessions
+from waiaas_daemon import sessions
 from waiaas_daemon.api import operation, path_id
 from waiaas_daemon.auth import bearer_token, state_of
 from waiaas_daemon.schemas.sessions import (
@@ -69,17 +69,11 @@ def constraints_dict(constraints: Constraints | None) -> dict[str, object] | Non
 async def create_session(request: Request, body: SessionCreate) -> SessionCreated:
     """Issue a session token for a wallet."""
     state = state_of(request)
-    await controls.refuse_if_kill_switch(state)
-    constraints = constraints_dict(body.constraints)
-    if body.label == sessions.MCP_LABEL and body.constraints is None:
-        # A new mcp session replaces the old one: re-running setup to recover
-        # must never silently lift a limit ("constraints": {} clears them).
-        constraints = await sessions.current_mcp_constraints(state, body.wallet_id)
     issued = await sessions.issue(
         state,
         body.wallet_id,
         ttl=ttl_of(state, body.expires_in),
-        constraints=constraints or None,
+        constraints=constraints_dict(body.constraints),
         label=body.label,
     )
     return SessionCreated(

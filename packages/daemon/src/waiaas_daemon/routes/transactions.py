@@ -63,9 +63,7 @@ async def send_transaction(request: Request, body: SendRequest) -> SendResult:
         approval_expires_at=tx.approval_expires_at,
     )
     if tx.status in pending.WAITING:
-        scheduler = getattr(request.app.state, "scheduler", None)
-        if scheduler is not None:
-            scheduler.wake()
+        state_of(request).wake_scheduler()
         # The declared answer is SendResult; Reply only changes its status.
         return Reply(result, 202)  # type: ignore[return-value]
     return result
