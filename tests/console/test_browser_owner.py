@@ -190,6 +190,7 @@ def test_suspending_a_wallet_refuses_its_sends_and_resuming_allows_them(daemon, 
     page.get_by_role("button", name="Suspend this wallet").click()
     expect(page.get_by_role("button", name="Resume this wallet")).to_be_visible()
     expect(page.locator(".facts")).to_contain_text("SUSPENDED")
+    expect(page.locator(".facts")).to_contain_text("odd activity, since")
     refused = agent.send("1000")
     assert (refused.status_code, refused.json()["code"]) == (403, "WALLET_SUSPENDED")
     page.get_by_role("button", name="Resume this wallet").click()

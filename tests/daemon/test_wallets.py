@@ -9,7 +9,10 @@ async def test_create_wallet_answers_the_wallet(harness):
     response = await harness.http.post("/v1/wallets", json={"name": "main"}, headers=MASTER)
     assert response.status_code == 201
     wallet = response.json()
-    assert set(wallet) == {"id", "name", "chain", "network", "address", "status", "createdAt"}
+    assert set(wallet) == {
+        *("id", "name", "chain", "network", "address", "status", "createdAt"),
+        *("suspendedReason", "suspendedAt"),
+    }
     assert (wallet["chain"], wallet["network"], wallet["status"]) == ("solana", "local", "ACTIVE")
     assert 32 <= len(wallet["address"]) <= 44
 

@@ -49,7 +49,11 @@ def create(state: State, name: str, network: str | None, as_json: bool) -> None:
 @json_option
 @pass_state
 def list_(state: State, as_json: bool) -> None:
-    """List the wallets: id, name, network, status and address."""
+    """List the wallets: id, name, network, status and address.
+
+    A suspended wallet gets a line under the table with the time and the reason
+    (the owner's, or `auto: <n> denials within an hour`).
+    """
     items = state.client().request("GET", "/v1/wallets", master=True)["items"]
     if as_json:
         print_json(items)
@@ -62,6 +66,11 @@ def list_(state: State, as_json: bool) -> None:
         for w in items
     ]
     print_table(("ID", "NAME", "NETWORK", "STATUS", "ADDRESS", "CREATED"), rows)
+    # A reason may be long: one line under the table each, not a column.
+    for w in items:
+        if w["status"] == "SUSPENDED":
+            since, reason = iso_time(w.get("suspendedAt")), w.get("suspendedReason") or "-"
+            click.echo(f"{w['name']} is suspended since {since}: {reason}")
 
 
 @wallet.command()

@@ -17,6 +17,7 @@ WALLET_ID = {"id": "Wallet id."}
 
 
 def wallet_model(wallet: WalletRow) -> Wallet:
+    suspended = wallet.status == "SUSPENDED"
     return Wallet(
         id=wallet.id,
         name=wallet.name,
@@ -25,6 +26,8 @@ def wallet_model(wallet: WalletRow) -> Wallet:
         address=wallet.address,
         status=wallet.status,  # type: ignore[arg-type]
         created_at=wallet.created_at,
+        suspended_reason=wallet.status_reason if suspended else None,
+        suspended_at=wallet.status_changed_at if suspended else None,
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+from msgspec import Meta
 
 from waiaas_daemon.schemas._base import Address, Amount, Model, Name, Network, Uuid, check_amount
 from waiaas_daemon.schemas.system import UnixTime
@@ -24,6 +26,16 @@ class Wallet(Model):
     address: Address
     status: WalletStatus
     created_at: UnixTime
+    suspended_reason: Annotated[
+        str | None,
+        Meta(
+            description="Why the wallet is suspended (the owner's reason, or "
+            "`auto: <n> denials within an hour`); null unless SUSPENDED."
+        ),
+    ]
+    suspended_at: Annotated[
+        UnixTime | None, Meta(description="When it was suspended; null unless SUSPENDED.")
+    ]
 
 
 class WalletList(Model):
