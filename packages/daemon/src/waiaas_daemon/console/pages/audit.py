@@ -6,13 +6,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon.api import validation_error
+from waiaas_daemon.api import convert_query
 from waiaas_daemon.audit import ACTIONS
 from waiaas_daemon.auth import state_of
 from waiaas_daemon.console.web import action, page, redirect, render
@@ -25,11 +24,7 @@ FILTERS = ("walletId", "action", "cursor")
 def _query(request: Request) -> tuple[AuditQuery, dict[str, str]]:
     """The filter form's values (a blank one is no filter) as the REST route's query model."""
     chosen = {name: request.query_params.get(name, "").strip() for name in FILTERS}
-    try:
-        query = msgspec.convert({k: v for k, v in chosen.items() if v}, AuditQuery, strict=False)
-    except msgspec.ValidationError as exc:
-        raise validation_error(exc) from None
-    return query, chosen
+    return convert_query({k: v for k, v in chosen.items() if v}, AuditQuery), chosen
 
 
 async def audit_page(request: Request) -> Response:
