@@ -122,7 +122,12 @@ async def test_the_agent_sees_its_rules_and_what_they_leave(harness):
         "version": 1,
         "constraints": {"maxAmountPerDay": str(3 * SOL)},
         # The session's cap is the tighter one for the day.
-        "remaining": {"daily": str(2 * SOL), "monthly": str(7 * SOL), "sendsThisHour": 9},
+        "remaining": {
+            "daily": str(2 * SOL),
+            "monthly": str(7 * SOL),
+            "sendsThisHour": 9,
+            "tokens": {},
+        },
     }
 
 
@@ -133,7 +138,7 @@ async def test_the_agent_without_any_limit_sees_nulls(harness):
         "policy": {},
         "version": 0,
         "constraints": None,
-        "remaining": {"daily": None, "monthly": None, "sendsThisHour": None},
+        "remaining": {"daily": None, "monthly": None, "sendsThisHour": None, "tokens": {}},
     }
 
 

@@ -181,7 +181,7 @@ async def test_mcp_setup_limits_bind_the_agent_survive_a_rerun_and_no_limits_lif
             policy = await call(client, "get_policy")
             assert policy["constraints"] == {"maxAmountPerTx": "10000000"}
             assert policy["policy"] == {} and policy["version"] == 0
-            assert set(policy["remaining"]) == {"daily", "monthly", "sendsThisHour"}
+            assert set(policy["remaining"]) == {"daily", "monthly", "sendsThisHour", "tokens"}
 
             denied = await refused(client, "send_token", big)
             assert denied["code"] == "CONSTRAINT_VIOLATED" and "maxAmountPerTx" in denied["message"]

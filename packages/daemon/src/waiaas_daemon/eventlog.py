@@ -9,6 +9,7 @@ vocabulary and the notification types is pure (``audit_action``,
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,12 @@ AUDIT_ACTIONS = {
     "send_confirmed": "send.confirmed",
     "send_failed": "send.failed",
 }
+
+# Events of one send: a token send's entries name its mint (read from its record when
+# the event does not already say it), so the log tells USDC from SOL without a join.
+_SEND_EVENTS = frozenset(
+    {name for name in AUDIT_ACTIONS if name.startswith("send_")} | {"approval_required"}
+)
 
 # Detail keys that are copied into a notification's data when present.
 _NOTIFY_FIELDS = (
@@ -111,6 +118,22 @@ def _audit_details(event: Event) -> Mapping[str, Any]:
     return details
 
 
+async def _with_mint(conn: aiosqlite.Connection, event: Event) -> Event:
+    """The event with ``mint`` in its details if it is about a token send's record."""
+    details = event.details or {}
+    if event.action not in _SEND_EVENTS or event.transaction_id is None or "mint" in details:
+        return event
+    # On the writer's own connection, inside the change's transaction: the record
+    # exists here even when the event comes with its insert.
+    async with conn.execute(
+        "SELECT token_mint FROM transactions WHERE id = ?", (event.transaction_id,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None or row[0] is None:
+        return event
+    return dataclasses.replace(event, details={**details, "mint": row[0]})
+
+
 class EventLog:
     """Writes each event into the audit log and the outbox on the caller's connection."""
 
@@ -123,6 +146,7 @@ class EventLog:
         now = self._clock()
         enqueued: list[str] = []
         for event in events:
+            event = await _with_mint(conn, event)
             await audit.append(
                 conn,
                 at=now,

@@ -8,13 +8,14 @@ the caller gathers the inputs under the wallet's send lock and acts on the answe
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon.schemas.policy import Policy, Remaining
+from waiaas_daemon.schemas.policy import Policy, Remaining, TokenRemaining
 
 Tier = Literal["INSTANT", "NOTIFY", "DELAY", "APPROVAL"]
 TIERS: tuple[Tier, ...] = ("INSTANT", "NOTIFY", "DELAY", "APPROVAL")
@@ -203,16 +204,50 @@ def _rate(
     )
 
 
-def remaining(policy: Policy, constraints: dict[str, Any] | None, totals: Totals) -> Remaining:
-    """What the limits still leave the agent: the tighter of policy and session, None if none."""
-    day_caps = [policy.daily_limit, (constraints or {}).get("maxAmountPerDay")]
-    daily = [int(c) - totals.daily for c in day_caps if c is not None]
-    monthly = None
-    if policy.monthly_limit is not None:
-        monthly = str(max(0, int(policy.monthly_limit) - totals.monthly))
+def remaining(
+    policy: Policy,
+    constraints: dict[str, Any] | None,
+    totals: Totals,
+    token_totals: Mapping[str, Totals] | None = None,
+) -> Remaining:
+    """What the limits still leave the agent: the tighter of policy and session, None if none.
+
+    ``totals`` are SOL's; ``token_totals`` each mint's (absent: nothing counted yet).
+    """
     sends = None
     if policy.max_sends_per_hour is not None:
         sends = max(0, policy.max_sends_per_hour - totals.sends_this_hour)
+    session_tokens = (constraints or {}).get("tokens") or {}
+    mints = {
+        mint
+        for mint, limits in (policy.tokens or {}).items()
+        if limits.daily_limit is not None or limits.monthly_limit is not None
+    } | {mint for mint, caps in session_tokens.items() if caps.get("maxAmountPerDay") is not None}
+    tokens = {
+        mint: TokenRemaining(
+            daily=_left(
+                [
+                    _limits(policy, mint).daily_limit,
+                    (session_tokens.get(mint) or {}).get("maxAmountPerDay"),
+                ],
+                (token_totals or {}).get(mint, Totals()).daily,
+            ),
+            monthly=_left(
+                [_limits(policy, mint).monthly_limit],
+                (token_totals or {}).get(mint, Totals()).monthly,
+            ),
+        )
+        for mint in sorted(mints)
+    }
     return Remaining(
-        daily=str(max(0, min(daily))) if daily else None, monthly=monthly, sends_this_hour=sends
+        daily=_left([policy.daily_limit, (constraints or {}).get("maxAmountPerDay")], totals.daily),
+        monthly=_left([policy.monthly_limit], totals.monthly),
+        sends_this_hour=sends,
+        tokens=tokens,
     )
+
+
+def _left(caps: list[str | None], total: int) -> str | None:
+    """The tightest set cap less the total, never below 0; None when no cap is set."""
+    left = [int(c) - total for c in caps if c is not None]
+    return str(max(0, min(left))) if left else None

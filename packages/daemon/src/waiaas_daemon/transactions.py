@@ -87,7 +87,7 @@ async def send(
             rules, session.constraints, totals_of(inputs), to=to, amount=amount, now=now, token=mint
         )
         if decision.error is not None:
-            await _deny(state, wallet, session.id, rules, decision.error, to, amount)
+            await _deny(state, wallet, session.id, rules, decision.error, to, amount, mint)
             raise decision.error
         assert decision.tier is not None
         await check_balance(state, wallet, amount, to=to, token=token)
@@ -140,6 +140,7 @@ async def _deny(
     error: WaiaasError,
     to: str,
     amount: int,
+    mint: str | None = None,
 ) -> None:
     """A denial records no transaction, only the event, and counts toward auto-suspension."""
     threshold = rules.auto_suspend_after_denials
@@ -155,6 +156,7 @@ async def _deny(
         rule=error.message,
         to=to,
         amount=str(amount),
+        mint=mint,
     )
     count = await state.db.record_denial(wallet.id, state.now(), threshold, [event])
     if count is not None:

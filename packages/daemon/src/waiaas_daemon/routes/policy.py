@@ -62,11 +62,19 @@ async def get_agent_policy(request: Request) -> AgentPolicy:
     auth = request.state.auth
     inputs = await state.db.send_inputs(auth.claims.wallet_id, auth.session.id, state.now())
     rules = policy.load(inputs.policy)
+    token_totals = {
+        mint: policy.Totals(daily=day, monthly=month)
+        for mint, (day, month) in (
+            await state.db.token_totals(auth.claims.wallet_id, state.now())
+        ).items()
+    }
     return AgentPolicy(
         policy=rules,
         version=inputs.policy_version,
         constraints=auth.session.constraints,
-        remaining=policy.remaining(rules, auth.session.constraints, totals_of(inputs)),
+        remaining=policy.remaining(
+            rules, auth.session.constraints, totals_of(inputs), token_totals
+        ),
     )
 
 

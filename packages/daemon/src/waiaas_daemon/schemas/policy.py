@@ -108,10 +108,25 @@ class WalletPolicy(Model):
     policy: Policy
 
 
+class TokenRemaining(Model):
+    """What one token's limits leave, in its base units; null where no limit applies."""
+
+    daily: str | None
+    monthly: str | None
+
+
 class Remaining(Model):
     daily: str | None
     monthly: str | None
     sends_this_hour: int | None
+    tokens: Annotated[
+        dict[str, TokenRemaining],
+        Meta(
+            description="Per mint, for every token with a daily or monthly limit in the "
+            "policy (`tokens.<mint>.dailyLimit`, `monthlyLimit`) or the session's constraints "
+            "(`tokens.<mint>.maxAmountPerDay`); `{}` when none has one."
+        ),
+    ]
 
 
 class AgentPolicy(Model):

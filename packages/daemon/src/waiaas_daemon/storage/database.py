@@ -546,6 +546,31 @@ class Database:
             oldest_this_hour=row["hour_oldest"],
         )
 
+    async def token_totals(self, wallet_id: str, now: int) -> dict[str, tuple[int, int]]:
+        """Each token's counted transfers of the wallet, (24 h, 30 days), as send_inputs counts."""
+        counted = "status NOT IN ('FAILED', 'REJECTED', 'CANCELLED', 'EXPIRED')"
+        high = "CAST(substr(amount, 1, length(amount) - 9) AS INTEGER)"
+        low = "CAST(substr(amount, -9) AS INTEGER)"
+        # Named parameters: sqlite3 takes a mapping where _all's hint says Sequence.
+        named: Any = {"w": wallet_id, "day": now - DAY_SECONDS, "month": now - MONTH_SECONDS}
+        rows = await self._all(
+            "SELECT token_mint, "  # noqa: S608 - fixed clauses
+            f"SUM(CASE WHEN created_at > :day THEN {high} END) AS day_high, "
+            f"SUM(CASE WHEN created_at > :day THEN {low} END) AS day_low, "
+            f"SUM({high}) AS month_high, SUM({low}) AS month_low "
+            "FROM transactions WHERE wallet_id = :w AND type = 'TRANSFER' "
+            f"AND token_mint IS NOT NULL AND created_at > :month AND {counted} "
+            "GROUP BY token_mint",
+            named,
+        )
+        return {
+            row["token_mint"]: (
+                (row["day_high"] or 0) * 10**9 + (row["day_low"] or 0),
+                (row["month_high"] or 0) * 10**9 + (row["month_low"] or 0),
+            )
+            for row in rows
+        }
+
     async def record_denial(
         self, wallet_id: str, now: int, threshold: int, events: Sequence[Event] = ()
     ) -> int | None:
