@@ -50,9 +50,9 @@ def page(browser: Browser) -> Iterator[Page]:
     assert problems == []
 
 
-# A wrong password is answered 401, the lockout 429 and a wrong policy form 400, on purpose;
-# Chromium logs each.
-EXPECTED = re.compile(r"Failed to load resource: .* status of (400|401|429)\b")
+# A wrong password is answered 401, the lockout 429, a wrong policy form 400 and a policy
+# form over a changed policy 409, on purpose; Chromium logs each.
+EXPECTED = re.compile(r"Failed to load resource: .* status of (400|401|409|429)\b")
 
 
 def _keep_errors(message: ConsoleMessage, problems: list[str]) -> None:

@@ -150,6 +150,25 @@ def test_a_policy_set_in_sol_through_the_form_is_the_wallets_policy(daemon, page
     }
 
 
+def test_a_policy_changed_after_the_page_loaded_is_not_overwritten_by_the_form(daemon, page, agent):
+    _sign_in(page, daemon)
+    page.goto(f"{daemon.base_url}/console/wallets/{agent.wallet['id']}")
+    other = daemon.api("PUT", agent.path("policy"), json={"dailyLimit": "9000000000"})
+    assert other.status_code == 200, other.text
+    page.get_by_label("Instant up to (SOL)").fill("0.5")
+    page.get_by_role("button", name="Save policy").click()
+    expect(page.get_by_role("alert")).to_contain_text("POLICY_VERSION_CONFLICT")
+    expect(page.get_by_label("Daily limit (SOL)")).to_have_value("9")
+    assert daemon.api("GET", agent.path("policy")).json()["policy"] == {"dailyLimit": "9000000000"}
+    page.get_by_label("Instant up to (SOL)").fill("0.5")
+    page.get_by_role("button", name="Save policy").click()
+    expect(page.get_by_role("status")).to_contain_text("Policy saved")
+    assert daemon.api("GET", agent.path("policy")).json()["policy"] == {
+        "dailyLimit": "9000000000",
+        "instantMax": "500000000",
+    }
+
+
 def test_a_wrong_policy_is_shown_on_the_page_and_not_saved(daemon, page, agent):
     _sign_in(page, daemon)
     page.goto(f"{daemon.base_url}/console/wallets/{agent.wallet['id']}")

@@ -62,9 +62,12 @@ class DaemonClient:
         token: str | None = None,
         json: Any = None,
         params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         """``master`` sends the master password; ``token`` a session token (sessionAuth)."""
-        headers = {MASTER_HEADER: self._master_password()} if master else {}
+        headers = dict(headers or {})
+        if master:
+            headers[MASTER_HEADER] = self._master_password()
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         try:

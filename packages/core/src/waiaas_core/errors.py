@@ -77,6 +77,12 @@ ERRORS: dict[str, ErrorSpec] = _table(
         False,
         "The transaction is no longer waiting for a decision.",
     ),
+    ErrorSpec(
+        "POLICY_VERSION_CONFLICT",
+        409,
+        False,
+        "The policy was changed since it was read; nothing was written.",
+    ),
     ErrorSpec("TOKEN_NOT_FOUND", 404, False, "No such token in the registry."),
     ErrorSpec("UNSUPPORTED_TOKEN", 400, False, "This token cannot be sent by waiaas."),
     ErrorSpec("CONSOLE_AUTH_REQUIRED", 401, False, "Sign in to the console first."),

@@ -53,6 +53,8 @@ class Operation:
     also: tuple[int, ...] = ()
     path_params: dict[str, str] = field(default_factory=dict)
     raw_response: str | None = None
+    # Optional request headers the route reads: name -> (value pattern, description).
+    header_params: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def operation(
@@ -68,6 +70,7 @@ def operation(
     path_params: dict[str, str] | None = None,
     checks_own_token: bool = False,
     raw_response: str | None = None,
+    header_params: dict[str, tuple[str, str]] | None = None,
 ) -> Route:
     """A route for ``handler`` behind the guard its ``auth`` names.
 
@@ -98,6 +101,7 @@ def operation(
         also=also,
         path_params=path_params or {},
         raw_response=raw_response,
+        header_params=header_params or {},
     )
     return Route(path, endpoint, methods=[method])
 

@@ -93,7 +93,7 @@ def _operation(op: Operation, components: dict[str, Schema]) -> dict[str, Any]:
     body_errors: tuple[str, ...] = ()
     if op.body is not None:
         body_errors = (*BODY_ERRORS, *(("INVALID_ADDRESS",) if _has_address(op.body) else ()))
-    query_errors = ("INVALID_REQUEST",) if op.query is not None else ()
+    query_errors = ("INVALID_REQUEST",) if op.query is not None or op.header_params else ()
     codes = dict.fromkeys((*HOST_ERRORS, *auth_errors, *body_errors, *query_errors, *op.errors))
     answer = _ref(op.raw_response or (op.response.__name__ if op.response else "Empty"))
     ok = {"description": op.summary, "content": {"application/json": {"schema": answer}}}
@@ -118,6 +118,16 @@ def _operation(op: Operation, components: dict[str, Schema]) -> dict[str, Any]:
     ]
     if op.query is not None:
         parameters += _query_parameters(components[op.query.__name__])
+    parameters += [
+        {
+            "name": name,
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "pattern": pattern},
+            "description": text,
+        }
+        for name, (pattern, text) in op.header_params.items()
+    ]
     if parameters:
         result["parameters"] = parameters
     return result

@@ -7,6 +7,7 @@ carries lamports as decimal strings and seconds as integers.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from waiaas_cli.options import State, daemon_options, json_option, pass_state, p
 from waiaas_cli.output import iso_time, print_json
 from waiaas_cli.params import ADDRESS, DURATION, SOL_CEILING
 from waiaas_cli.rules import policy_lines
+from waiaas_core.errors import WaiaasError
 from waiaas_core.limits import MAX_BODY_BYTES
 
 # option name -> policy field, for the amounts typed in SOL
@@ -55,6 +57,27 @@ def print_policy(wallet: dict[str, Any], answer: dict[str, Any]) -> None:
             click.echo(line)
     else:
         click.echo("Rules:   none (every send the session allows goes out at once)")
+
+
+def if_match(current: dict[str, Any]) -> dict[str, str]:
+    """The precondition of a write made from ``current`` (a GET answer): its version."""
+    version = current.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        return {}
+    return {"If-Match": f'"{version}"'}
+
+
+def conflict_error(error: WaiaasError, wallet: dict[str, Any], verb: str) -> Exception:
+    """A version conflict as one line that says what to do; any other error as it is."""
+    if error.code != "POLICY_VERSION_CONFLICT":
+        return error
+    found = re.search(r"at version (\d+)", error.message)
+    now = f" (now version {found[1]})" if found else ""
+    return click.ClickException(
+        f"the policy of {wallet['name']} was changed by someone else since this command "
+        f"read it{now}; nothing was changed. Check it with `waiaas policy show` and re-run "
+        f"`waiaas policy {verb}`."
+    )
 
 
 @policy.command()
@@ -163,6 +186,9 @@ def set_(
 
     Amounts are in SOL (0.25), durations like 15m or 1h. With --file, the file's
     document replaces the policy, and the options are applied over it.
+
+    The change is written only over the version it was made from: if someone else
+    changed the policy meanwhile, nothing is written and you re-run the command.
     """
     given = any(v is not None for v in flags.values()) or recipients
     if not given and policy_file is None:
@@ -171,9 +197,22 @@ def set_(
     client = state.client()
     wallet = resolve_wallet(client, wallet_ref)
     path = policy_path(wallet["id"])
+    precondition: dict[str, str] = {}
     if document is None:
-        document = client.request("GET", path, master=True).get("policy") or {}
-    answer = client.request("PUT", path, master=True, json=apply_flags(document, flags, recipients))
+        current = client.request("GET", path, master=True)
+        document = current.get("policy") or {}
+        # Read-modify-write: the write applies only over the version read.
+        precondition = if_match(current)
+    try:
+        answer = client.request(
+            "PUT",
+            path,
+            master=True,
+            json=apply_flags(document, flags, recipients),
+            headers=precondition,
+        )
+    except WaiaasError as error:
+        raise conflict_error(error, wallet, "set") from None
     if as_json:
         print_json(answer)
         return
@@ -186,10 +225,19 @@ def set_(
 @password_option
 @pass_state
 def clear(state: State, wallet_ref: str) -> None:
-    """Remove every rule of WALLET's policy (session constraints still apply)."""
+    """Remove every rule of WALLET's policy (session constraints still apply).
+
+    Like `set`, it clears only the version it read: a change made meanwhile is a
+    conflict, and nothing is cleared.
+    """
     client = state.client()
     wallet = resolve_wallet(client, wallet_ref)
-    answer = client.request("DELETE", policy_path(wallet["id"]), master=True)
+    path = policy_path(wallet["id"])
+    precondition = if_match(client.request("GET", path, master=True))
+    try:
+        answer = client.request("DELETE", path, master=True, headers=precondition)
+    except WaiaasError as error:
+        raise conflict_error(error, wallet, "clear") from None
     click.echo(
         f"Cleared the policy of {wallet['name']} ({wallet['id']}); version {answer.get('version')}."
     )

@@ -1,7 +1,7 @@
 """The daemon's database, behind one class (SPEC 11): ``Database`` and its row types."""
 
 from waiaas_daemon.storage.cache import RowCache
-from waiaas_daemon.storage.database import Database, LimitReached
+from waiaas_daemon.storage.database import Database, LimitReached, VersionConflict
 from waiaas_daemon.storage.migrations import MIGRATIONS, SchemaTooNew
 from waiaas_daemon.storage.rows import (
     Event,
@@ -35,5 +35,6 @@ __all__ = [
     "SessionRow",
     "TokenRow",
     "TransactionRow",
+    "VersionConflict",
     "WalletRow",
 ]

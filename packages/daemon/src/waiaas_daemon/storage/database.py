@@ -55,6 +55,14 @@ class LimitReached(Exception):
     """The wallet already has the maximum number of active sessions."""
 
 
+class VersionConflict(Exception):
+    """A conditional write found another version than the one it was made from."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"the stored version is {current}")
+        self.current = current
+
+
 class Database:
     def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self._writer = writer
@@ -476,10 +484,28 @@ class Database:
         return None if row is None else PolicyRow(**dict(row))
 
     async def put_policy(
-        self, wallet_id: str, document: str, now: int, events: Sequence[Event] = ()
+        self,
+        wallet_id: str,
+        document: str,
+        now: int,
+        events: Sequence[Event] = (),
+        *,
+        expected_version: int | None = None,
     ) -> PolicyRow:
-        """Replace the wallet's policy, one version up."""
+        """Replace the wallet's policy, one version up.
+
+        With ``expected_version``, only if the stored version (0 when none) is that
+        one, checked in the write's own transaction; else ``VersionConflict``.
+        """
         async with self.transaction() as db:
+            if expected_version is not None:
+                async with db.execute(
+                    "SELECT version FROM policies WHERE wallet_id = ?", (wallet_id,)
+                ) as cursor:
+                    found = await cursor.fetchone()
+                current = int(found[0]) if found is not None else 0
+                if current != expected_version:
+                    raise VersionConflict(current)
             async with db.execute(
                 "INSERT INTO policies (wallet_id, version, document, updated_at) "
                 "VALUES (?, 1, ?, ?) ON CONFLICT(wallet_id) DO UPDATE SET "

@@ -60,8 +60,19 @@ async def wallet_page(request: Request) -> Response:
     return await _wallet_page(request)
 
 
+def _form_version(form: dict[str, str]) -> int | None:
+    """The policy version the form was rendered with; the save applies only over it."""
+    text = form.get("version", "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 20):
+        raise WaiaasError("INVALID_REQUEST", "version: must be a whole number")
+    return int(text)
+
+
 async def set_policy(request: Request) -> Response:
     form = request.state.form
+    expected = _form_version(form)
     _, current = await _current_policy(request)
     document, errors = policyform.document_of(form, current)
     typed = {name: form.get(name, "") for name in policyform.FIELDS}
@@ -69,8 +80,12 @@ async def set_policy(request: Request) -> Response:
         return await _wallet_page(request, typed, errors)
     try:
         body = decode(Policy, document)
-        await policy_routes.put_wallet_policy(request, body)
+        await policy_routes.replace_policy(request, body, expected)
     except WaiaasError as error:
+        if error.code == "POLICY_VERSION_CONFLICT":
+            # The form shows the policy as it is now: the owner sees the other change
+            # and makes theirs again over it, as the CLI asks for a re-run.
+            return await _wallet_page(request, None, None, error)
         if error.code != "INVALID_REQUEST":
             raise
         field = policyform.field_of(error.message)
