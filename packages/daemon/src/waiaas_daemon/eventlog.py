@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import aiosqlite
-
 from waiaas_daemon import audit
+
+if TYPE_CHECKING:  # storage imports these modules for its schema
+    from waiaas_daemon.storage.interface import Connection
 
 if TYPE_CHECKING:
     from waiaas_daemon.notify import Notifier
@@ -118,7 +119,7 @@ class EventLog:
         self._clock = clock
         self.notifier = notifier
 
-    async def write(self, conn: aiosqlite.Connection, events: Sequence[Event]) -> list[str]:
+    async def write(self, conn: Connection, events: Sequence[Event]) -> list[str]:
         """Append every event; return the ids of the notifications enqueued."""
         now = self._clock()
         enqueued: list[str] = []

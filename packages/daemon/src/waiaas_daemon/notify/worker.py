@@ -34,7 +34,7 @@ from waiaas_daemon.notify.channels import (
 from waiaas_daemon.notify.messages import render
 
 if TYPE_CHECKING:  # storage imports this package for its migration
-    from waiaas_daemon.storage import Database
+    from waiaas_daemon.storage import Storage
 
 log = logging.getLogger("waiaas.notify")
 
@@ -73,7 +73,7 @@ class DeliveryFailed(Exception):
 class Notifier:
     def __init__(
         self,
-        db: Database,
+        db: Storage,
         settings: Settings | Callable[[], Settings],
         *,
         clock: Callable[[], float] = time.time,
