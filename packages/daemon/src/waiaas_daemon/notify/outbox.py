@@ -97,20 +97,40 @@ async def enqueue(
     return event_id
 
 
+# How long a claimed delivery stays with its worker on a shared database: well
+# above a delivery's own time limit (worker.DEFAULT_TIMEOUT + 1 s).
+LEASE = 60.0
+
+
 def _not_busy(column: str, busy: Sequence[int]) -> str:
     # "x NOT IN ()" is not SQL, and "x NOT IN (NULL)" is never true: no clause at all.
     return f"AND {column} NOT IN ({','.join('?' for _ in busy)})" if busy else ""
 
 
 async def due(conn: Connection, now: float, busy: Sequence[int], limit: int) -> list[Delivery]:
-    """Pending deliveries whose time has come, oldest first, except those in flight."""
-    rows = await conn.execute_fetchall(
-        "SELECT d.seq, d.event_id, d.channel, d.attempts, d.created_at, e.type, e.wallet_id, "  # noqa: S608
-        "e.at, e.data FROM notification_deliveries d JOIN notification_events e "
-        "ON e.id = d.event_id WHERE d.status = 'pending' AND d.next_attempt_at <= ? "
-        f"{_not_busy('d.seq', busy)} ORDER BY d.next_attempt_at, d.seq LIMIT ?",
-        (now, *busy, limit),
+    """Pending deliveries whose time has come, oldest first, except those in flight.
+
+    On PostgreSQL (several daemons, one outbox) the rows are claimed: locked
+    with SKIP LOCKED, so two workers never take the same row, and leased for
+    ``LEASE`` seconds, so no other worker takes it while this one delivers;
+    a worker that dies leaves it due again when the lease ends (at least once).
+    """
+    shared = getattr(conn, "dialect", "sqlite") == "postgresql"
+    claim = " FOR UPDATE OF d SKIP LOCKED" if shared else ""
+    rows = list(
+        await conn.execute_fetchall(
+            "SELECT d.seq, d.event_id, d.channel, d.attempts, d.created_at, e.type, "  # noqa: S608
+            "e.wallet_id, e.at, e.data FROM notification_deliveries d JOIN notification_events e "
+            "ON e.id = d.event_id WHERE d.status = 'pending' AND d.next_attempt_at <= ? "
+            f"{_not_busy('d.seq', busy)} ORDER BY d.next_attempt_at, d.seq LIMIT ?{claim}",
+            (now, *busy, limit),
+        )
     )
+    if shared and rows:
+        await conn.executemany(
+            "UPDATE notification_deliveries SET next_attempt_at = ? WHERE seq = ?",
+            [(now + LEASE, r["seq"]) for r in rows],
+        )
     return [Delivery(**{**dict(r), "data": json.loads(r["data"])}) for r in rows]
 
 
