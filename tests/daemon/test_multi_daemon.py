@@ -8,7 +8,6 @@ once even when a daemon is SIGKILLed holding one, one audit chain.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 import time
@@ -22,56 +21,13 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from tests.daemon.fake_rpc_node import FakeSolanaNode, Stall, node_server
+from tests.daemon.fake_rpc_node import Stall, ThreadedNode
 from tests.support.daemon import FAST_SECURITY, Daemon, start_daemon
 
 pytestmark = pytest.mark.slow
 
 SOL = 1_000_000_000
 AMOUNT = 10_000_000  # above the rent-exempt minimum of a new recipient
-
-
-class ThreadedNode:
-    """The fake JSON-RPC node on its own event loop in a thread (the tests are blocking)."""
-
-    def __init__(self) -> None:
-        self.node = FakeSolanaNode()
-        self.url = ""
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        async with node_server(self.node) as server:
-            self.url = server.url
-            self._ready.set()
-            await self._stop.wait()
-
-    def __enter__(self) -> ThreadedNode:
-        self._thread.start()
-        assert self._ready.wait(30), "the fake node did not start"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._loop is not None and self._stop is not None
-        self._loop.call_soon_threadsafe(self.node.release)
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
-
-    def call(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` on the node's loop (LiteSVM is not shared between threads)."""
-        assert self._loop is not None
-
-        async def run() -> Any:
-            return fn()
-
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(30)
-
-    def balance(self, address: str) -> int:
-        return int(self.call(lambda: self.node.svm.get_balance(Pubkey.from_string(address))) or 0)
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
