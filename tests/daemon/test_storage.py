@@ -178,8 +178,7 @@ async def test_a_version_1_database_is_migrated_forward_keeping_its_rows(tmp_pat
 
 async def test_postgres_schema_has_every_table_and_column_of_sqlite(tmp_path, postgres_url):
     # A migration added for SQLite alone (or not translatable) breaks this.
-    import psycopg
-
+    from tests.support.postgres import run_sql
     from waiaas_daemon.storage.postgres import PostgresStorage
 
     async with Database.open(tmp_path / "waiaas.db"):
@@ -193,12 +192,12 @@ async def test_postgres_schema_has_every_table_and_column_of_sqlite(tmp_path, po
         expected = {t: {r[1] for r in db.execute(f"PRAGMA table_info('{t}')")} for t in tables}
     async with PostgresStorage.open(postgres_url):
         pass
-    with psycopg.connect(postgres_url) as pg:
-        rows = pg.execute(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = 'public'"
-        ).fetchall()
-        version = pg.execute("SELECT version FROM schema_version").fetchone()[0]
+    rows = run_sql(
+        postgres_url,
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'public'",
+    )
+    [(version,)] = run_sql(postgres_url, "SELECT version FROM schema_version")
     found: dict[str, set[str]] = {}
     for table, column in rows:
         found.setdefault(table, set()).add(column)

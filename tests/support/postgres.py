@@ -7,14 +7,17 @@ commands run through ``runuser``. Each test asks for a fresh database.
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import itertools
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 CLUSTER_USER = "waiaas-pg"
 SKIP_ENV = "WAIAAS_TEST_NO_POSTGRES"
@@ -74,11 +77,8 @@ class Cluster:
 
     def create_database(self) -> str:
         """A new empty database; its URL."""
-        import psycopg
-
         name = f"waiaas_test_{os.getpid()}_{next(self._names)}"
-        with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+        run_sql(self.url(), f'CREATE DATABASE "{name}"')
         return self.url(name)
 
     def stop(self) -> None:
@@ -93,6 +93,24 @@ class Cluster:
             check=False,
         )
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def run_sql(url: str, sql: str, *args: Any) -> list[Any]:
+    """One statement on its own connection, from blocking code (a thread of its own)."""
+    import asyncpg
+
+    async def run() -> list[Any]:
+        conn = await asyncpg.connect(url)
+        try:
+            return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+
+    result: list[Any] = []
+    thread = threading.Thread(target=lambda: result.extend(asyncio.run(run())))
+    thread.start()
+    thread.join()
+    return result
 
 
 def start_cluster() -> Cluster:

@@ -1,11 +1,11 @@
-"""``Storage`` on PostgreSQL (psycopg 3): one database several daemons share.
+"""``Storage`` on PostgreSQL (asyncpg): one database several daemons share.
 
 The statements are SQLite's (``SqliteStorage``), run through ``PgConnection``,
-which turns ``?`` into psycopg's ``%s`` and answers rows that read by name and
-by position. What differs is here:
+which numbers SQLite's ``?`` placeholders as ``$1, $2, ...``; asyncpg's rows
+read by name and by position as ``sqlite3.Row`` does. What differs is here:
 
-- a small pool of connections instead of one writer and one reader; a write
-  is a READ COMMITTED transaction on one of them;
+- a pool of connections instead of one writer and one reader; a write is a
+  READ COMMITTED transaction on one of them;
 - ``wallet_lock``: a session-level advisory lock per wallet, held on its own
   connection for the whole send, so sends of one wallet from every daemon run
   one at a time; a daemon that dies drops its connection and with it the lock;
@@ -13,6 +13,9 @@ by position. What differs is here:
 - the audit chain's head is read ``FOR UPDATE`` (audit.append), so appends
   from every daemon form one chain;
 - no row cache: another daemon may change any row at any time.
+
+asyncpg over psycopg 3: about twice the statements per second on one
+connection (benchmarks/postgres.py, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import anyio
-import psycopg
+import asyncpg
 
 from waiaas_daemon.storage.migrations import MIGRATIONS, SchemaTooNew
 from waiaas_daemon.storage.rows import DAY_SECONDS, HOUR_SECONDS, MONTH_SECONDS, SendInputs
@@ -39,6 +42,9 @@ LOCK_POOL_SIZE = 32
 CONNECT_TIMEOUT = 10
 
 _MIGRATE_LOCK = "waiaas:migrate"
+# What a connection that cannot be used raises: the server is gone, refused us, or
+# the connection broke (a cancelled statement, a restart).
+_UNAVAILABLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 
 
 class StorageUnavailable(Exception):
@@ -48,44 +54,26 @@ class StorageUnavailable(Exception):
 # -- the translating connection ---------------------------------------------------
 
 
-class Row(dict[str, Any]):
-    """A row by column name (``dict``) and by position, as ``sqlite3.Row`` reads."""
-
-    __slots__ = ("_values",)
-
-    def __init__(self, names: Sequence[str], values: Sequence[Any]) -> None:
-        super().__init__(zip(names, values, strict=True))
-        self._values = values
-
-    def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, int):
-            return self._values[key]
-        return dict.__getitem__(self, key)
-
-
-def _row_factory(cursor: Any) -> Any:
-    names = [c.name for c in cursor.description] if cursor.description else []
-    return lambda values: Row(names, values)
-
-
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=1024)
 def translate(sql: str) -> str:
-    """SQLite's ``?`` statements as psycopg's ``%s`` ones (the few dialect words too)."""
-    sql = sql.replace("%", "%%")
+    """SQLite's ``?`` statements with PostgreSQL's numbered ``$n`` (and its ``IS DISTINCT``)."""
     sql = sql.replace("IS NOT ?", "IS DISTINCT FROM ?")
-    return sql.replace("?", "%s")
+    parts = sql.split("?")
+    out = [parts[0]]
+    for number, part in enumerate(parts[1:], start=1):
+        out.append(f"${number}{part}")
+    return "".join(out)
 
 
 class _Cursor:
-    def __init__(self, cursor: psycopg.AsyncCursor[Any]) -> None:
-        self._cursor = cursor
-        self.rowcount = cursor.rowcount
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
 
     async def fetchone(self) -> Any:
-        return await self._cursor.fetchone() if self._cursor.description else None
+        return self._rows[0] if self._rows else None
 
     async def fetchall(self) -> list[Any]:
-        return list(await self._cursor.fetchall()) if self._cursor.description else []
+        return self._rows
 
 
 class _Statement:
@@ -106,77 +94,24 @@ class _Statement:
 
 
 class PgConnection:
-    """A psycopg connection speaking the ``Connection`` interface (``?`` placeholders)."""
+    """An asyncpg connection speaking the ``Connection`` interface (``?`` placeholders)."""
 
     dialect = "postgresql"
 
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+    def __init__(self, conn: Any) -> None:
         self._conn = conn
 
-    def execute(self, sql: str, parameters: Any = ()) -> _Statement:
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> _Statement:
         return _Statement(self._run(sql, parameters))
 
-    async def _run(self, sql: str, parameters: Any) -> _Cursor:
-        cursor = self._conn.cursor()
-        await cursor.execute(translate(sql), parameters)
-        return _Cursor(cursor)
+    async def _run(self, sql: str, parameters: Sequence[Any]) -> _Cursor:
+        return _Cursor(await self._conn.fetch(translate(sql), *parameters))
 
-    async def execute_fetchall(self, sql: str, parameters: Any = ()) -> list[Any]:
-        cursor = await self._run(sql, parameters)
-        return await cursor.fetchall()
+    async def execute_fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        return list(await self._conn.fetch(translate(sql), *parameters))
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> None:
-        async with self._conn.cursor() as cursor:
-            await cursor.executemany(translate(sql), list(parameters))
-
-
-class _Pool:
-    """A few open connections, lent one at a time; a broken one is closed, not returned."""
-
-    def __init__(self, url: str, size: int) -> None:
-        self._url = url
-        self._idle: list[psycopg.AsyncConnection[Any]] = []
-        self._slots = anyio.Semaphore(size)
-        self._all: set[psycopg.AsyncConnection[Any]] = set()
-
-    async def connect(self) -> psycopg.AsyncConnection[Any]:
-        try:
-            conn = await psycopg.AsyncConnection.connect(
-                self._url,
-                autocommit=True,
-                row_factory=_row_factory,
-                connect_timeout=CONNECT_TIMEOUT,
-                application_name="waiaas-daemon",
-            )
-        except psycopg.Error as exc:
-            raise StorageUnavailable(_safe_error(exc)) from None
-        self._all.add(conn)
-        return conn
-
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        async with self._slots:
-            conn = self._idle.pop() if self._idle else await self.connect()
-            try:
-                yield conn
-            except BaseException:
-                if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    self._all.discard(conn)
-                    with anyio.CancelScope(shield=True):
-                        await conn.close()
-                else:
-                    self._idle.append(conn)
-                raise
-            if conn.closed:
-                self._all.discard(conn)
-            else:
-                self._idle.append(conn)
-
-    async def close(self) -> None:
-        for conn in list(self._all):
-            await conn.close()
-        self._all.clear()
-        self._idle.clear()
+        await self._conn.executemany(translate(sql), list(parameters))
 
 
 class _PoolReader:
@@ -184,14 +119,14 @@ class _PoolReader:
 
     dialect = "postgresql"
 
-    def __init__(self, pool: _Pool) -> None:
+    def __init__(self, pool: Any) -> None:
         self._pool = pool
 
-    async def execute_fetchall(self, sql: str, parameters: Any = ()) -> list[Any]:
-        async with self._pool.connection() as conn:
-            return await PgConnection(conn).execute_fetchall(sql, parameters)
+    async def execute_fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        async with self._pool.acquire() as conn:
+            return list(await conn.fetch(translate(sql), *parameters))
 
-    def execute(self, sql: str, parameters: Any = ()) -> Any:
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
         raise TypeError("the reader answers execute_fetchall only")
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> None:
@@ -210,6 +145,21 @@ class _NoCache:
     @contextmanager
     def changing(self, key: str | None = None) -> Iterator[None]:
         yield
+
+
+async def _pool(url: str, size: int, *, min_size: int) -> Any:
+    try:
+        return await asyncpg.create_pool(
+            url,
+            min_size=min_size,
+            max_size=size,
+            timeout=CONNECT_TIMEOUT,
+            server_settings={"application_name": "waiaas-daemon"},
+        )
+    except _UNAVAILABLE as exc:
+        raise StorageUnavailable(_safe_error(exc)) from None
+    except ValueError as exc:  # a URL asyncpg cannot parse: its words may quote it
+        raise StorageUnavailable(f"not a usable URL ({type(exc).__name__})") from None
 
 
 def _safe_error(exc: BaseException) -> str:
@@ -255,18 +205,16 @@ def postgres_script(script: str) -> str:
 POSTGRES_MIGRATIONS: tuple[str, ...] = tuple(postgres_script(m) for m in MIGRATIONS)
 
 
-async def migrate(conn: psycopg.AsyncConnection[Any]) -> None:
+async def migrate(conn: Any) -> None:
     """Apply the missing migrations, one transaction each, one daemon at a time."""
     await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+    lock = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
     async with conn.transaction():
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_MIGRATE_LOCK,)
-        )
-        cursor = await conn.execute("SELECT version FROM schema_version")
-        row = await cursor.fetchone()
-        if row is None:
+        await conn.execute(lock, _MIGRATE_LOCK)
+        version = await conn.fetchval("SELECT version FROM schema_version")
+        if version is None:
             await conn.execute("INSERT INTO schema_version (version) VALUES (0)")
-        version = 0 if row is None else int(row[0])
+    version = int(version or 0)
     if version > len(POSTGRES_MIGRATIONS):
         raise SchemaTooNew(
             f"the database schema is version {version}, newer than this daemon knows "
@@ -274,16 +222,11 @@ async def migrate(conn: psycopg.AsyncConnection[Any]) -> None:
         )
     for number, script in enumerate(POSTGRES_MIGRATIONS, start=1):
         async with conn.transaction():
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_MIGRATE_LOCK,)
-            )
-            cursor = await conn.execute("SELECT version FROM schema_version")
-            current = await cursor.fetchone()
-            assert current is not None
-            if int(current[0]) >= number:
-                continue  # another daemon applied it meanwhile
-            await conn.execute(script.encode())
-            await conn.execute("UPDATE schema_version SET version = %s", (number,))
+            await conn.execute(lock, _MIGRATE_LOCK)
+            if int(await conn.fetchval("SELECT version FROM schema_version")) >= number:
+                continue  # applied already (by another daemon, maybe meanwhile)
+            await conn.execute(script)
+            await conn.execute("UPDATE schema_version SET version = $1", number)
 
 
 # -- the storage -----------------------------------------------------------------
@@ -294,7 +237,7 @@ class PostgresStorage(SqliteStorage):
 
     shared = True
 
-    def __init__(self, pool: _Pool, locks: _Pool) -> None:
+    def __init__(self, pool: Any, locks: Any) -> None:
         super().__init__(None, _PoolReader(pool))
         self._pool = pool
         self._locks = locks
@@ -304,52 +247,57 @@ class PostgresStorage(SqliteStorage):
     @classmethod
     @asynccontextmanager
     async def open(cls, url: str) -> AsyncIterator[PostgresStorage]:  # type: ignore[override]
-        pool, locks = _Pool(url, POOL_SIZE), _Pool(url, LOCK_POOL_SIZE)
+        pool = await _pool(url, POOL_SIZE, min_size=1)
         try:
-            async with pool.connection() as conn:
-                await migrate(conn)
-            yield cls(pool, locks)
+            locks = await _pool(url, LOCK_POOL_SIZE, min_size=0)
+            try:
+                try:
+                    async with pool.acquire() as conn:
+                        await migrate(conn)
+                except (OSError, asyncpg.InterfaceError, TimeoutError) as exc:
+                    raise StorageUnavailable(_safe_error(exc)) from None
+                yield cls(pool, locks)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await locks.close()
         finally:
             with anyio.CancelScope(shield=True):
-                await locks.close()
                 await pool.close()
 
     @asynccontextmanager
     async def transaction(self, *, after_commit: Any = None) -> AsyncIterator[Any]:
         """BEGIN ... COMMIT on a pooled connection (READ COMMITTED); ROLLBACK if it raises."""
-        async with self._pool.connection() as conn:
+        async with self._pool.acquire() as conn:
+            tx = conn.transaction()
             # Shielded as on SQLite: a cancel inside BEGIN or COMMIT must not
             # leave a pooled connection mid-transaction.
             with anyio.CancelScope(shield=True):
-                await conn.execute("BEGIN")
+                await tx.start()
             try:
                 yield PgConnection(conn)
             except BaseException:
-                # A cancelled statement makes psycopg close the connection: nothing
-                # to roll back then (the server did), and the pool drops it.
                 with anyio.CancelScope(shield=True):
-                    if not conn.closed:
-                        try:
-                            await conn.execute("ROLLBACK")
-                        except psycopg.Error:
-                            await conn.close()
+                    try:
+                        await tx.rollback()
+                    except _UNAVAILABLE:
+                        conn.terminate()  # a statement cut off by a cancel: drop it
                 raise
             with anyio.CancelScope(shield=True):
-                await conn.execute("COMMIT")
+                await tx.commit()
                 if after_commit is not None:
                     await after_commit()
 
     @asynccontextmanager
     async def wallet_lock(self, wallet_id: str) -> AsyncIterator[None]:
         """The in-process lock, then the wallet's advisory lock, held for the whole send."""
-        async with super().wallet_lock(wallet_id), self._locks.connection() as conn:
+        async with super().wallet_lock(wallet_id), self._locks.acquire() as conn:
             key = _lock_key("wallet", wallet_id)
-            await conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+            await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
             try:
                 yield
             finally:
                 with anyio.CancelScope(shield=True):
-                    await conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+                    await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
 
     @asynccontextmanager
     async def try_wallet_lock(self, wallet_id: str) -> AsyncIterator[bool]:
@@ -357,20 +305,18 @@ class PostgresStorage(SqliteStorage):
             if not mine:
                 yield False
                 return
-            async with self._locks.connection() as conn:
+            async with self._locks.acquire() as conn:
                 key = _lock_key("wallet", wallet_id)
-                cursor = await conn.execute(
-                    "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,)
+                got = bool(
+                    await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key)
                 )
-                row = await cursor.fetchone()
-                got = bool(row and row[0])
                 try:
                     yield got
                 finally:
                     if got:
                         with anyio.CancelScope(shield=True):
                             await conn.execute(
-                                "SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,)
+                                "SELECT pg_advisory_unlock(hashtextextended($1, 0))", key
                             )
 
     async def _serialize_wallet(self, db: Any, wallet_id: str) -> None:
@@ -390,33 +336,26 @@ class PostgresStorage(SqliteStorage):
         """SqliteStorage.send_inputs in PostgreSQL's words: amounts summed as NUMERIC."""
         counted = (
             "status NOT IN ('FAILED', 'REJECTED', 'CANCELLED', 'EXPIRED') "
-            "AND token_mint IS NOT DISTINCT FROM %(t)s"
+            "AND token_mint IS NOT DISTINCT FROM $6"
         )
         amount = "CAST(amount AS NUMERIC)"
-        params = {
-            "w": wallet_id,
-            "s": session_id,
-            "day": now - DAY_SECONDS,
-            "hour": now - HOUR_SECONDS,
-            "month": now - MONTH_SECONDS,
-            "t": mint,
-        }
+        day, hour, month = now - DAY_SECONDS, now - HOUR_SECONDS, now - MONTH_SECONDS
+        params = (wallet_id, session_id, day, hour, month, mint)
         sql = (
-            "SELECT (SELECT status FROM wallets WHERE id = %(w)s) AS wallet_status, "  # noqa: S608
-            "(SELECT revoked_at FROM sessions WHERE id = %(s)s) AS revoked_at, "
+            "SELECT (SELECT status FROM wallets WHERE id = $1) AS wallet_status, "  # noqa: S608
+            "(SELECT revoked_at FROM sessions WHERE id = $2) AS revoked_at, "
             "(SELECT active FROM kill_switch WHERE id = 1) AS kill_switch, "
-            "(SELECT document FROM policies WHERE wallet_id = %(w)s) AS policy, "
-            "(SELECT version FROM policies WHERE wallet_id = %(w)s) AS version, "
-            f"SUM(CASE WHEN {counted} AND created_at > %(day)s THEN {amount} END) AS daily, "
+            "(SELECT document FROM policies WHERE wallet_id = $1) AS policy, "
+            "(SELECT version FROM policies WHERE wallet_id = $1) AS version, "
+            f"SUM(CASE WHEN {counted} AND created_at > $3 THEN {amount} END) AS daily, "
             f"SUM(CASE WHEN {counted} THEN {amount} END) AS monthly, "
-            "COUNT(CASE WHEN created_at > %(hour)s THEN 1 END) AS hour_count, "
-            "MIN(CASE WHEN created_at > %(hour)s THEN created_at END) AS hour_oldest "
-            "FROM transactions WHERE wallet_id = %(w)s AND type = 'TRANSFER' "
-            "AND created_at > %(month)s"
+            "COUNT(CASE WHEN created_at > $4 THEN 1 END) AS hour_count, "
+            "MIN(CASE WHEN created_at > $4 THEN created_at END) AS hour_oldest "
+            "FROM transactions WHERE wallet_id = $1 AND type = 'TRANSFER' "
+            "AND created_at > $5"
         )
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(sql, params)
-            row = await cursor.fetchone()
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(sql, *params)
         assert row is not None
         return SendInputs(
             wallet_status=row["wallet_status"],

@@ -463,11 +463,12 @@ class SqliteStorage:
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         async with self.transaction() as db:
-            cursor = await db.execute(
-                f"INSERT INTO tokens ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING",  # noqa: S608
+            inserted = await db.execute_fetchall(
+                f"INSERT INTO tokens ({columns}) VALUES ({marks}) "  # noqa: S608
+                "ON CONFLICT DO NOTHING RETURNING mint",
                 tuple(row.values()),
             )
-            if cursor.rowcount != 1:
+            if not list(inserted):
                 return False
             await _save_accounts(db, accounts)
         return True
@@ -598,12 +599,12 @@ class SqliteStorage:
                 if count < threshold:
                     return None
                 reason = f"auto: {count} denials within an hour"
-                cursor = await db.execute(
+                suspended_rows = await db.execute_fetchall(
                     "UPDATE wallets SET status = 'SUSPENDED', status_reason = ?, "
-                    "status_changed_at = ? WHERE id = ? AND status = 'ACTIVE'",
+                    "status_changed_at = ? WHERE id = ? AND status = 'ACTIVE' RETURNING id",
                     (reason, now, wallet_id),
                 )
-                if cursor.rowcount != 1:
+                if not list(suspended_rows):
                     return None
                 suspended = Event(
                     "daemon", "wallet_suspended", wallet_id, details={"reason": reason}
