@@ -68,7 +68,14 @@ class Stall:
     """Hold the request until the node is closed (the client times out first)."""
 
 
-Fault = HttpStatus | RpcFault | Stall
+@dataclass(frozen=True)
+class Delay:
+    """Answer normally, ``seconds`` later (a slow node: widens the window of a race)."""
+
+    seconds: float
+
+
+Fault = HttpStatus | RpcFault | Stall | Delay
 
 
 @dataclass
@@ -178,6 +185,8 @@ class FakeSolanaNode:
         if isinstance(fault, Stall):
             await self._released.wait()
             return Response(status_code=504)
+        if isinstance(fault, Delay):
+            await anyio.sleep(fault.seconds)
         if isinstance(fault, HttpStatus) and fault.json is not None:
             return JSONResponse(fault.json, status_code=fault.status)
         if isinstance(fault, HttpStatus):

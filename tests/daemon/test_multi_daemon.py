@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from tests.daemon.fake_rpc_node import Stall, ThreadedNode
+from tests.daemon.fake_rpc_node import Delay, Stall, ThreadedNode
 from tests.support.daemon import FAST_SECURITY, Daemon, start_daemon
 
 pytestmark = pytest.mark.slow
@@ -124,6 +125,9 @@ def test_parallel_sends_through_two_daemons_never_pass_the_daily_limit(
         assert a.api("PUT", f"/v1/wallets/{wallet['id']}/policy", json=policy).status_code == 200
         session = a.create_session(wallet["id"])  # its token works on b too: one JWT secret
         to = str(Keypair().pubkey())
+        # A slow balance check sits between each send's decision and its record: without
+        # one lock across the daemons, both would decide on the same totals.
+        node.call(lambda: node.node.fail("getBalance", *[Delay(0.3)] * 12))
         answers = in_parallel([lambda d=d: send(d, session, to) for d in (a, b) * 6])
         passed = [r for r in answers if r.status_code in (200, 201)]
         # Over the daily limit a send waits for the owner (docs/policy.md).
@@ -235,3 +239,90 @@ def test_a_daemon_killed_holding_a_claimed_queued_send_leaves_it_to_another_sent
             confirmed = [e["transactionId"] for e in entries if e["action"] == "send.confirmed"]
             assert sorted(confirmed) == sorted(r.json()["id"] for r in queued)
             assert audit_is_one_chain(b)["ok"] is True
+
+
+def test_queued_sends_with_two_schedulers_run_once_each(tmp_path, postgres_url, node):
+    with daemons(tmp_path, postgres_url, node, 2) as (a, b):
+        wallet = funded_wallet(a, node)
+        policy = {"instantMax": "1", "delayMax": str(100 * SOL), "delaySeconds": 1}
+        assert a.api("PUT", f"/v1/wallets/{wallet['id']}/policy", json=policy).status_code == 200
+        session = a.create_session(wallet["id"])
+        to = str(Keypair().pubkey())
+        amounts = [AMOUNT + n for n in range(6)]
+        queued = [send((a, b)[n % 2], session, to, amount) for n, amount in enumerate(amounts)]
+        assert all(r.status_code == 202 for r in queued), [r.text for r in queued]
+        wait_until(
+            lambda: list(statuses(a, session).values()) == ["CONFIRMED"] * 6,
+            timeout=90,
+            what="six confirmed sends",
+        )
+        assert node.balance(to) == sum(amounts)
+        entries = b.api("GET", "/v1/audit?limit=100").json()["items"]
+        confirmed = [e["transactionId"] for e in entries if e["action"] == "send.confirmed"]
+        assert sorted(confirmed) == sorted(r.json()["id"] for r in queued)
+        assert audit_is_one_chain(a)["ok"] is True
+
+
+class SlowReceiver:
+    """A webhook receiver in a thread: counts each event id, and overlapping deliveries of it."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.counts: dict[str, int] = {}
+        self.overlaps = 0
+        self._in_flight: set[str] = set()
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                event_id = self.headers.get("X-Waiaas-Event-Id", "")
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver._lock:
+                    receiver.counts[event_id] = receiver.counts.get(event_id, 0) + 1
+                    receiver.overlaps += event_id in receiver._in_flight
+                    receiver._in_flight.add(event_id)
+                time.sleep(receiver.delay)  # a slow receiver: the other worker polls meanwhile
+                with receiver._lock:
+                    receiver._in_flight.discard(event_id)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_outbox_of_two_daemons_delivers_each_event_once(tmp_path, postgres_url, node):
+    receiver = SlowReceiver(delay=1.5)
+    try:
+        sections = config(postgres_url, node)
+        sections["notifications"] = {"webhook_url": receiver.url, "events": ["session_created"]}
+        started = [start_daemon(tmp_path / name, config=sections) for name in ("a", "b")]
+        try:
+            a = started[0]
+            wallets = [a.create_wallet(f"w{n}") for n in range(2)]
+            for wallet in wallets:  # six events, all enqueued by a
+                for _ in range(3):
+                    a.create_session(wallet["id"])
+            wait_until(lambda: len(receiver.counts) == 6, timeout=60, what="six deliveries")
+            # b's worker polls while a's deliveries are in flight: leased rows are not its.
+            for daemon in started:
+                daemon.stop()
+            assert sorted(receiver.counts.values()) == [1] * 6, receiver.counts
+            assert receiver.overlaps == 0
+        finally:
+            for daemon in started:
+                daemon.kill()
+                daemon.close()
+    finally:
+        receiver.close()
