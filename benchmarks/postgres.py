@@ -82,6 +82,11 @@ SCHEMA = (
 
 
 def _drivers(args: argparse.Namespace, cluster: Cluster) -> None:
+    try:
+        import psycopg  # noqa: F401 - only this comparison needs it
+    except ImportError:
+        print("psycopg is not installed (pip install 'psycopg[binary]'): driver comparison skipped")
+        return
     rows: dict[tuple[str, str], list[float]] = {}
     for rep in range(args.repeat):
         for name, bench in (("psycopg 3", _psycopg), ("asyncpg", _asyncpg)):
