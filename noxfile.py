@@ -1,5 +1,6 @@
 """The test entry: all four packages installed together, then pytest over tests/."""
 
+import glob
 import shutil
 from pathlib import Path
 
@@ -27,10 +28,26 @@ def ensure_chromium(session: nox.Session) -> None:
     session.run("apt-get", "install", "-y", "chromium", external=True, env=env)
 
 
+def ensure_postgresql(session: nox.Session) -> None:
+    """Install Debian's postgresql package when initdb is missing.
+
+    The storage tests start a throwaway PostgreSQL server of their own
+    (tests/support/postgres.py); they fail, not skip, without one.
+    """
+    if shutil.which("initdb") or glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        return
+    if shutil.which("apt-get") is None:
+        session.error("The storage tests need PostgreSQL's initdb (Debian: postgresql).")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", external=True, env=env)
+    session.run("apt-get", "install", "-y", "postgresql", external=True, env=env)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Install the packages (not editable), the test tools and Chromium, then run pytest."""
+    """Install the packages (not editable), the test tools, Chromium and PostgreSQL; run pytest."""
     ensure_chromium(session)
+    ensure_postgresql(session)
     # One install call, so the resolver takes the local waiaas-core for everyone.
     session.install(*PACKAGES, *nox.project.dependency_groups(PYPROJECT, "test"))
     # Test modules run in parallel, one worker per core; a module stays on one

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks import auth_get, cold_start, mcp_roundtrip, send, sessions
+from benchmarks import auth_get, cold_start, mcp_roundtrip, postgres, send, sessions
 
 BENCHMARKS = {
     "auth": auth_get,
@@ -18,6 +18,7 @@ BENCHMARKS = {
     "mcp": mcp_roundtrip,
     "coldstart": cold_start,
     "send": send,
+    "postgres": postgres,
 }
 
 

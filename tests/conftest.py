@@ -15,3 +15,29 @@ def daemon(tmp_path):
 
     with running_daemon(tmp_path / "data", config={"security": FAST_SECURITY}) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One throwaway PostgreSQL server per test process (per xdist worker).
+
+    It fails, never skips, when the server cannot start, unless
+    WAIAAS_TEST_NO_POSTGRES=1 says to skip the PostgreSQL tests.
+    """
+    import os
+
+    from tests.support.postgres import SKIP_ENV, start_cluster
+
+    if os.environ.get(SKIP_ENV) == "1":
+        pytest.skip(f"{SKIP_ENV}=1: PostgreSQL tests skipped")
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster) -> str:
+    """A fresh, empty database on the test server."""
+    return postgres_cluster.create_database()

@@ -117,3 +117,19 @@ def test_a_notification_secret_is_never_echoed(tmp_path):
         },
     )
     assert "SECRETPART" not in repr(settings)
+
+
+def test_storage_url_from_the_file_and_the_environment(tmp_path):
+    (tmp_path / "config.toml").write_text('[storage]\nurl = "postgresql://a:pw@h/db"\n')
+    assert load_settings(tmp_path, env={}).storage_url == "postgresql://a:pw@h/db"
+    env = {"WAIAAS_STORAGE_URL": "postgres://b@h/other"}
+    settings = load_settings(tmp_path, env=env)
+    assert settings.storage_url == "postgres://b@h/other"
+    assert "other" not in repr(settings)  # it may hold a password
+    assert load_settings(tmp_path / "none", env={}).storage_url == ""
+
+
+def test_a_storage_url_that_is_not_postgresql_is_refused_without_quoting_it(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, env={"WAIAAS_STORAGE_URL": "mysql://u:hunter2@h/db"})
+    assert "postgresql://" in str(caught.value) and "hunter2" not in str(caught.value)

@@ -79,3 +79,17 @@ async def harness(tmp_path, settings) -> AsyncIterator[Harness]:
         transport = httpx.ASGITransport(app=create_app(state), raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
             yield Harness(state, http, clock)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_store(request, tmp_path):
+    """Open (and reopen) one store of each backend: ``async with open_store() as db``."""
+    from waiaas_daemon.storage import SqliteStorage
+
+    if request.param == "sqlite":
+        path = tmp_path / "waiaas.db"
+        return lambda: SqliteStorage.open(path)
+    from waiaas_daemon.storage.postgres import PostgresStorage
+
+    url = request.getfixturevalue("postgres_url")
+    return lambda: PostgresStorage.open(url)

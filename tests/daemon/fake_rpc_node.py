@@ -11,10 +11,12 @@ and token balances are made with ``create_mint`` and ``mint_to``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import socket
+import threading
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -66,7 +68,14 @@ class Stall:
     """Hold the request until the node is closed (the client times out first)."""
 
 
-Fault = HttpStatus | RpcFault | Stall
+@dataclass(frozen=True)
+class Delay:
+    """Answer normally, ``seconds`` later (a slow node: widens the window of a race)."""
+
+    seconds: float
+
+
+Fault = HttpStatus | RpcFault | Stall | Delay
 
 
 @dataclass
@@ -176,6 +185,8 @@ class FakeSolanaNode:
         if isinstance(fault, Stall):
             await self._released.wait()
             return Response(status_code=504)
+        if isinstance(fault, Delay):
+            await anyio.sleep(fault.seconds)
         if isinstance(fault, HttpStatus) and fault.json is not None:
             return JSONResponse(fault.json, status_code=fault.status)
         if isinstance(fault, HttpStatus):
@@ -469,3 +480,46 @@ async def serving(node: FakeSolanaNode) -> AsyncIterator[str]:
     """Run this node alone; yield its URL."""
     async with node_server(node) as server:
         yield server.url
+
+
+class ThreadedNode:
+    """The fake JSON-RPC node on its own event loop in a thread (the tests are blocking)."""
+
+    def __init__(self, node: FakeSolanaNode | None = None) -> None:
+        self.node = node or FakeSolanaNode()
+        self.url = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with node_server(self.node) as server:
+            self.url = server.url
+            self._ready.set()
+            await self._stop.wait()
+
+    def __enter__(self) -> ThreadedNode:
+        self._thread.start()
+        assert self._ready.wait(30), "the fake node did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._loop is not None and self._stop is not None
+        self._loop.call_soon_threadsafe(self.node.release)
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the node's loop (LiteSVM is not shared between threads)."""
+        assert self._loop is not None
+
+        async def run() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(30)
+
+    def balance(self, address: str) -> int:
+        return int(self.call(lambda: self.node.svm.get_balance(Pubkey.from_string(address))) or 0)

@@ -23,11 +23,10 @@ async def test_new_database_is_migrated_to_the_latest_version_in_wal_mode(tmp_pa
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-async def test_reopening_keeps_the_data(tmp_path):
-    path = tmp_path / "waiaas.db"
-    async with Database.open(path) as db:
+async def test_reopening_keeps_the_data(open_store):
+    async with open_store() as db:
         await db.set_meta_once("k", b"v")
-    async with Database.open(path) as db:
+    async with open_store() as db:
         assert await db.get_meta("k") == b"v"
         assert await db.set_meta_once("k", b"other") == b"v"
 
@@ -41,11 +40,11 @@ async def test_a_newer_schema_is_refused(tmp_path):
             pass
 
 
-async def test_failed_transaction_rolls_back(tmp_path):
-    async with Database.open(tmp_path / "waiaas.db") as db:
+async def test_failed_transaction_rolls_back(open_store):
+    async with open_store() as db:
         with pytest.raises(ZeroDivisionError):
             async with db.transaction() as conn:
-                await conn.execute("INSERT INTO meta (key, value) VALUES ('a', x'00')")
+                await conn.execute("INSERT INTO meta (key, value) VALUES ('a', ?)", (b"\x00",))
                 raise ZeroDivisionError
         assert await db.get_meta("a") is None
 
@@ -140,10 +139,10 @@ def test_port_in_use_is_one_clear_line(daemon):
     )
 
 
-async def test_a_read_after_a_commit_sees_it_while_other_reads_overlap(tmp_path):
+async def test_a_read_after_a_commit_sees_it_while_other_reads_overlap(open_store):
     # A cursor left open between jobs on the shared reader connection pins an old
     # WAL snapshot: a write followed by its own read-back then found nothing.
-    async with Database.open(tmp_path / "waiaas.db") as db:
+    async with open_store() as db:
         stop = anyio.Event()
         await db.set_meta_once("present", b"x")
 
@@ -175,3 +174,95 @@ async def test_a_version_1_database_is_migrated_forward_keeping_its_rows(tmp_pat
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) > 1
         indexes = {row[1] for row in db.execute("PRAGMA index_list('transactions')")}
         assert "transactions_by_wallet_time" in indexes
+
+
+async def test_postgres_schema_has_every_table_and_column_of_sqlite(tmp_path, postgres_url):
+    # A migration added for SQLite alone (or not translatable) breaks this.
+    from tests.support.postgres import run_sql
+    from waiaas_daemon.storage.postgres import PostgresStorage
+
+    async with Database.open(tmp_path / "waiaas.db"):
+        pass
+    with sqlite3.connect(tmp_path / "waiaas.db") as db:
+        tables = [
+            r[0]
+            for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if not r[0].startswith("sqlite_")
+        ]
+        expected = {t: {r[1] for r in db.execute(f"PRAGMA table_info('{t}')")} for t in tables}
+    async with PostgresStorage.open(postgres_url):
+        pass
+    rows = run_sql(
+        postgres_url,
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'public'",
+    )
+    [(version,)] = run_sql(postgres_url, "SELECT version FROM schema_version")
+    found: dict[str, set[str]] = {}
+    for table, column in rows:
+        found.setdefault(table, set()).add(column)
+    assert {t: found.get(t) for t in expected} == expected
+    assert version == len(MIGRATIONS)
+
+
+async def test_postgres_triggers_cancel_waiting_sends_of_a_revoked_session(postgres_url):
+    from waiaas_daemon.storage.postgres import PostgresStorage
+
+    async with PostgresStorage.open(postgres_url) as db:
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO wallets (id, name, chain, network, address, status, created_at, "
+                "key_ciphertext, key_nonce, key_salt, kdf) "
+                "VALUES ('w', 'n', 'solana', 'devnet', 'a', 'ACTIVE', 1, ?, ?, ?, '{}')",
+                (b"c", b"n", b"s"),
+            )
+            await conn.execute(
+                "INSERT INTO sessions (id, wallet_id, token_hash, ttl, expires_at, created_at) "
+                "VALUES ('s', 'w', 'h', 60, 999, 1)"
+            )
+            await conn.execute(
+                "INSERT INTO transactions (id, wallet_id, session_id, type, status, amount, "
+                "created_at, updated_at) VALUES ('t', 'w', 's', 'TRANSFER', 'QUEUED', '5', 1, 1)"
+            )
+        await db.revoke_session("s", 50)
+        tx = await db.get_transaction("t")
+        assert (tx.status, tx.decided_at, tx.reason) == ("CANCELLED", 50, "the session was revoked")
+
+
+def test_postgres_with_the_in_process_chain_is_refused_in_one_line(tmp_path):
+    # No server needed: the combination is refused before connecting.
+    done = subprocess.run(
+        [sys.executable, "-m", "waiaas_daemon", "serve", "--data-dir", str(tmp_path / "d")],
+        env={
+            "WAIAAS_MASTER_PASSWORD": "whatever-long",
+            "WAIAAS_STORAGE_URL": "postgresql://u:s3cret-pw@127.0.0.1:1/x",
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("Error: [storage] url names a PostgreSQL database"), done.stderr
+    assert "rpc_url" in lines[-1] and "Traceback" not in done.stderr
+    assert "s3cret-pw" not in done.stderr
+
+
+def test_an_unreachable_postgres_is_one_line_without_the_password(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "waiaas_daemon", "serve", "--data-dir", str(tmp_path / "d")],
+        env={
+            "WAIAAS_MASTER_PASSWORD": "whatever-long",
+            "WAIAAS_STORAGE_URL": "postgresql://u:s3cret-pw@127.0.0.1:1/x",
+            "WAIAAS_SOLANA_NETWORK": "devnet",
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("Error: cannot use the PostgreSQL database of [storage] url")
+    assert "s3cret-pw" not in done.stderr and "Traceback" not in done.stderr

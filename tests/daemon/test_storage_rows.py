@@ -1,8 +1,8 @@
-"""Storage typed in and out: each write answers with the row it wrote."""
+"""Storage typed in and out, on both backends: each write answers with the row it wrote."""
 
 import pytest
 
-from waiaas_daemon.storage import Database, NewSession, NewTransaction, NewWallet
+from waiaas_daemon.storage import NewSession, NewTransaction, NewWallet
 
 pytestmark = pytest.mark.anyio
 
@@ -34,8 +34,8 @@ def _session(session_id="0b1f9c7e-0000-4000-8000-0000000000a1"):
     )
 
 
-async def test_writes_answer_with_the_full_row_they_wrote(tmp_path):
-    async with Database.open(tmp_path / "waiaas.db") as db:
+async def test_writes_answer_with_the_full_row_they_wrote(open_store):
+    async with open_store() as db:
         wallet = await db.insert_wallet(WALLET)
         assert wallet.seq == 1 and wallet.name == "main"
         session = await db.insert_session(_session(), limit=5, now=100, replace_label=None)
@@ -47,8 +47,8 @@ async def test_writes_answer_with_the_full_row_they_wrote(tmp_path):
         assert await db.get_session(session.id) == renewed
 
 
-async def test_a_lost_compare_and_swap_answers_none_and_changes_nothing(tmp_path):
-    async with Database.open(tmp_path / "waiaas.db") as db:
+async def test_a_lost_compare_and_swap_answers_none_and_changes_nothing(open_store):
+    async with open_store() as db:
         await db.insert_wallet(WALLET)
         session = await db.insert_session(_session(), limit=5, now=100, replace_label=None)
         swap = dict(expires_at=200, now=140, prev_valid_until=150.0)
@@ -56,8 +56,8 @@ async def test_a_lost_compare_and_swap_answers_none_and_changes_nothing(tmp_path
         assert await db.get_session(session.id) == session
 
 
-async def test_revoking_twice_keeps_the_first_time_and_unknown_is_none(tmp_path):
-    async with Database.open(tmp_path / "waiaas.db") as db:
+async def test_revoking_twice_keeps_the_first_time_and_unknown_is_none(open_store):
+    async with open_store() as db:
         await db.insert_wallet(WALLET)
         session = await db.insert_session(_session(), limit=5, now=100, replace_label=None)
         assert (await db.revoke_session(session.id, 110)).revoked_at == 110
@@ -65,8 +65,8 @@ async def test_revoking_twice_keeps_the_first_time_and_unknown_is_none(tmp_path)
         assert await db.revoke_session("0b1f9c7e-0000-4000-8000-0000000000ff", 120) is None
 
 
-async def test_terminating_a_wallet_answers_it_and_revokes_its_sessions(tmp_path):
-    async with Database.open(tmp_path / "waiaas.db") as db:
+async def test_terminating_a_wallet_answers_it_and_revokes_its_sessions(open_store):
+    async with open_store() as db:
         await db.insert_wallet(WALLET)
         session = await db.insert_session(_session(), limit=5, now=100, replace_label=None)
         await db.get_session(session.id)  # cached
@@ -75,8 +75,8 @@ async def test_terminating_a_wallet_answers_it_and_revokes_its_sessions(tmp_path
         assert (await db.get_wallet(WALLET.id)).status == "TERMINATED"
 
 
-async def test_a_transaction_update_answers_the_row_and_refuses_fixed_columns(tmp_path):
-    async with Database.open(tmp_path / "waiaas.db") as db:
+async def test_a_transaction_update_answers_the_row_and_refuses_fixed_columns(open_store):
+    async with open_store() as db:
         await db.insert_wallet(WALLET)
         tx = await db.insert_transaction(
             NewTransaction(
@@ -99,23 +99,21 @@ async def test_a_transaction_update_answers_the_row_and_refuses_fixed_columns(tm
             await db.update_transaction("t1", {"amount": "6"})
 
 
-async def test_set_meta_once_answers_the_stored_value(tmp_path):
-    async with Database.open(tmp_path / "waiaas.db") as db:
+async def test_set_meta_once_answers_the_stored_value(open_store):
+    async with open_store() as db:
         assert await db.set_meta_once("k", b"first") == b"first"
         assert await db.set_meta_once("k", b"second") == b"first"
 
 
-async def test_a_transaction_cancelled_while_it_begins_leaves_the_writer_usable(tmp_path):
+async def test_a_transaction_cancelled_while_it_begins_leaves_the_writer_usable(open_store):
     import anyio
 
-    from waiaas_daemon.storage import Database
-
-    async with Database.open(tmp_path / "w.db") as db:
+    async with open_store() as db:
         # Deadlines from 0 to 2 ms: some land while BEGIN runs on the worker thread.
         for step in range(200):
             with anyio.move_on_after(step * 1e-5):
                 async with db.transaction() as conn:
                     await conn.execute("SELECT 1")
         async with db.transaction() as conn:
-            await conn.execute("INSERT INTO meta (key, value) VALUES ('k', x'00')")
+            await conn.execute("INSERT INTO meta (key, value) VALUES ('k', ?)", (b"\x00",))
         assert await db.get_meta("k") == b"\x00"

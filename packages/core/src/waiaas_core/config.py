@@ -82,6 +82,9 @@ class Settings:
     discord_webhook_url: str = field(default="", repr=False)
     slack_webhook_url: str = field(default="", repr=False)
     events: tuple[str, ...] = ()
+    # [storage] url: empty for the data dir's SQLite file; a postgresql:// URL for a
+    # database several daemons share. It may hold a password: kept out of repr().
+    storage_url: str = field(default="", repr=False)
 
     @property
     def base_url(self) -> str:
@@ -114,7 +117,11 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "slack_webhook_url",
         "events",
     ),
+    "storage": ("url",),
 }
+# A key whose Settings field has another name: (section, key) -> field.
+_FIELDS: dict[tuple[str, str], str] = {("storage", "url"): "storage_url"}
+STORAGE_SCHEMES = ("postgresql://", "postgres://")
 
 _TYPES = {f.name: type(f.default) for f in fields(Settings)}
 # Keys that may be zero; every other integer must be positive.
@@ -159,6 +166,11 @@ CONFIG_TEMPLATE = """\
 # events = []           # empty: all; else a subset of approval_required, tx_queued,
 #                       # tx_notify, tx_denied, tx_failed, wallet_suspended, kill_switch,
 #                       # master_lockout, session_created, test
+
+[storage]
+# url = ""   # empty: SQLite in the data dir (one daemon); or a PostgreSQL database that
+#            # several daemons share: "postgresql://user:password@host:5432/waiaas"
+#            # (needs a JSON-RPC chain: network other than local, or rpc_url set)
 """
 
 
@@ -192,7 +204,7 @@ def _from_file(path: Path) -> dict[str, Any]:
         for key, value in table.items():
             if key not in SECTIONS[section]:
                 raise ConfigError(f"{path}: unknown key {key!r} in [{section}]")
-            values[key] = value
+            values[_FIELDS.get((section, str(key)), str(key))] = value
     return values
 
 
@@ -201,8 +213,9 @@ def _from_env(env: Mapping[str, str]) -> dict[str, str]:
     for section, keys in SECTIONS.items():
         for key in keys:
             name = f"WAIAAS_{section.upper()}_{key.upper()}"
+            field_name = _FIELDS.get((section, key), key)
             if name in env:
-                values[key] = env[name]
+                values[field_name] = env[name]
     return values
 
 
@@ -210,7 +223,7 @@ def _coerce(key: str, value: Any) -> Any:
     kind = _TYPES[key]
     if kind is tuple:
         return _coerce_list(key, value)
-    if key in NOTIFICATION_SECRETS and not isinstance(value, str):
+    if key in (*NOTIFICATION_SECRETS, "storage_url") and not isinstance(value, str):
         # The value is a secret, even when mistyped: name the key only.
         raise ConfigError(f"{key} must be a string")
     if kind is bool:
@@ -275,6 +288,15 @@ def _validate(settings: Settings) -> None:
     if not settings.min_session_ttl <= settings.session_ttl <= settings.max_session_ttl:
         raise ConfigError("session_ttl must lie between min_session_ttl and max_session_ttl")
     _validate_notifications(settings)
+    _validate_storage(settings)
+
+
+def _validate_storage(settings: Settings) -> None:
+    # The URL may hold a password: the message never quotes it.
+    if settings.storage_url and not settings.storage_url.startswith(STORAGE_SCHEMES):
+        raise ConfigError(
+            "url in [storage] must be empty (SQLite in the data dir) or a postgresql:// URL"
+        )
 
 
 def daemon_base_url(data_dir: Path, env: Mapping[str, str] | None = None) -> str:

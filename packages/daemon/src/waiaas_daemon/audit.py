@@ -37,12 +37,13 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
-
-import aiosqlite
+from typing import TYPE_CHECKING, Any
 
 from waiaas_core.errors import WaiaasError
 from waiaas_core.limits import BASE58_ADDRESS
+
+if TYPE_CHECKING:  # storage imports these modules for its schema
+    from waiaas_daemon.storage.interface import Connection
 
 AUDIT_SCHEMA = """
 CREATE TABLE audit_log (
@@ -175,7 +176,7 @@ def _entry(
 
 
 async def append(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     at: float,
     actor: str,
@@ -195,7 +196,10 @@ async def append(
         raise ValueError(f"audit actor must be owner, daemon or session:<id>, not {actor!r}")
     details = details or {}
     check_details(details)
-    async with conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1") as cursor:
+    # One chain whatever the number of daemons: on PostgreSQL the head row stays
+    # locked until this transaction commits, so the next append reads its result.
+    head_sql = "SELECT seq, hash FROM audit_head WHERE id = 1" + _for_update(conn)  # noqa: S608
+    async with conn.execute(head_sql) as cursor:
         head = await cursor.fetchone()
     assert head is not None, "audit_head has its row from the migration on"
     seq = head[0] + 1
@@ -218,6 +222,11 @@ async def append(
     )
     await conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
     return {**entry, "hash": digest}
+
+
+def _for_update(conn: Any) -> str:
+    # storage.interface.for_update; not imported: storage imports this module's schema.
+    return " FOR UPDATE" if getattr(conn, "dialect", "sqlite") == "postgresql" else ""
 
 
 def _from_row(row: Any) -> dict[str, Any]:
@@ -250,7 +259,7 @@ def decode_cursor(cursor: str) -> int:
 
 
 async def list_entries(
-    reader: aiosqlite.Connection,
+    reader: Connection,
     *,
     wallet_id: str | None = None,
     action: str | None = None,
@@ -298,7 +307,7 @@ def _check_row(row: Any, expected_seq: int, prev_hash: str) -> int | None:
     return None if entry_hash(prev_hash, entry) == row["hash"] else row["seq"]
 
 
-async def verify(reader: aiosqlite.Connection) -> dict[str, Any]:
+async def verify(reader: Connection) -> dict[str, Any]:
     """Recompute the chain: ``{ok, entries, firstBadSeq}``."""
     head = list(await reader.execute_fetchall("SELECT seq, hash FROM audit_head"))
     expected, prev_hash, entries, bad = 1, GENESIS, 0, None
@@ -332,6 +341,6 @@ def _check_head(head: Any, last_seq: int, last_hash: str) -> int | None:
     return None if head[0]["hash"] == last_hash else last_seq
 
 
-async def _count(reader: aiosqlite.Connection) -> int:
+async def _count(reader: Connection) -> int:
     rows = list(await reader.execute_fetchall("SELECT COUNT(*) FROM audit_log"))
     return int(rows[0][0])

@@ -13,13 +13,12 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import aiosqlite
-
 from waiaas_daemon import audit
 
 if TYPE_CHECKING:
     from waiaas_daemon.notify import Notifier
     from waiaas_daemon.storage import Event
+    from waiaas_daemon.storage.interface import Connection
 
 # The send path's names (docs/notes/policy-and-approval.md) -> the audit log's vocabulary.
 # Names already in the vocabulary (wallet.create, master.failure ...) pass as they are.
@@ -118,7 +117,7 @@ def _audit_details(event: Event) -> Mapping[str, Any]:
     return details
 
 
-async def _with_mint(conn: aiosqlite.Connection, event: Event) -> Event:
+async def _with_mint(conn: Connection, event: Event) -> Event:
     """The event with ``mint`` in its details if it is about a token send's record."""
     details = event.details or {}
     if event.action not in _SEND_EVENTS or event.transaction_id is None or "mint" in details:
@@ -141,7 +140,7 @@ class EventLog:
         self._clock = clock
         self.notifier = notifier
 
-    async def write(self, conn: aiosqlite.Connection, events: Sequence[Event]) -> list[str]:
+    async def write(self, conn: Connection, events: Sequence[Event]) -> list[str]:
         """Append every event; return the ids of the notifications enqueued."""
         now = self._clock()
         enqueued: list[str] = []

@@ -26,6 +26,9 @@ WAITING = ("QUEUED", "PENDING_APPROVAL")
 # turning the kill switch off or resuming a wallet wakes the scheduler at once.
 HELD_RETRY = 60
 MAX_SLEEP = 3600
+# On a shared database other daemons queue sends and die without telling this
+# one: it looks again at least this often.
+SHARED_POLL = 1.0
 
 
 async def approve(state: DaemonState, tx_id: str) -> TransactionRow:
@@ -194,6 +197,9 @@ class Scheduler:
     async def run_due(self) -> int:
         """One pass: every send whose time came. Returns how many were settled."""
         done = 0
+        if self._state.db.shared:
+            # Sends another daemon left unsettled when it died (its wallet lock is free).
+            done += await transactions.reconcile(self._state)
         for tx in await self._state.db.due_transactions(self._state.now()):
             if tx.status == "PENDING_APPROVAL":
                 done += await expire(self._state, tx) is not None
@@ -206,11 +212,12 @@ class Scheduler:
         return done
 
     async def _delay(self) -> float:
+        longest = SHARED_POLL if self._state.db.shared else MAX_SLEEP
         due = await self._state.db.next_due()
         if due is None:
-            return MAX_SLEEP
+            return longest
         delay = due - self._state.clock()
-        return HELD_RETRY if delay <= 0 else min(delay, MAX_SLEEP)
+        return min(HELD_RETRY if delay <= 0 else delay, longest)
 
     async def _wait(self, delay: float) -> None:
         async with anyio.create_task_group() as group:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,12 +32,14 @@ from waiaas_daemon.keystore import (
 )
 from waiaas_daemon.master import MasterGuard
 from waiaas_daemon.notify import Notifier
-from waiaas_daemon.storage import Database
+from waiaas_daemon.storage import SqliteStorage, Storage
 from waiaas_daemon.token_files import settle_pending
 from waiaas_daemon.tokens import ensure_local_test_mint
 
 if TYPE_CHECKING:
     from waiaas_daemon.pending import Scheduler
+
+log = logging.getLogger("waiaas.daemon")
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -49,7 +52,7 @@ class StartupError(Exception):
 class DaemonState:
     settings: Settings
     data_dir: Path
-    db: Database
+    db: Storage
     master: MasterGuard
     keystore: KeyStore
     jwt_secret: bytes
@@ -60,7 +63,6 @@ class DaemonState:
     chain_factory: Callable[[str, Settings], Chain] | None = None
     # Written by every state change (db.sink); its worker runs in the app's lifespan.
     notifier: Notifier | None = None
-    _wallet_locks: dict[str, anyio.Lock] = field(default_factory=dict)
     verified_tokens: dict[str, SessionClaims] = field(default_factory=dict)
     # GET /openapi.json, made once from the routes on its first request.
     openapi: dict[str, Any] | None = None
@@ -83,9 +85,12 @@ class DaemonState:
             chain = self.chains[network] = factory(network, self.settings)
         return chain
 
-    def wallet_lock(self, wallet_id: str) -> anyio.Lock:
-        """Sends of one wallet run one at a time, so limits and balances hold."""
-        return self._wallet_locks.setdefault(wallet_id, anyio.Lock())
+    def wallet_lock(self, wallet_id: str) -> AbstractAsyncContextManager[None]:
+        """Sends of one wallet run one at a time, so limits and balances hold.
+
+        The storage's lock: this process's on SQLite, every daemon's on PostgreSQL.
+        """
+        return self.db.wallet_lock(wallet_id)
 
     async def aclose_chains(self) -> None:
         for chain in self.chains.values():
@@ -111,13 +116,14 @@ class DaemonState:
         """
         ensure_private_dir(data_dir)
         remove_stale_temp_files(data_dir / TOKENS_DIR)
-        async with Database.open(data_dir / DATABASE_FILE) as db:
+        async with open_storage(settings, data_dir) as db:
             await _check_or_set_password(db, password, hasher)
             jwt_secret = await db.set_meta_once("jwt_secret", secrets.token_bytes(32))
             _restrict(data_dir / DATABASE_FILE)
             chains: dict[str, Chain] = {}
             keystore = KeyStore(password, kdf)
-            if not (settings.network == "local" and settings.rpc_url):
+            # A shared database never holds an in-process chain's ledger.
+            if not db.shared and not (settings.network == "local" and settings.rpc_url):
                 local = chains["local"] = LocalChain(await db.load_accounts())
                 await ensure_local_test_mint(db, local, keystore, int(clock()))
             state = cls(
@@ -153,15 +159,39 @@ class DaemonState:
                     await state.aclose_chains()
 
 
+LOCAL_CHAIN_REFUSED = (
+    "[storage] url names a PostgreSQL database, which several daemons share, but the "
+    'chain is the in-process local one (network = "local" without rpc_url): use a '
+    "JSON-RPC network (devnet, testnet, mainnet, or local with rpc_url = a solana-test-validator)"
+)
+
+
+@asynccontextmanager
+async def open_storage(settings: Settings, data_dir: Path) -> AsyncIterator[Storage]:
+    """SQLite in the data dir, or the PostgreSQL database of ``[storage] url``."""
+    if not settings.storage_url:
+        async with SqliteStorage.open(data_dir / DATABASE_FILE) as sqlite:
+            yield sqlite
+        return
+    if settings.network == "local" and not settings.rpc_url:
+        raise StartupError(LOCAL_CHAIN_REFUSED)
+    from waiaas_daemon.storage.postgres import PostgresStorage, StorageUnavailable
+
+    try:
+        async with PostgresStorage.open(settings.storage_url) as postgres:
+            log.info("storage: the PostgreSQL database of [storage] url (shared by every daemon)")
+            yield postgres
+    except StorageUnavailable as exc:
+        raise StartupError(f"cannot use the PostgreSQL database of [storage] url: {exc}") from None
+
+
 def rpc_chain(network: str, settings: Settings) -> Chain:
     # rpc_url overrides the endpoint of the configured network only.
     url = settings.rpc_url if network == settings.network and settings.rpc_url else None
     return RpcChain(network, url, timeout=settings.rpc_timeout)
 
 
-async def _check_or_set_password(
-    db: Database, password: str, hasher: PasswordHasher | None
-) -> None:
+async def _check_or_set_password(db: Storage, password: str, hasher: PasswordHasher | None) -> None:
     stored = await db.get_meta("master_hash")
     if stored is None:
         if len(password) < MIN_PASSWORD_LENGTH:

@@ -24,7 +24,7 @@ import anyio.to_thread
 from waiaas_core.atomic import fsync_dir, read_secret_file, write_secret_file
 from waiaas_core.paths import TOKENS_DIR, ensure_private_dir
 from waiaas_core.tokens import decode_unverified
-from waiaas_daemon.storage import Database
+from waiaas_daemon.storage import Storage
 
 log = logging.getLogger("waiaas_daemon.token_files")
 
@@ -95,7 +95,7 @@ def _remove(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
-async def settle_pending(data_dir: Path, db: Database) -> int:
+async def settle_pending(data_dir: Path, db: Storage) -> int:
     """At start: each pending file into place if its token is committed, else away.
 
     Returns how many were put in place.
@@ -117,7 +117,7 @@ async def settle_pending(data_dir: Path, db: Database) -> int:
     return placed
 
 
-async def _is_committed(db: Database, wallet_id: str, pending: Path) -> bool:
+async def _is_committed(db: Storage, wallet_id: str, pending: Path) -> bool:
     try:
         token = await anyio.to_thread.run_sync(read_secret_file, pending)
         claims = decode_unverified(token or "")

@@ -18,7 +18,7 @@ from waiaas_core.errors import WaiaasError
 from waiaas_daemon.chain.base import Chain, parse_address
 from waiaas_daemon.chain.local import LocalChain
 from waiaas_daemon.keystore import KeyStore, SealedKey
-from waiaas_daemon.storage import Database, TokenRow, TransactionRow
+from waiaas_daemon.storage import Storage, TokenRow, TransactionRow
 
 log = logging.getLogger("waiaas_daemon.tokens")
 
@@ -65,7 +65,7 @@ def _authority_aad(mint: str) -> str:
 
 
 async def ensure_local_test_mint(
-    db: Database, chain: LocalChain, keystore: KeyStore, now: int
+    db: Storage, chain: LocalChain, keystore: KeyStore, now: int
 ) -> str:
     """Hold every sealed local mint authority; create the test mint on the first start.
 
@@ -123,7 +123,7 @@ def is_mint_address(ref: str) -> bool:
     return True
 
 
-async def find(db: Database, network: str, ref: str) -> TokenRow | None:
+async def find(db: Storage, network: str, ref: str) -> TokenRow | None:
     """A registry entry by symbol (any case) or by mint address."""
     row = await db.find_token_by_symbol(network, ref)
     if row is None and is_mint_address(ref):
@@ -147,7 +147,7 @@ def unsupported(mint: str, extensions: tuple[str, ...]) -> WaiaasError:
     )
 
 
-async def resolve(db: Database, chain: Chain, network: str, ref: str) -> Token:
+async def resolve(db: Storage, chain: Chain, network: str, ref: str) -> Token:
     """A send's or airdrop's ``token``: registry symbol or mint, read from the chain.
 
     TOKEN_NOT_FOUND for neither a symbol nor a mint; UNSUPPORTED_TOKEN for a

@@ -467,12 +467,38 @@ async def reconcile(state: DaemonState) -> int:
     """
     settled = 0
     for tx in await state.db.unsettled_transactions():
+        if state.db.shared:
+            settled += await _reconcile_orphan(state, tx)
+            continue
         await _reconcile_one(state, tx)
         settled += 1
     return settled
 
 
+async def _reconcile_orphan(state: DaemonState, tx: TransactionRow) -> bool:
+    """On a shared database: reconcile ``tx`` only if no daemon is sending for its wallet.
+
+    A send holds its wallet's lock from its record to its settlement, so an
+    unsettled transaction whose wallet lock is free belongs to a daemon that
+    died (or to a submit whose outcome stayed unknown): finishing it is safe.
+    """
+    async with state.db.try_wallet_lock(tx.wallet_id) as free:
+        if not free:
+            return False
+        fresh = await state.db.get_transaction(tx.id)
+        if fresh is None or fresh.status not in UNSETTLED:
+            return False
+        await _reconcile_one(state, fresh)
+        return True
+
+
 async def _reconcile_one(state: DaemonState, tx: TransactionRow) -> None:
+    if tx.type == "TRANSFER" and not tx.signature and tx.decided_at is not None:
+        # A claimed queued (or approved) send stopped before it was signed: nothing
+        # reached a chain, so it waits again where it came from, for whoever runs next.
+        origin = "QUEUED" if tx.tier == "DELAY" else "PENDING_APPROVAL"
+        await _update(state, tx.id, status=origin, error="not sent yet: the daemon stopped first")
+        return
     if tx.type == "AIRDROP" or not tx.signature or not tx.raw:
         # Nothing signed reached a chain: an airdrop's runtime step and its
         # record are saved together, so an unsettled one never took effect.

@@ -15,12 +15,13 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import aiosqlite
+from typing import TYPE_CHECKING, Any
 
 from waiaas_core.config import NOTIFICATION_EVENTS
 from waiaas_daemon.audit import check_details
+
+if TYPE_CHECKING:  # storage imports these modules for its schema
+    from waiaas_daemon.storage.interface import Connection
 
 # The outbox's tables are a migration of the storage package.
 
@@ -65,7 +66,7 @@ def after_failure(
 
 
 async def enqueue(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     event_type: str,
     wallet_id: str | None,
     data: Mapping[str, Any],
@@ -96,26 +97,44 @@ async def enqueue(
     return event_id
 
 
+# How long a claimed delivery stays with its worker on a shared database: well
+# above a delivery's own time limit (worker.DEFAULT_TIMEOUT + 1 s).
+LEASE = 60.0
+
+
 def _not_busy(column: str, busy: Sequence[int]) -> str:
     # "x NOT IN ()" is not SQL, and "x NOT IN (NULL)" is never true: no clause at all.
     return f"AND {column} NOT IN ({','.join('?' for _ in busy)})" if busy else ""
 
 
-async def due(
-    conn: aiosqlite.Connection, now: float, busy: Sequence[int], limit: int
-) -> list[Delivery]:
-    """Pending deliveries whose time has come, oldest first, except those in flight."""
-    rows = await conn.execute_fetchall(
-        "SELECT d.seq, d.event_id, d.channel, d.attempts, d.created_at, e.type, e.wallet_id, "  # noqa: S608
-        "e.at, e.data FROM notification_deliveries d JOIN notification_events e "
-        "ON e.id = d.event_id WHERE d.status = 'pending' AND d.next_attempt_at <= ? "
-        f"{_not_busy('d.seq', busy)} ORDER BY d.next_attempt_at, d.seq LIMIT ?",
-        (now, *busy, limit),
+async def due(conn: Connection, now: float, busy: Sequence[int], limit: int) -> list[Delivery]:
+    """Pending deliveries whose time has come, oldest first, except those in flight.
+
+    On PostgreSQL (several daemons, one outbox) the rows are claimed: locked
+    with SKIP LOCKED, so two workers never take the same row, and leased for
+    ``LEASE`` seconds, so no other worker takes it while this one delivers;
+    a worker that dies leaves it due again when the lease ends (at least once).
+    """
+    shared = getattr(conn, "dialect", "sqlite") == "postgresql"
+    claim = " FOR UPDATE OF d SKIP LOCKED" if shared else ""
+    rows = list(
+        await conn.execute_fetchall(
+            "SELECT d.seq, d.event_id, d.channel, d.attempts, d.created_at, e.type, "  # noqa: S608
+            "e.wallet_id, e.at, e.data FROM notification_deliveries d JOIN notification_events e "
+            "ON e.id = d.event_id WHERE d.status = 'pending' AND d.next_attempt_at <= ? "
+            f"{_not_busy('d.seq', busy)} ORDER BY d.next_attempt_at, d.seq LIMIT ?{claim}",
+            (now, *busy, limit),
+        )
     )
+    if shared and rows:
+        await conn.executemany(
+            "UPDATE notification_deliveries SET next_attempt_at = ? WHERE seq = ?",
+            [(now + LEASE, r["seq"]) for r in rows],
+        )
     return [Delivery(**{**dict(r), "data": json.loads(r["data"])}) for r in rows]
 
 
-async def next_attempt_at(conn: aiosqlite.Connection, busy: Sequence[int]) -> float | None:
+async def next_attempt_at(conn: Connection, busy: Sequence[int]) -> float | None:
     rows = list(
         await conn.execute_fetchall(
             "SELECT MIN(next_attempt_at) FROM notification_deliveries "  # noqa: S608
@@ -126,7 +145,7 @@ async def next_attempt_at(conn: aiosqlite.Connection, busy: Sequence[int]) -> fl
     return rows[0][0]
 
 
-async def record_success(conn: aiosqlite.Connection, seq: int, now: float) -> None:
+async def record_success(conn: Connection, seq: int, now: float) -> None:
     await conn.execute(
         "UPDATE notification_deliveries SET status = 'delivered', attempts = attempts + 1, "
         "last_error = NULL, updated_at = ? WHERE seq = ?",
@@ -135,7 +154,7 @@ async def record_success(conn: aiosqlite.Connection, seq: int, now: float) -> No
 
 
 async def record_failure(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     delivery: Delivery,
     error: str,
     now: float,
@@ -150,7 +169,7 @@ async def record_failure(
     return status
 
 
-async def prune(conn: aiosqlite.Connection, now: float) -> None:
+async def prune(conn: Connection, now: float) -> None:
     await conn.execute(
         "DELETE FROM notification_deliveries WHERE status != 'pending' AND updated_at < ?",
         (now - KEEP_FINISHED,),
@@ -161,7 +180,7 @@ async def prune(conn: aiosqlite.Connection, now: float) -> None:
     )
 
 
-async def list_deliveries(reader: aiosqlite.Connection, limit: int = 50) -> list[dict[str, Any]]:
+async def list_deliveries(reader: Connection, limit: int = 50) -> list[dict[str, Any]]:
     """Recent deliveries, newest first, for GET /v1/admin/notifications (no secrets in them)."""
     if not 1 <= limit <= MAX_LIST:
         raise ValueError(f"limit must be 1..{MAX_LIST}")

@@ -34,7 +34,7 @@ from waiaas_daemon.notify.channels import (
 from waiaas_daemon.notify.messages import render
 
 if TYPE_CHECKING:  # storage imports this package for its migration
-    from waiaas_daemon.storage import Database
+    from waiaas_daemon.storage import Storage
 
 log = logging.getLogger("waiaas.notify")
 
@@ -60,6 +60,8 @@ _install_mask()
 
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_CONCURRENCY = 8
+# On a shared database: look for deliveries at least this often.
+SHARED_POLL = 1.0
 
 
 class DeliveryFailed(Exception):
@@ -73,7 +75,7 @@ class DeliveryFailed(Exception):
 class Notifier:
     def __init__(
         self,
-        db: Database,
+        db: Storage,
         settings: Settings | Callable[[], Settings],
         *,
         clock: Callable[[], float] = time.time,
@@ -163,7 +165,11 @@ class Notifier:
             tg.start_soon(self._deliver, client, delivery)
         if len(ready) == free:
             return
-        await self._wait(None if later is None else max(0.0, later - self._clock()))
+        delay = None if later is None else max(0.0, later - self._clock())
+        if self._db.shared:
+            # Other daemons enqueue without waking this worker, and leases run out.
+            delay = SHARED_POLL if delay is None else min(delay, SHARED_POLL)
+        await self._wait(delay)
 
     async def _claim(self, free: int) -> tuple[list[outbox.Delivery], float | None]:
         """Due deliveries (marked busy) and when the next other one is due."""

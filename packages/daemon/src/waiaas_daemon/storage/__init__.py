@@ -1,7 +1,11 @@
-"""The daemon's database, behind one class (SPEC 11): ``Database`` and its row types."""
+"""The daemon's database behind one interface (SPEC 11): ``Storage`` and its row types.
+
+``SqliteStorage`` is the embedded default; ``PostgresStorage`` (imported on
+demand, it needs psycopg) is a database several daemons share.
+"""
 
 from waiaas_daemon.storage.cache import RowCache
-from waiaas_daemon.storage.database import Database, LimitReached, VersionConflict
+from waiaas_daemon.storage.interface import Connection, LimitReached, Storage, VersionConflict
 from waiaas_daemon.storage.migrations import MIGRATIONS, SchemaTooNew
 from waiaas_daemon.storage.rows import (
     Event,
@@ -17,9 +21,11 @@ from waiaas_daemon.storage.rows import (
     TransactionRow,
     WalletRow,
 )
+from waiaas_daemon.storage.sqlite import Database, SqliteStorage
 
 __all__ = [
     "MIGRATIONS",
+    "Connection",
     "Database",
     "Event",
     "KillSwitchRow",
@@ -33,6 +39,8 @@ __all__ = [
     "SchemaTooNew",
     "SendInputs",
     "SessionRow",
+    "SqliteStorage",
+    "Storage",
     "TokenRow",
     "TransactionRow",
     "VersionConflict",

@@ -1,4 +1,8 @@
-"""All SQL of the daemon, behind one class, so a server database can replace SQLite.
+"""The SQLite storage (the embedded default): all SQL of one daemon, behind ``Storage``.
+
+``SqliteStorage`` holds the SQL both databases share; ``PostgresStorage``
+(storage/postgres.py) runs the same statements through a translating
+connection and overrides what differs (connections, locks, a few dialect bits).
 
 One writer connection (every write in a transaction under a lock, so
 concurrent requests never interleave statements) and one reader connection
@@ -10,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,7 @@ import anyio
 
 from waiaas_daemon.chain.base import AccountSnapshot
 from waiaas_daemon.storage.cache import RowCache
+from waiaas_daemon.storage.interface import Hook, LimitReached, Sink, VersionConflict
 from waiaas_daemon.storage.migrations import migrate
 from waiaas_daemon.storage.rows import (
     DAY_SECONDS,
@@ -48,39 +53,53 @@ from waiaas_daemon.storage.rows import (
     wallet_row,
 )
 
-Hook = Callable[[], Awaitable[None]]
 
+class SqliteStorage:
+    """One daemon's database file: ``Storage`` on SQLite."""
 
-class LimitReached(Exception):
-    """The wallet already has the maximum number of active sessions."""
+    # Only this process writes the file (SPEC 11).
+    shared = False
 
-
-class VersionConflict(Exception):
-    """A conditional write found another version than the one it was made from."""
-
-    def __init__(self, current: int) -> None:
-        super().__init__(f"the stored version is {current}")
-        self.current = current
-
-
-class Database:
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(self, writer: Any, reader: Any) -> None:
         self._writer = writer
         self._reader = reader
         self._write_lock = anyio.Lock()
         self._wallets: RowCache[WalletRow] = RowCache()
         self._sessions: RowCache[SessionRow] = RowCache()
+        self._wallet_locks: dict[str, anyio.Lock] = {}
         # eventlog.EventLog.write, set by DaemonState.open: audit entries and outbox rows.
-        self.sink: Callable[[aiosqlite.Connection, Sequence[Event]], Awaitable[Any]] | None = None
+        self.sink: Sink | None = None
 
     @property
-    def reader(self) -> aiosqlite.Connection:
+    def reader(self) -> Any:
         """The read connection, for modules that keep their own SQL (audit, notify)."""
         return self._reader
 
+    @asynccontextmanager
+    async def wallet_lock(self, wallet_id: str) -> AsyncIterator[None]:
+        """Sends of one wallet run one at a time, so limits and balances hold (one process)."""
+        async with self._wallet_locks.setdefault(wallet_id, anyio.Lock()):
+            yield
+
+    @asynccontextmanager
+    async def try_wallet_lock(self, wallet_id: str) -> AsyncIterator[bool]:
+        lock = self._wallet_locks.setdefault(wallet_id, anyio.Lock())
+        try:
+            lock.acquire_nowait()
+        except anyio.WouldBlock:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            lock.release()
+
+    async def _serialize_wallet(self, db: Any, wallet_id: str) -> None:
+        """Inside a write: wait for other writers of this wallet (SQLite's writer is one)."""
+
     @classmethod
     @asynccontextmanager
-    async def open(cls, path: Path) -> AsyncIterator[Database]:
+    async def open(cls, path: Path) -> AsyncIterator[SqliteStorage]:
         writer = await _connect(path)
         try:
             await writer.execute("PRAGMA journal_mode=WAL")
@@ -94,9 +113,7 @@ class Database:
             await writer.close()
 
     @asynccontextmanager
-    async def transaction(
-        self, *, after_commit: Hook | None = None
-    ) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self, *, after_commit: Hook | None = None) -> AsyncIterator[Any]:
         """BEGIN IMMEDIATE ... COMMIT on the writer; ROLLBACK if the block raises.
 
         ``after_commit`` runs once the commit is durable, still under the write
@@ -224,6 +241,7 @@ class Database:
         # Revoking by label touches rows by wallet, not by id: forget them all.
         with self._sessions.changing(None if replace_label else session.id):
             async with self.transaction(after_commit=after_commit) as db:
+                await self._serialize_wallet(db, session.wallet_id)
                 waiting: list[sqlite3.Row] = []
                 if replace_label is not None:
                     waiting = await _waiting_sends_of(
@@ -445,11 +463,12 @@ class Database:
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         async with self.transaction() as db:
-            cursor = await db.execute(
-                f"INSERT OR IGNORE INTO tokens ({columns}) VALUES ({marks})",  # noqa: S608
+            inserted = await db.execute_fetchall(
+                f"INSERT INTO tokens ({columns}) VALUES ({marks}) "  # noqa: S608
+                "ON CONFLICT DO NOTHING RETURNING mint",
                 tuple(row.values()),
             )
-            if cursor.rowcount != 1:
+            if not list(inserted):
                 return False
             await _save_accounts(db, accounts)
         return True
@@ -463,7 +482,7 @@ class Database:
     # Every write takes ``events``: what happened, handed to ``_emit`` inside
     # the same transaction, the one hook the audit log and the outbox fill in.
 
-    async def _emit(self, db: aiosqlite.Connection, events: Sequence[Event]) -> list[str]:
+    async def _emit(self, db: Any, events: Sequence[Event]) -> list[str]:
         """The audit log and the outbox write ``events`` here; the notification ids enqueued."""
         if events and self.sink is not None:
             return list(await self.sink(db, events))
@@ -509,7 +528,7 @@ class Database:
             async with db.execute(
                 "INSERT INTO policies (wallet_id, version, document, updated_at) "
                 "VALUES (?, 1, ?, ?) ON CONFLICT(wallet_id) DO UPDATE SET "
-                "version = version + 1, document = excluded.document, "
+                "version = policies.version + 1, document = excluded.document, "
                 "updated_at = excluded.updated_at RETURNING *",
                 (wallet_id, document, now),
             ) as cursor:
@@ -623,12 +642,12 @@ class Database:
                 if count < threshold:
                     return None
                 reason = f"auto: {count} denials within an hour"
-                cursor = await db.execute(
+                suspended_rows = await db.execute_fetchall(
                     "UPDATE wallets SET status = 'SUSPENDED', status_reason = ?, "
-                    "status_changed_at = ? WHERE id = ? AND status = 'ACTIVE'",
+                    "status_changed_at = ? WHERE id = ? AND status = 'ACTIVE' RETURNING id",
                     (reason, now, wallet_id),
                 )
-                if cursor.rowcount != 1:
+                if not list(suspended_rows):
                     return None
                 suspended = Event(
                     "daemon", "wallet_suspended", wallet_id, details={"reason": reason}
@@ -793,7 +812,7 @@ class Database:
 
 
 async def _waiting_sends_of(
-    db: aiosqlite.Connection, sessions_where: str, params: Sequence[Any]
+    db: Any, sessions_where: str, params: Sequence[Any]
 ) -> list[sqlite3.Row]:
     """Waiting sends of the live sessions about to be revoked (the trigger cancels them)."""
     return list(
@@ -821,16 +840,14 @@ def _cancelled_by_revocation(rows: Sequence[sqlite3.Row]) -> list[Event]:
     ]
 
 
-async def _insert(
-    db: aiosqlite.Connection, table: str, values: dict[str, Any]
-) -> list[sqlite3.Row]:
+async def _insert(db: Any, table: str, values: dict[str, Any]) -> list[sqlite3.Row]:
     names = ", ".join(values)
     marks = ", ".join("?" for _ in values)
     sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) RETURNING *"  # noqa: S608 - fixed names
     return list(await db.execute_fetchall(sql, tuple(values.values())))
 
 
-async def _save_accounts(db: aiosqlite.Connection, accounts: Sequence[AccountSnapshot]) -> None:
+async def _save_accounts(db: Any, accounts: Sequence[AccountSnapshot]) -> None:
     if not accounts:
         return
     await db.executemany(
@@ -853,3 +870,8 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     await conn.execute("PRAGMA foreign_keys = ON")
     await conn.execute("PRAGMA synchronous = FULL")
     return conn
+
+
+# The class's name before ``Storage`` had two implementations (tests, tools).
+Database = SqliteStorage
+__all__ = ["Database", "LimitReached", "SqliteStorage"]

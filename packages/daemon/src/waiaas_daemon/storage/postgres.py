@@ -1,0 +1,370 @@
+"""``Storage`` on PostgreSQL (asyncpg): one database several daemons share.
+
+The statements are SQLite's (``SqliteStorage``), run through ``PgConnection``,
+which numbers SQLite's ``?`` placeholders as ``$1, $2, ...``; asyncpg's rows
+read by name and by position as ``sqlite3.Row`` does. What differs is here:
+
+- a pool of connections instead of one writer and one reader; a write is a
+  READ COMMITTED transaction on one of them;
+- ``wallet_lock``: a session-level advisory lock per wallet, held on its own
+  connection for the whole send, so sends of one wallet from every daemon run
+  one at a time; a daemon that dies drops its connection and with it the lock;
+- ``insert_session`` counts under a transaction-level advisory lock per wallet;
+- the audit chain's head is read ``FOR UPDATE`` (audit.append), so appends
+  from every daemon form one chain;
+- no row cache: another daemon may change any row at any time.
+
+asyncpg over psycopg 3: about twice the statements per second on one
+connection (benchmarks/postgres.py, docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import anyio
+import asyncpg
+
+from waiaas_daemon.storage.migrations import MIGRATIONS, SchemaTooNew
+from waiaas_daemon.storage.rows import DAY_SECONDS, HOUR_SECONDS, MONTH_SECONDS, SendInputs
+from waiaas_daemon.storage.sqlite import SqliteStorage
+
+log = logging.getLogger("waiaas.storage")
+
+POOL_SIZE = 10
+# Each send in flight holds one connection for its wallet's lock.
+LOCK_POOL_SIZE = 32
+CONNECT_TIMEOUT = 10
+
+_MIGRATE_LOCK = "waiaas:migrate"
+# What a connection that cannot be used raises: the server is gone, refused us, or
+# the connection broke (a cancelled statement, a restart).
+_UNAVAILABLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+
+
+class StorageUnavailable(Exception):
+    """The PostgreSQL server cannot be reached or refused us (no URL or password in it)."""
+
+
+# -- the translating connection ---------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def translate(sql: str) -> str:
+    """SQLite's ``?`` statements with PostgreSQL's numbered ``$n`` (and its ``IS DISTINCT``)."""
+    sql = sql.replace("IS NOT ?", "IS DISTINCT FROM ?")
+    parts = sql.split("?")
+    out = [parts[0]]
+    for number, part in enumerate(parts[1:], start=1):
+        out.append(f"${number}{part}")
+    return "".join(out)
+
+
+class _Cursor:
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    async def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    async def fetchall(self) -> list[Any]:
+        return self._rows
+
+
+class _Statement:
+    """What ``execute`` answers: awaitable, or ``async with`` as aiosqlite's is."""
+
+    def __init__(self, run: Any) -> None:
+        self._run = run
+
+    def __await__(self) -> Any:
+        return self._run.__await__()
+
+    async def __aenter__(self) -> _Cursor:
+        cursor: _Cursor = await self._run
+        return cursor
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class PgConnection:
+    """An asyncpg connection speaking the ``Connection`` interface (``?`` placeholders)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> _Statement:
+        return _Statement(self._run(sql, parameters))
+
+    async def _run(self, sql: str, parameters: Sequence[Any]) -> _Cursor:
+        return _Cursor(await self._conn.fetch(translate(sql), *parameters))
+
+    async def execute_fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        return list(await self._conn.fetch(translate(sql), *parameters))
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> None:
+        await self._conn.executemany(translate(sql), list(parameters))
+
+
+class _PoolReader:
+    """The ``reader`` of the interface: each read on a pooled connection, autocommit."""
+
+    dialect = "postgresql"
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    async def execute_fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        async with self._pool.acquire() as conn:
+            return list(await conn.fetch(translate(sql), *parameters))
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        raise TypeError("the reader answers execute_fetchall only")
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> None:
+        raise TypeError("the reader does not write")
+
+
+class _NoCache:
+    """RowCache's interface, keeping nothing: other daemons change rows too."""
+
+    async def get(self, key: str, read: Any) -> Any:
+        return await read()
+
+    def invalidate(self, key: str | None = None) -> None:
+        return None
+
+    @contextmanager
+    def changing(self, key: str | None = None) -> Iterator[None]:
+        yield
+
+
+async def _pool(url: str, size: int, *, min_size: int) -> Any:
+    try:
+        return await asyncpg.create_pool(
+            url,
+            min_size=min_size,
+            max_size=size,
+            timeout=CONNECT_TIMEOUT,
+            server_settings={"application_name": "waiaas-daemon"},
+        )
+    except _UNAVAILABLE as exc:
+        raise StorageUnavailable(_safe_error(exc)) from None
+    except ValueError as exc:  # a URL asyncpg cannot parse: its words may quote it
+        raise StorageUnavailable(f"not a usable URL ({type(exc).__name__})") from None
+
+
+def _safe_error(exc: BaseException) -> str:
+    """The server's words without the connection string (it may hold a password)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return re.sub(r"postgres(ql)?://\S+", "<storage url>", text)
+
+
+def _lock_key(kind: str, name: str) -> str:
+    return f"waiaas:{kind}:{name}"
+
+
+# -- the schema ------------------------------------------------------------------
+
+_PG_TRIGGER = """
+CREATE FUNCTION sessions_revoked_cancel_waiting() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE transactions
+    SET status = 'CANCELLED', reason = 'the session was revoked',
+        decided_at = NEW.revoked_at, updated_at = NEW.revoked_at
+    WHERE session_id = NEW.id AND status IN ('QUEUED', 'PENDING_APPROVAL');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER sessions_revoked_cancel_waiting AFTER UPDATE OF revoked_at ON sessions
+FOR EACH ROW WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL)
+EXECUTE FUNCTION sessions_revoked_cancel_waiting();
+"""
+
+
+def postgres_script(script: str) -> str:
+    """One SQLite migration in PostgreSQL's words: the same tables, columns and indexes."""
+    script = re.sub(
+        r"CREATE TRIGGER sessions_revoked_cancel_waiting.*?END;", _PG_TRIGGER, script, flags=re.S
+    )
+    script = script.replace(
+        "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+    )
+    script = re.sub(r"\bINTEGER\b", "BIGINT", script)
+    script = re.sub(r"\bREAL\b", "DOUBLE PRECISION", script)
+    return re.sub(r"\bBLOB\b", "BYTEA", script)
+
+
+POSTGRES_MIGRATIONS: tuple[str, ...] = tuple(postgres_script(m) for m in MIGRATIONS)
+
+
+async def migrate(conn: Any) -> None:
+    """Apply the missing migrations, one transaction each, one daemon at a time."""
+    await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+    lock = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+    async with conn.transaction():
+        await conn.execute(lock, _MIGRATE_LOCK)
+        version = await conn.fetchval("SELECT version FROM schema_version")
+        if version is None:
+            await conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+    version = int(version or 0)
+    if version > len(POSTGRES_MIGRATIONS):
+        raise SchemaTooNew(
+            f"the database schema is version {version}, newer than this daemon knows "
+            f"({len(POSTGRES_MIGRATIONS)}); upgrade waiaas-daemon"
+        )
+    for number, script in enumerate(POSTGRES_MIGRATIONS, start=1):
+        async with conn.transaction():
+            await conn.execute(lock, _MIGRATE_LOCK)
+            if int(await conn.fetchval("SELECT version FROM schema_version")) >= number:
+                continue  # applied already (by another daemon, maybe meanwhile)
+            await conn.execute(script)
+            await conn.execute("UPDATE schema_version SET version = $1", number)
+
+
+# -- the storage -----------------------------------------------------------------
+
+
+class PostgresStorage(SqliteStorage):
+    """``Storage`` on a PostgreSQL database that several daemons may share."""
+
+    shared = True
+
+    def __init__(self, pool: Any, locks: Any) -> None:
+        super().__init__(None, _PoolReader(pool))
+        self._pool = pool
+        self._locks = locks
+        self._wallets = _NoCache()  # type: ignore[assignment]
+        self._sessions = _NoCache()  # type: ignore[assignment]
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, url: str) -> AsyncIterator[PostgresStorage]:  # type: ignore[override]
+        pool = await _pool(url, POOL_SIZE, min_size=1)
+        try:
+            locks = await _pool(url, LOCK_POOL_SIZE, min_size=0)
+            try:
+                try:
+                    async with pool.acquire() as conn:
+                        await migrate(conn)
+                except (OSError, asyncpg.InterfaceError, TimeoutError) as exc:
+                    raise StorageUnavailable(_safe_error(exc)) from None
+                yield cls(pool, locks)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await locks.close()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await pool.close()
+
+    @asynccontextmanager
+    async def transaction(self, *, after_commit: Any = None) -> AsyncIterator[Any]:
+        """BEGIN ... COMMIT on a pooled connection (READ COMMITTED); ROLLBACK if it raises."""
+        async with self._pool.acquire() as conn:
+            tx = conn.transaction()
+            # Shielded as on SQLite: a cancel inside BEGIN or COMMIT must not
+            # leave a pooled connection mid-transaction.
+            with anyio.CancelScope(shield=True):
+                await tx.start()
+            try:
+                yield PgConnection(conn)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await tx.rollback()
+                    except _UNAVAILABLE:
+                        conn.terminate()  # a statement cut off by a cancel: drop it
+                raise
+            with anyio.CancelScope(shield=True):
+                await tx.commit()
+                if after_commit is not None:
+                    await after_commit()
+
+    @asynccontextmanager
+    async def wallet_lock(self, wallet_id: str) -> AsyncIterator[None]:
+        """The in-process lock, then the wallet's advisory lock, held for the whole send."""
+        async with super().wallet_lock(wallet_id), self._locks.acquire() as conn:
+            key = _lock_key("wallet", wallet_id)
+            await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
+            try:
+                yield
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+
+    @asynccontextmanager
+    async def try_wallet_lock(self, wallet_id: str) -> AsyncIterator[bool]:
+        async with super().try_wallet_lock(wallet_id) as mine:
+            if not mine:
+                yield False
+                return
+            async with self._locks.acquire() as conn:
+                key = _lock_key("wallet", wallet_id)
+                got = bool(
+                    await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key)
+                )
+                try:
+                    yield got
+                finally:
+                    if got:
+                        with anyio.CancelScope(shield=True):
+                            await conn.execute(
+                                "SELECT pg_advisory_unlock(hashtextextended($1, 0))", key
+                            )
+
+    async def _serialize_wallet(self, db: Any, wallet_id: str) -> None:
+        # Until this transaction ends: the session count and the insert are one step.
+        await db.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
+            (_lock_key("sessions", wallet_id),),
+        )
+
+    async def integrity_check(self) -> str:
+        await self._one("SELECT 1")
+        return "ok"
+
+    async def send_inputs(
+        self, wallet_id: str, session_id: str | None, now: int, *, mint: str | None = None
+    ) -> SendInputs:
+        """SqliteStorage.send_inputs in PostgreSQL's words: amounts summed as NUMERIC."""
+        counted = (
+            "status NOT IN ('FAILED', 'REJECTED', 'CANCELLED', 'EXPIRED') "
+            "AND token_mint IS NOT DISTINCT FROM $6"
+        )
+        amount = "CAST(amount AS NUMERIC)"
+        day, hour, month = now - DAY_SECONDS, now - HOUR_SECONDS, now - MONTH_SECONDS
+        params = (wallet_id, session_id, day, hour, month, mint)
+        sql = (
+            "SELECT (SELECT status FROM wallets WHERE id = $1) AS wallet_status, "  # noqa: S608
+            "(SELECT revoked_at FROM sessions WHERE id = $2) AS revoked_at, "
+            "(SELECT active FROM kill_switch WHERE id = 1) AS kill_switch, "
+            "(SELECT document FROM policies WHERE wallet_id = $1) AS policy, "
+            "(SELECT version FROM policies WHERE wallet_id = $1) AS version, "
+            f"SUM(CASE WHEN {counted} AND created_at > $3 THEN {amount} END) AS daily, "
+            f"SUM(CASE WHEN {counted} THEN {amount} END) AS monthly, "
+            "COUNT(CASE WHEN created_at > $4 THEN 1 END) AS hour_count, "
+            "MIN(CASE WHEN created_at > $4 THEN created_at END) AS hour_oldest "
+            "FROM transactions WHERE wallet_id = $1 AND type = 'TRANSFER' "
+            "AND created_at > $5"
+        )
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(sql, *params)
+        assert row is not None
+        return SendInputs(
+            wallet_status=row["wallet_status"],
+            session_revoked=row["revoked_at"] is not None,
+            kill_switch=bool(row["kill_switch"]),
+            policy=row["policy"],
+            policy_version=row["version"] or 0,
+            daily=int(row["daily"] or 0),
+            monthly=int(row["monthly"] or 0),
+            sends_this_hour=row["hour_count"] or 0,
+            oldest_this_hour=row["hour_oldest"],
+        )
