@@ -75,6 +75,12 @@ INITIALIZE = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument(
+        "--compare-src",
+        type=Path,
+        help="also time waiaas-mcp from this source dir (another checkout's packages/mcp/src), "
+        "alternating with the installed one",
+    )
 
 
 Sample = tuple[float, float, float, float]  # initialize, tools/list, first call, CPU
@@ -82,7 +88,7 @@ Sample = tuple[float, float, float, float]  # initialize, tools/list, first call
 
 def main(args: argparse.Namespace) -> bool:
     header(f"waiaas-mcp cold start (spawn → initialize) vs python -c '{SDK_IMPORT}'")
-    _byte_compile()
+    _byte_compile(args.compare_src)
     with temp_dir("waiaas-bench-") as tmp, servers() as started:
         daemon = start_daemon(tmp / "data")
         started.append(daemon)
@@ -97,6 +103,9 @@ def main(args: argparse.Namespace) -> bool:
             "WAIAAS_WALLET_ID": wallet["id"],
         }
         times: dict[str, list[Sample]] = {"pass": [], "import": [], "bare": [], "waiaas-mcp": []}
+        if args.compare_src:
+            times["compared"] = []
+            compared_env = {**env, "PYTHONPATH": str(args.compare_src)}
         for rep in range(args.repeat + 1):
             sample = {
                 "pass": _wall([sys.executable, "-c", "pass"]),
@@ -105,6 +114,8 @@ def main(args: argparse.Namespace) -> bool:
                 "bare": _started([sys.executable, "-c", BARE_SERVER], env, call=False),
                 "waiaas-mcp": _started(mcp_command(), env, call=True),
             }
+            if args.compare_src:
+                sample["compared"] = _started(mcp_command(), compared_env, call=True)
             if rep == 0:
                 continue
             for name, seconds in sample.items():
@@ -119,13 +130,15 @@ def main(args: argparse.Namespace) -> bool:
     return _report(times)
 
 
-def _byte_compile() -> None:
+def _byte_compile(compare_src: Path | None) -> None:
     """Write the .pyc files of waiaas_mcp and waiaas_core, as a (non-editable) install has."""
     import waiaas_core
     import waiaas_mcp
 
     for package in (waiaas_mcp, waiaas_core):
         compileall.compile_dir(Path(package.__file__).parent, quiet=1)
+    if compare_src is not None:
+        compileall.compile_dir(compare_src, quiet=1)
 
 
 def _wall(argv: list[str]) -> Sample:
@@ -216,6 +229,8 @@ def _report(times: dict[str, list[Sample]]) -> bool:
         ["bare MCPServer", ms(med("bare", 0)), ms(med("bare", 1)), "", ms(med("bare", 3))],
         ["waiaas-mcp", ms(init), ms(listed), ms(call), ms(med("waiaas-mcp", 3))],
     ]
+    if "compared" in times:
+        rows.append(["waiaas-mcp from --compare-src"] + [ms(med("compared", i)) for i in range(4)])
     print(
         table(
             ["process", "initialize", "tools/list", "first tools/call", "CPU to the list"],
@@ -225,7 +240,14 @@ def _report(times: dict[str, list[Sample]]) -> bool:
     print(
         f"\nspawn → initialize: {ratio:.3f} x the SDK import ({ms(init - floor)} above it), "
         f"{init / med('bare', 0):.3f} x the bare MCPServer; spawn → tools/list "
-        f"{listed / floor:.3f} x the import; `pass` is {ms(med('pass', 0))}. "
+        f"{listed / floor:.3f} x the import; `pass` is {ms(med('pass', 0))}. CPU to the "
+        f"list: {med('waiaas-mcp', 3) / med('import', 3):.3f} x the import's, "
+        f"{med('waiaas-mcp', 3) / med('bare', 3):.3f} x the bare MCPServer's. "
         f"Target: initialize ≤ {TARGET_RATIO} x the import: {verdict(met)}"
     )
+    if "compared" in times:
+        print(
+            f"--compare-src: spawn → initialize {med('compared', 0) / floor:.3f} x the import, "
+            f"CPU to the list {med('compared', 3) / med('import', 3):.3f} x the import's"
+        )
     return met
