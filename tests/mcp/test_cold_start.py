@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from anyio.streams.text import TextReceiveStream
 
@@ -26,6 +27,7 @@ from tests.mcp.support import WALLET, make_token
 from tests.mcp.test_server import INITIALIZE, INITIALIZED, closed_port
 from waiaas_core.atomic import write_secret_file
 from waiaas_core.paths import token_path
+from waiaas_mcp._http import LazyHttp
 
 pytestmark = pytest.mark.anyio
 
@@ -112,3 +114,21 @@ async def test_nothing_the_first_answers_do_not_need_is_imported_before_them(tmp
     assert "network_error" in result["content"][0]["text"]
     assert {"httpx", "httpcore", "h11"} <= after_call
     assert "waiaas_core.tokens" not in after_call
+
+
+async def test_the_lazy_client_is_made_once_at_first_use_and_never_after_closing():
+    made: list[httpx.AsyncClient] = []
+
+    def factory() -> httpx.AsyncClient:
+        made.append(httpx.AsyncClient())
+        return made[-1]
+
+    async with LazyHttp(factory) as http:
+        assert not http.created and made == []
+        assert http() is http() is made[0]
+    assert made[0].is_closed
+    async with LazyHttp(factory) as unused:
+        pass
+    assert len(made) == 1  # closing an unused one makes nothing
+    with pytest.raises(RuntimeError):
+        unused()
