@@ -203,3 +203,42 @@ async def test_kill_switch_refuses_session_creation_and_mcp_tokens(harness):
     assert (
         await harness.http.post("/v1/sessions", json={"walletId": wallet["id"]}, headers=MASTER)
     ).status_code == 201
+
+
+async def test_the_agent_sees_the_kill_switch_and_a_suspension_in_its_own_session(harness):
+    wallet = await harness.wallet()
+    session = await harness.session(wallet["id"])
+    headers = {"Authorization": f"Bearer {session['token']}"}
+
+    async def own() -> dict:
+        response = await harness.http.get("/v1/session", headers=headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    body = await own()
+    assert body["id"] == session["id"]
+    assert body["killSwitch"] == {"active": False, "reason": None, "since": None}
+    assert body["wallet"] == {
+        "walletId": wallet["id"],
+        "status": "ACTIVE",
+        "reason": None,
+        "since": None,
+    }
+    await _kill(harness, reason="leaked key")
+    assert (await own())["killSwitch"] == {
+        "active": True,
+        "reason": "leaked key",
+        "since": 1_800_000_000,
+    }
+    harness.clock.advance(5)
+    await harness.http.post(
+        f"/v1/wallets/{wallet['id']}/suspend", json={"reason": "odd"}, headers=MASTER
+    )
+    assert (await own())["wallet"] == {
+        "walletId": wallet["id"],
+        "status": "SUSPENDED",
+        "reason": "odd",
+        "since": 1_800_000_005,
+    }
+    await harness.http.delete("/v1/admin/kill-switch", headers=MASTER)
+    assert (await own())["killSwitch"]["active"] is False

@@ -7,12 +7,14 @@ shape those into MCP results in one place (``waiaas_mcp.results``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from waiaas_core.errors import WaiaasError
+from waiaas_mcp._http import LazyHttp, client_of
 from waiaas_mcp.session import SessionManager
+
+if TYPE_CHECKING:
+    import httpx
 
 # A transfer is confirmed before the daemon answers; give the chain time.
 SEND_TIMEOUT = 60.0
@@ -46,7 +48,9 @@ ApiResult = Ok | Expired | NetworkError | ApiError
 class ApiClient:
     """Calls the daemon with the current token; after a 401 the session re-checks once."""
 
-    def __init__(self, http: httpx.AsyncClient, session: SessionManager, *, base_url: str) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient | LazyHttp, session: SessionManager, *, base_url: str
+    ) -> None:
         self._http = http
         self._session = session
         self._base_url = base_url
@@ -103,9 +107,11 @@ class ApiClient:
         json: dict[str, Any] | None,
         timeout: float,
     ) -> httpx.Response | NetworkError:
+        import httpx  # at the first request: see waiaas_mcp._http
+
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
-            return await self._http.request(
+            return await client_of(self._http).request(
                 method, self._url(path), headers=headers, params=params, json=json, timeout=timeout
             )
         except httpx.TransportError as exc:
@@ -116,6 +122,8 @@ class ApiClient:
         request is a fifth of a tool call's CPU on the client side."""
         url = self._urls.get(path)
         if url is None:
+            import httpx
+
             url = httpx.URL(self._base_url + path)
             if len(self._urls) < MAX_CACHED_URLS:  # ids make paths unbounded
                 self._urls[path] = url
@@ -126,6 +134,8 @@ class ApiClient:
             f"The waiaas daemon at {self._base_url} is not reachable ({type(exc).__name__}). "
             "Is 'waiaas-daemon serve' running?"
         )
+        import httpx
+
         sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
         if method != "GET" and sent:
             message += (

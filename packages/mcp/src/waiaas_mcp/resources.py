@@ -14,7 +14,8 @@ from waiaas_mcp import __version__
 from waiaas_mcp.client import ApiClient, Ok
 from waiaas_mcp.config import Settings
 from waiaas_mcp.results import payload, to_json
-from waiaas_mcp.session import SessionManager
+from waiaas_mcp.session import SessionManager, SessionState
+from waiaas_mcp.tools.session import owner_controls
 from waiaas_mcp.tools.wallet import with_ui_amounts
 
 JSON = "application/json"
@@ -63,20 +64,35 @@ def register_resources(
         "waiaas://system/status",
         name="system-status",
         title="System status",
-        description="Whether the wallet daemon is reachable, and this server's session state.",
+        description=(
+            "Whether the wallet daemon is reachable, this server's session state, the "
+            "wallet's status, and `killSwitch` while the owner's kill switch refuses sends."
+        ),
         mime_type=JSON,
     )
     async def system_status() -> str:
         await manager.wait_started()
         health = await api.public_get("/health")
+        controls: dict[str, Any] = {}
+        if isinstance(health, Ok) and manager.state is SessionState.ACTIVE:
+            own = await api.get("/v1/session")
+            controls = owner_controls(own.data) if isinstance(own, Ok) else {}
         info = manager.info()
-        healthy = isinstance(health, Ok) and info["state"] == "active"
+        wallet = controls.get("wallet", {})
+        healthy = (
+            isinstance(health, Ok)
+            and info["state"] == "active"
+            and "killSwitch" not in controls
+            and wallet.get("status", "ACTIVE") == "ACTIVE"
+        )
         status: dict[str, Any] = {
             "status": "ok" if healthy else "degraded",
             "server": {"name": "waiaas-mcp", "version": __version__},
             "daemon": {"baseUrl": settings.base_url, "reachable": isinstance(health, Ok)}
             | payload(health),
-            "wallet": {"id": settings.wallet_id, "name": settings.wallet_name},
+            "wallet": {"id": settings.wallet_id, "name": settings.wallet_name} | wallet,
             "session": info,
         }
+        if "killSwitch" in controls:
+            status["killSwitch"] = controls["killSwitch"]
         return to_json(status)

@@ -9,16 +9,17 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
+import mcp.server.mcpserver.server as _sdk_server
 from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 
 from waiaas_mcp import __version__
+from waiaas_mcp._http import LazyHttp
 from waiaas_mcp._stdio import StdinLines, stdio_transport
 from waiaas_mcp.client import ApiClient
 from waiaas_mcp.config import Settings
@@ -26,6 +27,9 @@ from waiaas_mcp.log import setup_logging
 from waiaas_mcp.resources import register_resources
 from waiaas_mcp.session import SessionManager
 from waiaas_mcp.tools import register_tools
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("waiaas_mcp")
 
@@ -57,13 +61,23 @@ def create_server(
     transport: httpx.AsyncBaseTransport | None = None,
     session_options: dict[str, Any] | None = None,
 ) -> MCPServer:
-    """The MCP server; its lifespan starts the session without waiting for it."""
-    http = httpx.AsyncClient(
-        base_url=settings.base_url,
-        transport=transport,
-        headers={"User-Agent": f"waiaas-mcp/{__version__}"},
-        verify=uses_tls(settings.base_url),
-    )
+    """The MCP server; its lifespan starts the session without waiting for it.
+
+    The HTTP client is made at the first request to the daemon, not here: answering
+    ``initialize`` and ``tools/list`` needs neither it nor httpx (``waiaas_mcp._http``).
+    """
+
+    def make_http() -> httpx.AsyncClient:
+        import httpx
+
+        return httpx.AsyncClient(
+            base_url=settings.base_url,
+            transport=transport,
+            headers={"User-Agent": f"waiaas-mcp/{__version__}"},
+            verify=uses_tls(settings.base_url),
+        )
+
+    http = LazyHttp(make_http)
     session = SessionManager(
         http,
         token_file=settings.token_file,
@@ -84,16 +98,40 @@ def create_server(
             yield {}
             tg.cancel_scope.cancel()
 
-    server = MCPServer(
-        "waiaas",
-        title=f"waiaas wallet{f' {settings.wallet_name}' if settings.wallet_name else ''}",
-        version=__version__,
-        instructions=INSTRUCTIONS,
-        lifespan=lifespan,
-    )
+    with _sdk_logging_setup_skipped():
+        server = MCPServer(
+            "waiaas",
+            title=f"waiaas wallet{f' {settings.wallet_name}' if settings.wallet_name else ''}",
+            version=__version__,
+            instructions=INSTRUCTIONS,
+            lifespan=lifespan,
+        )
     register_tools(server, api, session)
     register_resources(server, api, session, settings)
     return server
+
+
+@contextmanager
+def _sdk_logging_setup_skipped() -> Iterator[None]:
+    """MCPServer() without the SDK's ``configure_logging`` when logging is set up already.
+
+    That function imports rich (when installed: ~50 ms) to build a handler and gives it
+    to ``logging.basicConfig``, which does nothing once the root logger has a handler
+    (``setup_logging`` gave it ours). Skipping it then changes nothing but the time.
+    """
+    if not logging.getLogger().handlers or not hasattr(_sdk_server, "configure_logging"):
+        yield
+        return
+    original = _sdk_server.configure_logging
+    _sdk_server.configure_logging = _no_logging_setup
+    try:
+        yield
+    finally:
+        _sdk_server.configure_logging = original
+
+
+def _no_logging_setup(*_args: object, **_kwargs: object) -> None:
+    return None
 
 
 def uses_tls(base_url: str) -> bool:

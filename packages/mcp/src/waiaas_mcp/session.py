@@ -1,7 +1,8 @@
 """SessionManager: loads the MCP session token, renews it before it expires, recovers it.
 
 Independent of the MCP SDK (anyio, httpx and the token file only), so it is tested alone
-on a fake clock. States: ``active`` (a usable token), ``expired``, ``error``.
+on a fake clock. States: ``active`` (a usable token), ``expired``, ``error``. httpx is
+imported at the first renewal, not before (``waiaas_mcp._http``).
 """
 
 from __future__ import annotations
@@ -17,18 +18,21 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import anyio
 import anyio.abc
-import httpx
 
 from waiaas_core.atomic import write_secret_file
 from waiaas_core.errors import WaiaasError
 from waiaas_core.paths import TOKENS_DIR, ensure_private_dir
+from waiaas_mcp._http import LazyHttp, client_of
 from waiaas_mcp.log import SESSION_LOGGER
 from waiaas_mcp.token_file import TokenFileError, read_token_file
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(SESSION_LOGGER)
 
@@ -80,7 +84,7 @@ class SessionManager:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | LazyHttp,
         *,
         token_file: Path | None,
         env_token: str | None = None,
@@ -408,12 +412,16 @@ class SessionManager:
 
     async def _put_renew(self, token: Token) -> httpx.Response | None:
         """PUT .../renew with retries on network errors and 429/5xx; None once they run out."""
+        import httpx  # at the first renewal: see waiaas_mcp._http
+
         url = f"/v1/sessions/{quote(token.session_id, safe='')}/renew"
         headers = {"Authorization": f"Bearer {token.raw}"}
         retries = len(self._retry_delays)
         for attempt in range(retries + 1):
             try:
-                response = await self._http.put(url, headers=headers, timeout=self._request_timeout)
+                response = await client_of(self._http).put(
+                    url, headers=headers, timeout=self._request_timeout
+                )
             except httpx.TransportError as exc:
                 cause = f"network error ({type(exc).__name__})"
             else:

@@ -19,7 +19,7 @@ def kill_switch_model(row: KillSwitchRow) -> KillSwitch:
     return KillSwitch(active=row.active, reason=row.reason, since=row.since)
 
 
-def _control(wallet: WalletRow) -> WalletControl:
+def wallet_control(wallet: WalletRow) -> WalletControl:
     return WalletControl(
         wallet_id=wallet.id,
         status=wallet.status,  # type: ignore[arg-type]
@@ -43,7 +43,7 @@ async def kill_switch_off(request: Request) -> KillSwitch:
 async def suspend_wallet(request: Request, body: Decision) -> WalletControl:
     """Suspend a wallet: its sends are refused until it is resumed."""
     wallet_id = path_id(request, "id", "WALLET_NOT_FOUND")
-    return _control(await controls.suspend(state_of(request), wallet_id, body.reason))
+    return wallet_control(await controls.suspend(state_of(request), wallet_id, body.reason))
 
 
 async def resume_wallet(request: Request) -> WalletControl:
@@ -51,7 +51,7 @@ async def resume_wallet(request: Request) -> WalletControl:
     wallet_id = path_id(request, "id", "WALLET_NOT_FOUND")
     wallet = await controls.resume(state_of(request), wallet_id)
     state_of(request).wake_scheduler()
-    return _control(wallet)
+    return wallet_control(wallet)
 
 
 def routes() -> list[Route]:

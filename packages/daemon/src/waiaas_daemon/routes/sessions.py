@@ -10,8 +10,10 @@ from waiaas_core.errors import WaiaasError
 from waiaas_daemon import sessions
 from waiaas_daemon.api import operation, path_id
 from waiaas_daemon.auth import bearer_token, state_of
+from waiaas_daemon.routes.controls import kill_switch_model, wallet_control
 from waiaas_daemon.schemas.sessions import (
     Constraints,
+    OwnSession,
     Session,
     SessionCreate,
     SessionCreated,
@@ -114,9 +116,18 @@ async def renew_session(request: Request) -> SessionRenewed:
     )
 
 
-async def get_own_session(request: Request) -> Session:
-    """The token's own session: renewals, limits and constraints."""
-    return session_model(state_of(request), request.state.auth.session)
+async def get_own_session(request: Request) -> OwnSession:
+    """The token's own session: renewals, limits, constraints; the kill switch, the wallet."""
+    state = state_of(request)
+    session: SessionRow = request.state.auth.session
+    wallet = await state.db.get_wallet(session.wallet_id)
+    if wallet is None:  # pragma: no cover - a session's wallet is never deleted
+        raise WaiaasError("WALLET_NOT_FOUND")
+    return OwnSession(
+        **msgspec.structs.asdict(session_model(state, session)),
+        kill_switch=kill_switch_model(await state.db.get_kill_switch()),
+        wallet=wallet_control(wallet),
+    )
 
 
 def routes() -> list[Route]:

@@ -17,7 +17,8 @@ from waiaas_daemon.schemas._base import (
     check_address,
     check_amount,
 )
-from waiaas_daemon.schemas.system import UnixTime
+from waiaas_daemon.schemas.policy import WalletControl
+from waiaas_daemon.schemas.system import KillSwitch, UnixTime
 
 # Its bounds are the operator's settings: checked by the route, written into the
 # document by openapi.py.
@@ -90,6 +91,16 @@ class Session(Model):
     created_at: UnixTime
     last_renewed_at: UnixTime | None
     constraints: dict[str, Any] | None
+
+
+class OwnSession(Session):
+    """``GET /v1/session``: the session, and what refuses its sends before any policy.
+
+    An agent learns of the kill switch and of a suspension here, not only from a 403.
+    """
+
+    kill_switch: KillSwitch
+    wallet: WalletControl
 
 
 class SessionList(Model):

@@ -22,6 +22,30 @@ FROM_DAEMON = (
     "lastRenewedAt",
     "constraints",
 )
+KILL_SWITCH_MESSAGE = (
+    "The wallet owner has turned the kill switch on: every send is refused "
+    "(KILL_SWITCH_ACTIVE) until the owner turns it off. Reading still works. Tell the "
+    "user; do not retry sends meanwhile."
+)
+
+
+def owner_controls(daemon: Any) -> dict[str, Any]:
+    """From GET /v1/session: ``killSwitch`` while it is on (absent when off), the wallet."""
+    if not isinstance(daemon, dict):
+        return {}
+    controls: dict[str, Any] = {}
+    kill_switch = daemon.get("killSwitch")
+    if isinstance(kill_switch, dict) and kill_switch.get("active") is True:
+        controls["killSwitch"] = {
+            "active": True,
+            "reason": kill_switch.get("reason"),
+            "since": kill_switch.get("since"),
+            "message": KILL_SWITCH_MESSAGE,
+        }
+    wallet = daemon.get("wallet")
+    if isinstance(wallet, dict):
+        controls["wallet"] = {key: wallet.get(key) for key in ("status", "reason", "since")}
+    return controls
 
 
 def session_info(local: dict[str, Any], daemon: Any) -> dict[str, Any]:
@@ -30,6 +54,7 @@ def session_info(local: dict[str, Any], daemon: Any) -> dict[str, Any]:
     body.setdefault("constraints", None)
     if isinstance(daemon, dict) and daemon.get("id") in (None, body.get("sessionId")):
         body |= {key: daemon[key] for key in FROM_DAEMON if key in daemon}
+        body |= owner_controls(daemon)
     return body
 
 
@@ -41,7 +66,9 @@ def register(server: MCPServer, api: ApiClient, manager: SessionManager) -> None
         Returns JSON {state ("active", "expired" or "error"), sessionId, walletId, label,
         expiresAt, absoluteExpiresAt (unix seconds; the session renews itself until then),
         renewalCount, maxRenewals, constraints (this session's hard caps: maxAmountPerTx,
-        maxAmountPerDay in base units, allowedRecipients; null when none), renewing}.
+        maxAmountPerDay in base units, allowedRecipients; null when none), renewing,
+        wallet {status ("ACTIVE", "SUSPENDED"), reason, since}}, and killSwitch {active,
+        reason, since, message} only while the owner's kill switch refuses every send.
         Without a valid session the answer says session_expired and what the owner must run.
         """
         await manager.wait_started()
