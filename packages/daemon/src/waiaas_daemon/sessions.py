@@ -19,6 +19,9 @@ from waiaas_daemon.storage import Event, LimitReached, NewSession, SessionRow
 from waiaas_daemon.token_files import TokenFileUpdate
 
 MCP_LABEL = "mcp"
+#: A remote MCP session (``waiaas mcp setup --http``): its first token is a static bearer
+#: for ``/mcp`` and the daemon renews the session itself (docs/notes/remote-mcp.md).
+HTTP_MCP_LABEL = "mcp-http"
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,82 @@ async def authenticate(state: DaemonState, token: str) -> Authenticated:
     if in_grace:
         return Authenticated(claims, session)
     raise WaiaasError("INVALID_TOKEN", "The token has been replaced by a renewal.")
+
+
+async def authenticate_remote(state: DaemonState, token: str) -> Authenticated:
+    """sessionAuth as ``/mcp`` applies it: ``authenticate``, and for an ``mcp-http``
+    session its original token too, for as long as the session lives.
+
+    The original token is the one the daemon signed at creation (``iat`` is the
+    session's ``created_at``); its own ``exp`` no longer counts, the session's row
+    does: not revoked, not past its renewed expiry, not past the absolute lifetime.
+    """
+    try:
+        return await authenticate(state, token)
+    except WaiaasError as exc:
+        if exc.code not in ("SESSION_EXPIRED", "INVALID_TOKEN"):
+            raise
+        # Signature and claims only (now=0): the row below judges the lifetime.
+        claims = verify_session_token(token, state.jwt_secret, now=0)
+        session = await state.db.get_session(claims.session_id)
+        if session is None or not _is_original(session, claims):
+            raise
+    if session.revoked_at is not None:
+        raise WaiaasError("SESSION_REVOKED")
+    now = state.clock()
+    if session.expires_at <= now or absolute_expiry(state, session) <= now:
+        raise WaiaasError("SESSION_EXPIRED")
+    return Authenticated(claims, session)
+
+
+def _is_original(session: SessionRow, claims: SessionClaims) -> bool:
+    return (
+        session.label == HTTP_MCP_LABEL
+        and session.wallet_id == claims.wallet_id
+        and claims.issued_at == session.created_at
+    )
+
+
+async def renew_remote(state: DaemonState, session: SessionRow) -> SessionRow:
+    """The daemon renews an ``mcp-http`` session when a request arrives past half its TTL.
+
+    The same bounds as ``PUT /renew``: max_renewals and the absolute lifetime; the new
+    token never leaves the daemon (the client keeps its original bearer). A concurrent
+    request that renewed first wins the compare-and-swap; this one goes on unrenewed.
+    """
+    if session.label != HTTP_MCP_LABEL or session.revoked_at is not None:
+        return session
+    now = state.clock()
+    issued_at = session.last_renewed_at or session.created_at
+    if now - issued_at < session.ttl / 2 or session.renewal_count >= state.settings.max_renewals:
+        return session
+    absolute = absolute_expiry(state, session)
+    expires_at = min(int(now) + session.ttl, absolute)
+    if expires_at <= session.expires_at:
+        return session  # capped by the absolute lifetime: a renewal would gain nothing
+    new_token = _sign(state, session.id, session.wallet_id, int(now), expires_at)
+    renewed = await state.db.swap_session_token(
+        session.id,
+        session.token_hash,
+        token_hash(new_token),
+        expires_at=expires_at,
+        now=int(now),
+        prev_valid_until=now + state.settings.renewal_grace,
+        events=[
+            Event(
+                f"session:{session.id}",
+                "session.renew",
+                session.wallet_id,
+                session.id,
+                details={
+                    "expiresAt": expires_at,
+                    "renewal": session.renewal_count + 1,
+                    "by": "daemon",
+                },
+            )
+        ],
+    )
+    return renewed or session
 
 
 async def renew(state: DaemonState, session_id: str, token: str) -> Issued:
