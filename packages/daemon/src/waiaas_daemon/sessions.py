@@ -22,6 +22,9 @@ MCP_LABEL = "mcp"
 #: A remote MCP session (``waiaas mcp setup --http``): its first token is a static bearer
 #: for ``/mcp`` and the daemon renews the session itself (docs/notes/remote-mcp.md).
 HTTP_MCP_LABEL = "mcp-http"
+#: Labels of which a wallet has one active session: a new one replaces (revokes) the
+#: earlier and keeps its constraints unless given. Neither touches the other.
+REPLACED_LABELS = (MCP_LABEL, HTTP_MCP_LABEL)
 
 
 @dataclass(frozen=True)
@@ -99,10 +102,10 @@ async def _create(
     # provision a session, e.g. to recover the agent's token before resuming.
     if wallet.status == "TERMINATED":
         raise WaiaasError("WALLET_TERMINATED")
-    if label == MCP_LABEL and constraints is None:
-        # A new mcp session replaces the old one: re-running setup to recover must
-        # never silently lift a limit. ``{}`` (given, empty) clears them.
-        constraints = await current_mcp_constraints(state, wallet_id)
+    if label in REPLACED_LABELS and constraints is None:
+        # A new mcp (or mcp-http) session replaces the old one: re-running setup to
+        # recover must never silently lift a limit. ``{}`` (given, empty) clears them.
+        constraints = await current_mcp_constraints(state, wallet_id, label)
     constraints = constraints or None
     now = state.now()
     session_id = str(uuid.uuid4())
@@ -128,7 +131,7 @@ async def _create(
             new,
             limit=state.settings.max_sessions_per_wallet,
             now=now,
-            replace_label=MCP_LABEL if label == MCP_LABEL else None,
+            replace_label=label if label in REPLACED_LABELS else None,
             before_commit=None if update is None else update.before_commit,
             after_commit=None if update is None else update.after_commit,
             events=[
@@ -358,10 +361,13 @@ async def revoke(state: DaemonState, session_id: str) -> SessionRow:
     return revoked
 
 
-async def current_mcp_constraints(state: DaemonState, wallet_id: str) -> dict[str, Any] | None:
-    """The constraints of the wallet's active ``mcp`` session, which a new one inherits."""
+async def current_mcp_constraints(
+    state: DaemonState, wallet_id: str, label: str | None = MCP_LABEL
+) -> dict[str, Any] | None:
+    """The constraints of the wallet's active ``mcp`` (or ``label``) session, which a new
+    one inherits."""
     now = state.now()
     for session in reversed(await state.db.list_sessions(wallet_id)):
-        if session.label == MCP_LABEL and session.revoked_at is None and session.expires_at > now:
+        if session.label == label and session.revoked_at is None and session.expires_at > now:
             return session.constraints
     return None
