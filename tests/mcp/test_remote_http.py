@@ -115,6 +115,7 @@ async def test_http_serves_the_stdio_tools_with_the_same_results(daemon: Daemon,
         sessions = plain.get("/v1/sessions", headers=daemon.master).json()["items"]
     labels = sorted(s["label"] for s in sessions if s["status"] == "ACTIVE")
     assert labels == ["mcp", "mcp-http"]
+    assert remote["token"] not in daemon.log
 
 
 def result_json_text(result: Any) -> Any:

@@ -11,17 +11,25 @@ imports this package.
 
 from __future__ import annotations
 
-from mcp.server.mcpserver import MCPServer
+from typing import TYPE_CHECKING
 
-from waiaas_core.agent.api import Api, SessionSource
-from waiaas_core.agent.resources import register_resources
-from waiaas_core.agent.tools import register_tools
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+    from waiaas_core.agent.api import Api, SessionSource
 
 
 def register_agent(server: MCPServer, api: Api, source: SessionSource) -> None:
-    """Every tool and resource, on ``server``."""
+    """Every tool and resource, on ``server``.
+
+    Imported here, not at the top: ``waiaas_core.agent.api`` (the result kinds) is
+    needed before the tools are, and must not pay for the SDK and pydantic.
+    """
+    from waiaas_core.agent.resources import register_resources
+    from waiaas_core.agent.tools import register_tools
+
     register_tools(server, api, source)
     register_resources(server, api, source)
 
 
-__all__ = ["Api", "SessionSource", "register_agent"]
+__all__ = ["register_agent"]
