@@ -191,3 +191,27 @@ async def test_no_or_a_forged_bearer_is_refused_before_mcp(harness: Harness):
         assert refused.status_code == 401
         assert refused.json()["code"] == "INVALID_TOKEN"
         assert refused.headers["www-authenticate"] == 'Bearer realm="waiaas"'
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("http://127.0.0.1:3100", True),
+        ("http://localhost", True),
+        ("https://[::1]:8443", True),
+        ("http://wallet.lan:3100", True),  # the allow_remote host
+        ("http://evil.example", False),
+        ("http://127.0.0.1.evil.example", False),
+        ("http://localhost:3100/path", False),
+        ("null", False),
+        ("file://", False),
+        ("ftp://localhost", False),
+        ("http://localhost:0", False),
+    ],
+)
+def test_origin_must_be_one_of_the_daemons_host_names(origin: str, allowed: bool):
+    from waiaas_daemon.middleware import LOOPBACK_NAMES
+    from waiaas_daemon.remote_mcp import RemoteMcp
+
+    remote = RemoteMcp(None, LOOPBACK_NAMES | {"wallet.lan"})  # type: ignore[arg-type]
+    assert remote._origin_allowed(origin) is allowed
