@@ -183,3 +183,7 @@ async def test_http_refuses_no_token_a_revoked_session_a_foreign_host_and_origin
     assert revoked.status_code == 401
     assert revoked.json()["code"] == "SESSION_REVOKED"
     assert "wai_sess_" not in revoked.text
+
+    # The MCP transport runs in the daemon's lifespan: SIGTERM still ends it cleanly.
+    assert daemon.stop() == 0
+    assert "Traceback" not in daemon.log
