@@ -1,4 +1,4 @@
-"""The resources (waiaas_mcp/resources.py) through an in-process MCP client."""
+"""The resources (waiaas_core/agent/resources.py, stdio side) through an in-process MCP client."""
 
 from __future__ import annotations
 

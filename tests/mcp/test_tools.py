@@ -1,4 +1,4 @@
-"""The tools (waiaas_mcp/tools/*.py) through an in-process MCP client and a fake daemon."""
+"""The tools (waiaas_core/agent/tools, stdio side): in-process MCP client, fake daemon."""
 
 from __future__ import annotations
 

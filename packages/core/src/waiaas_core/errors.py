@@ -66,6 +66,7 @@ ERRORS: dict[str, ErrorSpec] = _table(
     ErrorSpec("RATE_LIMITED", 429, True, "Too many requests; slow down."),
     ErrorSpec("PAYLOAD_TOO_LARGE", 413, False, "The request body is too large."),
     ErrorSpec("INVALID_HOST", 400, False, "The Host header is not a loopback name."),
+    ErrorSpec("INVALID_ORIGIN", 403, False, "The Origin header is not one this daemon serves."),
     ErrorSpec("NOT_FOUND", 404, False, "No such route."),
     ErrorSpec("METHOD_NOT_ALLOWED", 405, False, "The route does not accept this method."),
     ErrorSpec("POLICY_DENIED", 403, False, "The wallet's policy forbids this."),

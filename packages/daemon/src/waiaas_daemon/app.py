@@ -11,13 +11,15 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon import console
-from waiaas_daemon.middleware import BodyLimit, HostGuard, request_id
+from waiaas_daemon.middleware import LOOPBACK_NAMES, BodyLimit, HostGuard, request_id
 from waiaas_daemon.notify import Notifier
 from waiaas_daemon.pending import running_scheduler
+from waiaas_daemon.remote_mcp import PATH as MCP_PATH
+from waiaas_daemon.remote_mcp import RemoteMcp
 from waiaas_daemon.routes import (
     admin,
     agent_wallet,
@@ -70,6 +72,7 @@ class DaemonApp(Starlette):
     """The daemon's app; ``daemon`` is read by every request (auth.state_of)."""
 
     daemon: DaemonState
+    remote_mcp: RemoteMcp
 
 
 @asynccontextmanager
@@ -79,7 +82,12 @@ async def lifespan(app: DaemonApp) -> AsyncIterator[None]:
         log.info("reconciled %d unsettled transactions", settled)
     # After reconciliation: queued sends whose time came while we were down run now.
     # The notifier too: outbox rows left by the last run are delivered now, never by a request.
-    async with running_scheduler(app.daemon), _notifying(app.daemon.notifier):
+    # The MCP transport's task group serves /mcp: it runs for the daemon's lifetime.
+    async with (
+        running_scheduler(app.daemon),
+        _notifying(app.daemon.notifier),
+        app.remote_mcp.running(),
+    ):
         yield
 
 
@@ -116,8 +124,11 @@ def api_routes() -> list[Route]:
 
 
 def create_app(state: DaemonState) -> DaemonApp:
+    remote_mcp = RemoteMcp(state, allowed_hosts=LOOPBACK_NAMES | set(_extra_hosts(state)))
+    # /mcp is not in the OpenAPI document: it speaks MCP (docs/mcp.md "Over HTTP").
+    mcp_route: BaseRoute = Route(MCP_PATH, remote_mcp, methods=["GET", "POST", "DELETE"])
     app = DaemonApp(
-        routes=[*api_routes(), *console.routes(state)],
+        routes=[*api_routes(), mcp_route, *console.routes(state)],
         middleware=[
             Middleware(HostGuard, extra_hosts=_extra_hosts(state)),
             Middleware(BodyLimit),
@@ -130,6 +141,8 @@ def create_app(state: DaemonState) -> DaemonApp:
         },
     )
     app.daemon = state
+    app.remote_mcp = remote_mcp
+    remote_mcp.bind(app)
     return app
 
 

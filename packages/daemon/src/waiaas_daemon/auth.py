@@ -14,9 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon.sessions import authenticate
+from waiaas_daemon.sessions import authenticate, authenticate_remote
 from waiaas_daemon.state import DaemonState
 from waiaas_daemon.storage import Event
+
+#: Set by waiaas_daemon.remote_mcp on its in-process calls only; no client can set it.
+REMOTE_SCOPE_KEY = "waiaas.remote_mcp"
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -70,7 +73,9 @@ async def _record_master_failure(state: DaemonState, request: Request) -> None:
 def session_auth(endpoint: Endpoint) -> Endpoint:
     @functools.wraps(endpoint)
     async def guarded(request: Request) -> Response:
-        request.state.auth = await authenticate(state_of(request), bearer_token(request))
+        # A tool call of /mcp, in process: the bearer is judged as /mcp judges it.
+        check = authenticate_remote if REMOTE_SCOPE_KEY in request.scope else authenticate
+        request.state.auth = await check(state_of(request), bearer_token(request))
         return await endpoint(request)
 
     guarded.auth = "session"  # type: ignore[attr-defined]

@@ -19,6 +19,12 @@ from waiaas_daemon.storage import Event, LimitReached, NewSession, SessionRow
 from waiaas_daemon.token_files import TokenFileUpdate
 
 MCP_LABEL = "mcp"
+#: A remote MCP session (``waiaas mcp setup --http``): its first token is a static bearer
+#: for ``/mcp`` and the daemon renews the session itself (docs/notes/remote-mcp.md).
+HTTP_MCP_LABEL = "mcp-http"
+#: Labels of which a wallet has one active session: a new one replaces (revokes) the
+#: earlier and keeps its constraints unless given. Neither touches the other.
+REPLACED_LABELS = (MCP_LABEL, HTTP_MCP_LABEL)
 
 
 @dataclass(frozen=True)
@@ -96,10 +102,10 @@ async def _create(
     # provision a session, e.g. to recover the agent's token before resuming.
     if wallet.status == "TERMINATED":
         raise WaiaasError("WALLET_TERMINATED")
-    if label == MCP_LABEL and constraints is None:
-        # A new mcp session replaces the old one: re-running setup to recover must
-        # never silently lift a limit. ``{}`` (given, empty) clears them.
-        constraints = await current_mcp_constraints(state, wallet_id)
+    if label in REPLACED_LABELS and constraints is None:
+        # A new mcp (or mcp-http) session replaces the old one: re-running setup to
+        # recover must never silently lift a limit. ``{}`` (given, empty) clears them.
+        constraints = await current_mcp_constraints(state, wallet_id, label)
     constraints = constraints or None
     now = state.now()
     session_id = str(uuid.uuid4())
@@ -125,7 +131,7 @@ async def _create(
             new,
             limit=state.settings.max_sessions_per_wallet,
             now=now,
-            replace_label=MCP_LABEL if label == MCP_LABEL else None,
+            replace_label=label if label in REPLACED_LABELS else None,
             before_commit=None if update is None else update.before_commit,
             after_commit=None if update is None else update.after_commit,
             events=[
@@ -197,6 +203,82 @@ async def authenticate(state: DaemonState, token: str) -> Authenticated:
     if in_grace:
         return Authenticated(claims, session)
     raise WaiaasError("INVALID_TOKEN", "The token has been replaced by a renewal.")
+
+
+async def authenticate_remote(state: DaemonState, token: str) -> Authenticated:
+    """sessionAuth as ``/mcp`` applies it: ``authenticate``, and for an ``mcp-http``
+    session its original token too, for as long as the session lives.
+
+    The original token is the one the daemon signed at creation (``iat`` is the
+    session's ``created_at``); its own ``exp`` no longer counts, the session's row
+    does: not revoked, not past its renewed expiry, not past the absolute lifetime.
+    """
+    try:
+        return await authenticate(state, token)
+    except WaiaasError as exc:
+        if exc.code not in ("SESSION_EXPIRED", "INVALID_TOKEN"):
+            raise
+        # Signature and claims only (now=0): the row below judges the lifetime.
+        claims = verify_session_token(token, state.jwt_secret, now=0)
+        session = await state.db.get_session(claims.session_id)
+        if session is None or not _is_original(session, claims):
+            raise
+    if session.revoked_at is not None:
+        raise WaiaasError("SESSION_REVOKED")
+    now = state.clock()
+    if session.expires_at <= now or absolute_expiry(state, session) <= now:
+        raise WaiaasError("SESSION_EXPIRED")
+    return Authenticated(claims, session)
+
+
+def _is_original(session: SessionRow, claims: SessionClaims) -> bool:
+    return (
+        session.label == HTTP_MCP_LABEL
+        and session.wallet_id == claims.wallet_id
+        and claims.issued_at == session.created_at
+    )
+
+
+async def renew_remote(state: DaemonState, session: SessionRow) -> SessionRow:
+    """The daemon renews an ``mcp-http`` session when a request arrives past half its TTL.
+
+    The same bounds as ``PUT /renew``: max_renewals and the absolute lifetime; the new
+    token never leaves the daemon (the client keeps its original bearer). A concurrent
+    request that renewed first wins the compare-and-swap; this one goes on unrenewed.
+    """
+    if session.label != HTTP_MCP_LABEL or session.revoked_at is not None:
+        return session
+    now = state.clock()
+    issued_at = session.last_renewed_at or session.created_at
+    if now - issued_at < session.ttl / 2 or session.renewal_count >= state.settings.max_renewals:
+        return session
+    absolute = absolute_expiry(state, session)
+    expires_at = min(int(now) + session.ttl, absolute)
+    if expires_at <= session.expires_at:
+        return session  # capped by the absolute lifetime: a renewal would gain nothing
+    new_token = _sign(state, session.id, session.wallet_id, int(now), expires_at)
+    renewed = await state.db.swap_session_token(
+        session.id,
+        session.token_hash,
+        token_hash(new_token),
+        expires_at=expires_at,
+        now=int(now),
+        prev_valid_until=now + state.settings.renewal_grace,
+        events=[
+            Event(
+                f"session:{session.id}",
+                "session.renew",
+                session.wallet_id,
+                session.id,
+                details={
+                    "expiresAt": expires_at,
+                    "renewal": session.renewal_count + 1,
+                    "by": "daemon",
+                },
+            )
+        ],
+    )
+    return renewed or session
 
 
 async def renew(state: DaemonState, session_id: str, token: str) -> Issued:
@@ -279,10 +361,13 @@ async def revoke(state: DaemonState, session_id: str) -> SessionRow:
     return revoked
 
 
-async def current_mcp_constraints(state: DaemonState, wallet_id: str) -> dict[str, Any] | None:
-    """The constraints of the wallet's active ``mcp`` session, which a new one inherits."""
+async def current_mcp_constraints(
+    state: DaemonState, wallet_id: str, label: str | None = MCP_LABEL
+) -> dict[str, Any] | None:
+    """The constraints of the wallet's active ``mcp`` (or ``label``) session, which a new
+    one inherits."""
     now = state.now()
     for session in reversed(await state.db.list_sessions(wallet_id)):
-        if session.label == MCP_LABEL and session.revoked_at is None and session.expires_at > now:
+        if session.label == label and session.revoked_at is None and session.expires_at > now:
             return session.constraints
     return None

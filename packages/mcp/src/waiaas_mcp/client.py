@@ -1,48 +1,43 @@
 """ApiClient: the daemon's REST API called with the session's token, every answer classified.
 
-Each call returns one of Ok, Expired, NetworkError or ApiError; tools and resources
-shape those into MCP results in one place (``waiaas_mcp.results``).
+Each call returns one of Ok, Expired, NetworkError or ApiError (``waiaas_core.agent.api``,
+whose ``Api`` this implements); the tools shape those in ``waiaas_core.agent.results``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from waiaas_core.errors import WaiaasError
+from waiaas_core.agent.api import (
+    DEFAULT_TIMEOUT,
+    SEND_TIMEOUT,
+    ApiError,
+    ApiResult,
+    Expired,
+    NetworkError,
+    Ok,
+    classify,
+    retry_after,
+)
 from waiaas_mcp._http import LazyHttp, client_of
 from waiaas_mcp.session import SessionManager
 
 if TYPE_CHECKING:
     import httpx
 
-# A transfer is confirmed before the daemon answers; give the chain time.
-SEND_TIMEOUT = 60.0
-DEFAULT_TIMEOUT = 15.0
+__all__ = [
+    "SEND_TIMEOUT",
+    "ApiClient",
+    "ApiError",
+    "ApiResult",
+    "Expired",
+    "NetworkError",
+    "Ok",
+    "classify",
+    "retry_after",
+]
+
 MAX_CACHED_URLS = 64
-
-
-@dataclass(frozen=True)
-class Ok:
-    data: Any
-
-
-@dataclass(frozen=True)
-class Expired:
-    message: str
-
-
-@dataclass(frozen=True)
-class NetworkError:
-    message: str
-
-
-@dataclass(frozen=True)
-class ApiError:
-    error: WaiaasError
-
-
-ApiResult = Ok | Expired | NetworkError | ApiError
 
 
 class ApiClient:
@@ -145,24 +140,3 @@ class ApiClient:
 
     def _expired(self) -> Expired:
         return Expired(self._session.problem or "The session token is no longer valid.")
-
-
-def classify(response: httpx.Response) -> Ok | ApiError:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if response.is_success:
-        if body is None:
-            return ApiError(WaiaasError("INTERNAL_ERROR", "The daemon's answer is not JSON."))
-        return Ok(body)
-    error = WaiaasError.from_body(body, response.status_code)
-    error.retry_after = retry_after(response.headers.get("Retry-After"))
-    return ApiError(error)
-
-
-def retry_after(header: str | None) -> int | None:
-    """Whole seconds from a Retry-After header; an HTTP date or garbage is None."""
-    if header is None or not header.strip().isdigit() or len(header.strip()) > 9:
-        return None
-    return int(header.strip())

@@ -18,15 +18,15 @@ import mcp.server.mcpserver.server as _sdk_server
 from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 
+from waiaas_core.agent import register_agent
 from waiaas_mcp import __version__
 from waiaas_mcp._http import LazyHttp
 from waiaas_mcp._stdio import StdinLines, stdio_transport
 from waiaas_mcp.client import ApiClient
 from waiaas_mcp.config import Settings
+from waiaas_mcp.local_session import LocalSession
 from waiaas_mcp.log import setup_logging
-from waiaas_mcp.resources import register_resources
 from waiaas_mcp.session import SessionManager
-from waiaas_mcp.tools import register_tools
 
 if TYPE_CHECKING:
     import httpx
@@ -106,8 +106,7 @@ def create_server(
             instructions=INSTRUCTIONS,
             lifespan=lifespan,
         )
-    register_tools(server, api, session)
-    register_resources(server, api, session, settings)
+    register_agent(server, api, LocalSession(api, session, settings))
     return server
 
 

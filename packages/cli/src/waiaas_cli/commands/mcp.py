@@ -2,7 +2,9 @@
 
 The nine steps of SPEC 10: health, master password, wallet choice, an ``mcp``
 session, the token file, a report, the Claude Desktop snippet, the config
-location, and with ``--write-config`` a merge into that file. ``--max-per-tx``,
+location, and with ``--write-config`` a merge into that file. With ``--http`` the
+session is an ``mcp-http`` one for the daemon's own ``/mcp`` (Streamable HTTP): no
+token file, and the client config printed carries the token as a bearer. ``--max-per-tx``,
 ``--max-per-day`` and ``--allow-recipient`` (SOL, exact) become the session's
 constraints; the report shows them and the wallet policy, and warns when
 nothing limits the session.
@@ -10,11 +12,13 @@ nothing limits the session.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -31,13 +35,14 @@ from waiaas_core.errors import WaiaasError
 from waiaas_core.paths import ensure_private_dir, token_path
 
 MCP_LABEL = "mcp"
+HTTP_MCP_LABEL = "mcp-http"
 
 
 @dataclass(frozen=True)
 class Provisioned:
     wallet: WalletRef
     session_id: str
-    token_path: Path
+    token_path: Path | None
     expires_at: Any
     token: str
     constraints: dict[str, Any] | None
@@ -90,6 +95,14 @@ def mcp() -> None:
     help="Clear the session's limits (without any limit option, those of the MCP session "
     "it replaces are kept).",
 )
+@click.option(
+    "--http",
+    "over_http",
+    is_flag=True,
+    help="For an MCP client that connects to the daemon's /mcp over HTTP (another machine, "
+    "a hosted agent framework): print its config with the session token as a bearer. "
+    "Replaces the wallet's earlier --http session, never the stdio one.",
+)
 @daemon_options
 @password_option
 @pass_state
@@ -103,16 +116,28 @@ def setup(
     max_per_day: int | None,
     recipients: tuple[str, ...],
     no_limits: bool,
+    over_http: bool,
 ) -> None:
     """Create an MCP session for a wallet and print the Claude Desktop config.
 
     The session token goes to DATA_DIR/mcp-tokens/<walletId> (mode 0600), never to
     the screen; the waiaas-mcp server reads and renews it there. Running setup
     again replaces the wallet's earlier MCP session.
+
+    With --http: a session for the daemon's /mcp instead, whose token the client
+    config printed carries (the daemon renews that session while it is used).
     """
     if wallet_id and all_wallets:
         raise click.UsageError("--wallet and --all cannot be used together.")
     constraints = build_constraints(max_per_tx, max_per_day, recipients, no_limits)
+    if over_http:
+        if write_config:
+            raise click.UsageError(
+                "--write-config writes Claude Desktop's stdio entries; it cannot be used "
+                "with --http."
+            )
+        setup_http(state, wallet_id, all_wallets, expires_in, constraints)
+        return
     config_path = claude_config_path()
     if write_config:
         load_config(config_path)  # an unusable file stops us before the password is asked
@@ -141,6 +166,81 @@ def setup(
         write(config_path, snippet["mcpServers"])
     else:
         click.echo("Run again with --write-config to merge the entries into it.")
+
+
+def setup_http(
+    state: State,
+    wallet_id: str | None,
+    all_wallets: bool,
+    expires_in: int | None,
+    constraints: dict[str, Any] | None,
+) -> None:
+    """``--http``: an ``mcp-http`` session per wallet and the Streamable HTTP client config."""
+    client = state.client()
+    client.health()
+    wallets = client.request("GET", "/v1/wallets", master=True)["items"]
+    chosen = choose_wallets(wallets, wallet_id, all_wallets)
+    names = server_names(chosen, wallets)
+    waiting_before = waiting_sends(client, {w["id"] for w in chosen})
+    servers: dict[str, Any] = {}
+    for wallet in chosen:
+        item = create_session(client, wallet, HTTP_MCP_LABEL, expires_in, constraints)
+        report(item)
+        report_limits(client, item)
+        servers[names[wallet["id"]]] = http_entry(client.base_url, item.token)
+    if waiting_before:
+        warn_dropped(waiting_before, waiting_sends(client, {w["id"] for w in chosen}))
+    show_http(client.base_url, servers)
+
+
+def server_names(chosen: list[dict[str, Any]], wallets: list[dict[str, Any]]) -> dict[str, str]:
+    """``waiaas-<slug>`` per wallet id: the names the stdio entries use."""
+    snippet = build_claude_desktop_config(
+        [to_ref(w) for w in chosen],
+        base_url="",
+        data_dir=Path(),
+        command=("waiaas-mcp", []),
+        all_wallets=[to_ref(w) for w in wallets],
+    )
+    return {entry["env"]["WAIAAS_WALLET_ID"]: name for name, entry in snippet["mcpServers"].items()}
+
+
+def mcp_url(base_url: str) -> str:
+    return base_url.rstrip("/") + "/mcp"
+
+
+def http_entry(base_url: str, token: str) -> dict[str, Any]:
+    """An ``mcpServers`` entry for a Streamable HTTP server, as Claude Code reads it."""
+    return {
+        "type": "http",
+        "url": mcp_url(base_url),
+        "headers": {"Authorization": f"Bearer {token}"},
+    }
+
+
+def show_http(base_url: str, servers: dict[str, Any]) -> None:
+    """The client config, token included: the user asked for it; it is never logged."""
+    click.echo("\nMCP client configuration (Streamable HTTP; the mcpServers entries to add):")
+    click.echo(json.dumps({"mcpServers": servers}, indent=2, ensure_ascii=False))
+    click.echo("\nOr, for Claude Code:")
+    for name, entry in servers.items():
+        header = entry["headers"]["Authorization"]
+        click.echo(
+            f"  claude mcp add --transport http {name} {entry['url']} "
+            f'--header "Authorization: {header}"'
+        )
+    click.echo(
+        "\nThe output above holds the session token: keep it as secret as a password. The "
+        "daemon renews the session while it is used; revoke it with "
+        "`waiaas session revoke ID`, or run this again to replace it."
+    )
+    host = urlsplit(base_url).hostname or ""
+    if host in ("127.0.0.1", "localhost", "::1"):
+        click.echo(
+            f"Note: {mcp_url(base_url)} is reachable from this machine only. For other "
+            "machines, see docs/mcp.md (Over HTTP).",
+            err=True,
+        )
 
 
 def waiting_sends(client: DaemonClient, wallet_ids: set[str]) -> set[str]:
@@ -231,7 +331,22 @@ def provision(
     constraints: dict[str, Any] | None = None,
 ) -> Provisioned:
     """Steps 4 and 5: a session labelled ``mcp``, its token written atomically, 0600."""
-    body: dict[str, Any] = {"walletId": wallet["id"], "label": MCP_LABEL}
+    item = create_session(client, wallet, MCP_LABEL, expires_in, constraints)
+    path = token_path(data_dir, wallet["id"])
+    ensure_private_dir(data_dir)
+    ensure_private_dir(path.parent)
+    write_secret_file(path, item.token)
+    return dataclasses.replace(item, token_path=path)
+
+
+def create_session(
+    client: DaemonClient,
+    wallet: dict[str, Any],
+    label: str,
+    expires_in: int | None,
+    constraints: dict[str, Any] | None,
+) -> Provisioned:
+    body: dict[str, Any] = {"walletId": wallet["id"], "label": label}
     if expires_in is not None:
         body["expiresIn"] = expires_in
     if constraints is not None:
@@ -241,14 +356,10 @@ def provision(
     except WaiaasError as exc:
         prefix = f"wallet {wallet['name']} ({wallet['id']})"
         raise click.ClickException(f"{prefix}: {describe(exc)}") from None
-    path = token_path(data_dir, wallet["id"])
-    ensure_private_dir(data_dir)
-    ensure_private_dir(path.parent)
-    write_secret_file(path, created["token"])
     return Provisioned(
         to_ref(wallet),
         created["id"],
-        path,
+        None,
         created.get("expiresAt"),
         created["token"],
         created.get("constraints", constraints),
@@ -259,8 +370,11 @@ def report(item: Provisioned) -> None:
     """Step 6: which wallet, where its token is, when it expires. Never the token."""
     click.echo(f"Wallet:     {item.wallet.name} ({item.wallet.id})")
     click.echo(f"Session:    {item.session_id}")
-    click.echo(f"Token file: {item.token_path} (mode 0600)")
-    click.echo(f"Expires:    {iso_time(item.expires_at)}")
+    if item.token_path is not None:
+        click.echo(f"Token file: {item.token_path} (mode 0600)")
+        click.echo(f"Expires:    {iso_time(item.expires_at)}")
+    else:
+        click.echo(f"Expires:    {iso_time(item.expires_at)} unless used (renewed while in use)")
 
 
 def rules_in_force(client: DaemonClient, item: Provisioned) -> tuple[Any, dict[str, Any]]:

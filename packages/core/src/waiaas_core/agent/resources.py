@@ -1,29 +1,21 @@
 """The MCP resources: the wallet's balance, assets and address, and the system status.
 
 A resource read cannot carry ``isError``, so every outcome is JSON text of the shapes
-of ``waiaas_mcp.results``.
+of ``waiaas_core.agent.results``; the status comes from the ``SessionSource``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from mcp.server.mcpserver import MCPServer
 
-from waiaas_mcp import __version__
-from waiaas_mcp.client import ApiClient, Ok
-from waiaas_mcp.config import Settings
-from waiaas_mcp.results import payload, to_json
-from waiaas_mcp.session import SessionManager, SessionState
-from waiaas_mcp.tools.session import owner_controls
-from waiaas_mcp.tools.wallet import with_ui_amounts
+from waiaas_core.agent.api import Api, Ok, SessionSource
+from waiaas_core.agent.results import payload, to_json
+from waiaas_core.agent.tools.wallet import with_ui_amounts
 
 JSON = "application/json"
 
 
-def register_resources(
-    server: MCPServer, api: ApiClient, manager: SessionManager, settings: Settings
-) -> None:
+def register_resources(server: MCPServer, api: Api, source: SessionSource) -> None:
     @server.resource(
         "waiaas://wallet/balance",
         name="wallet-balance",
@@ -71,28 +63,4 @@ def register_resources(
         mime_type=JSON,
     )
     async def system_status() -> str:
-        await manager.wait_started()
-        health = await api.public_get("/health")
-        controls: dict[str, Any] = {}
-        if isinstance(health, Ok) and manager.state is SessionState.ACTIVE:
-            own = await api.get("/v1/session")
-            controls = owner_controls(own.data) if isinstance(own, Ok) else {}
-        info = manager.info()
-        wallet = controls.get("wallet", {})
-        healthy = (
-            isinstance(health, Ok)
-            and info["state"] == "active"
-            and "killSwitch" not in controls
-            and wallet.get("status", "ACTIVE") == "ACTIVE"
-        )
-        status: dict[str, Any] = {
-            "status": "ok" if healthy else "degraded",
-            "server": {"name": "waiaas-mcp", "version": __version__},
-            "daemon": {"baseUrl": settings.base_url, "reachable": isinstance(health, Ok)}
-            | payload(health),
-            "wallet": {"id": settings.wallet_id, "name": settings.wallet_name} | wallet,
-            "session": info,
-        }
-        if "killSwitch" in controls:
-            status["killSwitch"] = controls["killSwitch"]
-        return to_json(status)
+        return to_json(await source.system_status())

@@ -10,6 +10,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import AfterValidator, Field, Strict
 
+from waiaas_core.agent.api import SEND_TIMEOUT, Api, Ok
+from waiaas_core.agent.results import tool_result
 from waiaas_core.limits import (
     BASE58_ADDRESS,
     DEFAULT_PAGE,
@@ -19,8 +21,6 @@ from waiaas_core.limits import (
     MAX_PAGE,
     canonical_uuid,
 )
-from waiaas_mcp.client import SEND_TIMEOUT, ApiClient, Ok
-from waiaas_mcp.results import tool_result
 
 Recipient = Annotated[
     str,
@@ -129,7 +129,7 @@ def iso(timestamp: Any) -> str | None:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def register(server: MCPServer, api: ApiClient) -> None:
+def register(server: MCPServer, api: Api) -> None:
     @server.tool(
         title="Send SOL or a token",
         annotations=ToolAnnotations(

@@ -11,7 +11,7 @@ from typing import Any
 
 from mcp.types import CallToolResult, TextContent
 
-from waiaas_mcp.client import ApiError, ApiResult, Expired, NetworkError, Ok
+from waiaas_core.agent.api import ApiError, ApiResult, Expired, NetworkError, Ok
 
 SETUP_ACTION = "Run 'waiaas mcp setup'"
 

@@ -7,14 +7,14 @@ from decimal import Decimal
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 
-from waiaas_mcp.client import ApiClient, Ok
-from waiaas_mcp.results import tool_result
+from waiaas_core.agent.api import Api, Ok
+from waiaas_core.agent.results import tool_result
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 LAMPORTS_PER_SOL = Decimal(10**9)
 
 
-def register(server: MCPServer, api: ApiClient) -> None:
+def register(server: MCPServer, api: Api) -> None:
     @server.tool(title="Wallet address", annotations=READ_ONLY)
     async def get_address() -> CallToolResult:
         """Get the Solana address of this wallet, the one to give out to receive funds.
