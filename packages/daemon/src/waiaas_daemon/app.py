@@ -30,11 +30,13 @@ from waiaas_daemon.routes import (
     pending,
     policy,
     sessions,
+    telegram,
     tokens,
     transactions,
     wallets,
 )
 from waiaas_daemon.state import DaemonState
+from waiaas_daemon.telegram import Prompts, running_bot
 from waiaas_daemon.transactions import reconcile
 
 log = logging.getLogger("waiaas_daemon")
@@ -79,7 +81,20 @@ async def lifespan(app: DaemonApp) -> AsyncIterator[None]:
         log.info("reconciled %d unsettled transactions", settled)
     # After reconciliation: queued sends whose time came while we were down run now.
     # The notifier too: outbox rows left by the last run are delivered now, never by a request.
-    async with running_scheduler(app.daemon), _notifying(app.daemon.notifier):
+    async with (
+        running_scheduler(app.daemon),
+        _telegram(app.daemon),
+        _notifying(app.daemon.notifier),
+    ):
+        yield
+
+
+@asynccontextmanager
+async def _telegram(state: DaemonState) -> AsyncIterator[None]:
+    """The bot (telegram/), and the buttons its approval messages carry, with a bot token."""
+    if state.notifier is not None and state.settings.telegram_bot_token:
+        state.notifier.prompts = Prompts(state)
+    async with running_bot(state):
         yield
 
 
@@ -112,6 +127,7 @@ def api_routes() -> list[Route]:
         *pending.routes(),
         *controls.routes(),
         *audit.routes(),
+        *telegram.routes(),
     ]
 
 
