@@ -279,6 +279,20 @@ async def test_above_the_chat_limit_there_is_no_approve_button_and_a_forged_one_
         assert await tx_status(harness, tx_id) == "REJECTED"
 
 
+async def test_a_send_decided_in_the_console_loses_its_buttons_in_the_chat(harness, telegram):
+    async with running(harness):
+        await link(harness, telegram)
+        tx_id, prompt = await waiting_send(harness, telegram)
+        response = await harness.http.post(f"/v1/pending/{tx_id}/approve", headers=MASTER)
+        assert response.status_code == 200, response.text
+        telegram.message("hello", STRANGER)  # any update ends the long poll at once
+        await telegram.wait_for(lambda: prompt.edits)
+        assert prompt.reply_markup is None
+        assert "Decided elsewhere (console, CLI or expiry): CONFIRMED" in prompt.edits[-1]
+        [entry] = await audit(harness, "pending.approve")
+        assert entry["actor"] == "owner"
+
+
 # -- commands and strangers ----------------------------------------------------------
 
 
@@ -368,9 +382,9 @@ async def test_a_reply_lost_mid_decision_is_made_again_and_the_send_decided_once
         await telegram.wait_for(lambda: down_for_edit.failed >= 1)
         assert await tx_status(harness, tx_id) == "CONFIRMED"
         down_for_edit.stop()
-        await telegram.wait_for(lambda: prompt.edits)
+        answer = await answered(telegram, callback)
+        assert answer["text"] == "Already decided: CONFIRMED"
         assert "Already decided: CONFIRMED" in prompt.edits[-1]
-    assert telegram.answer_to(callback) is not None
     assert len(await audit(harness, "pending.approve")) == 1
 
 

@@ -60,8 +60,10 @@ CREATE TABLE telegram_prompts (
     transaction_id TEXT NOT NULL,
     chat_id TEXT NOT NULL,
     message_id INTEGER,
+    text TEXT,
     created_at INTEGER NOT NULL,
-    used_at INTEGER
+    used_at INTEGER,
+    closed_at INTEGER
 );
 CREATE INDEX telegram_prompts_by_tx ON telegram_prompts(transaction_id);
 CREATE TABLE telegram_state (

@@ -30,8 +30,10 @@ class Prompt:
     transaction_id: str
     chat_id: str
     message_id: int | None
+    text: str | None
     created_at: int
     used_at: int | None
+    closed_at: int | None
 
 
 async def owner_chat(db: Database) -> OwnerChat | None:
@@ -93,13 +95,19 @@ async def unlink(db: Database, events: Sequence[Event]) -> bool:
 
 
 async def add_prompt(
-    db: Database, nonce_hash: str, event_id: str | None, tx_id: str, chat_id: str, now: int
+    db: Database,
+    nonce_hash: str,
+    event_id: str | None,
+    tx_id: str,
+    chat_id: str,
+    text: str,
+    now: int,
 ) -> None:
     async with db.transaction() as conn:
         await conn.execute(
             "INSERT INTO telegram_prompts (nonce_hash, event_id, transaction_id, chat_id, "
-            "created_at) VALUES (?, ?, ?, ?, ?)",
-            (nonce_hash, event_id, tx_id, chat_id, now),
+            "text, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (nonce_hash, event_id, tx_id, chat_id, text, now),
         )
 
 
@@ -120,20 +128,30 @@ async def get_prompt(db: Database, nonce_hash: str) -> Prompt | None:
     return Prompt(**dict(rows[0])) if rows else None
 
 
-async def prompts_of(db: Database, tx_id: str) -> list[Prompt]:
-    """The messages that carry buttons for ``tx_id`` (to edit them once it is decided)."""
+async def settled_prompts(db: Database, limit: int = 20) -> list[tuple[Prompt, str]]:
+    """Messages still showing buttons for a send decided elsewhere (console, CLI, expiry)."""
     rows = await db.reader.execute_fetchall(
-        "SELECT * FROM telegram_prompts WHERE transaction_id = ? AND message_id IS NOT NULL",
-        (tx_id,),
+        "SELECT p.*, t.status AS tx_status FROM telegram_prompts p "
+        "JOIN transactions t ON t.id = p.transaction_id "
+        "WHERE p.message_id IS NOT NULL AND p.closed_at IS NULL "
+        "AND t.status NOT IN ('QUEUED', 'PENDING_APPROVAL') ORDER BY p.created_at LIMIT ?",
+        (limit,),
     )
-    return [Prompt(**dict(r)) for r in rows]
+    found = []
+    for row in rows:
+        fields = dict(row)
+        status = fields.pop("tx_status")
+        found.append((Prompt(**fields), status))
+    return found
 
 
-async def use_prompt(db: Database, nonce_hash: str, now: int) -> None:
+async def close_prompt(db: Database, nonce_hash: str, now: int, *, used: bool = False) -> None:
+    """Its buttons are gone from the chat; ``used``: because this very message decided."""
     async with db.transaction() as conn:
         await conn.execute(
-            "UPDATE telegram_prompts SET used_at = ? WHERE nonce_hash = ? AND used_at IS NULL",
-            (now, nonce_hash),
+            "UPDATE telegram_prompts SET closed_at = ?, "
+            "used_at = CASE WHEN ? THEN ? ELSE used_at END WHERE nonce_hash = ?",
+            (now, used, now, nonce_hash),
         )
 
 

@@ -33,6 +33,7 @@ from waiaas_daemon.telegram.updates import (
     classify,
     hash_secret,
     outcome_line,
+    settled_line,
 )
 
 if TYPE_CHECKING:
@@ -219,15 +220,26 @@ class Bot:
                     self._state, tx.id, "rejected from Telegram", actor=actor
                 )
         except WaiaasError as exc:
-            await self._not_decided(action, exc)
+            await self._not_decided(action, exc, nonce_hash)
             return
-        await store.use_prompt(self._state.db, nonce_hash, self._state.now())
+        await store.close_prompt(self._state.db, nonce_hash, self._state.now(), used=True)
         when = datetime.fromtimestamp(self._state.now(), UTC).strftime("%Y-%m-%d %H:%M UTC")
         await self._edit(action, outcome_line(action.kind, actor, decided.status, when))
         verb = "Approved" if action.kind == "approve" else "Rejected"
         await self._answer(action.callback_id, f"{verb}: {decided.status}")
 
-    async def _not_decided(self, action: Decide, exc: WaiaasError) -> None:
+    async def close_settled(self) -> int:
+        """Take the buttons off messages whose send was decided elsewhere; how many."""
+        settled = await store.settled_prompts(self._state.db)
+        for prompt, status in settled:
+            assert prompt.message_id is not None
+            text = (prompt.text or "")[: _MAX_TEXT - 100] + settled_line(status)
+            params = {"chat_id": prompt.chat_id, "message_id": prompt.message_id, "text": text}
+            await self._polite("editMessageText", params)
+            await store.close_prompt(self._state.db, prompt.nonce_hash, self._state.now())
+        return len(settled)
+
+    async def _not_decided(self, action: Decide, exc: WaiaasError, nonce_hash: str) -> None:
         if exc.code != "TRANSACTION_NOT_PENDING":
             # Held (kill switch, suspension): it still waits, the buttons stay.
             await self._answer(action.callback_id, exc.message, alert=True)
@@ -235,6 +247,7 @@ class Bot:
         fresh = await self._state.db.get_transaction(action.tx_id)
         status = fresh.status if fresh else "unknown"
         await self._edit(action, already_line(status))
+        await store.close_prompt(self._state.db, nonce_hash, self._state.now())
         await self._answer(action.callback_id, f"Already decided: {status}")
 
     async def _refused(self, action: Decide, why: str) -> None:

@@ -81,6 +81,7 @@ class Poller:
     async def step(self) -> None:
         """One getUpdates and the handling of what it brought (or one backoff)."""
         try:
+            await self.bot.close_settled()
             offset = await store.offset(self._state.db)
             updates = await self._api.get_updates(offset, self._poll_timeout)
             for update in updates:

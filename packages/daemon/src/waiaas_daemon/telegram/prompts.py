@@ -69,7 +69,7 @@ class Prompts:
             text += above_limit_note(tx.id, limit)
         nonce_hash = hash_secret(nonce)
         now = self._state.now()
-        await store.add_prompt(self._state.db, nonce_hash, event_id, tx.id, chat_id, now)
+        await store.add_prompt(self._state.db, nonce_hash, event_id, tx.id, chat_id, text, now)
         params = {
             "chat_id": chat_id,
             "text": text,

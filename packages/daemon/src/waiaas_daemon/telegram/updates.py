@@ -196,3 +196,7 @@ def outcome_line(kind: Kind, actor: str, status: str, when: str) -> str:
 
 def already_line(status: str) -> str:
     return f"\n\nAlready decided: {status}. Nothing was done."
+
+
+def settled_line(status: str) -> str:
+    return f"\n\nDecided elsewhere (console, CLI or expiry): {status}."
