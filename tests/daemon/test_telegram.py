@@ -17,7 +17,7 @@ from tests.daemon.policy_support import SOL, funded, recipient, send, set_policy
 from waiaas_core.config import Settings
 from waiaas_daemon.pending import Scheduler
 from waiaas_daemon.storage import telegram as store
-from waiaas_daemon.telegram import Poller, Prompts, running_bot
+from waiaas_daemon.telegram import Poller, Prompts, running_bot, telegram_linked
 
 pytestmark = pytest.mark.anyio
 
@@ -57,6 +57,7 @@ async def running(harness: Any, sleeps: Sleeps | None = None) -> AsyncIterator[P
     """The bot and the notifier, as the daemon's lifespan runs them."""
     state = harness.state
     state.notifier.prompts = Prompts(state)
+    state.notifier.telegram_linked = await telegram_linked(state)
     async with (
         running_bot(state, poll_timeout=2, sleep=sleeps or Sleeps()) as poller,
         state.notifier.running(),
@@ -147,6 +148,23 @@ async def test_link_without_a_bot_token_is_a_clear_409(harness):
     assert response.status_code == 409
     assert response.json()["code"] == "TELEGRAM_NOT_CONFIGURED"
     assert (await harness.http.post("/v1/telegram/link")).status_code == 401
+
+
+async def test_a_bot_token_alone_is_enough_once_a_chat_is_linked(harness, telegram):
+    harness.configure(telegram_chat_id="")
+    async with running(harness):
+        await link(harness, telegram)
+        tx_id, prompt = await waiting_send(harness, telegram)  # arrives in the linked chat
+        assert set(prompt.buttons()) == {"Approve", "Reject"}
+        # Other events go there too (the session the test made is one).
+        assert any("session" in s.text and not s.reply_markup for s in telegram.to())
+        response = await harness.http.delete("/v1/telegram/link", headers=MASTER)
+        assert response.json()["ownerChat"] is None
+        [entry] = await audit(harness, "telegram.unlink")
+        assert entry["actor"] == "owner"
+        answer = await answered(telegram, telegram.tap(prompt, "Approve"))
+        assert answer["text"] == "Not allowed."  # no owner chat any more
+        assert await tx_status(harness, tx_id) == "PENDING_APPROVAL"
 
 
 # -- decisions by button ---------------------------------------------------------------

@@ -36,7 +36,7 @@ from waiaas_daemon.routes import (
     wallets,
 )
 from waiaas_daemon.state import DaemonState
-from waiaas_daemon.telegram import Prompts, running_bot
+from waiaas_daemon.telegram import Prompts, running_bot, telegram_linked
 from waiaas_daemon.transactions import reconcile
 
 log = logging.getLogger("waiaas_daemon")
@@ -94,6 +94,7 @@ async def _telegram(state: DaemonState) -> AsyncIterator[None]:
     """The bot (telegram/), and the buttons its approval messages carry, with a bot token."""
     if state.notifier is not None and state.settings.telegram_bot_token:
         state.notifier.prompts = Prompts(state)
+        state.notifier.telegram_linked = await telegram_linked(state)
     async with running_bot(state):
         yield
 

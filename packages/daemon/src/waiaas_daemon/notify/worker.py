@@ -106,6 +106,8 @@ class Notifier:
         self._wake = anyio.Event()
         # Set by the daemon when a Telegram bot token is configured (telegram.prompts).
         self.prompts: TelegramPrompts | None = None
+        # An owner chat is linked to the bot: Telegram is a channel even without telegram_chat_id.
+        self.telegram_linked = False
 
     # -- the API of the code that causes events ------------------------------
 
@@ -123,11 +125,14 @@ class Notifier:
         Returns the event id (None when no channel takes it).
         """
         settings = self._settings()
-        channels = configured_channels(settings) if wanted(settings, event_type) else ()
+        channels = self.channels() if wanted(settings, event_type) else ()
         event_id = await outbox.enqueue(conn, event_type, wallet_id, data, at=at, channels=channels)
         if event_id is not None:
             self.wake()
         return event_id
+
+    def channels(self) -> tuple[str, ...]:
+        return configured_channels(self._settings(), telegram_linked=self.telegram_linked)
 
     def wake(self) -> None:
         self._wake.set()

@@ -20,6 +20,7 @@ from waiaas_daemon.notify.messages import format_amount, format_time
 from waiaas_daemon.storage import Event, TransactionRow
 from waiaas_daemon.storage import telegram as store
 from waiaas_daemon.telegram.api import BotApi, TelegramError
+from waiaas_daemon.telegram.link import linked_changed
 from waiaas_daemon.telegram.prompts import Prompts, amount_data, may_approve_in_chat
 from waiaas_daemon.telegram.updates import (
     HELP,
@@ -94,9 +95,11 @@ class Bot:
             await store.count_ignored(self._state.db)
             await self._say(action.chat_id, "That code is unknown or expired.")
             return
+        linked_changed(self._state, True)
         await self._say(
             action.chat_id,
-            "Linked: this chat now receives approval requests and may decide them.\n" + HELP,
+            f"Linked: this chat ({action.chat_id}) now receives approval requests and may "
+            "decide them.\n" + HELP,
         )
 
     async def _ignore(self, action: Ignored) -> None:

@@ -36,7 +36,20 @@ async def start(state: DaemonState) -> tuple[str, int]:
     return code, now + CODE_TTL
 
 
+async def telegram_linked(state: DaemonState) -> bool:
+    return await store.owner_chat(state.db) is not None
+
+
+def linked_changed(state: DaemonState, linked: bool) -> None:
+    """The notifier treats Telegram as a channel while a chat is linked (no chat id needed)."""
+    if state.notifier is not None:
+        state.notifier.telegram_linked = linked
+
+
 async def unlink(state: DaemonState) -> bool:
     owner = await store.owner_chat(state.db)
     details = {"chatId": owner.chat_id if owner else None}
-    return await store.unlink(state.db, [Event("owner", "telegram.unlink", details=details)])
+    event = Event("owner", "telegram.unlink", details=details)
+    unlinked = await store.unlink(state.db, [event])
+    linked_changed(state, False)
+    return unlinked

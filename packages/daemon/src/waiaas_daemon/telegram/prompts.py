@@ -80,10 +80,11 @@ class Prompts:
     async def request(
         self, delivery: Delivery, request: OutgoingRequest
     ) -> tuple[OutgoingRequest, str | None]:
-        """An approval message goes to the linked owner chat, with buttons; others as they are."""
-        if delivery.type not in PROMPTED:
-            return request, None
+        """An approval message goes to the linked owner chat, with buttons; others as they are
+        (to the linked chat when no telegram_chat_id is configured)."""
         owner = await store.owner_chat(self._state.db)
+        if delivery.type not in PROMPTED:
+            return _to_owner(request, owner.chat_id) if owner else request, None
         tx_id = delivery.data.get("transactionId")
         tx = await self._state.db.get_transaction(str(tx_id)) if tx_id else None
         if owner is None or tx is None or tx.status not in WAITING:
@@ -101,3 +102,11 @@ class Prompts:
             return
         if isinstance(message_id, int):
             await store.prompt_sent(self._state.db, prompt, message_id)
+
+
+def _to_owner(request: OutgoingRequest, chat_id: str) -> OutgoingRequest:
+    body = json.loads(request.content)
+    if body.get("chat_id"):
+        return request
+    content = json.dumps({**body, "chat_id": chat_id}, separators=(",", ":"), ensure_ascii=False)
+    return OutgoingRequest(request.method, request.url, request.headers, content.encode())
