@@ -55,6 +55,21 @@ def cli_link(daemon: Daemon) -> subprocess.Popen[str]:
     )
 
 
+def cli_run(daemon: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WAIAAS_")}
+    env["WAIAAS_MASTER_PASSWORD"] = daemon.password
+    where = ["--base-url", daemon.base_url, "--data-dir", str(daemon.data_dir)]
+    return subprocess.run(
+        [sys.executable, "-m", "waiaas_cli", "telegram", *args, *where],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def read_until_code(process: subprocess.Popen[str]) -> tuple[str, list[str]]:
     assert process.stdout is not None
     lines: list[str] = []
@@ -153,6 +168,14 @@ async def test_link_tap_approve_and_a_restart_with_taps_waiting(tmp_path: Path):
             status = await blocking(get, daemon, "/v1/telegram")
             assert status["running"] is True and status["updateOffset"] == telegram.last_id + 1
             assert TOKEN not in daemon.log and TOKEN not in str(status)
+
+            # The owner's view from the CLI, then the end of the binding.
+            shown = await blocking(cli_run, daemon, "status")
+            assert shown.returncode == 0, shown.stderr
+            assert f"Owner chat: {OWNER} (owner)" in shown.stdout and "running" in shown.stdout
+            gone = await blocking(cli_run, daemon, "unlink")
+            assert gone.returncode == 0 and "Unlinked" in gone.stdout
+            assert (await blocking(get, daemon, "/v1/telegram"))["ownerChat"] is None
         finally:
             daemon.kill()
             daemon.close()
