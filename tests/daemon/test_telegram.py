@@ -436,3 +436,16 @@ async def test_the_bot_token_is_never_logged(harness, telegram, caplog):
     assert any("/bot" in r.getMessage() or "getUpdates" in r.getMessage() for r in caplog.records)
     assert TOKEN not in caplog.text
     assert TOKEN.split(":")[1] not in caplog.text
+
+
+async def test_chat_approval_max_is_validated_and_the_console_form_keeps_it(harness):
+    from waiaas_daemon.console import policyform
+
+    wallet = await harness.wallet()
+    path = f"/v1/wallets/{wallet['id']}/policy"
+    bad = await harness.http.put(path, json={"chatApprovalMax": "-1"}, headers=MASTER)
+    assert bad.status_code == 400 and "chatApprovalMax" in bad.json()["message"]
+    good = await harness.http.put(path, json={"chatApprovalMax": str(SOL)}, headers=MASTER)
+    assert good.json()["policy"] == {"chatApprovalMax": str(SOL)}
+    document, errors = policyform.document_of({"instantMax": "0.1"}, good.json()["policy"])
+    assert errors == {} and document["chatApprovalMax"] == str(SOL)
