@@ -130,16 +130,24 @@ async def test_a_spent_expired_or_group_code_links_nothing(harness, telegram):
     async with running(harness):
         response = await harness.http.post("/v1/telegram/link", headers=MASTER)
         send_text = response.json()["send"]
-        telegram.message(send_text, STRANGER, chat_type="group")
-        await telegram.wait_for(lambda: telegram.polls >= 2 and not telegram.updates[:-1])
+        group = telegram.message(send_text, STRANGER, chat_type="group")
+        await telegram.wait_for(lambda: telegram.confirmed > group)
+        assert await store.owner_chat(harness.state.db) is None
         harness.clock.advance(601)
         telegram.message(send_text, STRANGER)
         await telegram.wait_for(lambda: telegram.to(STRANGER))
         assert "unknown or expired" in telegram.to(STRANGER)[0].text
         assert await store.owner_chat(harness.state.db) is None
-        # A fresh code links; the same code again (a replay) does not move the binding.
-        await link(harness, telegram)
-        assert await audit(harness, "telegram.link") != []
+        # A fresh code links the owner; sent again by someone else, it is spent.
+        response = await harness.http.post("/v1/telegram/link", headers=MASTER)
+        telegram.message(response.json()["send"])
+        await telegram.wait_for(lambda: any("Linked" in s.text for s in telegram.to()))
+        telegram.message(response.json()["send"], STRANGER)
+        await telegram.wait_for(lambda: len(telegram.to(STRANGER)) == 2)
+        assert "unknown or expired" in telegram.to(STRANGER)[1].text
+        owner = await store.owner_chat(harness.state.db)
+        assert owner is not None and owner.chat_id == str(OWNER)
+        assert len(await audit(harness, "telegram.link")) == 1
 
 
 async def test_link_without_a_bot_token_is_a_clear_409(harness):
