@@ -155,6 +155,15 @@ async def close_prompt(db: Database, nonce_hash: str, now: int, *, used: bool = 
         )
 
 
+async def prune_prompts(db: Database, before: int) -> None:
+    """Closed prompts older than ``before`` have nothing left to check."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "DELETE FROM telegram_prompts WHERE closed_at IS NOT NULL AND closed_at < ?",
+            (before,),
+        )
+
+
 async def offset(db: Database) -> int:
     rows = list(
         await db.reader.execute_fetchall("SELECT update_offset FROM telegram_state WHERE id = 1")

@@ -31,6 +31,8 @@ POLL_TIMEOUT = 30.0
 FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 60.0
 POISON_TRIES = 3
+# Decided prompts are kept this long (a late tap is still told what happened), then dropped.
+KEEP_PROMPTS = 30 * 86400
 
 
 @dataclass
@@ -70,6 +72,7 @@ class Poller:
         self._poison: tuple[int, int] = (-1, 0)
 
     async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        await store.prune_prompts(self._state.db, self._state.now() - KEEP_PROMPTS)
         self.status.running = True
         task_status.started()
         try:

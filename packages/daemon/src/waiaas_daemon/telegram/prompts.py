@@ -83,12 +83,13 @@ class Prompts:
         """An approval message goes to the linked owner chat, with buttons; others as they are
         (to the linked chat when no telegram_chat_id is configured)."""
         owner = await store.owner_chat(self._state.db)
-        if delivery.type not in PROMPTED:
-            return _to_owner(request, owner.chat_id) if owner else request, None
+        if owner is None:
+            return request, None
         tx_id = delivery.data.get("transactionId")
         tx = await self._state.db.get_transaction(str(tx_id)) if tx_id else None
-        if owner is None or tx is None or tx.status not in WAITING:
-            return request, None
+        if delivery.type not in PROMPTED or tx is None or tx.status not in WAITING:
+            # Decided before it could be delivered: told without buttons.
+            return _to_owner(request, owner.chat_id), None
         text = json.loads(request.content)["text"]
         params, nonce_hash = await self.new(tx, owner.chat_id, text, delivery.event_id)
         content = json.dumps(params, separators=(",", ":"), ensure_ascii=False).encode()
