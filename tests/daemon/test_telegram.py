@@ -457,3 +457,24 @@ async def test_chat_approval_max_is_validated_and_the_console_form_keeps_it(harn
     assert good.json()["policy"] == {"chatApprovalMax": str(SOL)}
     document, errors = policyform.document_of({"instantMax": "0.1"}, good.json()["policy"])
     assert errors == {} and document["chatApprovalMax"] == str(SOL)
+
+
+async def test_an_update_that_keeps_failing_on_our_side_is_skipped_after_three_tries(
+    harness, telegram, monkeypatch
+):
+    async with running(harness) as poller:
+        await link(harness, telegram)
+        real = poller.bot.handle
+        tries: list[int] = []
+
+        async def broken(update: dict[str, Any]) -> None:
+            if "bad" in str(update):
+                tries.append(update["update_id"])
+                raise RuntimeError("a bug")
+            await real(update)
+
+        monkeypatch.setattr(poller.bot, "handle", broken)
+        telegram.message("bad")
+        telegram.message("/status")
+        await telegram.wait_for(lambda: any("Kill switch" in s.text for s in telegram.to()))
+        assert len(tries) == 3

@@ -152,7 +152,7 @@ class Bot:
             await self._say(chat_id, f"{len(waiting)} sends wait; the oldest {MAX_LISTED}:")
         for tx in waiting[:MAX_LISTED]:
             params, nonce_hash = await self._prompts.new(tx, chat_id, self._describe(tx))
-            message = await self._api.call("sendMessage", params)
+            message = await self._polite("sendMessage", params)
             if isinstance(message, dict) and isinstance(message.get("message_id"), int):
                 await store.prompt_sent(self._state.db, nonce_hash, message["message_id"])
 
@@ -281,11 +281,12 @@ class Bot:
         params = {"chat_id": action.chat_id, "message_id": action.message_id, "text": base + line}
         await self._polite("editMessageText", params)  # no reply_markup: the buttons go
 
-    async def _polite(self, method: str, params: dict[str, Any]) -> None:
+    async def _polite(self, method: str, params: dict[str, Any]) -> Any:
         """A reply Telegram refuses (too old a callback, an unchanged text) is not retried."""
         try:
-            await self._api.call(method, params)
+            return await self._api.call(method, params)
         except TelegramError as exc:
             if exc.retry:
                 raise
             log.info("telegram %s refused: HTTP %d", method, exc.status)
+            return None

@@ -92,23 +92,35 @@ class Poller:
         except (TelegramUnavailable, TelegramError) as exc:
             await self._failed(str(exc))
             return
+        except Exception as exc:  # a database hiccup must not end the bot
+            log.exception("telegram poll failed")
+            await self._failed(type(exc).__name__)
+            return
         self.status.failures, self.status.last_error = 0, None
 
     async def _handle(self, update: dict[str, Any]) -> None:
         update_id = update["update_id"]
         try:
             await self.bot.handle(update)
-        except (TelegramUnavailable, TelegramError):
+        except TelegramUnavailable:
             raise  # kept: handled again once Telegram answers
+        except TelegramError as exc:
+            if exc.retry:
+                raise
+            await self._poisoned(update_id)
         except Exception:  # the bot must outlive any single update
-            log.exception("telegram update %d: handling failed", update_id)
-            seen, count = self._poison
-            self._poison = (update_id, count + 1 if seen == update_id else 1)
-            if self._poison[1] < POISON_TRIES:
-                raise TelegramUnavailable("handling", "an internal error") from None
-            log.error("telegram update %d skipped after %d failures", update_id, POISON_TRIES)
+            await self._poisoned(update_id)
         await store.save_offset(self._state.db, update_id + 1)
         self.status.handled += 1
+
+    async def _poisoned(self, update_id: int) -> None:
+        """Handled again later, unless it failed ``POISON_TRIES`` times in a row: skipped."""
+        log.exception("telegram update %d: handling failed", update_id)
+        seen, count = self._poison
+        self._poison = (update_id, count + 1 if seen == update_id else 1)
+        if self._poison[1] < POISON_TRIES:
+            raise TelegramUnavailable("handling", "an internal error") from None
+        log.error("telegram update %d skipped after %d failures", update_id, POISON_TRIES)
 
     async def _failed(self, error: str) -> None:
         self.status.failures += 1
