@@ -89,7 +89,7 @@ def test_notifications_from_file_and_env(tmp_path):
         ("[notifications]\nevents = ['tx_sent']\n", "unknown event 'tx_sent'"),
         ("[notifications]\nevents = [1]\n", "list of strings"),
         ("[notifications]\nntfy_url = 'ntfy.sh/topic'\n", "ntfy_url must be an http"),
-        ("[notifications]\ntelegram_bot_token = '1:x'\n", "set together"),
+        ("[notifications]\ntelegram_chat_id = '42'\n", "needs telegram_bot_token"),
     ],
 )
 def test_bad_notifications_config_is_a_clear_error(tmp_path, text, words):

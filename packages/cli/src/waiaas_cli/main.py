@@ -15,6 +15,7 @@ from waiaas_cli.commands.pending import approve, pending, reject
 from waiaas_cli.commands.policy import policy
 from waiaas_cli.commands.session import session
 from waiaas_cli.commands.status import status
+from waiaas_cli.commands.telegram import telegram
 from waiaas_cli.commands.wallet import wallet
 from waiaas_cli.errors import to_click
 from waiaas_cli.options import State
@@ -56,3 +57,4 @@ main.add_command(reject)
 main.add_command(kill_switch)
 main.add_command(audit)
 main.add_command(notify)
+main.add_command(telegram)

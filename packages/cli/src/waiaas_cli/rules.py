@@ -19,6 +19,7 @@ POLICY_AMOUNTS = {
     "delayMax": "sent after the delay up to",
     "dailyLimit": "at most per rolling 24 h (more needs approval)",
     "monthlyLimit": "at most per rolling 30 days (more needs approval)",
+    "chatApprovalMax": "a Telegram tap may approve up to",
 }
 POLICY_DURATIONS = {
     "delaySeconds": "delay before a DELAY-tier send",

@@ -269,8 +269,9 @@ def _validate_notifications(settings: Settings) -> None:
         url = getattr(settings, key)
         if url and not url.startswith(("http://", "https://")):
             raise ConfigError(f"{key} must be an http:// or https:// URL")
-    if bool(settings.telegram_bot_token) != bool(settings.telegram_chat_id):
-        raise ConfigError("telegram_bot_token and telegram_chat_id must be set together")
+    # A bot token alone is enough: the owner chat can be linked with `waiaas telegram link`.
+    if settings.telegram_chat_id and not settings.telegram_bot_token:
+        raise ConfigError("telegram_chat_id needs telegram_bot_token")
 
 
 def _validate(settings: Settings) -> None:

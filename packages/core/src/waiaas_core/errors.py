@@ -88,6 +88,12 @@ ERRORS: dict[str, ErrorSpec] = _table(
     ErrorSpec("UNSUPPORTED_TOKEN", 400, False, "This token cannot be sent by waiaas."),
     ErrorSpec("CONSOLE_AUTH_REQUIRED", 401, False, "Sign in to the console first."),
     ErrorSpec("CSRF_FAILED", 403, False, "The request did not come from the console."),
+    ErrorSpec(
+        "TELEGRAM_NOT_CONFIGURED",
+        409,
+        False,
+        "No Telegram bot is configured ([notifications] telegram_bot_token).",
+    ),
     ErrorSpec("INTERNAL_ERROR", 500, False, "Internal error."),
 )
 

@@ -32,11 +32,13 @@ from waiaas_daemon.routes import (
     pending,
     policy,
     sessions,
+    telegram,
     tokens,
     transactions,
     wallets,
 )
 from waiaas_daemon.state import DaemonState
+from waiaas_daemon.telegram import Prompts, running_bot, telegram_linked
 from waiaas_daemon.transactions import reconcile
 
 log = logging.getLogger("waiaas_daemon")
@@ -85,9 +87,20 @@ async def lifespan(app: DaemonApp) -> AsyncIterator[None]:
     # The MCP transport's task group serves /mcp: it runs for the daemon's lifetime.
     async with (
         running_scheduler(app.daemon),
+        _telegram(app.daemon),
         _notifying(app.daemon.notifier),
         app.remote_mcp.running(),
     ):
+        yield
+
+
+@asynccontextmanager
+async def _telegram(state: DaemonState) -> AsyncIterator[None]:
+    """The bot (telegram/), and the buttons its approval messages carry, with a bot token."""
+    if state.notifier is not None and state.settings.telegram_bot_token:
+        state.notifier.prompts = Prompts(state)
+        state.notifier.telegram_linked = await telegram_linked(state)
+    async with running_bot(state):
         yield
 
 
@@ -120,6 +133,7 @@ def api_routes() -> list[Route]:
         *pending.routes(),
         *controls.routes(),
         *audit.routes(),
+        *telegram.routes(),
     ]
 
 

@@ -25,9 +25,11 @@ mcp_token.create, policy.set, policy.clear, pending.approve, pending.reject,
 kill_switch.on, kill_switch.off, master.failure, master.lockout,
 send.requested, send.allowed, send.denied, send.queued, send.pending,
 send.cancelled, send.expired, send.submitted, send.confirmed, send.failed,
-notify.test.
+notify.test, telegram.link, telegram.unlink, telegram.foreign, telegram.refused.
 
-Actors: ``owner``, ``daemon``, or ``session:<id>``.
+Actors: ``owner``, ``owner:telegram:<chat id>`` (the owner deciding from the
+linked Telegram chat), ``telegram:<chat id>`` (someone else writing to the
+bot), ``daemon``, or ``session:<id>``.
 """
 
 from __future__ import annotations
@@ -99,6 +101,10 @@ ACTIONS = frozenset(
         "send.confirmed",
         "send.failed",
         "notify.test",
+        "telegram.link",
+        "telegram.unlink",
+        "telegram.foreign",
+        "telegram.refused",
     }
 )
 
@@ -117,7 +123,7 @@ _PUBLIC_NAMES = frozenset(
 _ADDRESS_KEY = re.compile(BASE58_ADDRESS)
 # Values that are credentials whatever their key is called (SPEC 5 session tokens).
 _SECRET_VALUE = re.compile(r"wai_sess_|wai_mcp_")
-_ACTOR = re.compile(r"owner|daemon|session:[0-9a-f-]{1,64}")
+_ACTOR = re.compile(r"(owner:)?telegram:-?[0-9]{1,20}|owner|daemon|session:[0-9a-f-]{1,64}")
 
 MAX_LIMIT = 100
 
@@ -193,7 +199,10 @@ async def append(
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     if not _ACTOR.fullmatch(actor):
-        raise ValueError(f"audit actor must be owner, daemon or session:<id>, not {actor!r}")
+        raise ValueError(
+            "audit actor must be owner, daemon, session:<id> or [owner:]telegram:<chat>, "
+            f"not {actor!r}"
+        )
     details = details or {}
     check_details(details)
     # One chain whatever the number of daemons: on PostgreSQL the head row stays

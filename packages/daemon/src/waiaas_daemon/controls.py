@@ -14,9 +14,11 @@ async def refuse_if_kill_switch(state: DaemonState) -> None:
         raise WaiaasError("KILL_SWITCH_ACTIVE", hint="The owner must turn the kill switch off.")
 
 
-async def set_kill_switch(state: DaemonState, active: bool, reason: str | None) -> KillSwitchRow:
+async def set_kill_switch(
+    state: DaemonState, active: bool, reason: str | None, *, actor: str = "owner"
+) -> KillSwitchRow:
     event = Event(
-        "owner", "kill_switch_on" if active else "kill_switch_off", details={"reason": reason}
+        actor, "kill_switch_on" if active else "kill_switch_off", details={"reason": reason}
     )
     return await state.db.set_kill_switch(active, reason, state.now(), [event])
 

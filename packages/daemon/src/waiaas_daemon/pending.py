@@ -31,20 +31,26 @@ MAX_SLEEP = 3600
 SHARED_POLL = 1.0
 
 
-async def approve(state: DaemonState, tx_id: str) -> TransactionRow:
-    """The owner's yes: send it now (QUEUED ones too)."""
+async def approve(state: DaemonState, tx_id: str, *, actor: str = "owner") -> TransactionRow:
+    """The owner's yes: send it now (QUEUED ones too).
+
+    ``actor`` says where the owner decided: ``owner`` (REST, console, CLI) or
+    ``owner:telegram:<chat>``; every way goes through this one compare-and-swap.
+    """
     tx = await _waiting(state, tx_id)
     expires = tx.approval_expires_at
     if tx.status == "PENDING_APPROVAL" and expires is not None and expires <= state.now():
         # Its time ran out before the scheduler's pass came to it.
         await expire(state, tx)
         raise _not_pending(await _fresh(state, tx_id))
-    return await execute(state, tx, actor="owner", action="send_approved")
+    return await execute(state, tx, actor=actor, action="send_approved")
 
 
-async def reject(state: DaemonState, tx_id: str, reason: str | None) -> TransactionRow:
+async def reject(
+    state: DaemonState, tx_id: str, reason: str | None, *, actor: str = "owner"
+) -> TransactionRow:
     tx = await _waiting(state, tx_id)
-    return await _decide(state, tx, "REJECTED", reason or "rejected by the owner", "owner")
+    return await _decide(state, tx, "REJECTED", reason or "rejected by the owner", actor)
 
 
 async def cancel(state: DaemonState, wallet_id: str, session_id: str, tx_id: str) -> TransactionRow:

@@ -38,6 +38,7 @@ from waiaas_daemon.tokens import ensure_local_test_mint
 
 if TYPE_CHECKING:
     from waiaas_daemon.pending import Scheduler
+    from waiaas_daemon.telegram.poller import Poller
 
 log = logging.getLogger("waiaas.daemon")
 
@@ -68,6 +69,8 @@ class DaemonState:
     openapi: dict[str, Any] | None = None
     # Set while the app's lifespan runs it; an in-process test app has none.
     scheduler: Scheduler | None = None
+    # The Telegram bot, while the lifespan runs it (a bot token is configured).
+    telegram: Poller | None = None
 
     def wake_scheduler(self) -> None:
         """Held or new waiting sends may be due now (a 202 send, kill switch off, a resume)."""

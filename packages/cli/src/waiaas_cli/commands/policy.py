@@ -28,6 +28,7 @@ AMOUNT_FLAGS = {
     "delay_max": "delayMax",
     "daily_limit": "dailyLimit",
     "monthly_limit": "monthlyLimit",
+    "chat_approval_max": "chatApprovalMax",
 }
 PLAIN_FLAGS = {
     "delay": "delaySeconds",
@@ -152,6 +153,11 @@ def apply_flags(
     "--monthly-limit",
     type=SOL_CEILING,
     help="SOL per rolling 30 days; a send past it needs approval.",
+)
+@click.option(
+    "--chat-approval-max",
+    type=SOL_CEILING,
+    help="The most a tap in the linked Telegram chat may approve; above it, the console or CLI.",
 )
 @click.option(
     "--allow-recipient",

@@ -20,7 +20,7 @@ DURATIONS = ("delaySeconds", "approvalTimeout")
 COUNTS = ("maxSendsPerHour", "autoSuspendAfterDenials")
 RECIPIENTS = "allowedRecipients"
 # Kept as they are: the form has no fields for per-token rules yet.
-KEPT = ("tokens", "allowedTokens")
+KEPT = ("tokens", "allowedTokens", "chatApprovalMax")
 FIELDS = (*AMOUNTS, *DURATIONS, *COUNTS, RECIPIENTS)
 _SEPARATORS = re.compile(r"[\s,]+")
 

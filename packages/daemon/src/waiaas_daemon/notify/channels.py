@@ -42,11 +42,13 @@ class OutgoingRequest:
     content: bytes
 
 
-def configured_channels(settings: Settings) -> tuple[str, ...]:
+def configured_channels(settings: Settings, *, telegram_linked: bool = False) -> tuple[str, ...]:
+    """The channels on; Telegram with a bot token and a chat (configured, or linked to the bot)."""
+    telegram_chat = bool(settings.telegram_chat_id) or telegram_linked
     present = {
         "webhook": bool(settings.webhook_url),
         "ntfy": bool(settings.ntfy_url),
-        "telegram": bool(settings.telegram_bot_token and settings.telegram_chat_id),
+        "telegram": bool(settings.telegram_bot_token) and telegram_chat,
         "discord": bool(settings.discord_webhook_url),
         "slack": bool(settings.slack_webhook_url),
     }

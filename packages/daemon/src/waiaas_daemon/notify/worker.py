@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import anyio.lowlevel
@@ -64,6 +64,16 @@ DEFAULT_CONCURRENCY = 8
 SHARED_POLL = 1.0
 
 
+class TelegramPrompts(Protocol):
+    """The Telegram bot's hook: an approval message to the owner chat gets its buttons."""
+
+    async def request(
+        self, delivery: outbox.Delivery, request: OutgoingRequest
+    ) -> tuple[OutgoingRequest, str | None]: ...
+
+    async def sent(self, prompt: str, response: httpx.Response) -> None: ...
+
+
 class DeliveryFailed(Exception):
     """A channel answered, but not with a 2xx."""
 
@@ -96,6 +106,10 @@ class Notifier:
         self._base_url = base_url or (lambda: self._settings().base_url)
         self._busy: set[int] = set()
         self._wake = anyio.Event()
+        # Set by the daemon when a Telegram bot token is configured (telegram.prompts).
+        self.prompts: TelegramPrompts | None = None
+        # An owner chat is linked to the bot: Telegram is a channel even without telegram_chat_id.
+        self.telegram_linked = False
 
     # -- the API of the code that causes events ------------------------------
 
@@ -113,11 +127,14 @@ class Notifier:
         Returns the event id (None when no channel takes it).
         """
         settings = self._settings()
-        channels = configured_channels(settings) if wanted(settings, event_type) else ()
+        channels = self.channels() if wanted(settings, event_type) else ()
         event_id = await outbox.enqueue(conn, event_type, wallet_id, data, at=at, channels=channels)
         if event_id is not None:
             self.wake()
         return event_id
+
+    def channels(self) -> tuple[str, ...]:
+        return configured_channels(self._settings(), telegram_linked=self.telegram_linked)
 
     def wake(self) -> None:
         self._wake.set()
@@ -238,7 +255,9 @@ class Notifier:
         self, client: httpx.AsyncClient, delivery: outbox.Delivery
     ) -> tuple[str | None, float | None]:
         """(None, None) on success, else (a secret-free error word, Retry-After seconds)."""
-        request = self.request_for(delivery)
+        request, prompt = self.request_for(delivery), None
+        if self.prompts is not None and delivery.channel == "telegram":
+            request, prompt = await self.prompts.request(delivery, request)
         try:
             with anyio.fail_after(self._timeout + 1):
                 response = await client.request(
@@ -254,6 +273,8 @@ class Notifier:
             # The class name only: some httpx messages quote the URL, and URLs hold tokens.
             return type(exc).__name__, None
         if 200 <= response.status_code < 300:
+            if prompt is not None and self.prompts is not None:
+                await self.prompts.sent(prompt, response)
             return None, None
         return f"HTTP {response.status_code}", _retry_after(response)
 

@@ -50,7 +50,8 @@ async def list_notifications(request: Request, query: NotificationQuery) -> Noti
 async def test_notification(request: Request) -> NotificationTest:
     """Send a `test` notification to every configured channel."""
     state = state_of(request)
-    channels = list(notify.configured_channels(state.settings))
+    notifier = state.notifier
+    channels = list(notifier.channels() if notifier else notify.configured_channels(state.settings))
     if not channels:
         raise WaiaasError(
             "INVALID_REQUEST",

@@ -42,9 +42,19 @@ class TokenLimits(Model, omit_defaults=True):
     delay_max: Limit | None = None
     daily_limit: Limit | None = None
     monthly_limit: Limit | None = None
+    # The most a tap in the linked Telegram chat may approve (docs/notes/telegram.md);
+    # above it the console or the CLI must. Unset: no chat limit.
+    chat_approval_max: Limit | None = None
 
     def check_at(self, where: str) -> None:
-        for name in ("instant_max", "notify_max", "delay_max", "daily_limit", "monthly_limit"):
+        for name in (
+            "instant_max",
+            "notify_max",
+            "delay_max",
+            "daily_limit",
+            "monthly_limit",
+            "chat_approval_max",
+        ):
             value = getattr(self, name)
             if value is not None and int(value) > MAX_AMOUNT:
                 raise _invalid(where + _camel(name), f"must be at most {MAX_AMOUNT}")

@@ -40,6 +40,40 @@ TOKENS_SCHEMA = """
     ALTER TABLE transactions ADD COLUMN token_program TEXT;
 """
 
+# The Telegram bot (docs/notes/telegram.md). One owner chat at most; link codes and
+# prompt nonces are stored as SHA-256 hashes; the getUpdates offset survives a restart.
+TELEGRAM_SCHEMA = """
+CREATE TABLE telegram_owner (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    chat_id TEXT NOT NULL,
+    name TEXT,
+    linked_at INTEGER NOT NULL
+);
+CREATE TABLE telegram_link_codes (
+    code_hash TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE telegram_prompts (
+    nonce_hash TEXT PRIMARY KEY,
+    event_id TEXT,
+    transaction_id TEXT NOT NULL,
+    chat_id TEXT NOT NULL,
+    message_id INTEGER,
+    text TEXT,
+    created_at INTEGER NOT NULL,
+    used_at INTEGER,
+    closed_at INTEGER
+);
+CREATE INDEX telegram_prompts_by_tx ON telegram_prompts(transaction_id);
+CREATE TABLE telegram_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    update_offset INTEGER NOT NULL DEFAULT 0,
+    ignored INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO telegram_state (id) VALUES (1);
+"""
+
 # Outbox of notifications (SPEC 13): one row per event, one per event and channel.
 NOTIFY_SCHEMA = """
 CREATE TABLE notification_events (
@@ -182,6 +216,8 @@ MIGRATIONS: tuple[str, ...] = (
     NOTIFY_SCHEMA,
     # 7: the token registry and the token a transfer moves (SPEC 14).
     TOKENS_SCHEMA,
+    # 8: the Telegram bot: the owner chat, link codes, approval prompts, the update offset.
+    TELEGRAM_SCHEMA,
 )
 
 

@@ -488,6 +488,10 @@ class SqliteStorage:
             return list(await self.sink(db, events))
         return []
 
+    async def emit_on(self, db: aiosqlite.Connection, events: Sequence[Event]) -> list[str]:
+        """For storage modules with their own SQL: their change's events, in its transaction."""
+        return await self._emit(db, events)
+
     async def emit(self, events: Sequence[Event]) -> list[str]:
         """Events with no state change of their own (a master password failure, a test)."""
         if not events:

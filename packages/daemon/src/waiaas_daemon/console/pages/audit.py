@@ -16,6 +16,7 @@ from waiaas_daemon.audit import ACTIONS
 from waiaas_daemon.auth import state_of
 from waiaas_daemon.console.web import action, page, redirect, render
 from waiaas_daemon.routes import audit as audit_routes
+from waiaas_daemon.routes import telegram as telegram_routes
 from waiaas_daemon.schemas.audit import AuditQuery, NotificationQuery
 
 FILTERS = ("walletId", "action", "cursor")
@@ -59,11 +60,20 @@ def _next(chosen: dict[str, str], cursor: str | None) -> str | None:
 
 async def notifications_page(request: Request) -> Response:
     view = await audit_routes.list_notifications(request, NotificationQuery())
-    return render(
-        request,
-        "notifications.html",
-        {"view": view, "sent": request.query_params.get("sent"), "error": None},
-    )
+    telegram = await telegram_routes.telegram_status(request)
+    context: dict[str, Any] = {
+        "view": view,
+        "sent": request.query_params.get("sent"),
+        "error": None,
+        "telegram": telegram,
+    }
+    return render(request, "notifications.html", context)
+
+
+async def telegram_unlink(request: Request) -> Response:
+    """The owner chat forgotten, as `waiaas telegram unlink` does."""
+    await telegram_routes.unlink(request)
+    return redirect("/notifications")
 
 
 async def send_test(request: Request) -> Response:
@@ -73,7 +83,8 @@ async def send_test(request: Request) -> Response:
         if error.code != "INVALID_REQUEST":
             raise
         view = await audit_routes.list_notifications(request, NotificationQuery())
-        context = {"view": view, "sent": None, "error": error}
+        telegram = await telegram_routes.telegram_status(request)
+        context = {"view": view, "sent": None, "error": error, "telegram": telegram}
         return render(request, "notifications.html", context, status=error.status)
     return redirect(f"/notifications?sent={sent.id}")
 
@@ -83,4 +94,5 @@ def routes() -> list[Route]:
         Route("/audit", page(audit_page), methods=["GET"]),
         Route("/notifications", page(notifications_page), methods=["GET"]),
         Route("/notifications/test", action(send_test), methods=["POST"]),
+        Route("/notifications/telegram/unlink", action(telegram_unlink), methods=["POST"]),
     ]
