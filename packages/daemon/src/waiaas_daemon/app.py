@@ -24,9 +24,11 @@ from waiaas_daemon.routes import (
     audit,
     controls,
     health,
+    local_rpc,
     mcp_tokens,
     nonce,
     openapi,
+    payments,
     pending,
     policy,
     sessions,
@@ -101,6 +103,7 @@ def api_routes() -> list[Route]:
         *agent_wallet.routes(),
         *tokens.routes(),
         *transactions.routes(),
+        *payments.routes(),
         *sessions.routes(),
         *health.routes(),
         *nonce.routes(),
@@ -112,6 +115,7 @@ def api_routes() -> list[Route]:
         *pending.routes(),
         *controls.routes(),
         *audit.routes(),
+        *local_rpc.routes(),
     ]
 
 

@@ -440,6 +440,10 @@ async def get_for_wallet(state: DaemonState, wallet_id: str, tx_id: str) -> Tran
     tx = await state.db.get_transaction(tx_id)
     if tx is None or tx.wallet_id != wallet_id:
         raise WaiaasError("TRANSACTION_NOT_FOUND")
+    if tx.type == "PAYMENT":
+        from waiaas_daemon import payments  # payments builds on this module
+
+        return await payments.refresh(state, tx)
     if tx.status in UNSETTLED and tx.signature:
         tx = await refresh(state, tx)
     return tx
@@ -471,6 +475,11 @@ async def reconcile(state: DaemonState) -> int:
 
 
 async def _reconcile_one(state: DaemonState, tx: TransactionRow) -> None:
+    if tx.type == "PAYMENT":
+        from waiaas_daemon import payments  # payments builds on this module
+
+        await payments.reconcile_one(state, tx)
+        return
     if tx.type == "AIRDROP" or not tx.signature or not tx.raw:
         # Nothing signed reached a chain: an airdrop's runtime step and its
         # record are saved together, so an unsettled one never took effect.
