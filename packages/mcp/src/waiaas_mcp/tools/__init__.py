@@ -6,7 +6,7 @@ from mcp.server.mcpserver import MCPServer
 
 from waiaas_mcp.client import ApiClient
 from waiaas_mcp.session import SessionManager
-from waiaas_mcp.tools import session, system, transactions, wallet
+from waiaas_mcp.tools import payments, session, system, transactions, wallet
 
 
 def register_tools(server: MCPServer, api: ApiClient, manager: SessionManager) -> None:
@@ -14,3 +14,4 @@ def register_tools(server: MCPServer, api: ApiClient, manager: SessionManager) -
     transactions.register(server, api)
     system.register(server, api)
     session.register(server, api, manager)
+    payments.register(server, api)
