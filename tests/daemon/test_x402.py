@@ -354,3 +354,34 @@ async def test_the_local_rpc_serves_only_what_a_facilitator_needs(world: World):
             },
         )
         assert balance.json()["result"]["value"] == SOL
+
+
+async def test_the_v1_wire_format_pays_too(world: World):
+    world.allow_shop()
+    answer = await world.pay("/v1/report", idempotencyKey="version-one-1")
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["payment"]["network"] == "solana-localnet"
+    assert answer.json()["payment"]["settlement"] == world.shop.settled[0]
+    assert await world.usdc(world.merchant) == 1 + PRICE
+
+
+async def test_a_notify_tier_payment_is_paid_and_audited_with_its_tier(world: World):
+    world.allow_shop(tokens={world.mint: {"instantMax": "1", "notifyMax": str(USDC)}})
+    answer = await world.pay(idempotencyKey="notify-tier-1")
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["payment"]["tier"] == "NOTIFY"
+    entries = world.daemon.api(
+        "GET", "/v1/audit", params={"walletId": world.wallet["id"], "action": "send.allowed"}
+    ).json()["items"]
+    assert entries[0]["details"]["tier"] == "NOTIFY"
+    assert entries[0]["details"]["kind"] == "payment"
+    assert entries[0]["details"]["origin"] == world.shop.url
+
+
+async def test_the_kill_switch_stops_a_payment_before_signing(world: World):
+    world.allow_shop()
+    assert world.daemon.api("POST", "/v1/admin/kill-switch", json={}).status_code == 200
+    answer = await world.pay()
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["code"] == "KILL_SWITCH_ACTIVE"
+    assert world.shop.paid_requests == 0
