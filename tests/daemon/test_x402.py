@@ -213,10 +213,14 @@ async def test_an_approval_tier_payment_waits_for_the_owner_then_the_retry_pays(
     assert [(p["id"], p["type"]) for p in pending] == [(payment["transactionId"], "PAYMENT")]
     again = await world.pay(idempotencyKey="approval-key-1")
     assert again.status_code == 202 and world.shop.paid_requests == 0
+    other_key = await world.pay(idempotencyKey="approval-key-2")
+    assert other_key.status_code == 202, other_key.text
+    assert other_key.json()["payment"]["transactionId"] == payment["transactionId"]
     approved = world.daemon.api("POST", f"/v1/pending/{payment['transactionId']}/approve")
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "APPROVED"
-    paid = await world.pay(idempotencyKey="approval-key-1")
+    # The next call for that URL pays it, whatever its key (the MCP tool makes a new one).
+    paid = await world.pay()
     assert paid.status_code == 201, paid.text
     assert paid.json()["payment"]["transactionId"] == payment["transactionId"]
     assert paid.json()["payment"]["status"] == "CONFIRMED"

@@ -57,6 +57,7 @@ class Shop:
     release: anyio.Event = field(default_factory=anyio.Event)
     holding: anyio.Event = field(default_factory=anyio.Event)
     rejections: list[str] = field(default_factory=list)
+    http: httpx.AsyncClient | None = None
 
     def requirements(self, version: int = 2) -> dict[str, Any]:
         amount = str(self.advertised if self.advertised is not None else self.price)
@@ -82,10 +83,11 @@ class Shop:
     # -- the facilitator -----------------------------------------------------
 
     async def rpc(self, method: str, params: list[Any]) -> Any:
-        async with httpx.AsyncClient(timeout=10) as http:
-            answer = await http.post(
-                self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-            )
+        if self.http is None:
+            self.http = httpx.AsyncClient(timeout=10)
+        answer = await self.http.post(
+            self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        )
         body = answer.json()
         if "error" in body:
             raise RuntimeError(body["error"]["message"])
@@ -215,4 +217,6 @@ async def running_shop(shop: Shop) -> AsyncIterator[Shop]:
         finally:
             shop.release.set()
             server.should_exit = True
+            if shop.http is not None:
+                await shop.http.aclose()
     sock.close()

@@ -58,6 +58,17 @@ class Answer:
     content_type: str | None
 
 
+def client(state: DaemonState) -> httpx.AsyncClient:
+    """The daemon's one client for resources: kept alive, so a paid request's second
+    fetch reuses the first one's connection; it never follows redirects by itself
+    and ignores proxy variables. Each request bounds its own time (``fetch``)."""
+    if state.resource_http is None:
+        state.resource_http = httpx.AsyncClient(
+            follow_redirects=False, trust_env=False, timeout=120
+        )
+    return state.resource_http
+
+
 def target_of(url: str) -> Target:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -226,6 +237,11 @@ async def pay(
         )
         await _deny(state, wallet, auth, rules, error, target, None, 0)
         raise error
+    held = await state.db.held_payment(wallet.id, target.url)
+    if held is not None:
+        # One decision per resource: the owner's yes pays the next call for this URL,
+        # and a call while the owner has not decided yet does not ask again.
+        return await _again(state, auth, wallet, held, target, request, client)
     answer = await fetch(client, target, request)
     if answer.status != 402:
         return PayResult(outcome="FREE", resource=resource_of(answer), payment=None), 200

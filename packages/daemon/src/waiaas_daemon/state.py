@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
+import httpx
 from argon2 import PasswordHasher
 
 from waiaas_core.atomic import remove_stale_temp_files
@@ -66,6 +67,8 @@ class DaemonState:
     openapi: dict[str, Any] | None = None
     # Set while the app's lifespan runs it; an in-process test app has none.
     scheduler: Scheduler | None = None
+    # The HTTP client x402 payments fetch resources with, made on first use (payments.py).
+    resource_http: httpx.AsyncClient | None = None
 
     def wake_scheduler(self) -> None:
         """Held or new waiting sends may be due now (a 202 send, kill switch off, a resume)."""
@@ -151,6 +154,8 @@ class DaemonState:
             finally:
                 with anyio.CancelScope(shield=True):
                     await state.aclose_chains()
+                    if state.resource_http is not None:
+                        await state.resource_http.aclose()
 
 
 def rpc_chain(network: str, settings: Settings) -> Chain:

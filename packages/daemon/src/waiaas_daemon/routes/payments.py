@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import httpx
 import msgspec
 from starlette.requests import Request
 from starlette.routing import Route
@@ -32,9 +31,8 @@ async def pay_for_resource(request: Request, body: PayRequest) -> PayResult:
                 "INVALID_REQUEST", "Idempotency-Key: must be 8 to 128 letters, digits or . _ : -"
             )
         body = msgspec.structs.replace(body, idempotency_key=header)
-    # Each request also bounds its whole time (PayRequest.timeoutSeconds) with a deadline.
-    async with httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=120) as client:
-        result, status = await payments.pay(state_of(request), request.state.auth, body, client)
+    state = state_of(request)
+    result, status = await payments.pay(state, request.state.auth, body, payments.client(state))
     if status != 201:
         # The declared answer is PayResult; Reply only changes its status.
         return Reply(result, status)  # type: ignore[return-value]

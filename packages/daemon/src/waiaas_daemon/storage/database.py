@@ -725,6 +725,16 @@ class Database:
         )
         return None if row is None else TransactionRow(**dict(row))
 
+    async def held_payment(self, wallet_id: str, url: str) -> TransactionRow | None:
+        """The newest payment for ``url`` that waits for the owner or was approved."""
+        row = await self._one(
+            "SELECT * FROM transactions WHERE wallet_id = ? AND type = 'PAYMENT' "
+            "AND payment_url = ? AND status IN ('QUEUED', 'PENDING_APPROVAL', 'APPROVED') "
+            "ORDER BY seq DESC LIMIT 1",
+            (wallet_id, url),
+        )
+        return None if row is None else TransactionRow(**dict(row))
+
     async def settle_payment_landed(
         self,
         signatures: Sequence[str],
