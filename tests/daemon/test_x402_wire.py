@@ -144,6 +144,13 @@ def test_allowed_hosts_match_exactly_with_wildcards_only_for_subdomains(rules, u
     assert payments.host_allowed(policy.load(document), payments.target_of(url)) is allowed
 
 
+@pytest.mark.parametrize("url", ["https://\u00af[\u00a3", "http://[::1", "http://host:99999/"])
+def test_a_malformed_url_is_invalid_request(url):
+    with pytest.raises(WaiaasError) as caught:
+        payments.target_of(url)
+    assert caught.value.code == "INVALID_REQUEST"
+
+
 def test_a_url_with_credentials_is_refused():
     with pytest.raises(WaiaasError) as caught:
         payments.target_of("https://user:pw@api.example.com/x")

@@ -70,7 +70,10 @@ def client(state: DaemonState) -> httpx.AsyncClient:
 
 
 def target_of(url: str) -> Target:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise WaiaasError("INVALID_REQUEST", "url: not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WaiaasError("INVALID_REQUEST", "url: must be an http:// or https:// URL with a host")
     if parts.username is not None or parts.password is not None:
@@ -142,7 +145,7 @@ async def fetch(
             "PAYMENT_FAILED",
             f"The resource did not answer within {request.timeout_seconds:g} s.",
         ) from None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as exc:
         raise WaiaasError(
             "PAYMENT_FAILED", f"The resource could not be reached ({type(exc).__name__})."
         ) from None
