@@ -389,3 +389,17 @@ async def test_the_kill_switch_stops_a_payment_before_signing(world: World):
     assert answer.status_code == 403, answer.text
     assert answer.json()["code"] == "KILL_SWITCH_ACTIVE"
     assert world.shop.paid_requests == 0
+
+
+async def test_a_resource_that_raises_its_price_after_approval_is_not_paid(world: World):
+    world.allow_shop(tokens={world.mint: {"instantMax": "1000"}})
+    waiting = await world.pay()
+    assert waiting.status_code == 202, waiting.text
+    tx_id = waiting.json()["payment"]["transactionId"]
+    assert world.daemon.api("POST", f"/v1/pending/{tx_id}/approve").status_code == 200
+    world.shop.advertised = 2 * PRICE  # the 402 now asks more than the owner approved
+    lied = await world.pay()
+    assert lied.status_code == 502, lied.text
+    assert "not the payment the owner approved" in lied.json()["message"]
+    assert world.shop.paid_requests == 0
+    assert await world.usdc(world.wallet) == 10 * USDC
