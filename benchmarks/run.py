@@ -1,4 +1,4 @@
-"""Run the waiaas benchmarks: ``python -m benchmarks.run {auth,sessions,mcp,coldstart,send,all}``.
+"""Run the waiaas benchmarks: ``python -m benchmarks.run NAME`` (auth … x402, or all).
 
 Each prints its medians, p50/p99, ratios against its baseline measured in the
 same run, and whether the target of docs/benchmarks.md is met; the exit status
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks import auth_get, cold_start, mcp_roundtrip, postgres, send, sessions
+from benchmarks import auth_get, cold_start, mcp_roundtrip, postgres, send, sessions, x402_pay
 
 BENCHMARKS = {
     "auth": auth_get,
@@ -19,6 +19,7 @@ BENCHMARKS = {
     "coldstart": cold_start,
     "send": send,
     "postgres": postgres,
+    "x402": x402_pay,
 }
 
 

@@ -163,3 +163,39 @@ def test_a_ceiling_of_zero_is_a_rule_not_an_error(run_fake, fake):
     fake_ok(run_fake("policy", "set", "main", "--instant-max", "0"))
     [put] = fake.sent("PUT", f"/v1/wallets/{wallet['id']}/policy")
     assert put.body == {"instantMax": "0"}
+
+
+def test_x402_flags_set_hosts_any_host_and_a_ceiling_in_whole_tokens(run_fake, fake):
+    wallet = fake.add_wallet("main")
+    fake.policies[wallet["id"]] = {"version": 1, "policy": {"dailyLimit": "7"}}
+    usdc = next(t for t in fake.tokens if t["symbol"] == "USDC" and t["network"] == "local")
+    out = fake_ok(
+        run_fake(
+            "policy",
+            "set",
+            "main",
+            "--x402-allow-host",
+            "API.example.com",
+            "--x402-allow-host",
+            "*.data.example:8443",
+            "--x402-max-per-request",
+            "0.5",
+        )
+    )
+    [put] = fake.sent("PUT", f"/v1/wallets/{wallet['id']}/policy")
+    assert put.body == {
+        "dailyLimit": "7",
+        "x402": {
+            "allowedHosts": ["api.example.com", "*.data.example:8443"],
+            "maxPerRequest": {usdc["mint"]: "500000"},
+        },
+    }
+    assert "pay only: api.example.com, *.data.example:8443  (x402.allowedHosts)" in out
+
+
+def test_x402_ceiling_with_too_many_decimals_is_a_usage_error(run_fake, fake):
+    wallet = fake.add_wallet("main")
+    result = run_fake("policy", "set", "main", "--x402-max-per-request", "0.0000001")
+    assert result.exit_code != 0
+    assert "decimals" in result.output + (result.stderr or "")
+    assert not fake.sent("PUT", f"/v1/wallets/{wallet['id']}/policy")

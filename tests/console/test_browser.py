@@ -158,4 +158,6 @@ def test_the_wallet_page_shows_its_tokens_in_their_own_units(daemon, page):
     assert minted.status_code == 201, minted.text
     _sign_in(page, daemon)
     page.get_by_role("link", name="stablecoins").click()
-    expect(page.get_by_text("12.5 USDC")).to_be_visible()
+    # In the assets, and the airdrop in the transactions in the token's units too.
+    expect(page.get_by_role("listitem").get_by_text("12.5 USDC")).to_be_visible()
+    expect(page.get_by_role("cell", name="12.5 USDC")).to_be_visible()

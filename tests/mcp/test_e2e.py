@@ -62,7 +62,7 @@ async def test_tools_move_funds_and_the_server_renews_its_token_while_in_use(
     recipient = daemon.create_wallet("shop")
     token_file = Path(provision(daemon, wallet["id"], STARTUP_TTL)["tokenPath"])
     async with mcp_server(daemon, wallet, tmp_path / "mcp.log") as client:
-        assert len((await client.list_tools()).tools) == 10
+        assert len((await client.list_tools()).tools) == 11
         assert len((await client.list_resources()).resources) == 4
         assert (await call(client, "get_address"))["address"] == wallet["address"]
         assert (await call(client, "get_balance"))["balance"] == str(2 * SOL)

@@ -114,7 +114,7 @@ async def test_without_a_token_the_server_starts_lists_its_tools_and_answers_exp
         tools = (await client.list_tools()).tools
         resources = (await client.list_resources()).resources
         result = await client.call_tool("get_balance", {})
-    assert len(tools) == 10
+    assert len(tools) == 11
     assert len(resources) == 4
     assert not result.is_error
     assert result_json(result)["session_expired"] is True

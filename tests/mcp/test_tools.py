@@ -33,12 +33,14 @@ TOOLS = {
     "get_assets",
     "get_policy",
     "cancel_transaction",
+    "pay_for_resource",
 }
 TX = "0b6c5f0e-3f47-4a52-9a7e-2d9f1c0e8a10"
 NO_ARGS = {name: {} for name in TOOLS} | {
     "send_token": {"to": ADDRESS, "amount": 1000},
     "get_transaction": {"transaction_id": TX},
     "cancel_transaction": {"transaction_id": TX},
+    "pay_for_resource": {"url": "https://api.example.com/report"},
 }
 
 

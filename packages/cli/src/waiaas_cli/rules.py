@@ -61,6 +61,22 @@ def _tokens(rules: dict[str, Any], lines: list[str]) -> None:
             lines.append(f"  token {mint}: {field} {value} (base units)")
 
 
+def _x402(rules: dict[str, Any], lines: list[str]) -> None:
+    x402 = rules.get("x402")
+    if not isinstance(x402, dict):
+        return
+    if x402.get("allowAnyHost"):
+        lines.append(_line("x402.allowAnyHost", "pay any host", "yes"))
+    hosts = x402.get("allowedHosts")
+    if isinstance(hosts, list):
+        lines.append(_line("x402.allowedHosts", "pay only", ", ".join(map(str, hosts)) or "(none)"))
+    ceilings = x402.get("maxPerRequest")
+    for mint, value in ceilings.items() if isinstance(ceilings, dict) else ():
+        lines.append(f"  x402 per request, token {mint}: at most {value} (base units)")
+    if isinstance(x402.get("networks"), list):
+        lines.append(_line("x402.networks", "networks", ", ".join(map(str, x402["networks"]))))
+
+
 def policy_lines(policy: dict[str, Any]) -> list[str]:
     """One line per rule that is set; [] for an empty policy."""
     lines: list[str] = []
@@ -75,7 +91,8 @@ def policy_lines(policy: dict[str, Any]) -> list[str]:
             lines.append(_line(field, meaning, str(policy[field])))
     _lists(policy, lines)
     _tokens(policy, lines)
-    known = {*POLICY_AMOUNTS, *POLICY_DURATIONS, *POLICY_COUNTS, "tokens"}
+    _x402(policy, lines)
+    known = {*POLICY_AMOUNTS, *POLICY_DURATIONS, *POLICY_COUNTS, "tokens", "x402"}
     known |= {"allowedRecipients", "allowedTokens"}
     for field in sorted(set(policy) - known):
         lines.append(f"  {field}: {json.dumps(policy[field])}")

@@ -86,6 +86,21 @@ ERRORS: dict[str, ErrorSpec] = _table(
     ),
     ErrorSpec("TOKEN_NOT_FOUND", 404, False, "No such token in the registry."),
     ErrorSpec("UNSUPPORTED_TOKEN", 400, False, "This token cannot be sent by waiaas."),
+    ErrorSpec(
+        "PAYMENT_UNSUPPORTED",
+        400,
+        False,
+        "The resource asks for a payment this wallet cannot make (scheme, network or asset).",
+    ),
+    ErrorSpec(
+        "PAYMENT_FAILED",
+        502,
+        False,
+        "The paid resource did not answer as the payment protocol requires.",
+    ),
+    ErrorSpec(
+        "IDEMPOTENCY_CONFLICT", 409, False, "The idempotency key was used for another request."
+    ),
     ErrorSpec("CONSOLE_AUTH_REQUIRED", 401, False, "Sign in to the console first."),
     ErrorSpec("CSRF_FAILED", 403, False, "The request did not come from the console."),
     ErrorSpec(

@@ -26,9 +26,11 @@ from waiaas_daemon.routes import (
     audit,
     controls,
     health,
+    local_rpc,
     mcp_tokens,
     nonce,
     openapi,
+    payments,
     pending,
     policy,
     sessions,
@@ -122,6 +124,7 @@ def api_routes() -> list[Route]:
         *agent_wallet.routes(),
         *tokens.routes(),
         *transactions.routes(),
+        *payments.routes(),
         *sessions.routes(),
         *health.routes(),
         *nonce.routes(),
@@ -134,6 +137,7 @@ def api_routes() -> list[Route]:
         *controls.routes(),
         *audit.routes(),
         *telegram.routes(),
+        *local_rpc.routes(),
     ]
 
 

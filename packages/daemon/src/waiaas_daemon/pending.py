@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 import anyio
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon import tokens, transactions, wallets
+from waiaas_daemon import payments, tokens, transactions, wallets
 from waiaas_daemon.state import DaemonState
 from waiaas_daemon.storage import Event, TransactionRow
 
@@ -107,7 +107,11 @@ async def execute(
     """Claim a waiting send, re-check balance, sign and submit it.
 
     Held (kill switch on, wallet suspended): that 403, and it stays waiting.
+    A PAYMENT is not paid here: only the agent can fetch its resource, so it becomes
+    APPROVED and the agent's retry with the same idempotency key pays it.
     """
+    if tx.type == "PAYMENT":
+        return await payments.approve(state, tx, actor, action)
     wallet = await wallets.get(state, tx.wallet_id)
     origin = tx.status
     async with state.wallet_lock(wallet.id):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
+import httpx
 from argon2 import PasswordHasher
 
 from waiaas_core.atomic import remove_stale_temp_files
@@ -71,6 +72,8 @@ class DaemonState:
     scheduler: Scheduler | None = None
     # The Telegram bot, while the lifespan runs it (a bot token is configured).
     telegram: Poller | None = None
+    # The HTTP client x402 payments fetch resources with, made on first use (payments.py).
+    resource_http: httpx.AsyncClient | None = None
 
     def wake_scheduler(self) -> None:
         """Held or new waiting sends may be due now (a 202 send, kill switch off, a resume)."""
@@ -160,6 +163,8 @@ class DaemonState:
             finally:
                 with anyio.CancelScope(shield=True):
                     await state.aclose_chains()
+                    if state.resource_http is not None:
+                        await state.resource_http.aclose()
 
 
 LOCAL_CHAIN_REFUSED = (

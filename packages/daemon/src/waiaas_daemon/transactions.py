@@ -442,6 +442,10 @@ async def get_for_wallet(state: DaemonState, wallet_id: str, tx_id: str) -> Tran
     tx = await state.db.get_transaction(tx_id)
     if tx is None or tx.wallet_id != wallet_id:
         raise WaiaasError("TRANSACTION_NOT_FOUND")
+    if tx.type == "PAYMENT":
+        from waiaas_daemon import payments  # payments builds on this module
+
+        return await payments.refresh(state, tx)
     if tx.status in UNSETTLED and tx.signature:
         tx = await refresh(state, tx)
     return tx
@@ -493,6 +497,11 @@ async def _reconcile_orphan(state: DaemonState, tx: TransactionRow) -> bool:
 
 
 async def _reconcile_one(state: DaemonState, tx: TransactionRow) -> None:
+    if tx.type == "PAYMENT":
+        from waiaas_daemon import payments  # payments builds on this module
+
+        await payments.reconcile_one(state, tx)
+        return
     if tx.type == "TRANSFER" and not tx.signature and tx.decided_at is not None:
         # A claimed queued (or approved) send stopped before it was signed: nothing
         # reached a chain, so it waits again where it came from, for whoever runs next.

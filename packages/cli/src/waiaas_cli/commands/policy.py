@@ -18,6 +18,7 @@ from waiaas_cli.options import State, daemon_options, json_option, pass_state, p
 from waiaas_cli.output import iso_time, print_json
 from waiaas_cli.params import ADDRESS, DURATION, SOL_CEILING
 from waiaas_cli.rules import policy_lines
+from waiaas_core.amounts import to_base_units
 from waiaas_core.errors import WaiaasError
 from waiaas_core.limits import MAX_BODY_BYTES
 
@@ -129,6 +130,37 @@ def apply_flags(
     return updated
 
 
+def x402_ceiling(registry: dict[str, Any], token: str, amount: str) -> tuple[str, str]:
+    """(mint, base units) of ``amount`` whole units of the registry's ``token``."""
+    for entry in registry.get("items") or []:
+        if token in (entry.get("mint"), str(entry.get("symbol", "")).upper(), entry.get("symbol")):
+            try:
+                units = to_base_units(amount, int(entry["decimals"]), allow_zero=True)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--x402-max-per-request") from None
+            return entry["mint"], str(units)
+    raise click.BadParameter(
+        f"{token} is not in the daemon's token registry.", param_hint="--x402-token"
+    )
+
+
+def apply_x402(
+    current: Any,
+    hosts: tuple[str, ...],
+    any_host: bool | None,
+    ceiling: tuple[str, str] | None,
+) -> dict[str, Any]:
+    """The policy's x402 rules with the given flags applied; the others stay."""
+    rules = dict(current) if isinstance(current, dict) else {}
+    if hosts:
+        rules["allowedHosts"] = list(dict.fromkeys(h.lower() for h in hosts))
+    if any_host is not None:
+        rules["allowAnyHost"] = any_host
+    if ceiling is not None:
+        rules["maxPerRequest"] = {**(rules.get("maxPerRequest") or {}), ceiling[0]: ceiling[1]}
+    return rules
+
+
 @policy.command(name="set")
 @click.argument("wallet_ref", metavar="WALLET")
 @click.option("--instant-max", type=SOL_CEILING, help="Sent at once up to this many SOL.")
@@ -171,6 +203,33 @@ def apply_flags(
     "--max-sends-per-hour", type=click.IntRange(min=1), metavar="N", help="Sends per hour at most."
 )
 @click.option(
+    "--x402-allow-host",
+    "x402_hosts",
+    multiple=True,
+    metavar="HOST",
+    help="Let the agent pay (x402) for resources on HOST (api.example.com, *.example.com, "
+    "host:port); repeat for several; replaces the list.",
+)
+@click.option(
+    "--x402-any-host/--no-x402-any-host",
+    "x402_any_host",
+    default=None,
+    help="Let the agent pay any host (x402); off by default.",
+)
+@click.option(
+    "--x402-max-per-request",
+    "x402_max",
+    metavar="AMOUNT",
+    help="The most one x402 payment may cost, in whole units of --x402-token (0.5).",
+)
+@click.option(
+    "--x402-token",
+    default="USDC",
+    show_default=True,
+    metavar="SYMBOL|MINT",
+    help="The token --x402-max-per-request is counted in.",
+)
+@click.option(
     "--file",
     "policy_file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -186,6 +245,10 @@ def set_(
     recipients: tuple[str, ...],
     policy_file: Path | None,
     as_json: bool,
+    x402_hosts: tuple[str, ...],
+    x402_any_host: bool | None,
+    x402_max: str | None,
+    x402_token: str,
     **flags: Any,
 ) -> None:
     """Change the policy of WALLET: only the rules you name change, the others stay.
@@ -196,7 +259,8 @@ def set_(
     The change is written only over the version it was made from: if someone else
     changed the policy meanwhile, nothing is written and you re-run the command.
     """
-    given = any(v is not None for v in flags.values()) or recipients
+    x402_given = bool(x402_hosts) or x402_any_host is not None or x402_max is not None
+    given = any(v is not None for v in flags.values()) or recipients or x402_given
     if not given and policy_file is None:
         raise click.UsageError("name at least one rule to set, or a --file.")
     document = read_policy_file(policy_file) if policy_file else None
@@ -209,14 +273,17 @@ def set_(
         document = current.get("policy") or {}
         # Read-modify-write: the write applies only over the version read.
         precondition = if_match(current)
+    updated = apply_flags(document, flags, recipients)
+    if x402_given:
+        ceiling = None
+        if x402_max is not None:
+            registry = client.request(
+                "GET", "/v1/tokens", master=True, params={"network": wallet["network"]}
+            )
+            ceiling = x402_ceiling(registry, x402_token, x402_max)
+        updated["x402"] = apply_x402(updated.get("x402"), x402_hosts, x402_any_host, ceiling)
     try:
-        answer = client.request(
-            "PUT",
-            path,
-            master=True,
-            json=apply_flags(document, flags, recipients),
-            headers=precondition,
-        )
+        answer = client.request("PUT", path, master=True, json=updated, headers=precondition)
     except WaiaasError as error:
         raise conflict_error(error, wallet, "set") from None
     if as_json:

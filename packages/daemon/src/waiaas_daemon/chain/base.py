@@ -155,6 +155,10 @@ class Chain(Protocol):
 
     async def submit(self, prepared: PreparedTransfer) -> Outcome: ...
 
+    async def fresh_blockhash(self) -> Hash:
+        """A recent blockhash for a transaction another party submits (an x402 payment)."""
+        ...
+
     async def status(self, signature: str) -> Outcome | None:
         """The chain's view of a signature, or None if the chain never saw it."""
         ...

@@ -24,7 +24,7 @@ from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
-from solders.transaction import Transaction
+from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_metadata import TransactionMetadata, TransactionResult
 
 from waiaas_core.errors import WaiaasError
@@ -152,6 +152,37 @@ class LocalChain:
         result = self._svm.send_transaction(tx)
         self._advance()
         return self._outcome(str(signature), result, keys)
+
+    async def fresh_blockhash(self) -> Hash:
+        """A blockhash no other prepared transaction of this runtime has (an x402 payment's)."""
+        return self._fresh_blockhash()
+
+    def blockhash_live(self, blockhash: str) -> bool:
+        """Would a transaction with this blockhash still be accepted? (Not after a restart.)"""
+        try:
+            return Hash.from_string(blockhash) in self._recent
+        except ValueError:
+            return False
+
+    async def submit_raw(self, raw: bytes) -> tuple[Outcome, tuple[str, ...]]:
+        """Run a transaction someone else signed (legacy or v0): the local JSON-RPC's
+        sendTransaction. Returns the outcome and every signature the transaction carries."""
+        try:
+            tx = VersionedTransaction.from_bytes(raw)
+        except ValueError:
+            raise WaiaasError("INVALID_REQUEST", "The transaction is not decodable.") from None
+        signatures = tuple(str(sig) for sig in tx.signatures)
+        signature = tx.signatures[0]
+        keys = _writable_keys(tx.message)  # type: ignore[arg-type]
+        seen = self._svm.get_transaction(signature)
+        if seen is not None:
+            return self._outcome(str(signature), seen, keys), signatures
+        if tx.message.recent_blockhash not in self._recent:
+            error = describe_transaction_error("BlockhashNotFound")
+            return Outcome(str(signature), "FAILED", error), signatures
+        result = self._svm.send_transaction(tx)
+        self._advance()
+        return self._outcome(str(signature), result, keys), signatures
 
     async def status(self, signature: str) -> Outcome | None:
         try:

@@ -225,6 +225,10 @@ class RpcChain:
             lambda blockhash: sign_checked(signer, instructions, memo, blockhash)
         )
 
+    async def fresh_blockhash(self) -> Hash:
+        """The cluster's latest blockhash, for a transaction someone else submits (x402)."""
+        return (await self._latest_blockhash())[0]
+
     async def _sign_fresh(self, build: Callable[[Hash], Transaction]) -> PreparedTransfer:
         # Two identical sends within one slot would get one blockhash and so one
         # signature: one transfer. Wait for the next blockhash instead.

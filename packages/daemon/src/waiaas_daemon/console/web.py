@@ -49,6 +49,15 @@ def _sol(lamports: int | str | None) -> str:
     return format_units(int(lamports), 9)
 
 
+def _asset_amount(tx: Any) -> str:
+    """A transaction's amount in whole units of its asset: "0.25 USDC", "1.5 SOL"."""
+    decimals = getattr(tx, "token_decimals", None)
+    if decimals is None:
+        return f"{_sol(tx.amount)} SOL"
+    label = getattr(tx, "token_symbol", None) or "tokens"
+    return f"{format_units(int(tx.amount), decimals)} {label}"
+
+
 def _left(seconds: float | None) -> str:
     """Seconds until a deadline as a person reads it: "14m 05s", "2h 03m", "due"."""
     if seconds is None:
@@ -77,6 +86,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["sol"] = _sol
     env.filters["when"] = _when
+    env.filters["asset_amount"] = _asset_amount
     env.filters["left"] = _left
     env.filters["duration"] = format_duration
     return env

@@ -40,6 +40,8 @@ def transaction_model(tx: TransactionRow) -> Transaction:
         decided_at=tx.decided_at,
         reason=tx.reason,
         token=token_field(tx),
+        origin=tx.payment_origin,
+        settlement=tx.payment_settlement,
     )
 
 

@@ -69,6 +69,41 @@ class TokenLimits(Model, omit_defaults=True):
         _ordered(where, [("dailyLimit", self.daily_limit), ("monthlyLimit", self.monthly_limit)])
 
 
+# A host name as the owner types it: DNS labels, or an IPv4 address, optionally a
+# leading "*." for every subdomain and a ":port"; compared lowercase.
+HOST_PATTERN = (
+    r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[0-9]{1,5})?$"
+)
+PATTERN_TEXT[HOST_PATTERN] = "must be a host name, optionally *. in front and :port after"
+Host = Annotated[str, Meta(pattern=HOST_PATTERN, max_length=260, examples=["api.example.com"])]
+X402Network = Annotated[str, Meta(pattern=r"^[A-Za-z0-9:_-]{1,64}$", examples=["solana"])]
+
+
+class X402Rules(Model, omit_defaults=True):
+    """Paying for HTTP resources with x402 (docs/policy.md): where, and how much at most.
+
+    Nothing is paid to a host that is not in ``allowedHosts`` unless
+    ``allowAnyHost``; ``maxPerRequest`` caps one payment per mint (base units);
+    ``networks`` narrows the x402 network ids accepted (default: the wallet's own).
+    """
+
+    allowed_hosts: Annotated[list[Host], Meta(max_length=MAX_LIST)] | None = None
+    allow_any_host: bool | None = None
+    max_per_request: Annotated[dict[str, Limit], Meta(max_length=MAX_LIST)] | None = None
+    networks: Annotated[list[X402Network], Meta(max_length=16)] | None = None
+
+    def check(self) -> None:
+        for mint, ceiling in (self.max_per_request or {}).items():
+            check_address(mint, f"x402.maxPerRequest.{mint[:50]}")
+            if int(ceiling) > MAX_AMOUNT:
+                raise _invalid(f"x402.maxPerRequest.{mint}", f"must be at most {MAX_AMOUNT}")
+        for i, host in enumerate(self.allowed_hosts or ()):
+            port = host.rpartition(":")[2] if ":" in host else None
+            if port is not None and not 1 <= int(port) <= 65535:
+                raise _invalid(f"x402.allowedHosts[{i}]", "the port must be 1 to 65535")
+
+
 class Policy(TokenLimits, omit_defaults=True):
     """The owner's standing rule for every session of one wallet; every field optional."""
 
@@ -79,9 +114,12 @@ class Policy(TokenLimits, omit_defaults=True):
     auto_suspend_after_denials: Annotated[int, Meta(ge=0, le=1_000_000)] | None = None
     tokens: Annotated[dict[str, TokenLimits], Meta(max_length=MAX_LIST)] | None = None
     allowed_tokens: Annotated[list[Address], Meta(max_length=MAX_LIST)] | None = None
+    x402: X402Rules | None = None
 
     def check(self) -> None:
         self.check_at("")
+        if self.x402 is not None:
+            self.x402.check()
         for i, address in enumerate(self.allowed_recipients or ()):
             check_address(address, f"allowedRecipients[{i}]")
         for i, mint in enumerate(self.allowed_tokens or ()):

@@ -65,6 +65,8 @@ class Transaction(Model):
     decided_at: UnixTime | None
     reason: str | None
     token: TokenRefField | None = None
+    origin: str | None = None
+    settlement: str | None = None
 
 
 class TransactionPage(Model):

@@ -74,6 +74,17 @@ CREATE TABLE telegram_state (
 INSERT INTO telegram_state (id) VALUES (1);
 """
 
+PAYMENTS_SCHEMA = """
+    ALTER TABLE transactions ADD COLUMN idempotency_key TEXT;
+    ALTER TABLE transactions ADD COLUMN payment_url TEXT;
+    ALTER TABLE transactions ADD COLUMN payment_origin TEXT;
+    ALTER TABLE transactions ADD COLUMN payment_network TEXT;
+    ALTER TABLE transactions ADD COLUMN payment_settlement TEXT;
+    ALTER TABLE transactions ADD COLUMN payment_blockhash TEXT;
+    CREATE UNIQUE INDEX transactions_by_idempotency_key
+        ON transactions(wallet_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+"""
+
 # Outbox of notifications (SPEC 13): one row per event, one per event and channel.
 NOTIFY_SCHEMA = """
 CREATE TABLE notification_events (
@@ -218,6 +229,9 @@ MIGRATIONS: tuple[str, ...] = (
     TOKENS_SCHEMA,
     # 8: the Telegram bot: the owner chat, link codes, approval prompts, the update offset.
     TELEGRAM_SCHEMA,
+    # 9: x402 payments (docs/notes/x402.md): a PAYMENT record, its resource's origin,
+    # the facilitator's settlement signature, and the caller's idempotency key.
+    PAYMENTS_SCHEMA,
 )
 
 

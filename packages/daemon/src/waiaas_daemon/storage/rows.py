@@ -117,6 +117,12 @@ class TransactionRow:
     token_symbol: str | None = None
     token_decimals: int | None = None
     token_program: str | None = None
+    idempotency_key: str | None = None
+    payment_url: str | None = None
+    payment_origin: str | None = None
+    payment_network: str | None = None
+    payment_settlement: str | None = None
+    payment_blockhash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,7 +144,17 @@ class TokenRow:
 
 # What a transaction update may change; the rest of its row is fixed at insert.
 TRANSACTION_CHANGES = frozenset(
-    {"status", "signature", "raw", "error", "updated_at", "reason", "decided_at"}
+    {
+        "status",
+        "signature",
+        "raw",
+        "error",
+        "updated_at",
+        "reason",
+        "decided_at",
+        "payment_settlement",
+        "payment_blockhash",
+    }
 )
 
 

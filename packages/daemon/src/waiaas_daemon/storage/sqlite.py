@@ -53,6 +53,9 @@ from waiaas_daemon.storage.rows import (
     wallet_row,
 )
 
+# Transaction types that spend from the wallet: they count toward its limits.
+SPENDS = ("TRANSFER", "PAYMENT")
+
 
 class SqliteStorage:
     """One daemon's database file: ``Storage`` on SQLite."""
@@ -407,8 +410,8 @@ class SqliteStorage:
         """Lamports this wallet sent (or is sending) since ``since``; failures do not count."""
         # Amounts go up to 2^64-1 and are stored as text: summed exactly in Python.
         rows = await self._all(
-            "SELECT amount FROM transactions WHERE wallet_id = ? AND type = 'TRANSFER' "
-            "AND created_at > ? AND status != 'FAILED'",
+            "SELECT amount FROM transactions WHERE wallet_id = ? "
+            "AND type IN ('TRANSFER', 'PAYMENT') AND created_at > ? AND status != 'FAILED'",
             (wallet_id, since),
         )
         return sum(int(r["amount"]) for r in rows)
@@ -488,7 +491,7 @@ class SqliteStorage:
             return list(await self.sink(db, events))
         return []
 
-    async def emit_on(self, db: aiosqlite.Connection, events: Sequence[Event]) -> list[str]:
+    async def emit_on(self, db: Any, events: Sequence[Event]) -> list[str]:
         """For storage modules with their own SQL: their change's events, in its transaction."""
         return await self._emit(db, events)
 
@@ -578,7 +581,7 @@ class SqliteStorage:
             f"SUM(CASE WHEN {counted} THEN {low} END) AS month_low, "
             "COUNT(CASE WHEN created_at > :hour THEN 1 END) AS hour_count, "
             "MIN(CASE WHEN created_at > :hour THEN created_at END) AS hour_oldest "
-            "FROM transactions WHERE wallet_id = :w AND type = 'TRANSFER' "
+            "FROM transactions WHERE wallet_id = :w AND type IN ('TRANSFER', 'PAYMENT') "
             "AND created_at > :month",
             params,
         )
@@ -777,7 +780,7 @@ class SqliteStorage:
             ) as cursor:
                 row = await cursor.fetchone()
             await _save_accounts(db, accounts)
-            if row is not None and row["type"] == "TRANSFER" and row["status"] in SETTLED:
+            if row is not None and row["type"] in SPENDS and row["status"] in SETTLED:
                 details = {"signature": row["signature"], "error": row["error"]}
                 outcome = Event(
                     "daemon",
@@ -788,6 +791,55 @@ class SqliteStorage:
                     details,
                 )
                 await self._emit(db, [outcome])
+
+    async def get_payment(self, wallet_id: str, idempotency_key: str) -> TransactionRow | None:
+        row = await self._one(
+            "SELECT * FROM transactions WHERE wallet_id = ? AND idempotency_key = ?",
+            (wallet_id, idempotency_key),
+        )
+        return None if row is None else TransactionRow(**dict(row))
+
+    async def held_payment(self, wallet_id: str, url: str) -> TransactionRow | None:
+        """The newest payment for ``url`` that waits for the owner or was approved."""
+        row = await self._one(
+            "SELECT * FROM transactions WHERE wallet_id = ? AND type = 'PAYMENT' "
+            "AND payment_url = ? AND status IN ('QUEUED', 'PENDING_APPROVAL', 'APPROVED') "
+            "ORDER BY seq DESC LIMIT 1",
+            (wallet_id, url),
+        )
+        return None if row is None else TransactionRow(**dict(row))
+
+    async def settle_payment_landed(
+        self,
+        signatures: Sequence[str],
+        settlement: str,
+        accounts: Sequence[AccountSnapshot],
+        now: int,
+    ) -> TransactionRow | None:
+        """The local chain ran a transaction a facilitator sent: save its accounts and, if it
+        carries a SUBMITTED payment's own signature, confirm that payment in the same step."""
+        marks = ", ".join("?" for _ in signatures) or "NULL"
+        async with self.transaction() as db:
+            async with db.execute(
+                "UPDATE transactions SET status = 'CONFIRMED', payment_settlement = ?, "  # noqa: S608
+                "error = NULL, updated_at = ? WHERE type = 'PAYMENT' AND status IN "
+                f"('PENDING', 'SUBMITTED', 'FAILED') AND signature IN ({marks}) RETURNING *",
+                (settlement, now, *signatures),
+            ) as cursor:
+                row = await cursor.fetchone()
+            await _save_accounts(db, accounts)
+            if row is not None:
+                details = {"signature": settlement, "error": None}
+                event = Event(
+                    "daemon",
+                    "send_confirmed",
+                    row["wallet_id"],
+                    row["session_id"],
+                    row["id"],
+                    details,
+                )
+                await self._emit(db, [event])
+        return None if row is None else TransactionRow(**dict(row))
 
     async def waiting_transactions(self) -> list[TransactionRow]:
         """QUEUED and PENDING_APPROVAL sends of every wallet, oldest first."""

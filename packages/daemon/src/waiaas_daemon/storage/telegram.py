@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from waiaas_daemon.storage.database import Database
+    from waiaas_daemon.storage.interface import Storage as Database
     from waiaas_daemon.storage.rows import Event
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mcp.server.mcpserver import MCPServer
 
 from waiaas_core.agent.api import Api, SessionSource
-from waiaas_core.agent.tools import session, system, transactions, wallet
+from waiaas_core.agent.tools import payments, session, system, transactions, wallet
 
 
 def register_tools(server: MCPServer, api: Api, source: SessionSource) -> None:
@@ -13,3 +13,4 @@ def register_tools(server: MCPServer, api: Api, source: SessionSource) -> None:
     transactions.register(server, api)
     system.register(server, api)
     session.register(server, source)
+    payments.register(server, api)

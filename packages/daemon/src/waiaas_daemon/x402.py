@@ -1,0 +1,203 @@
+"""The x402 wire format (HTTP 402 Payment Required), versions 1 and 2, "exact" scheme on Solana.
+
+Pure functions: read a 402 answer's payment requirements, pick the one this
+wallet can pay, write the payment header, read the settlement receipt. The
+field names and headers follow the published x402 specification (v2: headers
+PAYMENT-REQUIRED / PAYMENT-SIGNATURE / PAYMENT-RESPONSE, base64 JSON; v1: the
+402 body ``{x402Version: 1, accepts}``, X-PAYMENT / X-PAYMENT-RESPONSE).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from waiaas_core.errors import WaiaasError
+from waiaas_core.limits import MAX_AMOUNT
+
+SCHEME = "exact"
+REQUIRED_HEADER = "PAYMENT-REQUIRED"
+SIGNATURE_HEADER = "PAYMENT-SIGNATURE"
+RESPONSE_HEADER = "PAYMENT-RESPONSE"
+V1_PAYMENT_HEADER = "X-PAYMENT"
+V1_RESPONSE_HEADER = "X-PAYMENT-RESPONSE"
+MAX_HEADER = 16 * 1024
+
+# The x402 network ids of each waiaas network: the v1 name and the CAIP-2 id.
+# ``local`` is ours: no public x402 party pays on it, so its ids are made up
+# in the same two shapes (docs/notes/x402.md).
+NETWORK_IDS: dict[str, tuple[str, ...]] = {
+    "mainnet": ("solana", "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp"),
+    "devnet": ("solana-devnet", "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1"),
+    "testnet": ("solana-testnet", "solana:4uhcVJyU9pJkvQyS88uRDiswHXSCkY3z"),
+    "local": ("solana-localnet", "solana:localnet"),
+}
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One entry of a 402 answer's ``accepts``: what the resource takes, as sent."""
+
+    version: int
+    scheme: str
+    network: str
+    amount: int
+    asset: str
+    pay_to: str
+    fee_payer: str | None
+    raw: dict[str, Any] = field(hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Challenge:
+    version: int
+    accepts: tuple[Requirement, ...]
+    resource: dict[str, Any] | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The settlement a paid answer reports (PAYMENT-RESPONSE / X-PAYMENT-RESPONSE)."""
+
+    success: bool
+    transaction: str | None
+    network: str | None
+    amount: str | None
+    error: str | None
+
+
+def _bad(why: str) -> WaiaasError:
+    return WaiaasError("PAYMENT_FAILED", f"The resource's 402 answer is not valid x402: {why}.")
+
+
+def _decode_b64_json(value: str, what: str) -> Any:
+    if len(value) > MAX_HEADER:
+        raise _bad(f"{what} is over {MAX_HEADER} bytes")
+    try:
+        return json.loads(base64.b64decode(value.strip(), validate=True))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise _bad(f"{what} is not base64 JSON") from None
+
+
+def parse_challenge(headers: Mapping[str, str], body: bytes) -> Challenge:
+    """The payment requirements of a 402 answer: v2 header first, else a v1 JSON body."""
+    header = headers.get(REQUIRED_HEADER)
+    if header is not None:
+        document = _decode_b64_json(header, REQUIRED_HEADER)
+    else:
+        try:
+            document = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise _bad("no PAYMENT-REQUIRED header and the body is not JSON") from None
+    if not isinstance(document, dict):
+        raise _bad("the requirements are not a JSON object")
+    version = document.get("x402Version")
+    if version not in (1, 2):
+        raise _bad(f"x402Version {version!r} is not 1 or 2")
+    accepts = document.get("accepts")
+    if not isinstance(accepts, list) or not accepts or len(accepts) > 32:
+        raise _bad("accepts must be a list of 1 to 32 requirements")
+    resource = document.get("resource")
+    error = document.get("error")
+    return Challenge(
+        version,
+        tuple(_requirement(version, entry) for entry in accepts if isinstance(entry, dict)),
+        resource if isinstance(resource, dict) else None,
+        error if isinstance(error, str) else None,
+    )
+
+
+def _requirement(version: int, entry: dict[str, Any]) -> Requirement:
+    amount_field = "amount" if version == 2 else "maxAmountRequired"
+    amount_text = entry.get(amount_field)
+    amount = -1
+    if isinstance(amount_text, str) and amount_text.isascii() and amount_text.isdigit():
+        amount = int(amount_text) if len(amount_text) <= 20 else -1
+    extra = entry.get("extra")
+    if not isinstance(extra, dict):
+        extra = {}
+    fee_payer = extra.get("feePayer")
+    return Requirement(
+        version=version,
+        scheme=str(entry.get("scheme", "")),
+        network=str(entry.get("network", "")),
+        amount=amount,
+        asset=str(entry.get("asset", "")),
+        pay_to=str(entry.get("payTo", "")),
+        fee_payer=fee_payer if isinstance(fee_payer, str) else None,
+        raw=entry,
+    )
+
+
+def choose(challenge: Challenge, networks: Sequence[str]) -> Requirement:
+    """The first requirement this wallet can pay: exact scheme, an accepted network,
+    an amount it can sign for and a fee payer; else PAYMENT_UNSUPPORTED saying why."""
+    reasons = []
+    for req in challenge.accepts:
+        if req.scheme != SCHEME:
+            reasons.append(f"scheme {req.scheme[:40]!r} (only 'exact')")
+        elif req.network not in networks:
+            reasons.append(f"network {req.network[:64]!r} (accepted: {', '.join(networks)})")
+        elif not 0 < req.amount <= MAX_AMOUNT:
+            reasons.append("an amount that is not a positive integer below 2^64")
+        elif not req.fee_payer:
+            reasons.append("no extra.feePayer (the exact scheme needs the facilitator's)")
+        else:
+            return req
+    raise WaiaasError(
+        "PAYMENT_UNSUPPORTED",
+        "The resource asks for no payment this wallet makes: " + "; ".join(reasons) + ".",
+    )
+
+
+def payment_header(challenge: Challenge, req: Requirement, transaction_b64: str) -> tuple[str, str]:
+    """(header name, value) carrying the partially signed transaction for ``req``."""
+    if req.version == 1:
+        payload: dict[str, Any] = {
+            "x402Version": 1,
+            "scheme": req.scheme,
+            "network": req.network,
+            "payload": {"transaction": transaction_b64},
+        }
+        name = V1_PAYMENT_HEADER
+    else:
+        payload = {
+            "x402Version": 2,
+            "accepted": req.raw,
+            "payload": {"transaction": transaction_b64},
+        }
+        if challenge.resource is not None:
+            payload["resource"] = challenge.resource
+        name = SIGNATURE_HEADER
+    text = json.dumps(payload, separators=(",", ":"))
+    return name, base64.b64encode(text.encode()).decode()
+
+
+def parse_receipt(headers: Mapping[str, str]) -> Receipt | None:
+    """The settlement receipt of a paid answer, or None when it sent none (or garbage)."""
+    value = headers.get(RESPONSE_HEADER) or headers.get(V1_RESPONSE_HEADER)
+    if value is None:
+        return None
+    try:
+        document = _decode_b64_json(value, RESPONSE_HEADER)
+    except WaiaasError:
+        return None
+    if not isinstance(document, dict):
+        return None
+
+    def text(name: str) -> str | None:
+        value = document.get(name)
+        return value[:200] if isinstance(value, str) else None
+
+    return Receipt(
+        success=document.get("success") is True,
+        transaction=text("transaction"),
+        network=text("network"),
+        amount=text("amount"),
+        error=text("errorReason") or text("errorMessage"),
+    )
