@@ -2,7 +2,7 @@
 
 No middleware, no auth, no storage: what is left is the HTTP floor that the
 daemon's routes stand on. uvicorn runs with the daemon's own options (see
-waiaas_daemon/server.py) and the same HTTP parser and event loop (--http,
+waiaas_daemon/serving/server.py) and the same HTTP parser and event loop (--http,
 --loop, as ``waiaas-daemon serve`` takes them), on a socket bound the same way.
 
     python benchmarks/bare_app.py --body '{"walletId": ...}' --http httptools --loop uvloop
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--http", choices=["httptools", "h11"], default="httptools")
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     args = parser.parse_args()
-    # As waiaas_daemon.cli.bind_socket does: getaddrinfo gives proto IPPROTO_TCP, which
+    # As waiaas_daemon.serving.cli.bind_socket does: getaddrinfo gives proto IPPROTO_TCP, which
     # asyncio needs to see before it sets TCP_NODELAY (with proto 0, Nagle's algorithm
     # and delayed ACKs add 40 ms to every keep-alive request).
     family, kind, proto, _, address = socket.getaddrinfo("127.0.0.1", 0, type=socket.SOCK_STREAM)[0]

@@ -24,9 +24,9 @@ from argon2 import PasswordHasher
 
 from benchmarks._common import header, ms, table, temp_dir
 from waiaas_core.config import Settings
-from waiaas_daemon.app import create_app
-from waiaas_daemon.keystore import KdfParams
-from waiaas_daemon.state import DaemonState
+from waiaas_daemon.domain.keystore import KdfParams
+from waiaas_daemon.domain.state import DaemonState
+from waiaas_daemon.serving.app import create_app
 
 PASSWORD = "bench-master-password"
 MASTER = {"X-Master-Password": PASSWORD}

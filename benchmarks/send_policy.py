@@ -109,7 +109,7 @@ def decision_alone(recipient: str, rounds: int = 20_000) -> float:
     import json
     import time
 
-    from waiaas_daemon import policy
+    from waiaas_daemon.domain import policy
 
     document = json.dumps(full_policy(recipient))
     totals = policy.Totals(daily=5 * SOL, monthly=50 * SOL, sends_this_hour=10, oldest_this_hour=0)

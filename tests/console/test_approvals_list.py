@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.daemon.policy_support import SOL, funded, recipient, send, set_policy
-from waiaas_daemon.console import policyform
+from waiaas_daemon.serving.console import policyform
 
 pytestmark = pytest.mark.anyio
 

@@ -10,8 +10,8 @@ import pytest
 from tests.console.conftest import MASTER, ORIGIN, PASSWORD, SAME_ORIGIN
 from tests.daemon.conftest import Harness
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon.app import create_app
-from waiaas_daemon.console.sessions import ConsoleSessions, _digest
+from waiaas_daemon.serving.app import create_app
+from waiaas_daemon.serving.console.sessions import ConsoleSessions, _digest
 
 pytestmark = pytest.mark.anyio
 
@@ -314,7 +314,7 @@ async def test_the_console_sessions_are_kept_only_as_sha256_digests(harness):
 
 def test_the_installed_package_carries_the_templates_and_static_files():
     # Under nox the daemon is installed from its wheel, so this checks what ships.
-    console = files("waiaas_daemon.console")
+    console = files("waiaas_daemon.serving.console")
     for name in ("templates/base.html", "static/console.css", "static/htmx.min.js"):
         assert console.joinpath(name).is_file(), name
 

@@ -11,9 +11,9 @@ import pytest
 from argon2 import PasswordHasher
 
 from waiaas_core.config import Settings
-from waiaas_daemon.app import create_app
-from waiaas_daemon.keystore import KdfParams
-from waiaas_daemon.state import DaemonState
+from waiaas_daemon.domain.keystore import KdfParams
+from waiaas_daemon.domain.state import DaemonState
+from waiaas_daemon.serving.app import create_app
 
 PASSWORD = "correct horse battery staple"
 MASTER = {"X-Master-Password": PASSWORD}

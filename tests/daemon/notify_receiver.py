@@ -15,9 +15,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from waiaas_daemon import audit, storage
-from waiaas_daemon.notify import NOTIFY_SCHEMA
-
 
 @dataclasses.dataclass
 class Received:
@@ -73,12 +70,6 @@ async def receiving() -> AsyncIterator[Receiver]:
                 server.should_exit = True
     finally:
         sock.close()
-
-
-def with_outbox_tables(monkeypatch: Any) -> None:
-    """The lead adds both schemas to storage.MIGRATIONS; until then the tests do."""
-    extra = tuple(s for s in (audit.AUDIT_SCHEMA, NOTIFY_SCHEMA) if s not in storage.MIGRATIONS)
-    monkeypatch.setattr(storage, "MIGRATIONS", (*storage.MIGRATIONS, *extra))
 
 
 class FakeClock:

@@ -13,10 +13,10 @@ from starlette.requests import Request
 
 from waiaas_core.config import Settings
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon.api import operation
-from waiaas_daemon.app import on_waiaas_error
-from waiaas_daemon.openapi import openapi_document
 from waiaas_daemon.schemas import Amount, Model, Name
+from waiaas_daemon.serving.api import operation
+from waiaas_daemon.serving.app import on_waiaas_error
+from waiaas_daemon.serving.openapi import openapi_document
 
 pytestmark = pytest.mark.anyio
 

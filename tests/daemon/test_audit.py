@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon import audit, storage
+from waiaas_daemon.domain import audit
 from waiaas_daemon.storage import Database
 
 pytestmark = pytest.mark.anyio
@@ -22,10 +22,7 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def path(tmp_path, monkeypatch):
-    # The lead adds AUDIT_SCHEMA to storage.MIGRATIONS; until then the test does.
-    if audit.AUDIT_SCHEMA not in storage.MIGRATIONS:
-        monkeypatch.setattr(storage, "MIGRATIONS", (*storage.MIGRATIONS, audit.AUDIT_SCHEMA))
+def path(tmp_path):
     return tmp_path / "waiaas.db"
 
 

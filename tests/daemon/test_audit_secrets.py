@@ -6,7 +6,7 @@ import pytest
 
 from tests.daemon.conftest import MASTER, PASSWORD
 from tests.daemon.policy_support import SOL, funded, recipient, send, set_policy
-from waiaas_daemon import wallets
+from waiaas_daemon.domain import wallets
 
 pytestmark = pytest.mark.anyio
 

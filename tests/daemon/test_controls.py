@@ -6,8 +6,8 @@ import pytest
 from tests.daemon.conftest import MASTER
 from tests.daemon.policy_support import SOL, address, balance, funded, recipient, send, set_policy
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon import controls
-from waiaas_daemon.pending import Scheduler
+from waiaas_daemon.domain import controls
+from waiaas_daemon.domain.scheduler import Scheduler
 
 pytestmark = pytest.mark.anyio
 

@@ -6,9 +6,9 @@ from argon2 import PasswordHasher
 from tests.daemon.conftest import MASTER, PASSWORD, FakeClock
 from tests.support.daemon import running_daemon
 from waiaas_core.config import Settings
-from waiaas_daemon.keystore import KdfParams
-from waiaas_daemon.master import MasterGuard, after_failure, seconds_left
-from waiaas_daemon.state import DaemonState
+from waiaas_daemon.domain.keystore import KdfParams
+from waiaas_daemon.domain.master import MasterGuard, after_failure, seconds_left
+from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.storage import MasterLockoutRow
 
 pytestmark = pytest.mark.anyio

@@ -7,8 +7,8 @@ import pytest
 
 from tests.daemon.conftest import MASTER
 from waiaas_core.tokens import decode_unverified, sign_session_token
-from waiaas_daemon import token_files
-from waiaas_daemon.token_files import pending_path, settle_pending
+from waiaas_daemon.domain import token_files
+from waiaas_daemon.domain.token_files import pending_path, settle_pending
 
 pytestmark = pytest.mark.anyio
 

@@ -12,10 +12,10 @@ import time
 import anyio
 import pytest
 
-from tests.daemon.notify_receiver import FakeClock, eventually, receiving, with_outbox_tables
+from tests.daemon.notify_receiver import FakeClock, eventually, receiving
 from waiaas_core.config import Settings
-from waiaas_daemon.audit import SecretInAudit
-from waiaas_daemon.notify import Notifier, list_deliveries, outbox, settings_view
+from waiaas_daemon.domain.audit import SecretInAudit
+from waiaas_daemon.domain.notify import Notifier, list_deliveries, outbox, settings_view
 from waiaas_daemon.storage import Database
 
 pytestmark = pytest.mark.anyio
@@ -26,8 +26,7 @@ BOT_TOKEN = "123456:AAbbCCddEEff_secret"
 
 
 @pytest.fixture
-def path(tmp_path, monkeypatch):
-    with_outbox_tables(monkeypatch)
+def path(tmp_path):
     return tmp_path / "waiaas.db"
 
 

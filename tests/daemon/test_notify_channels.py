@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from tests.daemon.notify_receiver import FakeClock, eventually, receiving, with_outbox_tables
+from tests.daemon.notify_receiver import FakeClock, eventually, receiving
 from waiaas_core.config import NOTIFICATION_EVENTS, Settings
-from waiaas_daemon.notify import Notifier, render, settings_view
-from waiaas_daemon.notify.channels import Event, build_request, mask_url
-from waiaas_daemon.notify.messages import format_amount
+from waiaas_daemon.domain.notify import Notifier, render, settings_view
+from waiaas_daemon.domain.notify.channels import Event, build_request, mask_url
+from waiaas_daemon.domain.notify.messages import format_amount
 from waiaas_daemon.storage import Database
 
 pytestmark = pytest.mark.anyio
@@ -28,8 +28,7 @@ APPROVAL = {
 }
 
 
-async def test_every_channel_gets_its_services_request_format(tmp_path, monkeypatch):
-    with_outbox_tables(monkeypatch)
+async def test_every_channel_gets_its_services_request_format(tmp_path):
     clock = FakeClock()
     async with receiving() as fake, Database.open(tmp_path / "waiaas.db") as db:
         settings = Settings(

@@ -17,8 +17,8 @@ from starlette.routing import Route
 
 from tests.support.daemon import Daemon, running_daemon
 from waiaas_core.config import Settings
-from waiaas_daemon.app import api_routes, create_app
-from waiaas_daemon.openapi import openapi_document as document_of
+from waiaas_daemon.serving.app import api_routes, create_app
+from waiaas_daemon.serving.openapi import openapi_document as document_of
 
 METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH"}
 EXAMPLES_PER_OPERATION = 25

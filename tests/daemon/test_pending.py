@@ -17,10 +17,10 @@ from tests.daemon.policy_support import (
     set_policy,
     transaction,
 )
-from waiaas_daemon.app import create_app
-from waiaas_daemon.keystore import KdfParams
-from waiaas_daemon.pending import Scheduler
-from waiaas_daemon.state import DaemonState
+from waiaas_daemon.domain.keystore import KdfParams
+from waiaas_daemon.domain.scheduler import Scheduler
+from waiaas_daemon.domain.state import DaemonState
+from waiaas_daemon.serving.app import create_app
 
 pytestmark = pytest.mark.anyio
 

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from waiaas_daemon.policy import TIERS, Totals, decide, tier_of
+from waiaas_daemon.domain.policy import TIERS, Totals, decide, tier_of
 from waiaas_daemon.schemas.policy import Policy
 
 NOW = 1_800_000_000

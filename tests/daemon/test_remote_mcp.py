@@ -17,9 +17,9 @@ from argon2 import PasswordHasher
 
 from tests.daemon.conftest import MASTER, PASSWORD, START, FakeClock, Harness
 from waiaas_core.config import Settings
-from waiaas_daemon.app import create_app
-from waiaas_daemon.keystore import KdfParams
-from waiaas_daemon.state import DaemonState
+from waiaas_daemon.domain.keystore import KdfParams
+from waiaas_daemon.domain.state import DaemonState
+from waiaas_daemon.serving.app import create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -210,8 +210,8 @@ async def test_no_or_a_forged_bearer_is_refused_before_mcp(harness: Harness):
     ],
 )
 def test_origin_must_be_one_of_the_daemons_host_names(origin: str, allowed: bool):
-    from waiaas_daemon.middleware import LOOPBACK_NAMES
-    from waiaas_daemon.remote_mcp import RemoteMcp
+    from waiaas_daemon.serving.middleware import LOOPBACK_NAMES
+    from waiaas_daemon.serving.remote_mcp import RemoteMcp
 
     remote = RemoteMcp(None, LOOPBACK_NAMES | {"wallet.lan"})  # type: ignore[arg-type]
     assert remote._origin_allowed(origin) is allowed

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from tests.support.daemon import PASSWORD, running_daemon, start_daemon
-from waiaas_daemon.middleware import LOOPBACK_NAMES, host_allowed
-from waiaas_daemon.server import MAX_CONNECTIONS, connection_cap, refusal_due
+from waiaas_daemon.serving.middleware import LOOPBACK_NAMES, host_allowed
+from waiaas_daemon.serving.server import MAX_CONNECTIONS, connection_cap, refusal_due
 
 
 def test_serve_listens_on_loopback_and_answers_health(daemon):
@@ -142,7 +142,7 @@ def test_the_default_stack_is_httptools_on_uvloop_where_installed(daemon):
 def test_log_lines_name_the_daemon_not_uvicorn(daemon):
     httpx.get(daemon.base_url + "/health")
     daemon.stop()
-    assert "waiaas_daemon.server" in daemon.log
+    assert "waiaas_daemon.serving.server" in daemon.log
     assert "uvicorn" not in daemon.log
 
 

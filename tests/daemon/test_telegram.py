@@ -15,9 +15,9 @@ from tests.daemon.conftest import MASTER
 from tests.daemon.fake_telegram import OWNER, STRANGER, TOKEN, FakeTelegram, Sent, fake_telegram
 from tests.daemon.policy_support import SOL, funded, recipient, send, set_policy
 from waiaas_core.config import Settings
-from waiaas_daemon.pending import Scheduler
+from waiaas_daemon.domain.pending import Scheduler
+from waiaas_daemon.domain.telegram import Poller, Prompts, running_bot, telegram_linked
 from waiaas_daemon.storage import telegram as store
-from waiaas_daemon.telegram import Poller, Prompts, running_bot, telegram_linked
 
 pytestmark = pytest.mark.anyio
 
@@ -447,7 +447,7 @@ async def test_the_bot_token_is_never_logged(harness, telegram, caplog):
 
 
 async def test_chat_approval_max_is_validated_and_the_console_form_keeps_it(harness):
-    from waiaas_daemon.console import policyform
+    from waiaas_daemon.serving.console import policyform
 
     wallet = await harness.wallet()
     path = f"/v1/wallets/{wallet['id']}/policy"

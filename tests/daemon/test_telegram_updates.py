@@ -7,7 +7,7 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from waiaas_daemon.telegram.updates import (
+from waiaas_daemon.domain.telegram.updates import (
     Command,
     Decide,
     Foreign,

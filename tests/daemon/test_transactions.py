@@ -5,7 +5,7 @@ import pytest
 from solders.keypair import Keypair
 
 from tests.daemon.conftest import MASTER
-from waiaas_daemon import transactions
+from waiaas_daemon.domain import settlement, transactions
 
 pytestmark = pytest.mark.anyio
 
@@ -232,7 +232,7 @@ async def test_reconcile_settles_what_a_crash_left_unsettled(harness):
     wallet, _ = await _funded(harness)
     row = await harness.state.db.get_wallet(wallet["id"])
     chain = harness.state.chain_for("local")
-    from waiaas_daemon.wallets import signer
+    from waiaas_daemon.domain.wallets import signer
 
     # 1: recorded, never signed. 2: signed, never submitted. 3: submitted and applied
     # by the chain, but the daemon died before saving the outcome.
@@ -258,7 +258,7 @@ async def test_reconcile_settles_what_a_crash_left_unsettled(harness):
     )
     await chain.submit(applied_prep)
 
-    assert await transactions.reconcile(harness.state) == 3
+    assert await settlement.reconcile(harness.state) == 3
     status = {
         t.id: (t.status, t.error)
         for t in [
@@ -270,4 +270,4 @@ async def test_reconcile_settles_what_a_crash_left_unsettled(harness):
     assert status[signed.id][0] in ("CONFIRMED", "FAILED")
     assert status[applied.id] == ("CONFIRMED", None)
     assert await harness.state.db.unsettled_transactions() == []
-    assert await transactions.reconcile(harness.state) == 0
+    assert await settlement.reconcile(harness.state) == 0

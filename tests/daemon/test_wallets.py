@@ -72,7 +72,7 @@ async def test_database_holds_no_secret_in_clear(harness):
     wallet = await harness.wallet()
     session = await harness.session(wallet["id"])
     row = await harness.state.db.get_wallet(wallet["id"])
-    from waiaas_daemon.wallets import signer
+    from waiaas_daemon.domain.wallets import signer
 
     secret = bytes(signer(harness.state, row))
     raw = b"".join(
@@ -86,7 +86,7 @@ async def test_database_holds_no_secret_in_clear(harness):
 
 async def test_sealed_key_opens_to_the_wallets_address(harness):
     wallet = await harness.wallet()
-    from waiaas_daemon.wallets import signer
+    from waiaas_daemon.domain.wallets import signer
 
     row = await harness.state.db.get_wallet(wallet["id"])
     assert str(signer(harness.state, row).pubkey()) == wallet["address"]
@@ -97,7 +97,7 @@ async def test_argon2_never_runs_on_the_event_loop(harness, monkeypatch):
 
     import argon2.low_level
 
-    from waiaas_daemon import keystore
+    from waiaas_daemon.domain import keystore
 
     loop_thread = threading.get_ident()
     calls = []

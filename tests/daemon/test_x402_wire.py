@@ -12,10 +12,10 @@ from solders.transaction import VersionedTransaction
 
 from tests.daemon.conftest import MASTER
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon import payments, policy, x402
 from waiaas_daemon.chain import spl
 from waiaas_daemon.chain.base import TOKEN_PROGRAM
 from waiaas_daemon.chain.x402 import build_exact_payment
+from waiaas_daemon.domain import payments, policy, x402
 
 MINT = "4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU"
 PAY_TO = "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin"

@@ -25,10 +25,10 @@ from starlette.responses import Response
 from tests.daemon.fake_rpc_node import FakeSolanaNode, Fault, HttpStatus, Stall, node_server
 from tests.support.daemon import FAST_SECURITY, Daemon, start_daemon
 from waiaas_core.config import Settings
-from waiaas_daemon.app import create_app
 from waiaas_daemon.chain.rpc import RpcChain
-from waiaas_daemon.keystore import KdfParams
-from waiaas_daemon.state import DaemonState
+from waiaas_daemon.domain.keystore import KdfParams
+from waiaas_daemon.domain.state import DaemonState
+from waiaas_daemon.serving.app import create_app
 
 pytestmark = pytest.mark.anyio
 

@@ -1,3 +1,3 @@
-from waiaas_daemon.cli import main
+from waiaas_daemon.serving.cli import main
 
 main()

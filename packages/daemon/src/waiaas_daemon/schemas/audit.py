@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from msgspec import Meta
 
-from waiaas_daemon.audit import ACTIONS, MAX_LIMIT
-from waiaas_daemon.notify.outbox import MAX_LIST
+from waiaas_daemon.domain.audit import ACTIONS, MAX_LIMIT
+from waiaas_daemon.domain.notify.outbox import MAX_LIST
 from waiaas_daemon.schemas._base import Model, Query, Uuid
 
 if TYPE_CHECKING:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import aiosqlite
 
-from waiaas_daemon.audit import AUDIT_SCHEMA
-
 # SPEC 14: the token registry with its built-in entries, and the token a transfer moves.
 TOKENS_SCHEMA = """
     CREATE TABLE tokens (
@@ -86,6 +84,29 @@ PAYMENTS_SCHEMA = """
 """
 
 # Outbox of notifications (SPEC 13): one row per event, one per event and channel.
+# The audit log of SPEC 13: rows chained by hash from a genesis of zeros (domain/audit.py).
+AUDIT_SCHEMA = """
+CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    wallet_id TEXT,
+    session_id TEXT,
+    transaction_id TEXT,
+    details TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_by_wallet ON audit_log(wallet_id, seq);
+CREATE INDEX audit_by_action ON audit_log(action, seq);
+CREATE TABLE audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{genesis}');
+""".format(genesis="0" * 64)
+
 NOTIFY_SCHEMA = """
 CREATE TABLE notification_events (
     id TEXT PRIMARY KEY,

@@ -1,0 +1,687 @@
+"""Paying for HTTP resources with x402: fetch, decide as a send, record, sign, pay, settle.
+
+A payment is a send to the requirements' ``payTo`` of their asset: the same
+``policy.decide`` under the wallet's lock (session constraints, allow lists,
+rate, tiers, daily and monthly totals), the same records, audit entries and
+notifications, plus the owner's x402 rules (allowed hosts, a ceiling per
+request, networks) checked before anything is signed. The record (PAYMENT,
+PENDING, with the caller's idempotency key) exists before the payment is
+signed, so a retry or a crash never pays twice (docs/notes/x402.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import sqlite3
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import anyio
+import httpx
+
+from waiaas_core.errors import WaiaasError
+from waiaas_daemon.chain import x402 as exact
+from waiaas_daemon.chain.local import LocalChain
+from waiaas_daemon.domain import policy, tokens, transactions, wallets, x402
+from waiaas_daemon.domain.sessions import Authenticated
+from waiaas_daemon.domain.state import DaemonState
+from waiaas_daemon.schemas.payments import Payment, PayRequest, PayResult, Resource
+from waiaas_daemon.schemas.policy import Policy
+from waiaas_daemon.schemas.tokens import TokenRefField
+from waiaas_daemon.storage import Event, TransactionRow, WalletRow
+
+log = logging.getLogger("waiaas_daemon.domain.payments")
+
+MAX_RESOURCE_BYTES = 256 * 1024
+MAX_REDIRECTS = 3
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
+USER_AGENT = "waiaas-daemon (x402)"
+APPROVED = "APPROVED"
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    origin: str  # scheme://host[:port], lowercase
+    host: str  # host[:port] as compared with the allowed hosts
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    content_type: str | None
+
+
+def client(state: DaemonState) -> httpx.AsyncClient:
+    """The daemon's one client for resources: kept alive, so a paid request's second
+    fetch reuses the first one's connection; it never follows redirects by itself
+    and ignores proxy variables. Each request bounds its own time (``fetch``)."""
+    if state.resource_http is None:
+        state.resource_http = httpx.AsyncClient(
+            follow_redirects=False, trust_env=False, timeout=120
+        )
+    return state.resource_http
+
+
+def target_of(url: str) -> Target:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise WaiaasError("INVALID_REQUEST", "url: not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WaiaasError("INVALID_REQUEST", "url: must be an http:// or https:// URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise WaiaasError("INVALID_REQUEST", "url: must not carry a user name or password")
+    try:
+        port = parts.port
+    except ValueError:
+        raise WaiaasError("INVALID_REQUEST", "url: the port is not valid") from None
+    host = parts.hostname.lower()
+    shown = f"[{host}]" if ":" in host else host
+    hostport = shown if port is None else f"{shown}:{port}"
+    return Target(url, f"{parts.scheme}://{hostport}", hostport)
+
+
+def host_allowed(rules: Policy, target: Target) -> bool:
+    x = rules.x402
+    if x is None:
+        return False
+    if x.allow_any_host:
+        return True
+    bare = target.host.rsplit(":", 1)[0] if not target.host.endswith("]") else target.host
+    for entry in x.allowed_hosts or ():
+        entry = entry.lower()
+        has_port = ":" in entry
+        candidate = target.host if has_port else bare
+        if entry.startswith("*."):
+            if candidate.endswith(entry[1:]) and candidate != entry[2:]:
+                return True
+        elif candidate == entry:
+            return True
+    return False
+
+
+def accepted_networks(rules: Policy, network: str) -> list[str]:
+    own = list(x402.NETWORK_IDS.get(network, ()))
+    wanted = (rules.x402.networks if rules.x402 else None) or own
+    return [n for n in wanted if n in own]
+
+
+# -- the HTTP side ----------------------------------------------------------------
+
+
+async def fetch(
+    client: httpx.AsyncClient,
+    target: Target,
+    request: PayRequest,
+    headers: Mapping[str, str] | None = None,
+) -> Answer:
+    """One request, following redirects on the same origin only; the body bounded."""
+    url = target.url
+    method = request.method
+    try:
+        with anyio.fail_after(request.timeout_seconds):
+            for _ in range(MAX_REDIRECTS + 1):
+                answer = await _once(client, method, url, request, headers)
+                location = answer.headers.get("location")
+                if answer.status not in (301, 302, 303, 307, 308) or location is None:
+                    return answer
+                url = urljoin(url, location)
+                if target_of_safe(url) != target.origin:
+                    raise WaiaasError(
+                        "PAYMENT_FAILED",
+                        f"The resource redirected to another origin ({target_of_safe(url)}); "
+                        "waiaas follows redirects on the same origin only.",
+                    )
+            raise WaiaasError("PAYMENT_FAILED", f"More than {MAX_REDIRECTS} redirects.")
+    except TimeoutError:
+        raise WaiaasError(
+            "PAYMENT_FAILED",
+            f"The resource did not answer within {request.timeout_seconds:g} s.",
+        ) from None
+    except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as exc:
+        raise WaiaasError(
+            "PAYMENT_FAILED", f"The resource could not be reached ({type(exc).__name__})."
+        ) from None
+
+
+def target_of_safe(url: str) -> str:
+    try:
+        return target_of(url).origin
+    except WaiaasError:
+        return "an invalid URL"
+
+
+async def _once(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    request: PayRequest,
+    headers: Mapping[str, str] | None,
+) -> Answer:
+    all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+    content = None
+    if request.body is not None and method not in ("GET", "HEAD"):
+        content = request.body.encode()
+        all_headers["Content-Type"] = request.content_type or "application/json"
+    async with client.stream(method, url, headers=all_headers, content=content) as response:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_RESOURCE_BYTES:
+                raise WaiaasError(
+                    "PAYMENT_FAILED",
+                    f"The resource's answer is over {MAX_RESOURCE_BYTES} bytes; it was not read.",
+                )
+            chunks.append(chunk)
+        return Answer(
+            response.status_code,
+            response.headers,
+            b"".join(chunks),
+            response.headers.get("content-type"),
+        )
+
+
+def resource_of(answer: Answer) -> Resource:
+    kind = (answer.content_type or "").split(";")[0].strip().lower()
+    if kind.startswith(TEXT_TYPES) or kind.endswith("+json"):
+        try:
+            text = answer.body.decode("utf-8")
+            if "\x00" not in text:
+                return Resource(
+                    status=answer.status,
+                    content_type=answer.content_type,
+                    body=text,
+                    body_encoding="utf-8",
+                    size=len(answer.body),
+                )
+        except UnicodeDecodeError:
+            pass
+    return Resource(
+        status=answer.status,
+        content_type=answer.content_type,
+        body=base64.b64encode(answer.body).decode(),
+        body_encoding="base64",
+        size=len(answer.body),
+    )
+
+
+# -- the payment ----------------------------------------------------------------
+
+
+async def pay(
+    state: DaemonState, auth: Authenticated, request: PayRequest, client: httpx.AsyncClient
+) -> tuple[PayResult, int]:
+    """parse -> host rule -> fetch -> (402) decide -> record -> sign -> pay -> settle.
+
+    Returns the answer and its HTTP status (201 paid, 200 free or recorded, 202 waiting).
+    """
+    wallet = await wallets.get(state, auth.claims.wallet_id)
+    target = target_of(request.url)
+    key = request.idempotency_key
+    if key is not None:
+        existing = await state.db.get_payment(wallet.id, key)
+        if existing is not None:
+            return await _again(state, auth, wallet, existing, target, request, client)
+    row = await state.db.get_policy(wallet.id)
+    rules = policy.load(row.document if row else None)
+    if not host_allowed(rules, target):
+        error = WaiaasError(
+            "POLICY_DENIED",
+            f"x402.allowedHosts: {target.host} is not a host the owner allows payments to "
+            "(the owner adds it with: waiaas policy set WALLET --x402-allow-host HOST).",
+        )
+        await _deny(state, wallet, auth, rules, error, target, None, 0)
+        raise error
+    held = await state.db.held_payment(wallet.id, target.url)
+    if held is not None:
+        # One decision per resource: the owner's yes pays the next call for this URL,
+        # and a call while the owner has not decided yet does not ask again.
+        return await _again(state, auth, wallet, held, target, request, client)
+    answer = await fetch(client, target, request)
+    if answer.status != 402:
+        return PayResult(outcome="FREE", resource=resource_of(answer), payment=None), 200
+    challenge = x402.parse_challenge(answer.headers, answer.body)
+    req = x402.choose(challenge, accepted_networks(rules, wallet.network))
+    token = await _token(state, wallet, req)
+    if request.max_amount is not None and req.amount > int(request.max_amount):
+        raise WaiaasError(
+            "CONSTRAINT_VIOLATED",
+            f"maxAmount: the resource asks {req.amount} base units of {token.label}, above "
+            f"this request's maxAmount ({request.max_amount}). Nothing was paid.",
+        )
+    try:
+        tx = await _decide_and_record(state, auth, wallet, target, req, token, key)
+    except _Replay as replay:
+        return await _again(state, auth, wallet, replay.tx, target, request, client)
+    if tx.status in ("QUEUED", "PENDING_APPROVAL"):
+        state.waiting_changed()
+        return PayResult(outcome="WAITING", resource=None, payment=payment_of(tx)), 202
+    return await _pay_recorded(state, wallet, tx, target, request, challenge, req, token, client)
+
+
+async def _token(state: DaemonState, wallet: WalletRow, req: x402.Requirement) -> tokens.Token:
+    chain = state.chain_for(wallet.network)
+    try:
+        return await tokens.resolve(state.db, chain, wallet.network, req.asset)
+    except WaiaasError as exc:
+        if exc.code in ("TOKEN_NOT_FOUND", "INVALID_ADDRESS", "UNSUPPORTED_TOKEN"):
+            raise WaiaasError(
+                "PAYMENT_UNSUPPORTED",
+                f"The resource asks to be paid in {req.asset[:44]}, not a token this wallet "
+                f"pays with on {wallet.network}: {exc.message}",
+            ) from None
+        raise
+
+
+async def _decide_and_record(
+    state: DaemonState,
+    auth: Authenticated,
+    wallet: WalletRow,
+    target: Target,
+    req: x402.Requirement,
+    token: tokens.Token,
+    key: str | None,
+) -> TransactionRow:
+    """SPEC 12 under the wallet's lock, as for a send, then the PAYMENT record."""
+    session = auth.session
+    async with state.wallet_lock(wallet.id):
+        now = state.now()
+        inputs = await state.db.send_inputs(wallet.id, session.id, now, mint=token.mint)
+        error = transactions.live_error(inputs)
+        if error is not None:
+            raise error
+        rules = policy.load(inputs.policy)
+        ceiling = ((rules.x402.max_per_request if rules.x402 else None) or {}).get(token.mint)
+        decision = policy.Decision(None)
+        if ceiling is not None and req.amount > int(ceiling):
+            error = WaiaasError(
+                "POLICY_DENIED",
+                f"x402.maxPerRequest: the resource asks {req.amount} base units of "
+                f"{token.label}, above the owner's ceiling per request ({ceiling}).",
+            )
+        else:
+            decision = policy.decide(
+                rules,
+                session.constraints,
+                transactions.totals_of(inputs),
+                to=req.pay_to,
+                amount=req.amount,
+                now=now,
+                token=token.mint,
+            )
+            error = decision.error
+        if error is not None:
+            await _deny(state, wallet, auth, rules, error, target, req.pay_to, req.amount)
+            raise error
+        assert decision.tier is not None
+        await _check_token_balance(state, wallet, token, req.amount)
+        when: dict[str, Any] = {}
+        status, action = "PENDING", "send_requested"
+        if decision.tier == "DELAY":
+            delay = rules.delay_seconds
+            when = {"execute_at": now + (policy.DEFAULT_DELAY_SECONDS if delay is None else delay)}
+            status, action = "QUEUED", "send_queued"
+        elif decision.tier == "APPROVAL":
+            timeout = rules.approval_timeout or policy.DEFAULT_APPROVAL_TIMEOUT
+            when = {"approval_expires_at": now + timeout}
+            status, action = "PENDING_APPROVAL", "approval_required"
+        tx_id = str(uuid.uuid4())
+        event = Event(
+            f"session:{session.id}",
+            action,
+            wallet.id,
+            session.id,
+            tx_id,
+            {
+                "kind": "payment",
+                "tier": decision.tier,
+                "to": req.pay_to,
+                "amount": str(req.amount),
+                "origin": target.origin,
+                "tokenMint": token.mint,
+                **when,
+            },
+        )
+        record = {
+            "id": tx_id,
+            "wallet_id": wallet.id,
+            "session_id": session.id,
+            "type": "PAYMENT",
+            "status": status,
+            "to_address": req.pay_to,
+            "amount": str(req.amount),
+            "memo": None,
+            "created_at": now,
+            "updated_at": now,
+            "tier": decision.tier,
+            "idempotency_key": key,
+            "payment_url": target.url,
+            "payment_origin": target.origin,
+            "payment_network": req.network,
+            **when,
+            **tokens.columns(token),
+        }
+        try:
+            return await state.db.insert_send(record, [event])
+        except sqlite3.IntegrityError:
+            # The same key raced in on another request: that one is the payment.
+            assert key is not None
+            existing = await state.db.get_payment(wallet.id, key)
+            assert existing is not None
+            raise _Replay(existing) from None
+
+
+class _Replay(Exception):
+    def __init__(self, tx: TransactionRow) -> None:
+        self.tx = tx
+
+
+async def _check_token_balance(
+    state: DaemonState, wallet: WalletRow, token: tokens.Token, amount: int
+) -> None:
+    chain = state.chain_for(wallet.network)
+    held = await chain.token_balance(wallet.address, token.mint, token.program)
+    if held < amount:
+        raise WaiaasError(
+            "INSUFFICIENT_BALANCE",
+            f"The {token.label} balance is {held} base units; the payment needs {amount}.",
+        )
+
+
+async def _deny(
+    state: DaemonState,
+    wallet: WalletRow,
+    auth: Authenticated,
+    rules: Policy,
+    error: WaiaasError,
+    target: Target,
+    to: str | None,
+    amount: int,
+) -> None:
+    """A refused payment records no transaction: an audit entry, counted toward suspension."""
+    threshold = rules.auto_suspend_after_denials
+    if threshold is None:
+        threshold = policy.DEFAULT_AUTO_SUSPEND
+    event = Event(
+        f"session:{auth.session.id}",
+        "send_denied",
+        wallet.id,
+        auth.session.id,
+        None,
+        {
+            "kind": "payment",
+            "code": error.code,
+            "rule": error.message,
+            "origin": target.origin,
+            "to": to,
+            "amount": str(amount),
+        },
+    )
+    await state.db.record_denial(wallet.id, state.now(), threshold, [event])
+
+
+async def _sign(
+    state: DaemonState, wallet: WalletRow, tx: TransactionRow, req: x402.Requirement
+) -> TransactionRow:
+    """Sign the payer's part and save it (SUBMITTED) through the gate, before it leaves."""
+    chain = state.chain_for(wallet.network)
+    token = tokens.of_transaction(tx)
+    assert token is not None and req.fee_payer is not None
+    try:
+        blockhash = await chain.fresh_blockhash()  # type: ignore[attr-defined]
+        prepared = exact.build_exact_payment(
+            wallets.signer(state, wallet),
+            req.fee_payer,
+            req.pay_to,
+            token.mint,
+            req.amount,
+            token.decimals,
+            token.program,
+            blockhash,
+        )
+    except BaseException as exc:
+        reason = exc.message if isinstance(exc, WaiaasError) else "not signed"
+        with anyio.CancelScope(shield=True):
+            await _update(state, tx.id, status="FAILED", error=f"not paid: {reason}")
+        raise
+    passed = await state.db.swap_transaction(
+        tx.id,
+        ("PENDING",),
+        {
+            "status": "SUBMITTED",
+            "signature": prepared.signature,
+            "raw": prepared.raw,
+            "payment_blockhash": str(blockhash),
+            "updated_at": state.now(),
+        },
+        gate=True,
+    )
+    if passed is None:
+        inputs = await state.db.send_inputs(tx.wallet_id, tx.session_id, state.now())
+        error = transactions.live_error(inputs) or WaiaasError("TRANSACTION_NOT_PENDING")
+        await _update(state, tx.id, status="FAILED", error=f"not paid: {error.message}")
+        raise error
+    return passed
+
+
+async def _pay_recorded(
+    state: DaemonState,
+    wallet: WalletRow,
+    tx: TransactionRow,
+    target: Target,
+    request: PayRequest,
+    challenge: x402.Challenge,
+    req: x402.Requirement,
+    token: tokens.Token,
+    client: httpx.AsyncClient,
+) -> tuple[PayResult, int]:
+    """Sign, send the paid request, and settle the record from the chain."""
+    async with state.wallet_lock(wallet.id):
+        signed = await _sign(state, wallet, tx, req)
+    assert signed.raw is not None
+    header = x402.payment_header(challenge, req, base64.b64encode(signed.raw).decode())
+    try:
+        answer = await fetch(client, target, request, {header[0]: header[1]})
+    except WaiaasError as exc:
+        settled = await _settle(state, wallet, signed, None)
+        raise _after_payment(exc.message, settled) from None
+    receipt = x402.parse_receipt(answer.headers)
+    settled = await _settle(state, wallet, signed, receipt)
+    if answer.status == 402:
+        raise _after_payment(
+            "The resource answered 402 again after the payment was sent"
+            + (f" ({receipt.error})" if receipt and receipt.error else ""),
+            settled,
+        )
+    if settled.status != "CONFIRMED":
+        claim = receipt.transaction if receipt and receipt.success else None
+        raise _after_payment(
+            f"The resource answered {answer.status} but the chain shows no settlement of this "
+            "payment" + (f" (it claimed {claim})" if claim else ""),
+            settled,
+        )
+    if receipt is not None and receipt.amount is not None and receipt.amount != settled.amount:
+        log.warning(
+            "payment %s: the receipt says %s, the chain settled %s",
+            settled.id,
+            receipt.amount,
+            settled.amount,
+        )
+    return PayResult(outcome="PAID", resource=resource_of(answer), payment=payment_of(settled)), 201
+
+
+def _after_payment(what: str, tx: TransactionRow) -> WaiaasError:
+    if tx.status == "CONFIRMED":
+        state_text = (
+            f"The payment settled on chain (transaction {tx.id}, settlement "
+            f"{tx.payment_settlement}); it will not be paid again."
+        )
+    elif tx.status == "FAILED":
+        state_text = f"Nothing was paid (transaction {tx.id} FAILED)."
+    else:
+        state_text = (
+            f"The payment (transaction {tx.id}) is not settled; it can still settle until its "
+            "blockhash expires. Check it with get_transaction; do not pay again meanwhile."
+        )
+    return WaiaasError("PAYMENT_FAILED", f"{what}. {state_text}")
+
+
+async def _settle(
+    state: DaemonState, wallet: WalletRow, tx: TransactionRow, receipt: x402.Receipt | None
+) -> TransactionRow:
+    """The record as the chain has it: the local chain confirms it the instant it lands
+    (``local_rpc``); elsewhere the receipt's settlement signature is looked up."""
+    fresh = await _get(state, tx.id)
+    if fresh.status != "SUBMITTED":
+        return fresh
+    chain = state.chain_for(wallet.network)
+    settlement = receipt.transaction if receipt and receipt.success else None
+    if settlement and not isinstance(chain, LocalChain):
+        try:
+            outcome = await chain.status(settlement)
+        except WaiaasError:
+            outcome = None
+        if outcome is not None and outcome.status == "CONFIRMED":
+            await _update(state, tx.id, status="CONFIRMED", payment_settlement=settlement)
+            return await _get(state, tx.id)
+    return await refresh(state, fresh)
+
+
+async def refresh(state: DaemonState, tx: TransactionRow) -> TransactionRow:
+    """A SUBMITTED payment on the local chain whose blockhash expired can never land: FAILED."""
+    if tx.status != "SUBMITTED" or tx.payment_blockhash is None:
+        return tx
+    wallet = await wallets.get(state, tx.wallet_id)
+    chain = state.chain_for(wallet.network)
+    if isinstance(chain, LocalChain) and not chain.blockhash_live(tx.payment_blockhash):
+        await state.db.swap_transaction(
+            tx.id,
+            ("SUBMITTED",),
+            {
+                "status": "FAILED",
+                "error": "not paid: the payment did not settle before its blockhash expired",
+                "updated_at": state.now(),
+            },
+        )
+        return await _get(state, tx.id)
+    return tx
+
+
+async def reconcile_one(state: DaemonState, tx: TransactionRow) -> None:
+    """At start: an unsettled payment. Unsigned: FAILED. Signed: on ``local`` the runtime's
+    blockhashes are new, so it can never land (a landed one was confirmed with its
+    accounts); elsewhere it stays SUBMITTED until the chain says."""
+    if not tx.signature:
+        await _update(state, tx.id, status="FAILED", error="not paid: the daemon stopped first")
+        return
+    await refresh(state, tx)
+
+
+async def _again(
+    state: DaemonState,
+    auth: Authenticated,
+    wallet: WalletRow,
+    tx: TransactionRow,
+    target: Target,
+    request: PayRequest,
+    client: httpx.AsyncClient,
+) -> tuple[PayResult, int]:
+    """A used idempotency key: the recorded payment, or (approved by the owner) pay it now."""
+    if tx.payment_url != target.url:
+        raise WaiaasError(
+            "IDEMPOTENCY_CONFLICT",
+            f"The idempotency key belongs to transaction {tx.id}, a payment for another URL.",
+        )
+    tx = await refresh(state, tx)
+    if tx.status != APPROVED:
+        if tx.status in ("QUEUED", "PENDING_APPROVAL"):
+            return PayResult(outcome="WAITING", resource=None, payment=payment_of(tx)), 202
+        return PayResult(outcome="RECORDED", resource=None, payment=payment_of(tx)), 200
+    answer = await fetch(client, target, request)
+    if answer.status != 402:
+        return PayResult(outcome="FREE", resource=resource_of(answer), payment=payment_of(tx)), 200
+    challenge = x402.parse_challenge(answer.headers, answer.body)
+    row = await state.db.get_policy(wallet.id)
+    rules = policy.load(row.document if row else None)
+    req = x402.choose(challenge, accepted_networks(rules, wallet.network))
+    token = tokens.of_transaction(tx)
+    assert token is not None
+    if (req.pay_to, req.amount, req.asset) != (tx.to_address, int(tx.amount), token.mint):
+        raise WaiaasError(
+            "PAYMENT_FAILED",
+            f"The resource now asks {req.amount} base units of {req.asset[:44]} to "
+            f"{req.pay_to[:44]}, not the payment the owner approved ({tx.amount} to "
+            f"{tx.to_address}). Nothing was paid.",
+        )
+    claimed = await state.db.swap_transaction(
+        tx.id, (APPROVED,), {"status": "PENDING", "updated_at": state.now()}
+    )
+    if claimed is None:
+        fresh = await _get(state, tx.id)
+        return PayResult(outcome="RECORDED", resource=None, payment=payment_of(fresh)), 200
+    return await _pay_recorded(
+        state, wallet, claimed, target, request, challenge, req, token, client
+    )
+
+
+async def approve(
+    state: DaemonState, tx: TransactionRow, actor: str, action: str
+) -> TransactionRow:
+    """The owner's yes to a waiting payment (or its delay passed): the agent may now pay it
+    with the same idempotency key; the daemon cannot fetch the resource for it."""
+    now = state.now()
+    event = Event(actor, action, tx.wallet_id, tx.session_id, tx.id, {"kind": "payment"})
+    done = await state.db.swap_transaction(
+        tx.id,
+        (tx.status,),
+        {"status": APPROVED, "decided_at": now, "updated_at": now},
+        gate=True,
+        events=[event],
+    )
+    if done is None:
+        fresh = await _get(state, tx.id)
+        inputs = await state.db.send_inputs(tx.wallet_id, tx.session_id, now)
+        raise transactions.live_error(inputs) or WaiaasError(
+            "TRANSACTION_NOT_PENDING", f"The transaction is {fresh.status}."
+        )
+    return done
+
+
+def payment_of(tx: TransactionRow) -> Payment:
+    token = None
+    if tx.token_mint is not None and tx.token_decimals is not None:
+        token = TokenRefField(
+            mint=tx.token_mint, symbol=tx.token_symbol, decimals=tx.token_decimals
+        )
+    return Payment(
+        transaction_id=tx.id,
+        status=tx.status,
+        tier=tx.tier,
+        amount=tx.amount,
+        token=token,
+        pay_to=tx.to_address,
+        network=tx.payment_network,
+        origin=tx.payment_origin,
+        settlement=tx.payment_settlement,
+        error=tx.error,
+        execute_at=tx.execute_at,
+        approval_expires_at=tx.approval_expires_at,
+    )
+
+
+async def _update(state: DaemonState, tx_id: str, **changes: Any) -> None:
+    await state.db.settle_transaction(tx_id, {**changes, "updated_at": state.now()})
+
+
+async def _get(state: DaemonState, tx_id: str) -> TransactionRow:
+    tx = await state.db.get_transaction(tx_id)
+    assert tx is not None
+    return tx

@@ -1,0 +1,113 @@
+"""The background task that runs QUEUED sends at executeAt and expires PENDING_APPROVAL ones.
+
+It acts through the owner-decision functions of ``pending``; nothing else imports it:
+the domain tells it that waiting sends changed through ``DaemonState.waiting_changed``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+
+from waiaas_core.errors import WaiaasError
+from waiaas_daemon.domain import settlement
+from waiaas_daemon.domain.pending import execute, expire
+from waiaas_daemon.domain.state import DaemonState
+
+log = logging.getLogger("waiaas_daemon.domain.scheduler")
+
+# While something due is held (kill switch, suspension), look again this often;
+# turning the kill switch off or resuming a wallet wakes the scheduler at once.
+HELD_RETRY = 60
+MAX_SLEEP = 3600
+# On a shared database other daemons queue sends and die without telling this
+# one: it looks again at least this often.
+SHARED_POLL = 1.0
+
+
+class Scheduler:
+    """Runs QUEUED sends at executeAt and expires PENDING_APPROVAL ones.
+
+    Time comes from the daemon's clock, waiting from ``sleep``: tests pass a
+    sleep that never returns and call ``run_due`` after moving their clock.
+    """
+
+    def __init__(
+        self, state: DaemonState, sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+    ) -> None:
+        self._state = state
+        self._sleep = sleep
+        self._wake = anyio.Event()
+
+    def wake(self) -> None:
+        """Something changed (a new waiting send, kill switch off, a resume): look again."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake = anyio.Event()
+            try:
+                await self.run_due()
+            except Exception:
+                log.exception("the scheduler's pass failed; trying again later")
+            await self._wait(await self._delay())
+
+    async def run_due(self) -> int:
+        """One pass: every send whose time came. Returns how many were settled."""
+        done = 0
+        if self._state.db.shared:
+            # Sends another daemon left unsettled when it died (its wallet lock is free).
+            done += await settlement.reconcile(self._state)
+        for tx in await self._state.db.due_transactions(self._state.now()):
+            if tx.status == "PENDING_APPROVAL":
+                done += await expire(self._state, tx) is not None
+                continue
+            try:
+                await execute(self._state, tx, actor="daemon", action="send_executed")
+                done += 1
+            except WaiaasError as exc:
+                log.info("queued send %s not run: %s", tx.id, exc.code)
+        return done
+
+    async def _delay(self) -> float:
+        longest = SHARED_POLL if self._state.db.shared else MAX_SLEEP
+        due = await self._state.db.next_due()
+        if due is None:
+            return longest
+        delay = due - self._state.clock()
+        return min(HELD_RETRY if delay <= 0 else delay, longest)
+
+    async def _wait(self, delay: float) -> None:
+        async with anyio.create_task_group() as group:
+
+            async def sleeper() -> None:
+                await self._sleep(delay)
+                group.cancel_scope.cancel()
+
+            async def waker() -> None:
+                await self._wake.wait()
+                group.cancel_scope.cancel()
+
+            group.start_soon(sleeper)
+            group.start_soon(waker)
+
+
+@asynccontextmanager
+async def running_scheduler(state: DaemonState) -> AsyncIterator[Scheduler]:
+    """The scheduler as a background task for the app's lifespan."""
+    scheduler = Scheduler(state)
+    async with anyio.create_task_group() as group:
+        group.start_soon(scheduler.run)
+        state.waiting_changed = scheduler.wake
+        try:
+            yield scheduler
+        finally:
+            state.waiting_changed = _nothing
+            group.cancel_scope.cancel()
+
+
+def _nothing() -> None:
+    pass

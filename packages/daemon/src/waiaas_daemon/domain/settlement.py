@@ -1,0 +1,60 @@
+"""Records brought up to date with the chain: one when it is read, all after a crash.
+
+Transfers and airdrops settle in ``transactions``, x402 payments in ``payments``
+(which builds on ``transactions``); this module hands each record to its owner, so
+``transactions`` never needs ``payments``. After a crash, on a shared database, it
+takes only records whose wallet lock is free (their daemon died).
+"""
+
+from __future__ import annotations
+
+from waiaas_core.errors import WaiaasError
+from waiaas_daemon.domain import payments, transactions
+from waiaas_daemon.domain.state import DaemonState
+from waiaas_daemon.storage import TransactionRow
+
+
+async def current(state: DaemonState, wallet_id: str, tx_id: str) -> TransactionRow:
+    """One of the wallet's transactions, as the chain has it now; another wallet's is 404."""
+    tx = await state.db.get_transaction(tx_id)
+    if tx is None or tx.wallet_id != wallet_id:
+        raise WaiaasError("TRANSACTION_NOT_FOUND")
+    if tx.type == "PAYMENT":
+        return await payments.refresh(state, tx)
+    return await transactions.current(state, tx)
+
+
+async def reconcile(state: DaemonState) -> int:
+    """At start: settle every PENDING or SUBMITTED transaction a crash left behind."""
+    settled = 0
+    for tx in await state.db.unsettled_transactions():
+        if state.db.shared:
+            settled += await _reconcile_orphan(state, tx)
+            continue
+        await _reconcile_one(state, tx)
+        settled += 1
+    return settled
+
+
+async def _reconcile_orphan(state: DaemonState, tx: TransactionRow) -> bool:
+    """On a shared database: reconcile ``tx`` only if no daemon is sending for its wallet.
+
+    A send holds its wallet's lock from its record to its settlement, so an
+    unsettled transaction whose wallet lock is free belongs to a daemon that
+    died (or to a submit whose outcome stayed unknown): finishing it is safe.
+    """
+    async with state.db.try_wallet_lock(tx.wallet_id) as free:
+        if not free:
+            return False
+        fresh = await state.db.get_transaction(tx.id)
+        if fresh is None or fresh.status not in transactions.UNSETTLED:
+            return False
+        await _reconcile_one(state, fresh)
+        return True
+
+
+async def _reconcile_one(state: DaemonState, tx: TransactionRow) -> None:
+    if tx.type == "PAYMENT":
+        await payments.reconcile_one(state, tx)
+    else:
+        await transactions.reconcile_one(state, tx)

@@ -1,0 +1,141 @@
+"""The bot's I/O loop: long-poll ``getUpdates``, hand each update to the bot, persist the offset.
+
+No inbound port: it works behind NAT. Telegram down, slow or refusing is
+backed off (``backoff`` doubling up to ``max_backoff``, all injectable, with
+an injectable ``sleep``), never a crash. The offset is saved after each update
+is handled, so a restart neither loses an update nor, since every handling is
+idempotent, does anything twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx
+
+from waiaas_daemon.domain.telegram.api import BotApi, TelegramError, TelegramUnavailable
+from waiaas_daemon.domain.telegram.bot import Bot
+from waiaas_daemon.domain.telegram.status import PollerStatus
+from waiaas_daemon.storage import telegram as store
+
+if TYPE_CHECKING:
+    from waiaas_daemon.domain.state import DaemonState
+
+log = logging.getLogger("waiaas.telegram")
+
+POLL_TIMEOUT = 30.0
+FIRST_BACKOFF = 1.0
+MAX_BACKOFF = 60.0
+POISON_TRIES = 3
+# Decided prompts are kept this long (a late tap is still told what happened), then dropped.
+KEEP_PROMPTS = 30 * 86400
+
+
+def backoff_delay(failures: int, first: float = FIRST_BACKOFF, most: float = MAX_BACKOFF) -> float:
+    """Seconds to wait after ``failures`` failures in a row: first, 2x, 4x ... most."""
+    return float(min(first * 2 ** min(failures - 1, 30), most))
+
+
+class Poller:
+    def __init__(
+        self,
+        state: DaemonState,
+        client: httpx.AsyncClient,
+        *,
+        poll_timeout: float = POLL_TIMEOUT,
+        first_backoff: float = FIRST_BACKOFF,
+        max_backoff: float = MAX_BACKOFF,
+        sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
+    ) -> None:
+        settings = state.settings
+        self._state = state
+        self._api = BotApi(client, settings.telegram_api_url, settings.telegram_bot_token)
+        self.bot = Bot(state, self._api)
+        self._poll_timeout = poll_timeout
+        self._first = first_backoff
+        self._most = max_backoff
+        self._sleep = sleep
+        self.status = PollerStatus()
+        # An update whose handling keeps failing for a reason of ours is skipped at last.
+        self._poison: tuple[int, int] = (-1, 0)
+
+    async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        await store.prune_prompts(self._state.db, self._state.now() - KEEP_PROMPTS)
+        self.status.running = True
+        task_status.started()
+        try:
+            while True:
+                await self.step()
+        finally:
+            self.status.running = False
+
+    async def step(self) -> None:
+        """One getUpdates and the handling of what it brought (or one backoff)."""
+        try:
+            await self.bot.close_settled()
+            offset = await store.offset(self._state.db)
+            updates = await self._api.get_updates(offset, self._poll_timeout)
+            for update in updates:
+                await self._handle(update)
+        except (TelegramUnavailable, TelegramError) as exc:
+            await self._failed(str(exc))
+            return
+        except Exception as exc:  # a database hiccup must not end the bot
+            log.exception("telegram poll failed")
+            await self._failed(type(exc).__name__)
+            return
+        self.status.failures, self.status.last_error = 0, None
+
+    async def _handle(self, update: dict[str, Any]) -> None:
+        update_id = update["update_id"]
+        try:
+            await self.bot.handle(update)
+        except TelegramUnavailable:
+            raise  # kept: handled again once Telegram answers
+        except TelegramError as exc:
+            if exc.retry:
+                raise
+            await self._poisoned(update_id)
+        except Exception:  # the bot must outlive any single update
+            await self._poisoned(update_id)
+        await store.save_offset(self._state.db, update_id + 1)
+        self.status.handled += 1
+
+    async def _poisoned(self, update_id: int) -> None:
+        """Handled again later, unless it failed ``POISON_TRIES`` times in a row: skipped."""
+        log.exception("telegram update %d: handling failed", update_id)
+        seen, count = self._poison
+        self._poison = (update_id, count + 1 if seen == update_id else 1)
+        if self._poison[1] < POISON_TRIES:
+            raise TelegramUnavailable("handling", "an internal error") from None
+        log.error("telegram update %d skipped after %d failures", update_id, POISON_TRIES)
+
+    async def _failed(self, error: str) -> None:
+        self.status.failures += 1
+        self.status.last_error = error
+        delay = backoff_delay(self.status.failures, self._first, self._most)
+        # Method and status only (the messages are built without the URL, so no token).
+        log.warning("telegram: %s; trying again in %.0f s", error, delay)
+        await self._sleep(delay)
+
+
+@asynccontextmanager
+async def running_bot(state: DaemonState, **options: Any) -> AsyncIterator[Poller | None]:
+    """The bot for the app's lifespan; nothing when no bot token is configured."""
+    if not state.settings.telegram_bot_token:
+        yield None
+        return
+    async with httpx.AsyncClient(follow_redirects=False) as client:
+        poller = Poller(state, client, **options)
+        state.telegram = poller.status
+        async with anyio.create_task_group() as group:
+            await group.start(poller.run)
+            try:
+                yield poller
+            finally:
+                state.telegram = None
+                group.cancel_scope.cancel()

@@ -1,0 +1,48 @@
+"""Overview: every wallet with its status and SOL balance, the pending count, the kill switch."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from waiaas_daemon.schemas.policy import Decision
+from waiaas_daemon.serving.auth import state_of
+from waiaas_daemon.serving.console.reads import balances
+from waiaas_daemon.serving.console.web import action, decode, page, reason_body, redirect, render
+from waiaas_daemon.serving.routes import controls as control_routes
+
+
+async def overview(request: Request) -> Response:
+    state = state_of(request)
+    wallets = await state.db.list_wallets()
+    return render(
+        request,
+        "overview.html",
+        {
+            "wallets": wallets,
+            "balances": await balances(state, wallets),
+            "pending_count": len(await state.db.waiting_transactions()),
+            "kill_switch": await state.db.get_kill_switch(),
+        },
+    )
+
+
+async def kill_switch_on(request: Request) -> Response:
+    # The REST route's own handler: same validation of the reason, same event, same state.
+    body = decode(Decision, reason_body(request))
+    await control_routes.kill_switch_on(request, body)
+    return redirect("/")
+
+
+async def kill_switch_off(request: Request) -> Response:
+    await control_routes.kill_switch_off(request)
+    return redirect("/")
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/", page(overview), methods=["GET"]),
+        Route("/kill-switch/on", action(kill_switch_on), methods=["POST"]),
+        Route("/kill-switch/off", action(kill_switch_off), methods=["POST"]),
+    ]
