@@ -108,7 +108,7 @@ async def test_nothing_the_first_answers_do_not_need_is_imported_before_them(tmp
 
     assert "mcp.server.mcpserver" in before_initialize  # the log is read right
     assert deferred_in(before_initialize) == []
-    assert len(tools["tools"]) == 10
+    assert len(tools["tools"]) == 11
     assert deferred_in(before_tools) == []
     # The first call to the daemon (down here: a network error) brings the HTTP stack.
     assert "network_error" in result["content"][0]["text"]
