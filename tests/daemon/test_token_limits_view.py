@@ -98,7 +98,7 @@ async def _entries(harness, wallet_id):
 
 async def test_every_audit_entry_of_a_token_send_names_its_mint(harness):
     wallet, headers, _ = await funded(harness, expiresIn=86400)
-    mint = await _usdc(harness, wallet["id"], 100 * USDC)
+    mint = await _usdc(harness, wallet["id"], 200 * USDC)
     bob = await recipient(harness)
     await set_policy(
         harness,
@@ -107,10 +107,15 @@ async def test_every_audit_entry_of_a_token_send_names_its_mint(harness):
         autoSuspendAfterDenials=0,
         tokens={mint: {"instantMax": str(10 * USDC), "delayMax": str(70 * USDC)}},
         delaySeconds=60,
+        approvalTimeout=60,
     )
-    # allowed and confirmed; denied; queued twice (the second fails at execution for
-    # want of tokens); pending and rejected; pending and cancelled by the agent.
+    # allowed and confirmed; denied; pending and approved; queued twice (the second fails
+    # at execution for want of tokens); pending and rejected, cancelled, expired.
     assert (await send(harness, headers, bob, USDC, token="USDC")).status_code == 201
+    approved = await send(harness, headers, bob, 80 * USDC, token="USDC")
+    assert approved.json()["status"] == "PENDING_APPROVAL"
+    sent = await harness.http.post(f"/v1/pending/{approved.json()['id']}/approve", headers=MASTER)
+    assert sent.status_code == 200, sent.text
     denied = await send(harness, headers, address(), USDC, token="USDC")
     assert denied.json()["code"] == "POLICY_DENIED"
     first = await send(harness, headers, bob, 60 * USDC, token="USDC")
@@ -118,7 +123,9 @@ async def test_every_audit_entry_of_a_token_send_names_its_mint(harness):
     assert (first.json()["status"], second.json()["status"]) == ("QUEUED", "QUEUED")
     pending = await send(harness, headers, bob, 80 * USDC, token=mint)
     withdrawn = await send(harness, headers, bob, 90 * USDC, token=mint)
+    left = await send(harness, headers, bob, 75 * USDC, token=mint)
     assert pending.json()["status"] == withdrawn.json()["status"] == "PENDING_APPROVAL"
+    assert left.json()["status"] == "PENDING_APPROVAL"
     rejected = await harness.http.post(
         f"/v1/pending/{pending.json()['id']}/reject", json={"reason": "no"}, headers=MASTER
     )
@@ -128,7 +135,7 @@ async def test_every_audit_entry_of_a_token_send_names_its_mint(harness):
     )
     assert cancel.status_code == 200, cancel.text
     harness.clock.advance(60)
-    assert await Scheduler(harness.state, sleep=_never).run_due() == 2
+    assert await Scheduler(harness.state, sleep=_never).run_due() == 3
     # A SOL send's entries carry no mint.
     assert (await send(harness, headers, bob, SOL // 10)).status_code == 201
 
@@ -143,8 +150,10 @@ async def test_every_audit_entry_of_a_token_send_names_its_mint(harness):
         "send.submitted",
         "send.confirmed",
         "send.failed",
+        "pending.approve",
         "pending.reject",
         "send.cancelled",
+        "send.expired",
     ):
         assert expected in actions, (expected, actions)
     sol_tx = (await harness.http.get("/v1/transactions", headers=headers)).json()["items"][0]

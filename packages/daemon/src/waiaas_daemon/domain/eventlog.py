@@ -118,7 +118,11 @@ def _audit_details(event: Event) -> Mapping[str, Any]:
 
 
 async def _with_mint(conn: Connection, event: Event) -> Event:
-    """The event with ``mint`` in its details if it is about a token send's record."""
+    """The event with ``mint`` in its details if it is about a token send's record.
+
+    An event that has the key already (None for SOL: the hot path of a send and its
+    settlement say it themselves) is taken as it is.
+    """
     details = event.details or {}
     if event.action not in _SEND_EVENTS or event.transaction_id is None or "mint" in details:
         return event

@@ -115,6 +115,7 @@ async def send(
                     tier=decision.tier,
                     to=to,
                     amount=str(amount),
+                    mint=mint,
                 )
             ],
         )
@@ -239,6 +240,7 @@ async def _hold(
         tier=tier,
         to=to,
         amount=str(amount),
+        mint=None if token is None else token.mint,
         **when,
     )
     held = await _record(

@@ -781,7 +781,11 @@ class SqliteStorage:
                 row = await cursor.fetchone()
             await _save_accounts(db, accounts)
             if row is not None and row["type"] in SPENDS and row["status"] in SETTLED:
-                details = {"signature": row["signature"], "error": row["error"]}
+                details = {
+                    "signature": row["signature"],
+                    "error": row["error"],
+                    "mint": row["token_mint"],
+                }
                 outcome = Event(
                     "daemon",
                     f"send_{row['status'].lower()}",
