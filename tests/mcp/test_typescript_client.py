@@ -60,6 +60,7 @@ def test_typescript_client_lists_tools_calls_one_and_reads_a_resource(daemon, ts
             "get_session_info",
             "get_transaction",
             "list_transactions",
+            "pay_for_resource",
             "send_token",
         ]
     )
