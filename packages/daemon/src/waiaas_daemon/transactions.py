@@ -486,7 +486,11 @@ async def _reconcile_orphan(state: DaemonState, tx: TransactionRow) -> bool:
         fresh = await state.db.get_transaction(tx.id)
         if fresh is None or fresh.status not in UNSETTLED:
             return False
-        await _reconcile_one(state, fresh)
+        try:
+            await _reconcile_one(state, fresh)
+        except Exception as exc:  # one stuck transaction must not stop the others
+            log.warning("transaction %s: cannot reconcile yet (%s)", tx.id, type(exc).__name__)
+            return False
         return True
 
 
