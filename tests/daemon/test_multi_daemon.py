@@ -24,6 +24,7 @@ from solders.pubkey import Pubkey
 
 from tests.daemon.fake_rpc_node import Delay, Stall, ThreadedNode
 from tests.support.daemon import FAST_SECURITY, Daemon, start_daemon
+from waiaas_core.tokens import decode_unverified
 
 pytestmark = pytest.mark.slow
 
@@ -142,10 +143,11 @@ def test_parallel_sends_through_two_daemons_never_pass_the_daily_limit(
 def test_parallel_renewals_through_three_daemons_have_one_winner(tmp_path, postgres_url, node):
     with daemons(tmp_path, postgres_url, node, 3) as running:
         wallet = running[0].create_wallet()
-        created = time.time()
-        session = running[0].create_session(wallet["id"], expiresIn=4)
-        # A token renews after half its TTL, on the daemons' own clocks.
-        wait_until(lambda: time.time() > created + 2.2, what="half the TTL")
+        session = running[0].create_session(wallet["id"], expiresIn=10)
+        # A token renews after half its TTL, on the daemons' own clocks; the other
+        # half (5 s) is the window for the renewals, ample on a loaded machine.
+        halfway = decode_unverified(session["token"])["iat"] + 5
+        wait_until(lambda: time.time() > halfway + 0.05, what="half the TTL")
 
         def renew(daemon: Daemon) -> httpx.Response:
             with daemon.client() as http:

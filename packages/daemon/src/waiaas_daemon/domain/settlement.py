@@ -8,10 +8,14 @@ takes only records whose wallet lock is free (their daemon died).
 
 from __future__ import annotations
 
+import logging
+
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.domain import payments, transactions
 from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.storage import TransactionRow
+
+log = logging.getLogger("waiaas_daemon.domain.settlement")
 
 
 async def current(state: DaemonState, wallet_id: str, tx_id: str) -> TransactionRow:
@@ -49,7 +53,11 @@ async def _reconcile_orphan(state: DaemonState, tx: TransactionRow) -> bool:
         fresh = await state.db.get_transaction(tx.id)
         if fresh is None or fresh.status not in transactions.UNSETTLED:
             return False
-        await _reconcile_one(state, fresh)
+        try:
+            await _reconcile_one(state, fresh)
+        except Exception as exc:  # one stuck transaction must not stop the others
+            log.warning("transaction %s: cannot reconcile yet (%s)", tx.id, type(exc).__name__)
+            return False
         return True
 
 

@@ -74,7 +74,9 @@ def serve(
         raise click.ClickException(str(exc)) from None
     ensure_private_dir(directory)
     with _pid_lock(directory):
-        password = _master_password(password_file, first_run=_is_first_run(directory))
+        # On a shared database another daemon may have set the password already.
+        first_run = _is_first_run(directory) and not settings.storage_url
+        password = _master_password(password_file, first_run=first_run)
         limits = ConnectionLimits(header_timeout=header_timeout, body_timeout=body_timeout)
         try:
             with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:

@@ -254,7 +254,7 @@ class PostgresStorage(SqliteStorage):
                 try:
                     async with pool.acquire() as conn:
                         await migrate(conn)
-                except (OSError, asyncpg.InterfaceError, TimeoutError) as exc:
+                except _UNAVAILABLE as exc:  # gone, or refused (no right to create tables)
                     raise StorageUnavailable(_safe_error(exc)) from None
                 yield cls(pool, locks)
             finally:
