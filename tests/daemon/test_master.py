@@ -6,6 +6,7 @@ from argon2 import PasswordHasher
 from tests.daemon.conftest import MASTER, PASSWORD, FakeClock
 from tests.support.daemon import running_daemon
 from waiaas_core.config import Settings
+from waiaas_core.errors import WaiaasError
 from waiaas_daemon.domain.keystore import KdfParams
 from waiaas_daemon.domain.master import MasterGuard, after_failure, seconds_left
 from waiaas_daemon.domain.state import DaemonState
@@ -155,3 +156,28 @@ def test_failures_older_than_the_window_are_dropped():
 async def test_non_ascii_password_works():
     guard = MasterGuard("pässwörd", attempts=5, seconds=300, clock=lambda: 0.0)
     await guard.check("pässwörd".encode())
+
+
+async def test_a_shared_guard_counts_failures_another_daemon_saved():
+    # Two guards over one stored lockout, as two daemons on one database are.
+    stored = [MasterLockoutRow()]
+
+    async def load() -> MasterLockoutRow:
+        return stored[0]
+
+    async def save(lockout: MasterLockoutRow) -> None:
+        stored[0] = lockout
+
+    clock = FakeClock()
+    guards = [
+        MasterGuard(PASSWORD, attempts=5, seconds=300, clock=clock, save=save, load=load)
+        for _ in range(2)
+    ]
+    for n in range(5):
+        with pytest.raises(WaiaasError) as failed:
+            await guards[n % 2].check(b"wrong password")
+        assert failed.value.code == "INVALID_MASTER_PASSWORD"
+    for guard in guards:
+        with pytest.raises(WaiaasError) as locked:
+            await guard.check(PASSWORD.encode())
+        assert locked.value.code == "MASTER_PASSWORD_LOCKED"

@@ -328,3 +328,17 @@ def test_the_outbox_of_two_daemons_delivers_each_event_once(tmp_path, postgres_u
                 daemon.close()
     finally:
         receiver.close()
+
+
+def test_wrong_master_passwords_spread_over_two_daemons_lock_both(tmp_path, postgres_url, node):
+    # Five failures in all (the default count), alternating: each daemon saw fewer
+    # than five itself, yet both lock out, even for the right password.
+    with daemons(tmp_path, postgres_url, node, 2) as running:
+        wrong = {"X-Master-Password": "not the password at all"}
+        for n in range(5):
+            with running[n % 2].client() as http:
+                assert http.get("/v1/wallets", headers=wrong).status_code == 401
+        for daemon in running:
+            answer = daemon.api("GET", "/v1/wallets")
+            assert answer.status_code == 429, answer.text
+            assert int(answer.headers["Retry-After"]) > 0

@@ -4,6 +4,8 @@ After ``attempts`` failures within ``seconds``, every masterAuth request is
 429 until ``seconds`` have passed since the failure that reached the count.
 That failure itself is still answered 401. The failures and the lockout are
 saved in the database before the 401 goes out, so a restart forgets neither.
+On a database several daemons share, each check reads them first (``load``), so
+a guesser spread over N daemons gets the same attempts as against one.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from waiaas_core.errors import WaiaasError
 from waiaas_daemon.storage import MasterLockoutRow
 
 Save = Callable[[MasterLockoutRow], Awaitable[None]]
+Load = Callable[[], Awaitable[MasterLockoutRow]]
 
 
 def after_failure(
@@ -49,6 +52,7 @@ class MasterGuard:
         clock: Callable[[], float],
         lockout: MasterLockoutRow | None = None,
         save: Save = _forget,
+        load: Load | None = None,
     ) -> None:
         self._password = password.encode()
         self._attempts = attempts
@@ -56,6 +60,8 @@ class MasterGuard:
         self._clock = clock
         self._lockout = lockout or MasterLockoutRow()
         self._save = save
+        # Set on a shared database: another daemon may have counted failures meanwhile.
+        self._load = load
         # Changes are saved one at a time, so a slower save never overwrites a newer one.
         self._saving = anyio.Lock()
 
@@ -70,6 +76,8 @@ class MasterGuard:
     async def check(self, offered: bytes | None) -> None:
         """``offered`` is the raw header value (UTF-8 of the password)."""
         now = self._clock()
+        if self._load is not None:
+            self._lockout = await self._load()
         wait = seconds_left(self._lockout, now)
         if wait:
             raise WaiaasError(
@@ -89,5 +97,7 @@ class MasterGuard:
     async def _change(self, update: Callable[[MasterLockoutRow], MasterLockoutRow]) -> None:
         # Computed from the state under the lock: concurrent failures all count.
         async with self._saving:
+            if self._load is not None:
+                self._lockout = await self._load()
             self._lockout = update(self._lockout)
             await self._save(self._lockout)

@@ -139,6 +139,7 @@ class DaemonState:
                     clock=clock,
                     lockout=await db.get_master_lockout(),
                     save=db.save_master_lockout,
+                    load=db.get_master_lockout if db.shared else None,
                 ),
                 keystore=keystore,
                 jwt_secret=jwt_secret,
