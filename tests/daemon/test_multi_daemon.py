@@ -215,7 +215,9 @@ def test_a_daemon_killed_holding_a_claimed_queued_send_leaves_it_to_another_sent
     node.call(lambda: node.node.fail("sendTransaction", *[Stall()] * 50))
     with daemons(tmp_path, postgres_url, node, 1, rpc_timeout=120) as (a,):
         wallet = funded_wallet(a, node)
-        policy = {"instantMax": "1", "delayMax": str(100 * SOL), "delaySeconds": 1}
+        # All three are queued before the first is due: once it is claimed and stalls,
+        # it holds the wallet's lock, and a send made then would wait behind it.
+        policy = {"instantMax": "1", "delayMax": str(100 * SOL), "delaySeconds": 5}
         assert a.api("PUT", f"/v1/wallets/{wallet['id']}/policy", json=policy).status_code == 200
         session = a.create_session(wallet["id"])
         to = str(Keypair().pubkey())
