@@ -242,6 +242,8 @@ async def pay(
         raise error
     held = await state.db.held_payment(wallet.id, target.url)
     if held is not None:
+        held = await _lapse(state, held)
+    if held is not None and held.status in ("QUEUED", "PENDING_APPROVAL", APPROVED):
         # One decision per resource: the owner's yes pays the next call for this URL,
         # and a call while the owner has not decided yet does not ask again.
         return await _again(state, auth, wallet, held, target, request, client)
@@ -600,7 +602,7 @@ async def _again(
             "IDEMPOTENCY_CONFLICT",
             f"The idempotency key belongs to transaction {tx.id}, a payment for another URL.",
         )
-    tx = await refresh(state, tx)
+    tx = await _lapse(state, await refresh(state, tx))
     if tx.status != APPROVED:
         if tx.status in ("QUEUED", "PENDING_APPROVAL"):
             return PayResult(outcome="WAITING", resource=None, payment=payment_of(tx)), 202
@@ -621,6 +623,7 @@ async def _again(
             f"{req.pay_to[:44]}, not the payment the owner approved ({tx.amount} to "
             f"{tx.to_address}). Nothing was paid.",
         )
+    tx = await _lapse(state, await _get(state, tx.id))  # the fetch took time
     claimed = await state.db.swap_transaction(
         tx.id, (APPROVED,), {"status": "PENDING", "updated_at": state.now()}
     )
@@ -638,11 +641,22 @@ async def approve(
     """The owner's yes to a waiting payment (or its delay passed): the agent may now pay it
     with the same idempotency key; the daemon cannot fetch the resource for it."""
     now = state.now()
-    event = Event(actor, action, tx.wallet_id, tx.session_id, tx.id, {"kind": "payment"})
+    # The approval lasts the policy's approvalTimeout (from this instant): an agent that
+    # never comes back for the resource must not hold the money against the limits.
+    row = await state.db.get_policy(tx.wallet_id)
+    timeout = policy.load(row.document if row else None).approval_timeout
+    expires = now + (timeout or policy.DEFAULT_APPROVAL_TIMEOUT)
+    details = {"kind": "payment", "approval_expires_at": expires}
+    event = Event(actor, action, tx.wallet_id, tx.session_id, tx.id, details)
     done = await state.db.swap_transaction(
         tx.id,
         (tx.status,),
-        {"status": APPROVED, "decided_at": now, "updated_at": now},
+        {
+            "status": APPROVED,
+            "decided_at": now,
+            "approval_expires_at": expires,
+            "updated_at": now,
+        },
         gate=True,
         events=[event],
     )
@@ -653,6 +667,40 @@ async def approve(
             "TRANSACTION_NOT_PENDING", f"The transaction is {fresh.status}."
         )
     return done
+
+
+def lapsed(state: DaemonState, tx: TransactionRow) -> bool:
+    """An APPROVED payment the agent did not pay before its approval expired."""
+    expires = tx.approval_expires_at
+    return tx.status == APPROVED and expires is not None and expires <= state.now()
+
+
+async def expire_approved(state: DaemonState, tx: TransactionRow) -> TransactionRow | None:
+    """APPROVED -> EXPIRED (audited); None if it was paid, cancelled or expired meanwhile."""
+    now = state.now()
+    reason = "the agent did not pay it before the approval expired"
+    event = Event(
+        "daemon",
+        "send_expired",
+        tx.wallet_id,
+        tx.session_id,
+        tx.id,
+        {"kind": "payment", "reason": reason},
+    )
+    return await state.db.swap_transaction(
+        tx.id,
+        (APPROVED,),
+        {"status": "EXPIRED", "reason": reason, "updated_at": now},
+        events=[event],
+    )
+
+
+async def _lapse(state: DaemonState, tx: TransactionRow) -> TransactionRow:
+    """``tx`` as it is now, EXPIRED first if its approval ran out (the scheduler may lag)."""
+    if lapsed(state, tx):
+        await expire_approved(state, tx)
+        return await _get(state, tx.id)
+    return tx
 
 
 def payment_of(tx: TransactionRow) -> Payment:
