@@ -24,8 +24,10 @@ import anyio
 import httpx
 
 from waiaas_core.errors import WaiaasError
+from waiaas_daemon.chain import spl
 from waiaas_daemon.chain import x402 as exact
 from waiaas_daemon.chain.local import LocalChain
+from waiaas_daemon.chain.rpc import RpcChain
 from waiaas_daemon.domain import policy, tokens, transactions, wallets, x402
 from waiaas_daemon.domain.sessions import Authenticated
 from waiaas_daemon.domain.state import DaemonState
@@ -558,11 +560,15 @@ async def _settle(
 
 
 async def refresh(state: DaemonState, tx: TransactionRow) -> TransactionRow:
-    """A SUBMITTED payment on the local chain whose blockhash expired can never land: FAILED."""
+    """A SUBMITTED payment as the chain has it. On the local chain one whose blockhash
+    expired can never land: FAILED. On an RPC network the payer's token account's history
+    is searched for the transaction carrying the payment's signature (``_search``)."""
     if tx.status != "SUBMITTED" or tx.payment_blockhash is None:
         return tx
     wallet = await wallets.get(state, tx.wallet_id)
     chain = state.chain_for(wallet.network)
+    if isinstance(chain, RpcChain):
+        return await _search(state, wallet, chain, tx)
     if isinstance(chain, LocalChain) and not chain.blockhash_live(tx.payment_blockhash):
         await state.db.swap_transaction(
             tx.id,
@@ -577,10 +583,53 @@ async def refresh(state: DaemonState, tx: TransactionRow) -> TransactionRow:
     return tx
 
 
+async def _search(
+    state: DaemonState, wallet: WalletRow, chain: RpcChain, tx: TransactionRow
+) -> TransactionRow:
+    """CONFIRMED (or FAILED) as the landed transaction carrying our signature says; FAILED
+    if none did and its blockhash has expired; else still SUBMITTED.
+
+    The blockhash is asked about first: once it has expired the payment cannot land any
+    more, so a search made after that answer that does not find it is final."""
+    token = tokens.of_transaction(tx)
+    assert tx.signature is not None and tx.payment_blockhash is not None
+    if token is None:
+        return tx
+    source = str(spl.associated_address(wallet.address, token.mint, token.program))
+    try:
+        expired = not await chain.blockhash_valid(tx.payment_blockhash)
+        found = await chain.find_cosigned(source, tx.signature)
+    except WaiaasError as exc:
+        log.warning("payment %s: the chain cannot tell yet (%s)", tx.id, exc.message)
+        return tx
+    if found is not None and found.status == "CONFIRMED":
+        await _update(
+            state, tx.id, status="CONFIRMED", payment_settlement=found.signature, error=None
+        )
+    elif found is not None:
+        await _update(
+            state,
+            tx.id,
+            status="FAILED",
+            payment_settlement=found.signature,
+            error=f"not paid: {found.error}",
+        )
+    elif expired:
+        await _update(
+            state,
+            tx.id,
+            status="FAILED",
+            error="not paid: the payment did not settle before its blockhash expired",
+        )
+    else:
+        return tx
+    return await _get(state, tx.id)
+
+
 async def reconcile_one(state: DaemonState, tx: TransactionRow) -> None:
     """At start: an unsettled payment. Unsigned: FAILED. Signed: on ``local`` the runtime's
     blockhashes are new, so it can never land (a landed one was confirmed with its
-    accounts); elsewhere it stays SUBMITTED until the chain says."""
+    accounts); elsewhere the chain is searched (``refresh``)."""
     if not tx.signature:
         await _update(state, tx.id, status="FAILED", error="not paid: the daemon stopped first")
         return
