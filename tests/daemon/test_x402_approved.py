@@ -48,9 +48,14 @@ class World:
 
     async def approved(self) -> str:
         """A payment for /report the owner approved: its id."""
+        return await self.approve(await self.waiting())
+
+    async def waiting(self) -> str:
         waiting = await self.pay()
         assert waiting.status_code == 202, waiting.text
-        tx_id = waiting.json()["payment"]["transactionId"]
+        return str(waiting.json()["payment"]["transactionId"])
+
+    async def approve(self, tx_id: str) -> str:
         answer = await self.harness.http.post(f"/v1/pending/{tx_id}/approve", headers=MASTER)
         assert answer.status_code == 200, answer.text
         assert answer.json()["status"] == "APPROVED"
@@ -138,7 +143,11 @@ async def _never(seconds: float) -> None:
 
 
 async def test_an_approved_payment_expires_after_the_approval_timeout(world: World):
-    tx_id = await world.approved()
+    tx_id = await world.waiting()
+    woken: list[bool] = []
+    world.harness.state.waiting_changed = lambda: woken.append(True)
+    await world.approve(tx_id)
+    assert woken  # the scheduler task learns the new deadline at once
     assert await world.counted_today() == PRICE  # approved, not paid: it still counts
     record = await world.harness.state.db.get_transaction(tx_id)
     assert record is not None

@@ -715,6 +715,7 @@ async def approve(
         raise transactions.live_error(inputs) or WaiaasError(
             "TRANSACTION_NOT_PENDING", f"The transaction is {fresh.status}."
         )
+    state.waiting_changed()  # the scheduler learns the approval's deadline
     return done
 
 
