@@ -2,8 +2,10 @@
 
 It answers getBalance, getLatestBlockhash, sendTransaction (with preflight),
 getSignatureStatuses, requestAirdrop, getAccountInfo (base64),
-getTokenAccountsByOwner (jsonParsed or base64, by programId or mint) and
-getMinimumBalanceForRentExemption in the shapes of Solana's published JSON-RPC
+getTokenAccountsByOwner (jsonParsed or base64, by programId or mint),
+getMinimumBalanceForRentExemption, and for transactions landed with
+``land_versioned`` getSignaturesForAddress, getTransaction (base64) and
+isBlockhashValid, in the shapes of Solana's published JSON-RPC
 reference, records every request body, and plays scripted faults (HTTP
 statuses, JSON-RPC errors, stalls) so retry paths can be exercised. Test mints
 and token balances are made with ``create_mint`` and ``mint_to``.
@@ -31,7 +33,7 @@ from solders.litesvm import LiteSVM
 from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.signature import Signature
-from solders.transaction import Transaction
+from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_metadata import TransactionMetadata
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -96,6 +98,8 @@ class FakeSolanaNode:
         self.slot = 1
         self._valid: set[Hash] = {self.svm.latest_blockhash()}
         self._landed: dict[str, _Landed] = {}
+        self._bytes: dict[str, bytes] = {}  # landed with land_versioned
+        self._history: defaultdict[str, list[str]] = defaultdict(list)  # address -> signatures
         self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
         self._released = anyio.Event()
 
@@ -126,6 +130,15 @@ class FakeSolanaNode:
     def land(self, tx: Transaction) -> str:
         """Execute a transaction without preflight, as ``skipPreflight: true`` would."""
         result = self.svm.send_transaction(tx)
+        return self._record(tx.signatures[0], result)
+
+    def land_versioned(self, tx: VersionedTransaction) -> str:
+        """Execute a (v0) transaction someone else submitted, kept for the history methods."""
+        result = self.svm.send_transaction(tx)
+        signature = str(tx.signatures[0])
+        self._bytes[signature] = bytes(tx)
+        for key in tx.message.account_keys:
+            self._history[str(key)].append(signature)
         return self._record(tx.signatures[0], result)
 
     def release(self) -> None:
@@ -234,6 +247,41 @@ class FakeSolanaNode:
         self, signatures: list[str], config: dict[str, Any] | None = None
     ) -> Any:
         return self._context([self._status(signature) for signature in signatures])
+
+    def rpc_getSignaturesForAddress(
+        self, address: str, config: dict[str, Any] | None = None
+    ) -> Any:
+        limit = (config or {}).get("limit", 1000)
+        newest_first = list(reversed(self._history.get(address, [])))[:limit]
+        return [
+            {
+                "signature": signature,
+                "slot": self._landed[signature].slot,
+                "err": self._landed[signature].err,
+                "memo": None,
+                "blockTime": None,
+                "confirmationStatus": "confirmed",
+            }
+            for signature in newest_first
+        ]
+
+    def rpc_getTransaction(self, signature: str, config: dict[str, Any] | None = None) -> Any:
+        if (config or {}).get("encoding") != "base64":
+            raise _Rejected(-32602, "Invalid params: only base64 is served here")
+        raw = self._bytes.get(signature)
+        if raw is None:
+            return None
+        landed = self._landed[signature]
+        return {
+            "slot": landed.slot,
+            "blockTime": None,
+            "version": 0,
+            "transaction": [base64.b64encode(raw).decode(), "base64"],
+            "meta": {"err": landed.err, "fee": 5000, "logMessages": []},
+        }
+
+    def rpc_isBlockhashValid(self, blockhash: str, config: dict[str, Any] | None = None) -> Any:
+        return self._context(Hash.from_string(blockhash) in self._valid)
 
     def rpc_requestAirdrop(
         self, address: str, lamports: int, config: dict[str, Any] | None = None

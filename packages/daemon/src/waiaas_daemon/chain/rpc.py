@@ -25,7 +25,7 @@ from solders.hash import Hash
 from solders.keypair import Keypair
 from solders.signature import Signature
 from solders.token.state import TokenAccount
-from solders.transaction import Transaction
+from solders.transaction import Transaction, VersionedTransaction
 
 from waiaas_core.errors import WaiaasError
 
@@ -53,6 +53,8 @@ PUBLIC_ENDPOINTS = {
     "mainnet": "https://api.mainnet-beta.solana.com",
 }
 COMMITMENT = "confirmed"
+# How many of an address's latest transactions ``find_cosigned`` reads.
+COSIGNED_SEARCH = 25
 # With the default 3 s timeout a dead node is reported within about 14 s, before
 # an MCP client's 15 s request timeout.
 DEFAULT_RETRY_DELAYS = (0.25, 0.5, 1.0)
@@ -257,6 +259,55 @@ class RpcChain:
 
     async def status(self, signature: str) -> Outcome | None:
         return await self._status(signature, search_history=True)
+
+    async def find_cosigned(self, address: str, signature: str) -> Outcome | None:
+        """The landed transaction that carries ``signature`` but not as its id, looked for
+        among ``address``'s latest transactions; None if none of them carries it.
+
+        An x402 payment's id is the facilitator's fee-payer signature, which the payer
+        never sees: the payer's own signature (slot 1) is not indexed by the cluster, so
+        ``getSignatureStatuses`` cannot find it. The payer's token account is in every
+        payment it signs, so its history holds the payment if it landed.
+        """
+        params = [address, {"commitment": COMMITMENT, "limit": COSIGNED_SEARCH}]
+        entries = _expect(
+            list, "getSignaturesForAddress", await self._call("getSignaturesForAddress", params)
+        )
+        config = {
+            "commitment": COMMITMENT,
+            "encoding": "base64",
+            "maxSupportedTransactionVersion": 0,
+        }
+        for entry in entries:
+            candidate = _expect(dict, "getSignaturesForAddress", entry).get("signature")
+            if not isinstance(candidate, str):
+                raise _unexpected("getSignaturesForAddress")
+            found = await self._call("getTransaction", [candidate, config])
+            if found is None:
+                continue
+            try:
+                encoded, encoding = found["transaction"]
+                if encoding != "base64":
+                    raise ValueError(encoding)
+                tx = VersionedTransaction.from_bytes(base64.b64decode(encoded, validate=True))
+                err = (found.get("meta") or {}).get("err")
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise _unexpected("getTransaction") from None
+            if signature not in {str(s) for s in tx.signatures[1:]}:
+                continue
+            if err is None:
+                return Outcome(candidate, "CONFIRMED")
+            return Outcome(candidate, "FAILED", describe_transaction_error(err))
+        return None
+
+    async def blockhash_valid(self, blockhash: str) -> bool:
+        """Whether a transaction made with ``blockhash`` can still land."""
+        params = [blockhash, {"commitment": COMMITMENT}]
+        result = await self._call("isBlockhashValid", params)
+        value = _value("isBlockhashValid", result)
+        if not isinstance(value, bool):
+            raise _unexpected("isBlockhashValid")
+        return value
 
     async def airdrop(self, address: str, amount: int) -> Outcome:
         if not self.airdrop_allowed:

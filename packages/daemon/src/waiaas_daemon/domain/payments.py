@@ -24,8 +24,10 @@ import anyio
 import httpx
 
 from waiaas_core.errors import WaiaasError
+from waiaas_daemon.chain import spl
 from waiaas_daemon.chain import x402 as exact
 from waiaas_daemon.chain.local import LocalChain
+from waiaas_daemon.chain.rpc import RpcChain
 from waiaas_daemon.domain import policy, tokens, transactions, wallets, x402
 from waiaas_daemon.domain.sessions import Authenticated
 from waiaas_daemon.domain.state import DaemonState
@@ -242,6 +244,8 @@ async def pay(
         raise error
     held = await state.db.held_payment(wallet.id, target.url)
     if held is not None:
+        held = await _lapse(state, held)
+    if held is not None and held.status in ("QUEUED", "PENDING_APPROVAL", APPROVED):
         # One decision per resource: the owner's yes pays the next call for this URL,
         # and a call while the owner has not decided yet does not ask again.
         return await _again(state, auth, wallet, held, target, request, client)
@@ -556,11 +560,15 @@ async def _settle(
 
 
 async def refresh(state: DaemonState, tx: TransactionRow) -> TransactionRow:
-    """A SUBMITTED payment on the local chain whose blockhash expired can never land: FAILED."""
+    """A SUBMITTED payment as the chain has it. On the local chain one whose blockhash
+    expired can never land: FAILED. On an RPC network the payer's token account's history
+    is searched for the transaction carrying the payment's signature (``_search``)."""
     if tx.status != "SUBMITTED" or tx.payment_blockhash is None:
         return tx
     wallet = await wallets.get(state, tx.wallet_id)
     chain = state.chain_for(wallet.network)
+    if isinstance(chain, RpcChain):
+        return await _search(state, wallet, chain, tx)
     if isinstance(chain, LocalChain) and not chain.blockhash_live(tx.payment_blockhash):
         await state.db.swap_transaction(
             tx.id,
@@ -575,10 +583,53 @@ async def refresh(state: DaemonState, tx: TransactionRow) -> TransactionRow:
     return tx
 
 
+async def _search(
+    state: DaemonState, wallet: WalletRow, chain: RpcChain, tx: TransactionRow
+) -> TransactionRow:
+    """CONFIRMED (or FAILED) as the landed transaction carrying our signature says; FAILED
+    if none did and its blockhash has expired; else still SUBMITTED.
+
+    The blockhash is asked about first: once it has expired the payment cannot land any
+    more, so a search made after that answer that does not find it is final."""
+    token = tokens.of_transaction(tx)
+    assert tx.signature is not None and tx.payment_blockhash is not None
+    if token is None:
+        return tx
+    source = str(spl.associated_address(wallet.address, token.mint, token.program))
+    try:
+        expired = not await chain.blockhash_valid(tx.payment_blockhash)
+        found = await chain.find_cosigned(source, tx.signature)
+    except WaiaasError as exc:
+        log.warning("payment %s: the chain cannot tell yet (%s)", tx.id, exc.message)
+        return tx
+    if found is not None and found.status == "CONFIRMED":
+        await _update(
+            state, tx.id, status="CONFIRMED", payment_settlement=found.signature, error=None
+        )
+    elif found is not None:
+        await _update(
+            state,
+            tx.id,
+            status="FAILED",
+            payment_settlement=found.signature,
+            error=f"not paid: {found.error}",
+        )
+    elif expired:
+        await _update(
+            state,
+            tx.id,
+            status="FAILED",
+            error="not paid: the payment did not settle before its blockhash expired",
+        )
+    else:
+        return tx
+    return await _get(state, tx.id)
+
+
 async def reconcile_one(state: DaemonState, tx: TransactionRow) -> None:
     """At start: an unsettled payment. Unsigned: FAILED. Signed: on ``local`` the runtime's
     blockhashes are new, so it can never land (a landed one was confirmed with its
-    accounts); elsewhere it stays SUBMITTED until the chain says."""
+    accounts); elsewhere the chain is searched (``refresh``)."""
     if not tx.signature:
         await _update(state, tx.id, status="FAILED", error="not paid: the daemon stopped first")
         return
@@ -600,7 +651,7 @@ async def _again(
             "IDEMPOTENCY_CONFLICT",
             f"The idempotency key belongs to transaction {tx.id}, a payment for another URL.",
         )
-    tx = await refresh(state, tx)
+    tx = await _lapse(state, await refresh(state, tx))
     if tx.status != APPROVED:
         if tx.status in ("QUEUED", "PENDING_APPROVAL"):
             return PayResult(outcome="WAITING", resource=None, payment=payment_of(tx)), 202
@@ -621,6 +672,7 @@ async def _again(
             f"{req.pay_to[:44]}, not the payment the owner approved ({tx.amount} to "
             f"{tx.to_address}). Nothing was paid.",
         )
+    tx = await _lapse(state, await _get(state, tx.id))  # the fetch took time
     claimed = await state.db.swap_transaction(
         tx.id, (APPROVED,), {"status": "PENDING", "updated_at": state.now()}
     )
@@ -638,11 +690,22 @@ async def approve(
     """The owner's yes to a waiting payment (or its delay passed): the agent may now pay it
     with the same idempotency key; the daemon cannot fetch the resource for it."""
     now = state.now()
-    event = Event(actor, action, tx.wallet_id, tx.session_id, tx.id, {"kind": "payment"})
+    # The approval lasts the policy's approvalTimeout (from this instant): an agent that
+    # never comes back for the resource must not hold the money against the limits.
+    row = await state.db.get_policy(tx.wallet_id)
+    timeout = policy.load(row.document if row else None).approval_timeout
+    expires = now + (timeout or policy.DEFAULT_APPROVAL_TIMEOUT)
+    details = {"kind": "payment", "approval_expires_at": expires}
+    event = Event(actor, action, tx.wallet_id, tx.session_id, tx.id, details)
     done = await state.db.swap_transaction(
         tx.id,
         (tx.status,),
-        {"status": APPROVED, "decided_at": now, "updated_at": now},
+        {
+            "status": APPROVED,
+            "decided_at": now,
+            "approval_expires_at": expires,
+            "updated_at": now,
+        },
         gate=True,
         events=[event],
     )
@@ -652,7 +715,42 @@ async def approve(
         raise transactions.live_error(inputs) or WaiaasError(
             "TRANSACTION_NOT_PENDING", f"The transaction is {fresh.status}."
         )
+    state.waiting_changed()  # the scheduler learns the approval's deadline
     return done
+
+
+def lapsed(state: DaemonState, tx: TransactionRow) -> bool:
+    """An APPROVED payment the agent did not pay before its approval expired."""
+    expires = tx.approval_expires_at
+    return tx.status == APPROVED and expires is not None and expires <= state.now()
+
+
+async def expire_approved(state: DaemonState, tx: TransactionRow) -> TransactionRow | None:
+    """APPROVED -> EXPIRED (audited); None if it was paid, cancelled or expired meanwhile."""
+    now = state.now()
+    reason = "the agent did not pay it before the approval expired"
+    event = Event(
+        "daemon",
+        "send_expired",
+        tx.wallet_id,
+        tx.session_id,
+        tx.id,
+        {"kind": "payment", "reason": reason},
+    )
+    return await state.db.swap_transaction(
+        tx.id,
+        (APPROVED,),
+        {"status": "EXPIRED", "reason": reason, "updated_at": now},
+        events=[event],
+    )
+
+
+async def _lapse(state: DaemonState, tx: TransactionRow) -> TransactionRow:
+    """``tx`` as it is now, EXPIRED first if its approval ran out (the scheduler may lag)."""
+    if lapsed(state, tx):
+        await expire_approved(state, tx)
+        return await _get(state, tx.id)
+    return tx
 
 
 def payment_of(tx: TransactionRow) -> Payment:

@@ -14,6 +14,9 @@ from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.storage import Event, TransactionRow
 
 WAITING = ("QUEUED", "PENDING_APPROVAL")
+# What the agent may withdraw: its waiting sends, and a payment the owner approved
+# that it has not paid yet.
+CANCELLABLE = (*WAITING, payments.APPROVED)
 
 
 async def approve(state: DaemonState, tx_id: str, *, actor: str = "owner") -> TransactionRow:
@@ -43,12 +46,21 @@ async def cancel(state: DaemonState, wallet_id: str, session_id: str, tx_id: str
     tx = await state.db.get_transaction(tx_id)
     if tx is None or tx.wallet_id != wallet_id:
         raise WaiaasError("TRANSACTION_NOT_FOUND")
-    if tx.status not in WAITING:
+    if tx.status not in CANCELLABLE:
         raise _not_pending(tx)
-    return await _decide(state, tx, "CANCELLED", "cancelled by the agent", f"session:{session_id}")
+    return await _decide(
+        state,
+        tx,
+        "CANCELLED",
+        "cancelled by the agent",
+        f"session:{session_id}",
+        from_statuses=CANCELLABLE,
+    )
 
 
 async def expire(state: DaemonState, tx: TransactionRow) -> TransactionRow | None:
+    if tx.status == payments.APPROVED:
+        return await payments.expire_approved(state, tx)
     try:
         return await _decide(state, tx, "EXPIRED", "the owner did not decide in time", "daemon")
     except WaiaasError:
@@ -69,15 +81,22 @@ def _not_pending(tx: TransactionRow) -> WaiaasError:
 
 
 async def _decide(
-    state: DaemonState, tx: TransactionRow, status: str, reason: str, actor: str
+    state: DaemonState,
+    tx: TransactionRow,
+    status: str,
+    reason: str,
+    actor: str,
+    *,
+    from_statuses: tuple[str, ...] = WAITING,
 ) -> TransactionRow:
     now = state.now()
-    event = Event(
-        actor, f"send_{status.lower()}", tx.wallet_id, tx.session_id, tx.id, {"reason": reason}
-    )
+    details: dict[str, str] = {"reason": reason}
+    if tx.type == "PAYMENT":
+        details["kind"] = "payment"
+    event = Event(actor, f"send_{status.lower()}", tx.wallet_id, tx.session_id, tx.id, details)
     decided = await state.db.swap_transaction(
         tx.id,
-        WAITING,
+        from_statuses,
         {"status": status, "reason": reason, "decided_at": now, "updated_at": now},
         events=[event],
     )

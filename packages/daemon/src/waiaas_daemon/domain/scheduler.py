@@ -1,4 +1,5 @@
-"""The background task that runs QUEUED sends at executeAt and expires PENDING_APPROVAL ones.
+"""The background task that runs QUEUED sends at executeAt and expires PENDING_APPROVAL ones
+(and APPROVED payments the agent did not pay in time).
 
 It acts through the owner-decision functions of ``pending``; nothing else imports it:
 the domain tells it that waiting sends changed through ``DaemonState.waiting_changed``.
@@ -62,7 +63,7 @@ class Scheduler:
             # Sends another daemon left unsettled when it died (its wallet lock is free).
             done += await settlement.reconcile(self._state)
         for tx in await self._state.db.due_transactions(self._state.now()):
-            if tx.status == "PENDING_APPROVAL":
+            if tx.status in ("PENDING_APPROVAL", "APPROVED"):
                 done += await expire(self._state, tx) is not None
                 continue
             try:

@@ -16,6 +16,8 @@ import base64
 import binascii
 from typing import Any
 
+from solders.transaction import VersionedTransaction
+
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.chain.base import parse_address
 from waiaas_daemon.chain.local import LocalChain
@@ -105,6 +107,25 @@ async def _send(state: DaemonState, chain: LocalChain, params: list[Any]) -> Any
         raw = base64.b64decode(_arg(params, 0), validate=True)
     except binascii.Error:
         raise RpcFault(INVALID_PARAMS, "Invalid params: not base64") from None
+    payment = await state.db.payment_signed_by(_cosigners(raw))
+    if payment is None:
+        return await _land(state, chain, raw)
+    # The payer's lock, as its own sends take it from submit to saving their accounts:
+    # otherwise a send of the same wallet could save its (older or newer) snapshot of
+    # the wallet's token account after this one, and a restart would load the stale one.
+    async with state.wallet_lock(payment.wallet_id):
+        return await _land(state, chain, raw)
+
+
+def _cosigners(raw: bytes) -> list[str]:
+    """Every signature after the fee payer's: a payer's signature if this is a payment."""
+    try:
+        return [str(s) for s in VersionedTransaction.from_bytes(raw).signatures[1:]]
+    except ValueError:
+        return []  # submit_raw answers the error
+
+
+async def _land(state: DaemonState, chain: LocalChain, raw: bytes) -> str:
     try:
         outcome, signatures = await chain.submit_raw(raw)
     except WaiaasError as exc:

@@ -204,6 +204,7 @@ class SqliteStorage:
         with self._wallets.changing(wallet_id), self._sessions.changing():
             async with self.transaction() as db:
                 waiting = await _waiting_sends_of(db, "wallet_id = ?", (wallet_id,))
+                await _cancel_approved(db, waiting, now)
                 rows = list(
                     await db.execute_fetchall(
                         "UPDATE wallets SET status = 'TERMINATED' WHERE id = ? RETURNING *",
@@ -250,6 +251,7 @@ class SqliteStorage:
                     waiting = await _waiting_sends_of(
                         db, "wallet_id = ? AND label = ?", (session.wallet_id, replace_label)
                     )
+                    await _cancel_approved(db, waiting, now)
                     await db.execute(
                         "UPDATE sessions SET revoked_at = ? WHERE wallet_id = ? AND label = ? "
                         "AND revoked_at IS NULL",
@@ -340,6 +342,7 @@ class SqliteStorage:
         with self._sessions.changing(session_id):
             async with self.transaction() as db:
                 waiting = await _waiting_sends_of(db, "id = ?", (session_id,))
+                await _cancel_approved(db, waiting, now)
                 rows = list(
                     await db.execute_fetchall(
                         "UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? "
@@ -845,6 +848,18 @@ class SqliteStorage:
                 await self._emit(db, [event])
         return None if row is None else TransactionRow(**dict(row))
 
+    async def payment_signed_by(self, signatures: Sequence[str]) -> TransactionRow | None:
+        """The payment whose own (the wallet's) signature is one of ``signatures``."""
+        if not signatures:
+            return None
+        marks = ", ".join("?" for _ in signatures)
+        row = await self._one(
+            "SELECT * FROM transactions WHERE type = 'PAYMENT' "  # noqa: S608
+            f"AND signature IN ({marks})",
+            tuple(signatures),
+        )
+        return None if row is None else TransactionRow(**dict(row))
+
     async def waiting_transactions(self) -> list[TransactionRow]:
         """QUEUED and PENDING_APPROVAL sends of every wallet, oldest first."""
         rows = await self._all(
@@ -853,20 +868,22 @@ class SqliteStorage:
         return [TransactionRow(**dict(r)) for r in rows]
 
     async def due_transactions(self, now: int) -> list[TransactionRow]:
-        """QUEUED sends whose time came and PENDING_APPROVAL ones past their expiry."""
+        """QUEUED sends whose time came, PENDING_APPROVAL ones past their expiry and
+        APPROVED payments the agent did not pay in time."""
         rows = await self._all(
             "SELECT * FROM transactions WHERE (status = 'QUEUED' AND execute_at <= ?) "
-            "OR (status = 'PENDING_APPROVAL' AND approval_expires_at <= ?) ORDER BY seq",
+            "OR (status IN ('PENDING_APPROVAL', 'APPROVED') AND approval_expires_at <= ?) "
+            "ORDER BY seq",
             (now, now),
         )
         return [TransactionRow(**dict(r)) for r in rows]
 
     async def next_due(self) -> int | None:
-        """When the next waiting send runs or expires."""
+        """When the next waiting send runs or expires (an APPROVED payment too)."""
         row = await self._one(
             "SELECT MIN(CASE WHEN status = 'QUEUED' THEN execute_at "
             "ELSE approval_expires_at END) AS at FROM transactions "
-            "WHERE status IN ('QUEUED', 'PENDING_APPROVAL')"
+            "WHERE status IN ('QUEUED', 'PENDING_APPROVAL', 'APPROVED')"
         )
         return None if row is None or row["at"] is None else int(row["at"])
 
@@ -874,14 +891,31 @@ class SqliteStorage:
 async def _waiting_sends_of(
     db: Any, sessions_where: str, params: Sequence[Any]
 ) -> list[sqlite3.Row]:
-    """Waiting sends of the live sessions about to be revoked (the trigger cancels them)."""
+    """Waiting sends of the live sessions about to be revoked (the trigger cancels the
+    QUEUED and PENDING_APPROVAL ones, ``_cancel_approved`` the APPROVED payments)."""
     return list(
         await db.execute_fetchall(
-            "SELECT id, wallet_id, session_id FROM transactions "  # noqa: S608 - fixed clauses
-            "WHERE status IN ('QUEUED', 'PENDING_APPROVAL') AND session_id IN "
+            "SELECT id, wallet_id, session_id, status FROM transactions "  # noqa: S608
+            "WHERE status IN ('QUEUED', 'PENDING_APPROVAL', 'APPROVED') AND session_id IN "
             f"(SELECT id FROM sessions WHERE revoked_at IS NULL AND {sessions_where})",
             params,
         )
+    )
+
+
+async def _cancel_approved(db: Any, waiting: Sequence[sqlite3.Row], now: int) -> None:
+    """APPROVED payments of the sessions being revoked: nobody can pay them any more.
+
+    Done here rather than in the revocation trigger, so no backend's trigger changes."""
+    ids = [r["id"] for r in waiting if r["status"] == "APPROVED"]
+    if not ids:
+        return
+    marks = ", ".join("?" for _ in ids)
+    await db.execute(
+        "UPDATE transactions SET status = 'CANCELLED', "  # noqa: S608 - fixed clauses
+        "reason = 'the session was revoked', updated_at = ? "
+        f"WHERE status = 'APPROVED' AND id IN ({marks})",
+        (now, *ids),
     )
 
 

@@ -62,7 +62,10 @@ def pay_outcome(body: Any) -> Any:
                 "Not paid yet: the wallet owner's policy holds this payment "
                 f"({payment.get('status')}). Tell the user to ask the owner to approve "
                 f"transaction {tx_id} (waiaas approve {tx_id}); once approved, call "
-                "pay_for_resource again with the same url to pay and get the resource."
+                "pay_for_resource again with the same url to pay and get the resource, "
+                "before the approval expires (approvalExpiresAt, then it is EXPIRED and "
+                "the owner is asked again). If you no longer want it, "
+                f"cancel_transaction('{tx_id}') withdraws it, approved or not."
             ),
         }
     if body.get("outcome") == "RECORDED":
@@ -98,7 +101,8 @@ def register(server: MCPServer, api: Api) -> None:
         outcome FREE (no payment was asked), PAID (resource = {status, contentType, body,
         bodyEncoding, size}; payment = {transactionId, status, amount, token, payTo,
         origin, settlement}) or WAITING (the owner must approve first: tell the user, then
-        call again with the same url). Fails with POLICY_DENIED (host not allowed or price
+        call again with the same url before the approval expires, or cancel_transaction if
+        you no longer want it). Fails with POLICY_DENIED (host not allowed or price
         above the owner's ceiling: ask the owner), CONSTRAINT_VIOLATED (above max_amount or
         this session's limits), INSUFFICIENT_BALANCE, PAYMENT_UNSUPPORTED (the resource
         wants a payment this wallet cannot make) or PAYMENT_FAILED (the resource misbehaved;

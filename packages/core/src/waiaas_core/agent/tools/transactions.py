@@ -167,11 +167,12 @@ def register(server: MCPServer, api: Api) -> None:
         annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=True),
     )
     async def cancel_transaction(transaction_id: TransactionId) -> CallToolResult:
-        """Withdraw one of this wallet's sends that is still QUEUED or PENDING_APPROVAL.
+        """Withdraw one of this wallet's sends that is still QUEUED or PENDING_APPROVAL, or a
+        payment for a resource (pay_for_resource) the owner APPROVED that you did not pay.
 
         Nothing is sent afterwards. Returns the transaction JSON with status CANCELLED.
-        Fails with TRANSACTION_NOT_PENDING when it was already sent, approved, rejected,
-        cancelled or expired, and TRANSACTION_NOT_FOUND for an unknown id.
+        Fails with TRANSACTION_NOT_PENDING when it was already sent, approved (a send),
+        paid, rejected, cancelled or expired, and TRANSACTION_NOT_FOUND for an unknown id.
         """
         path = f"/v1/transactions/{quote(transaction_id, safe='')}/cancel"
         return tool_result(await api.post(path, {}))

@@ -71,7 +71,8 @@ async def send_transaction(request: Request, body: SendRequest) -> SendResult:
 
 
 async def cancel_transaction(request: Request) -> Transaction:
-    """Withdraw a send of the token's wallet that is still QUEUED or PENDING_APPROVAL."""
+    """Withdraw a send of the token's wallet that is still QUEUED or PENDING_APPROVAL, or a
+    payment the owner APPROVED that the agent has not paid."""
     tx_id = path_id(request, "id", "TRANSACTION_NOT_FOUND")
     auth = request.state.auth
     tx = await pending.cancel(state_of(request), auth.claims.wallet_id, auth.session.id, tx_id)
