@@ -52,7 +52,7 @@ def tests(session: nox.Session) -> None:
     session.install(*PACKAGES, *nox.project.dependency_groups(PYPROJECT, "test"))
     # Test modules run in parallel, one worker per core; a module stays on one
     # worker, so the module-scoped daemons some of them share stay shared.
-    session.run("pytest", "-n", "auto", "--dist", "loadfile", *session.posargs)
+    session.run("pytest", "-n", "auto", "--dist", "loadfile", "--durations", "15", *session.posargs)
 
 
 @nox.session
