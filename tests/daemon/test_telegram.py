@@ -15,7 +15,7 @@ from tests.daemon.conftest import MASTER
 from tests.daemon.fake_telegram import OWNER, STRANGER, TOKEN, FakeTelegram, Sent, fake_telegram
 from tests.daemon.policy_support import SOL, funded, recipient, send, set_policy
 from waiaas_core.config import Settings
-from waiaas_daemon.domain.pending import Scheduler
+from waiaas_daemon.domain.scheduler import Scheduler
 from waiaas_daemon.domain.telegram import Poller, Prompts, running_bot, telegram_linked
 from waiaas_daemon.storage import telegram as store
 

@@ -5,7 +5,7 @@ import pytest
 
 from tests.daemon.conftest import MASTER
 from tests.daemon.policy_support import SOL, address, funded, recipient, send, set_policy
-from waiaas_daemon.domain.pending import Scheduler
+from waiaas_daemon.domain.scheduler import Scheduler
 
 pytestmark = pytest.mark.anyio
 

@@ -46,6 +46,10 @@ class LimitReached(Exception):
     """The wallet already has the maximum number of active sessions."""
 
 
+class DuplicateKey(Exception):
+    """An insert met a unique key already taken (a payment's idempotency key), in any daemon."""
+
+
 class VersionConflict(Exception):
     """A conditional write found another version than the one it was made from."""
 
@@ -181,9 +185,10 @@ class Storage(Protocol):
     async def sent_since(self, wallet_id: str, since: int) -> int: ...
     async def load_accounts(self) -> list[AccountSnapshot]: ...
     async def save_ledger_accounts(self, accounts: Sequence[AccountSnapshot]) -> None: ...
-    async def insert_send(
-        self, tx: dict[str, Any], events: Sequence[Event] = ()
-    ) -> TransactionRow: ...
+    async def insert_send(self, tx: dict[str, Any], events: Sequence[Event] = ()) -> TransactionRow:
+        """Insert a send or a payment; ``DuplicateKey`` when its idempotency key is taken."""
+        ...
+
     async def swap_transaction(
         self,
         tx_id: str,

@@ -236,6 +236,7 @@ class PostgresStorage(SqliteStorage):
     """``Storage`` on a PostgreSQL database that several daemons may share."""
 
     shared = True
+    _duplicate = (asyncpg.UniqueViolationError,)
 
     def __init__(self, pool: Any, locks: Any) -> None:
         super().__init__(None, _PoolReader(pool))
@@ -351,7 +352,7 @@ class PostgresStorage(SqliteStorage):
             f"SUM(CASE WHEN {counted} THEN {amount} END) AS monthly, "
             "COUNT(CASE WHEN created_at > $4 THEN 1 END) AS hour_count, "
             "MIN(CASE WHEN created_at > $4 THEN created_at END) AS hour_oldest "
-            "FROM transactions WHERE wallet_id = $1 AND type = 'TRANSFER' "
+            "FROM transactions WHERE wallet_id = $1 AND type IN ('TRANSFER', 'PAYMENT') "
             "AND created_at > $5"
         )
         async with self._pool.acquire() as conn:
@@ -368,3 +369,21 @@ class PostgresStorage(SqliteStorage):
             sends_this_hour=row["hour_count"] or 0,
             oldest_this_hour=row["hour_oldest"],
         )
+
+    async def token_totals(self, wallet_id: str, now: int) -> dict[str, tuple[int, int]]:
+        """SqliteStorage.token_totals in PostgreSQL's words: amounts summed as NUMERIC."""
+        counted = "status NOT IN ('FAILED', 'REJECTED', 'CANCELLED', 'EXPIRED')"
+        amount = "CAST(amount AS NUMERIC)"
+        sql = (
+            "SELECT token_mint, "  # noqa: S608 - fixed clauses
+            f"SUM(CASE WHEN created_at > $2 THEN {amount} END) AS daily, "
+            f"SUM({amount}) AS monthly "
+            "FROM transactions WHERE wallet_id = $1 AND type IN ('TRANSFER', 'PAYMENT') "
+            f"AND token_mint IS NOT NULL AND created_at > $3 AND {counted} "
+            "GROUP BY token_mint"
+        )
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(sql, wallet_id, now - DAY_SECONDS, now - MONTH_SECONDS)
+        return {
+            row["token_mint"]: (int(row["daily"] or 0), int(row["monthly"] or 0)) for row in rows
+        }
