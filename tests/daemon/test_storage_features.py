@@ -246,3 +246,45 @@ async def test_telegram_prompts_close_settle_and_prune(open_store):
         await store.prune_prompts(db, NOW + 2)
         assert await store.get_prompt(db, "n2") is None
         assert await store.get_prompt(db, "n1") is not None
+
+
+# -- a role one daemon plays at a time -------------------------------------------------
+
+
+async def test_a_role_is_held_by_one_store_and_passes_on_when_it_ends(open_store):
+    async with AsyncExitStack() as stack:
+        one = await stack.enter_async_context(open_store())
+        two = await stack.enter_async_context(open_store())
+        holders: list[str] = []
+        released = anyio.Event()
+        second_in = anyio.Event()
+
+        async def first() -> None:
+            async with one.exclusive("poller"):
+                holders.append("one")
+                await released.wait()
+            holders.append("one out")
+
+        async def second() -> None:
+            async with two.exclusive("poller"):
+                holders.append("two")
+                second_in.set()
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as group:
+                group.start_soon(first)
+                while not holders:
+                    await anyio.sleep(0.01)
+                group.start_soon(second)
+                if one.shared:
+                    # On a shared database the second waits for as long as the first holds.
+                    with anyio.move_on_after(1.5):
+                        await second_in.wait()
+                    assert holders == ["one"]
+                    released.set()
+                    await second_in.wait()
+                    assert holders == ["one", "one out", "two"]
+                else:
+                    # One daemon per SQLite file: the role is there at once.
+                    await second_in.wait()
+                    released.set()

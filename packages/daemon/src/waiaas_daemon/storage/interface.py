@@ -108,6 +108,14 @@ class Storage(Protocol):
         """Sends of one wallet run one at a time (across daemons on a shared database)."""
         ...
 
+    def exclusive(self, role: str) -> AbstractAsyncContextManager[None]:
+        """Wait until this daemon alone plays ``role`` (the Telegram poller); held for the block.
+
+        One daemon per SQLite file: at once. On a shared database one daemon at a
+        time; the others wait and take over when it ends or dies.
+        """
+        ...
+
     def try_wallet_lock(self, wallet_id: str) -> AbstractAsyncContextManager[bool]:
         """The wallet's lock if free now (True inside), else False at once."""
         ...

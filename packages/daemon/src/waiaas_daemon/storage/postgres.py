@@ -9,6 +9,8 @@ read by name and by position as ``sqlite3.Row`` does. What differs is here:
 - ``wallet_lock``: a session-level advisory lock per wallet, held on its own
   connection for the whole send, so sends of one wallet from every daemon run
   one at a time; a daemon that dies drops its connection and with it the lock;
+- ``exclusive``: a role one daemon plays at a time (the Telegram poller: one
+  getUpdates per bot token), a session-level advisory lock the others wait for;
 - ``insert_session`` counts under a transaction-level advisory lock per wallet;
 - the audit chain's head is read ``FOR UPDATE`` (audit.append), so appends
   from every daemon form one chain;
@@ -40,6 +42,8 @@ POOL_SIZE = 10
 # Each send in flight holds one connection for its wallet's lock.
 LOCK_POOL_SIZE = 32
 CONNECT_TIMEOUT = 10
+# How often a daemon waiting for a role (the Telegram poller) asks whether it is free.
+ROLE_RETRY = 1.0
 
 _MIGRATE_LOCK = "waiaas:migrate"
 # What a connection that cannot be used raises: the server is gone, refused us, or
@@ -319,6 +323,28 @@ class PostgresStorage(SqliteStorage):
                             await conn.execute(
                                 "SELECT pg_advisory_unlock(hashtextextended($1, 0))", key
                             )
+
+    @asynccontextmanager
+    async def exclusive(self, role: str) -> AsyncIterator[None]:
+        """The role's session-level advisory lock, tried every ``ROLE_RETRY`` s until held.
+
+        Held on its own connection for the whole block; a daemon that dies drops
+        the connection, the server the lock, and a waiting daemon takes over.
+        """
+        key = _lock_key("role", role)
+        async with self._locks.acquire() as conn:
+            try_lock = "SELECT pg_try_advisory_lock(hashtextextended($1, 0))"
+            unlock = "SELECT pg_advisory_unlock(hashtextextended($1, 0))"
+            while not await conn.fetchval(try_lock, key):
+                await anyio.sleep(ROLE_RETRY)
+            try:
+                yield
+            finally:
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await conn.execute(unlock, key)
+                    except _UNAVAILABLE:
+                        conn.terminate()  # the lock goes with the connection
 
     async def _serialize_wallet(self, db: Any, wallet_id: str) -> None:
         # Until this transaction ends: the session count and the insert are one step.

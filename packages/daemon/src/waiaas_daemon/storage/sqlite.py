@@ -105,6 +105,11 @@ class SqliteStorage:
         finally:
             lock.release()
 
+    @asynccontextmanager
+    async def exclusive(self, role: str) -> AsyncIterator[None]:
+        """Only this process uses the file: the role is this daemon's at once."""
+        yield
+
     async def _serialize_wallet(self, db: Any, wallet_id: str) -> None:
         """Inside a write: wait for other writers of this wallet (SQLite's writer is one)."""
 
