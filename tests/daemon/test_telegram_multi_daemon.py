@@ -34,11 +34,9 @@ def config(postgres_url: str, node: ThreadedNode, telegram: FakeTelegram) -> dic
         "storage": {"url": postgres_url},
         "solana": {"network": "devnet", "rpc_url": node.url},
         "security": FAST_SECURITY,
-        "notifications": {
-            "telegram_bot_token": TOKEN,
-            "telegram_chat_id": str(OWNER),
-            "telegram_api_url": telegram.url,
-        },
+        # No telegram_chat_id: the chat is a channel because it is linked, which one
+        # daemon's bot learns and every daemon must know (the link is in the database).
+        "notifications": {"telegram_bot_token": TOKEN, "telegram_api_url": telegram.url},
     }
 
 

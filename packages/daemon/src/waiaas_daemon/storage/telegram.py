@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from waiaas_daemon.storage.interface import Connection
     from waiaas_daemon.storage.interface import Storage as Database
     from waiaas_daemon.storage.rows import Event
 
@@ -42,6 +43,12 @@ async def owner_chat(db: Database) -> OwnerChat | None:
     if not rows:
         return None
     return OwnerChat(rows[0]["chat_id"], rows[0]["name"], rows[0]["linked_at"])
+
+
+async def linked_on(conn: Connection) -> bool:
+    """Inside a write's transaction: is an owner chat linked now (by any daemon's bot)?"""
+    rows = list(await conn.execute_fetchall("SELECT 1 FROM telegram_owner WHERE id = 1"))
+    return bool(rows)
 
 
 async def new_link_code(db: Database, code_hash: str, now: int, expires_at: int) -> None:
