@@ -288,3 +288,30 @@ async def test_a_role_is_held_by_one_store_and_passes_on_when_it_ends(open_store
                     # One daemon per SQLite file: the role is there at once.
                     await second_in.wait()
                     released.set()
+
+
+async def test_a_role_whose_connection_breaks_is_no_longer_held_and_passes_on(postgres_url):
+    """The database drops the holder's connection (a restart, a network cut): the holder
+    learns it at its next check, and a waiting daemon gets the role."""
+    import asyncpg
+
+    from waiaas_daemon.storage.postgres import PostgresStorage
+
+    async with PostgresStorage.open(postgres_url) as one, PostgresStorage.open(postgres_url) as two:
+        with anyio.fail_after(30):
+            async with one.exclusive("poller"):
+                assert await one.holds("poller")
+                assert not await two.holds("poller")
+                admin = await asyncpg.connect(postgres_url)
+                try:
+                    killed = await admin.fetchval(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
+                        "WHERE locktype = 'advisory' AND granted"
+                    )
+                finally:
+                    await admin.close()
+                assert killed == 1
+                assert not await one.holds("poller")
+                async with two.exclusive("poller"):
+                    assert await two.holds("poller")
+            assert not await one.holds("poller")

@@ -116,6 +116,10 @@ class Storage(Protocol):
         """
         ...
 
+    async def holds(self, role: str) -> bool:
+        """Inside ``exclusive(role)``: is the role still this daemon's (its lock not lost)?"""
+        ...
+
     def try_wallet_lock(self, wallet_id: str) -> AbstractAsyncContextManager[bool]:
         """The wallet's lock if free now (True inside), else False at once."""
         ...

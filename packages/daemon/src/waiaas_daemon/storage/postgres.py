@@ -22,6 +22,7 @@ connection (benchmarks/postgres.py, docs/benchmarks.md).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -49,6 +50,8 @@ _MIGRATE_LOCK = "waiaas:migrate"
 # What a connection that cannot be used raises: the server is gone, refused us, or
 # the connection broke (a cancelled statement, a restart).
 _UNAVAILABLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+# ... and what a connection the server dropped may raise while the pool takes it back.
+_BROKEN = (*_UNAVAILABLE, asyncpg.InternalClientError)
 
 
 class StorageUnavailable(Exception):
@@ -246,6 +249,8 @@ class PostgresStorage(SqliteStorage):
         super().__init__(None, _PoolReader(pool))
         self._pool = pool
         self._locks = locks
+        # The connection holding each role this daemon plays (exclusive).
+        self._roles: dict[str, Any] = {}
         self._wallets = _NoCache()  # type: ignore[assignment]
         self._sessions = _NoCache()  # type: ignore[assignment]
 
@@ -337,14 +342,32 @@ class PostgresStorage(SqliteStorage):
             unlock = "SELECT pg_advisory_unlock(hashtextextended($1, 0))"
             while not await conn.fetchval(try_lock, key):
                 await anyio.sleep(ROLE_RETRY)
+            self._roles[role] = conn
             try:
                 yield
             finally:
+                self._roles.pop(role, None)
                 with anyio.CancelScope(shield=True):
                     try:
                         await conn.execute(unlock, key)
-                    except _UNAVAILABLE:
-                        conn.terminate()  # the lock goes with the connection
+                    except _BROKEN:
+                        # The lock goes with the connection (if the pool has not dropped it).
+                        with contextlib.suppress(asyncpg.InterfaceError):
+                            conn.terminate()
+
+    async def holds(self, role: str) -> bool:
+        """Is the role still ours? A session-level lock lasts as long as its connection,
+        so a live connection is a held lock; a broken one (the database restarted,
+        the network cut) has lost it, and another daemon may have it now."""
+        conn = self._roles.get(role)
+        if conn is None:
+            return False
+        try:
+            with anyio.fail_after(CONNECT_TIMEOUT):
+                await conn.fetchval("SELECT 1")
+        except _BROKEN:
+            return False
+        return True
 
     async def _serialize_wallet(self, db: Any, wallet_id: str) -> None:
         # Until this transaction ends: the session count and the insert are one step.

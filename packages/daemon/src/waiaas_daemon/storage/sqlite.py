@@ -110,6 +110,9 @@ class SqliteStorage:
         """Only this process uses the file: the role is this daemon's at once."""
         yield
 
+    async def holds(self, role: str) -> bool:
+        return True
+
     async def _serialize_wallet(self, db: Any, wallet_id: str) -> None:
         """Inside a write: wait for other writers of this wallet (SQLite's writer is one)."""
 

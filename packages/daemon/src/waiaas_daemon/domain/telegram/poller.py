@@ -74,12 +74,17 @@ class Poller:
         daemon holds the poller's role (Telegram answers 409 to a second getUpdates)."""
         self.status.running = True
         task_status.started()
+        db = self._state.db
         try:
-            async with self._state.db.exclusive(ROLE):
-                self.status.polling = True
-                await store.prune_prompts(self._state.db, self._state.now() - KEEP_PROMPTS)
-                while True:
-                    await self.step()
+            while True:
+                async with db.exclusive(ROLE):
+                    self.status.polling = True
+                    await store.prune_prompts(db, self._state.now() - KEEP_PROMPTS)
+                    while await db.holds(ROLE):
+                        await self.step()
+                    # Its connection broke: another daemon may poll now. Wait for the role.
+                    self.status.polling = False
+                    log.warning("telegram: the poller's database lock was lost; waiting for it")
         finally:
             self.status.running = self.status.polling = False
 
