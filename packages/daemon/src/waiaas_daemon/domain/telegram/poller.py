@@ -77,14 +77,19 @@ class Poller:
         db = self._state.db
         try:
             while True:
-                async with db.exclusive(ROLE):
-                    self.status.polling = True
-                    await store.prune_prompts(db, self._state.now() - KEEP_PROMPTS)
-                    while await db.holds(ROLE):
-                        await self.step()
-                    # Its connection broke: another daemon may poll now. Wait for the role.
+                try:
+                    async with db.exclusive(ROLE):
+                        self.status.polling = True
+                        await store.prune_prompts(db, self._state.now() - KEEP_PROMPTS)
+                        while await db.holds(ROLE):
+                            await self.step()
+                        # Its connection broke: another daemon may poll now. Wait for the role.
+                        self.status.polling = False
+                        log.warning("telegram: the poller's database lock was lost; waiting")
+                except Exception as exc:  # the database unreachable must not end the bot
                     self.status.polling = False
-                    log.warning("telegram: the poller's database lock was lost; waiting for it")
+                    log.warning("telegram: cannot take the poller's role: %s", type(exc).__name__)
+                    await self._failed(type(exc).__name__)
         finally:
             self.status.running = self.status.polling = False
 
