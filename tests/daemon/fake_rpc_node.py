@@ -229,8 +229,11 @@ class FakeSolanaNode:
         if config.get("encoding") != "base64":  # the default is base58: this would not decode
             raise _Rejected(-32602, "invalid transaction: expected base64 per config")
         try:
-            tx = Transaction.from_bytes(base64.b64decode(encoded, validate=True))
-        except ValueError as exc:
+            raw = base64.b64decode(encoded, validate=True)
+            # A v0 message (an x402 payment's) marks its first byte; legacy ones do not.
+            versioned = len(raw) > 1 + 64 * raw[0] and raw[1 + 64 * raw[0]] & 0x80
+            tx = (VersionedTransaction if versioned else Transaction).from_bytes(raw)
+        except (ValueError, IndexError) as exc:
             raise _Rejected(-32602, f"invalid transaction: {exc}") from None
         signature = str(tx.signatures[0])
         if signature in self._landed:

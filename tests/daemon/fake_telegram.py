@@ -56,6 +56,9 @@ class FakeTelegram:
         self.answers: list[dict[str, Any]] = []
         self.down = False  # answer 502 to everything, as a Telegram outage looks
         self.polls = 0
+        # getUpdates in flight now, and those that came while another was (Telegram: 409).
+        self.polling = 0
+        self.conflicts = 0
         self.last_id = 0
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(100)
@@ -133,7 +136,7 @@ class FakeTelegram:
         self.calls.append((method, params))
         try:
             if method == "getUpdates":
-                return await self._get_updates(params)
+                return await self._get_updates(params, request)
             handler = getattr(self, f"_{method}", None)
             if handler is None:
                 return _error(404, "Not Found")
@@ -142,16 +145,28 @@ class FakeTelegram:
             self.changed.set()
             self.changed = anyio.Event()
 
-    async def _get_updates(self, params: dict[str, Any]) -> JSONResponse:
+    async def _get_updates(self, params: dict[str, Any], request: Request) -> JSONResponse:
         self.polls += 1
+        if self.polling:
+            # Telegram allows one getUpdates per token at a time (two bot instances).
+            self.conflicts += 1
+            return _error(409, "Conflict: terminated by other getUpdates request")
         offset = int(params.get("offset", 0))
         if offset > self.confirmed:
             self.confirmed = offset
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
-        with anyio.move_on_after(float(params.get("timeout", 0))):
-            while not self._pending(offset):
-                await self._arrived.wait()
-        return _ok(self._pending(offset)[:100])
+        self.polling += 1
+        try:
+            with anyio.move_on_after(float(params.get("timeout", 0))):
+                while not self._pending(offset):
+                    # A poller that died (SIGKILL) closed its connection: its poll ends.
+                    with anyio.move_on_after(0.05):
+                        await self._arrived.wait()
+                    if await request.is_disconnected():
+                        return _ok([])
+            return _ok(self._pending(offset)[:100])
+        finally:
+            self.polling -= 1
 
     def _pending(self, offset: int) -> list[dict[str, Any]]:
         return [u for u in self.updates if u["update_id"] >= offset]

@@ -478,3 +478,25 @@ async def test_an_update_that_keeps_failing_on_our_side_is_skipped_after_three_t
         telegram.message("/status")
         await telegram.wait_for(lambda: any("Kill switch" in s.text for s in telegram.to()))
         assert len(tries) == 3
+
+
+# -- the poller's role (several daemons: docs/notes/postgres.md) ---------------------
+
+
+async def test_a_database_that_refuses_the_pollers_role_is_backed_off_not_fatal(harness, telegram):
+    """Taking the role fails twice (the database unreachable): backoff, then it polls."""
+    state = harness.state
+    real = state.db.exclusive
+    refusals = [OSError("database unreachable"), OSError("database unreachable")]
+
+    def exclusive(role: str) -> Any:
+        if refusals:
+            raise refusals.pop()
+        return real(role)
+
+    state.db.exclusive = exclusive
+    sleeps = Sleeps()
+    async with running(harness, sleeps) as poller:
+        await until(lambda: poller.status.polling)
+        assert sleeps.delays[:2] == [1.0, 2.0] and poller.status.running
+        await link(harness, telegram)  # updates are handled: it polls

@@ -7,7 +7,8 @@ facilitator verifies the payer's transaction as the scheme requires
 (compute budget, one TransferChecked of the exact amount of the asset to
 ``payTo``'s token account, the fee payer its own and not the authority),
 co-signs it as fee payer and submits it through the daemon's loopback
-JSON-RPC (``POST /v1/local-rpc``). ``behaviour`` makes it hostile.
+JSON-RPC (``POST /v1/local-rpc``), or any JSON-RPC node (``rpc_url``,
+``network``, ``wait_confirmed``). ``behaviour`` makes it hostile.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from waiaas_daemon.chain.base import TOKEN_PROGRAM
 
 NETWORK = "solana:localnet"
 V1_NETWORK = "solana-localnet"
+DEVNET = ("solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1", "solana-devnet")
 COMPUTE_BUDGET = "ComputeBudget111111111111111111111111111111"
 MEMO = "MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr"
 
@@ -58,12 +60,17 @@ class Shop:
     holding: anyio.Event = field(default_factory=anyio.Event)
     rejections: list[str] = field(default_factory=list)
     http: httpx.AsyncClient | None = None
+    # The chain it settles on, as v2 and v1 name it (the local chain by default; a
+    # JSON-RPC devnet such as tests/daemon/fake_rpc_node.py with DEVNET).
+    network: str = NETWORK
+    v1_network: str = V1_NETWORK
+    wait_confirmed: bool = False  # on a JSON-RPC node: settle answers once confirmed
 
     def requirements(self, version: int = 2) -> dict[str, Any]:
         amount = str(self.advertised if self.advertised is not None else self.price)
         entry: dict[str, Any] = {
             "scheme": "exact",
-            "network": NETWORK if version == 2 else V1_NETWORK,
+            "network": self.network if version == 2 else self.v1_network,
             "asset": self.mint,
             "payTo": self.pay_to,
             "maxTimeoutSeconds": 60,
@@ -123,6 +130,14 @@ class Shop:
         signed = VersionedTransaction.populate(tx.message, [own, *list(tx.signatures)[1:]])
         raw = base64.b64encode(bytes(signed)).decode()
         signature = await self.rpc("sendTransaction", [raw, {"encoding": "base64"}])
+        if self.wait_confirmed:
+            # As a facilitator's /settle does on a cluster: answer once it is confirmed.
+            with anyio.fail_after(30):
+                while True:
+                    [seen] = (await self.rpc("getSignatureStatuses", [[signature]]))["value"]
+                    if seen and seen.get("confirmationStatus") in ("confirmed", "finalized"):
+                        break
+                    await anyio.sleep(0.02)
         self.settled.append(signature)
         return signature
 
@@ -181,7 +196,7 @@ class Shop:
         receipt = {
             "success": True,
             "transaction": signature,
-            "network": NETWORK if version == 2 else V1_NETWORK,
+            "network": self.network if version == 2 else self.v1_network,
             "amount": str(self.price),
         }
         name = "PAYMENT-RESPONSE" if version == 2 else "X-PAYMENT-RESPONSE"

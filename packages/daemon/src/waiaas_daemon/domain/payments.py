@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import sqlite3
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.schemas.payments import Payment, PayRequest, PayResult, Resource
 from waiaas_daemon.schemas.policy import Policy
 from waiaas_daemon.schemas.tokens import TokenRefField
-from waiaas_daemon.storage import Event, TransactionRow, WalletRow
+from waiaas_daemon.storage import DuplicateKey, Event, TransactionRow, WalletRow
 
 log = logging.getLogger("waiaas_daemon.domain.payments")
 
@@ -375,8 +374,8 @@ async def _decide_and_record(
         }
         try:
             return await state.db.insert_send(record, [event])
-        except sqlite3.IntegrityError:
-            # The same key raced in on another request: that one is the payment.
+        except DuplicateKey:
+            # The same key raced in on another request (or daemon): that one is the payment.
             assert key is not None
             existing = await state.db.get_payment(wallet.id, key)
             assert existing is not None

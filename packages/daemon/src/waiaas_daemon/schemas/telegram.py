@@ -24,6 +24,9 @@ class OwnerChat(Model):
 class TelegramStatus(Model):
     configured: bool
     running: bool
+    # This daemon long-polls Telegram now; on a shared database one daemon does,
+    # the others run the bot in standby (running, not polling).
+    polling: bool
     owner_chat: OwnerChat | None
     link_pending_until: UnixTime | None
     ignored: int

@@ -1,11 +1,17 @@
 """The daemon's database behind one interface (SPEC 11): ``Storage`` and its row types.
 
 ``SqliteStorage`` is the embedded default; ``PostgresStorage`` (imported on
-demand, it needs psycopg) is a database several daemons share.
+demand, it needs asyncpg) is a database several daemons share.
 """
 
 from waiaas_daemon.storage.cache import RowCache
-from waiaas_daemon.storage.interface import Connection, LimitReached, Storage, VersionConflict
+from waiaas_daemon.storage.interface import (
+    Connection,
+    DuplicateKey,
+    LimitReached,
+    Storage,
+    VersionConflict,
+)
 from waiaas_daemon.storage.migrations import MIGRATIONS, SchemaTooNew
 from waiaas_daemon.storage.rows import (
     Event,
@@ -27,6 +33,7 @@ __all__ = [
     "MIGRATIONS",
     "Connection",
     "Database",
+    "DuplicateKey",
     "Event",
     "KillSwitchRow",
     "LimitReached",

@@ -46,6 +46,10 @@ class LimitReached(Exception):
     """The wallet already has the maximum number of active sessions."""
 
 
+class DuplicateKey(Exception):
+    """An insert met a unique key already taken (a payment's idempotency key), in any daemon."""
+
+
 class VersionConflict(Exception):
     """A conditional write found another version than the one it was made from."""
 
@@ -102,6 +106,18 @@ class Storage(Protocol):
 
     def wallet_lock(self, wallet_id: str) -> AbstractAsyncContextManager[None]:
         """Sends of one wallet run one at a time (across daemons on a shared database)."""
+        ...
+
+    def exclusive(self, role: str) -> AbstractAsyncContextManager[None]:
+        """Wait until this daemon alone plays ``role`` (the Telegram poller); held for the block.
+
+        One daemon per SQLite file: at once. On a shared database one daemon at a
+        time; the others wait and take over when it ends or dies.
+        """
+        ...
+
+    async def holds(self, role: str) -> bool:
+        """Inside ``exclusive(role)``: is the role still this daemon's (its lock not lost)?"""
         ...
 
     def try_wallet_lock(self, wallet_id: str) -> AbstractAsyncContextManager[bool]:
@@ -181,9 +197,10 @@ class Storage(Protocol):
     async def sent_since(self, wallet_id: str, since: int) -> int: ...
     async def load_accounts(self) -> list[AccountSnapshot]: ...
     async def save_ledger_accounts(self, accounts: Sequence[AccountSnapshot]) -> None: ...
-    async def insert_send(
-        self, tx: dict[str, Any], events: Sequence[Event] = ()
-    ) -> TransactionRow: ...
+    async def insert_send(self, tx: dict[str, Any], events: Sequence[Event] = ()) -> TransactionRow:
+        """Insert a send or a payment; ``DuplicateKey`` when its idempotency key is taken."""
+        ...
+
     async def swap_transaction(
         self,
         tx_id: str,

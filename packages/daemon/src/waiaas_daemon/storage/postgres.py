@@ -9,6 +9,8 @@ read by name and by position as ``sqlite3.Row`` does. What differs is here:
 - ``wallet_lock``: a session-level advisory lock per wallet, held on its own
   connection for the whole send, so sends of one wallet from every daemon run
   one at a time; a daemon that dies drops its connection and with it the lock;
+- ``exclusive``: a role one daemon plays at a time (the Telegram poller: one
+  getUpdates per bot token), a session-level advisory lock the others wait for;
 - ``insert_session`` counts under a transaction-level advisory lock per wallet;
 - the audit chain's head is read ``FOR UPDATE`` (audit.append), so appends
   from every daemon form one chain;
@@ -20,6 +22,7 @@ connection (benchmarks/postgres.py, docs/benchmarks.md).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -40,11 +43,15 @@ POOL_SIZE = 10
 # Each send in flight holds one connection for its wallet's lock.
 LOCK_POOL_SIZE = 32
 CONNECT_TIMEOUT = 10
+# How often a daemon waiting for a role (the Telegram poller) asks whether it is free.
+ROLE_RETRY = 1.0
 
 _MIGRATE_LOCK = "waiaas:migrate"
 # What a connection that cannot be used raises: the server is gone, refused us, or
 # the connection broke (a cancelled statement, a restart).
 _UNAVAILABLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+# ... and what a connection the server dropped may raise while the pool takes it back.
+_BROKEN = (*_UNAVAILABLE, asyncpg.InternalClientError)
 
 
 class StorageUnavailable(Exception):
@@ -236,11 +243,14 @@ class PostgresStorage(SqliteStorage):
     """``Storage`` on a PostgreSQL database that several daemons may share."""
 
     shared = True
+    _duplicate = (asyncpg.UniqueViolationError,)
 
     def __init__(self, pool: Any, locks: Any) -> None:
         super().__init__(None, _PoolReader(pool))
         self._pool = pool
         self._locks = locks
+        # The connection holding each role this daemon plays (exclusive).
+        self._roles: dict[str, Any] = {}
         self._wallets = _NoCache()  # type: ignore[assignment]
         self._sessions = _NoCache()  # type: ignore[assignment]
 
@@ -319,6 +329,46 @@ class PostgresStorage(SqliteStorage):
                                 "SELECT pg_advisory_unlock(hashtextextended($1, 0))", key
                             )
 
+    @asynccontextmanager
+    async def exclusive(self, role: str) -> AsyncIterator[None]:
+        """The role's session-level advisory lock, tried every ``ROLE_RETRY`` s until held.
+
+        Held on its own connection for the whole block; a daemon that dies drops
+        the connection, the server the lock, and a waiting daemon takes over.
+        """
+        key = _lock_key("role", role)
+        async with self._locks.acquire() as conn:
+            try_lock = "SELECT pg_try_advisory_lock(hashtextextended($1, 0))"
+            unlock = "SELECT pg_advisory_unlock(hashtextextended($1, 0))"
+            while not await conn.fetchval(try_lock, key):
+                await anyio.sleep(ROLE_RETRY)
+            self._roles[role] = conn
+            try:
+                yield
+            finally:
+                self._roles.pop(role, None)
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await conn.execute(unlock, key)
+                    except _BROKEN:
+                        # The lock goes with the connection (if the pool has not dropped it).
+                        with contextlib.suppress(asyncpg.InterfaceError):
+                            conn.terminate()
+
+    async def holds(self, role: str) -> bool:
+        """Is the role still ours? A session-level lock lasts as long as its connection,
+        so a live connection is a held lock; a broken one (the database restarted,
+        the network cut) has lost it, and another daemon may have it now."""
+        conn = self._roles.get(role)
+        if conn is None:
+            return False
+        try:
+            with anyio.fail_after(CONNECT_TIMEOUT):
+                await conn.fetchval("SELECT 1")
+        except _BROKEN:
+            return False
+        return True
+
     async def _serialize_wallet(self, db: Any, wallet_id: str) -> None:
         # Until this transaction ends: the session count and the insert are one step.
         await db.execute(
@@ -351,7 +401,7 @@ class PostgresStorage(SqliteStorage):
             f"SUM(CASE WHEN {counted} THEN {amount} END) AS monthly, "
             "COUNT(CASE WHEN created_at > $4 THEN 1 END) AS hour_count, "
             "MIN(CASE WHEN created_at > $4 THEN created_at END) AS hour_oldest "
-            "FROM transactions WHERE wallet_id = $1 AND type = 'TRANSFER' "
+            "FROM transactions WHERE wallet_id = $1 AND type IN ('TRANSFER', 'PAYMENT') "
             "AND created_at > $5"
         )
         async with self._pool.acquire() as conn:
@@ -368,3 +418,21 @@ class PostgresStorage(SqliteStorage):
             sends_this_hour=row["hour_count"] or 0,
             oldest_this_hour=row["hour_oldest"],
         )
+
+    async def token_totals(self, wallet_id: str, now: int) -> dict[str, tuple[int, int]]:
+        """SqliteStorage.token_totals in PostgreSQL's words: amounts summed as NUMERIC."""
+        counted = "status NOT IN ('FAILED', 'REJECTED', 'CANCELLED', 'EXPIRED')"
+        amount = "CAST(amount AS NUMERIC)"
+        sql = (
+            "SELECT token_mint, "  # noqa: S608 - fixed clauses
+            f"SUM(CASE WHEN created_at > $2 THEN {amount} END) AS daily, "
+            f"SUM({amount}) AS monthly "
+            "FROM transactions WHERE wallet_id = $1 AND type IN ('TRANSFER', 'PAYMENT') "
+            f"AND token_mint IS NOT NULL AND created_at > $3 AND {counted} "
+            "GROUP BY token_mint"
+        )
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(sql, wallet_id, now - DAY_SECONDS, now - MONTH_SECONDS)
+        return {
+            row["token_mint"]: (int(row["daily"] or 0), int(row["monthly"] or 0)) for row in rows
+        }

@@ -24,7 +24,13 @@ import anyio
 
 from waiaas_daemon.chain.base import AccountSnapshot
 from waiaas_daemon.storage.cache import RowCache
-from waiaas_daemon.storage.interface import Hook, LimitReached, Sink, VersionConflict
+from waiaas_daemon.storage.interface import (
+    DuplicateKey,
+    Hook,
+    LimitReached,
+    Sink,
+    VersionConflict,
+)
 from waiaas_daemon.storage.migrations import migrate
 from waiaas_daemon.storage.rows import (
     DAY_SECONDS,
@@ -62,6 +68,8 @@ class SqliteStorage:
 
     # Only this process writes the file (SPEC 11).
     shared = False
+    # What the driver raises for a unique key already taken (insert_send).
+    _duplicate: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
 
     def __init__(self, writer: Any, reader: Any) -> None:
         self._writer = writer
@@ -96,6 +104,14 @@ class SqliteStorage:
             yield True
         finally:
             lock.release()
+
+    @asynccontextmanager
+    async def exclusive(self, role: str) -> AsyncIterator[None]:
+        """Only this process uses the file: the role is this daemon's at once."""
+        yield
+
+    async def holds(self, role: str) -> bool:
+        return True
 
     async def _serialize_wallet(self, db: Any, wallet_id: str) -> None:
         """Inside a write: wait for other writers of this wallet (SQLite's writer is one)."""
@@ -526,24 +542,39 @@ class SqliteStorage:
         With ``expected_version``, only if the stored version (0 when none) is that
         one, checked in the write's own transaction; else ``VersionConflict``.
         """
-        async with self.transaction() as db:
-            if expected_version is not None:
-                async with db.execute(
-                    "SELECT version FROM policies WHERE wallet_id = ?", (wallet_id,)
-                ) as cursor:
-                    found = await cursor.fetchone()
-                current = int(found[0]) if found is not None else 0
-                if current != expected_version:
-                    raise VersionConflict(current)
-            async with db.execute(
+        # The check is the write's own WHERE (or its conflict clause), so two writers
+        # from the same version never both succeed, in one daemon or several: on
+        # PostgreSQL the loser's UPDATE waits for the winner's row lock and then
+        # matches nothing, its INSERT waits on the key and then does nothing.
+        params: tuple[Any, ...] = (wallet_id, document, now)
+        if expected_version is None:
+            sql = (
                 "INSERT INTO policies (wallet_id, version, document, updated_at) "
                 "VALUES (?, 1, ?, ?) ON CONFLICT(wallet_id) DO UPDATE SET "
                 "version = policies.version + 1, document = excluded.document, "
-                "updated_at = excluded.updated_at RETURNING *",
-                (wallet_id, document, now),
-            ) as cursor:
-                row = await cursor.fetchone()
-            assert row is not None
+                "updated_at = excluded.updated_at RETURNING *"
+            )
+        elif expected_version == 0:
+            sql = (
+                "INSERT INTO policies (wallet_id, version, document, updated_at) "
+                "VALUES (?, 1, ?, ?) ON CONFLICT(wallet_id) DO NOTHING RETURNING *"
+            )
+        else:
+            sql = (
+                "UPDATE policies SET version = version + 1, document = ?, updated_at = ? "
+                "WHERE wallet_id = ? AND version = ? RETURNING *"
+            )
+            params = (document, now, wallet_id, expected_version)
+        async with self.transaction() as db:
+            rows = list(await db.execute_fetchall(sql, params))
+            if not rows:
+                found = list(
+                    await db.execute_fetchall(
+                        "SELECT version FROM policies WHERE wallet_id = ?", (wallet_id,)
+                    )
+                )
+                raise VersionConflict(int(found[0][0]) if found else 0)
+            row = rows[0]
             await self._emit(db, events)
         return PolicyRow(**dict(row))
 
@@ -613,7 +644,7 @@ class SqliteStorage:
             f"SUM(CASE WHEN created_at > :day THEN {high} END) AS day_high, "
             f"SUM(CASE WHEN created_at > :day THEN {low} END) AS day_low, "
             f"SUM({high}) AS month_high, SUM({low}) AS month_low "
-            "FROM transactions WHERE wallet_id = :w AND type = 'TRANSFER' "
+            "FROM transactions WHERE wallet_id = :w AND type IN ('TRANSFER', 'PAYMENT') "
             f"AND token_mint IS NOT NULL AND created_at > :month AND {counted} "
             "GROUP BY token_mint",
             named,
@@ -711,14 +742,18 @@ class SqliteStorage:
     async def insert_send(self, tx: dict[str, Any], events: Sequence[Event] = ()) -> TransactionRow:
         columns = ", ".join(tx)
         marks = ", ".join("?" for _ in tx)
-        async with self.transaction() as db:
-            async with db.execute(
-                f"INSERT INTO transactions ({columns}) VALUES ({marks}) RETURNING *",  # noqa: S608
-                tuple(tx.values()),
-            ) as cursor:
-                row = await cursor.fetchone()
-            assert row is not None
-            await self._emit(db, events)
+        try:
+            async with self.transaction() as db:
+                async with db.execute(
+                    f"INSERT INTO transactions ({columns}) VALUES ({marks}) RETURNING *",  # noqa: S608
+                    tuple(tx.values()),
+                ) as cursor:
+                    row = await cursor.fetchone()
+                assert row is not None
+                await self._emit(db, events)
+        except self._duplicate:
+            # The one unique key a send's caller chooses: (wallet_id, idempotency_key).
+            raise DuplicateKey from None
         return TransactionRow(**dict(row))
 
     async def swap_transaction(

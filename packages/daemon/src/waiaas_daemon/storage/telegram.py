@@ -1,7 +1,8 @@
 """The Telegram bot's tables: the owner chat, link codes, approval prompts, the update offset.
 
 Functions over ``Database`` (its writer transaction and its reader), like the
-audit log and the outbox keep their own SQL. Codes and nonces arrive here
+audit log and the outbox keep their own SQL; portable to PostgreSQL (no
+``rowcount``: ``RETURNING``; no two-argument ``MAX``). Codes and nonces arrive here
 already hashed: nothing stored can be replayed as a button or a link code.
 """
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from waiaas_daemon.storage.interface import Connection
     from waiaas_daemon.storage.interface import Storage as Database
     from waiaas_daemon.storage.rows import Event
 
@@ -43,6 +45,12 @@ async def owner_chat(db: Database) -> OwnerChat | None:
     return OwnerChat(rows[0]["chat_id"], rows[0]["name"], rows[0]["linked_at"])
 
 
+async def linked_on(conn: Connection) -> bool:
+    """Inside a write's transaction: is an owner chat linked now (by any daemon's bot)?"""
+    rows = list(await conn.execute_fetchall("SELECT 1 FROM telegram_owner WHERE id = 1"))
+    return bool(rows)
+
+
 async def new_link_code(db: Database, code_hash: str, now: int, expires_at: int) -> None:
     """A fresh code replaces every earlier one: only the last code shown works."""
     async with db.transaction() as conn:
@@ -68,11 +76,12 @@ async def use_link_code(
 ) -> bool:
     """Bind ``chat_id`` if the code is live; the code is spent in the same transaction."""
     async with db.transaction() as conn:
-        cursor = await conn.execute(
-            "DELETE FROM telegram_link_codes WHERE code_hash = ? AND expires_at > ?",
+        spent = await conn.execute_fetchall(
+            "DELETE FROM telegram_link_codes WHERE code_hash = ? AND expires_at > ? "
+            "RETURNING code_hash",
             (code_hash, now),
         )
-        if cursor.rowcount != 1:
+        if len(list(spent)) != 1:
             return False
         await conn.execute(
             "INSERT INTO telegram_owner (id, chat_id, name, linked_at) VALUES (1, ?, ?, ?) "
@@ -86,9 +95,9 @@ async def use_link_code(
 
 async def unlink(db: Database, events: Sequence[Event]) -> bool:
     async with db.transaction() as conn:
-        cursor = await conn.execute("DELETE FROM telegram_owner WHERE id = 1")
+        gone = await conn.execute_fetchall("DELETE FROM telegram_owner WHERE id = 1 RETURNING id")
         await conn.execute("DELETE FROM telegram_link_codes")
-        unlinked = cursor.rowcount == 1
+        unlinked = len(list(gone)) == 1
         if unlinked:
             await db.emit_on(conn, events)
     return unlinked
@@ -149,9 +158,9 @@ async def close_prompt(db: Database, nonce_hash: str, now: int, *, used: bool = 
     """Its buttons are gone from the chat; ``used``: because this very message decided."""
     async with db.transaction() as conn:
         await conn.execute(
-            "UPDATE telegram_prompts SET closed_at = ?, "
-            "used_at = CASE WHEN ? THEN ? ELSE used_at END WHERE nonce_hash = ?",
-            (now, used, now, nonce_hash),
+            "UPDATE telegram_prompts SET closed_at = ?, used_at = COALESCE(?, used_at) "
+            "WHERE nonce_hash = ?",
+            (now, now if used else None, nonce_hash),
         )
 
 
@@ -174,8 +183,10 @@ async def offset(db: Database) -> int:
 async def save_offset(db: Database, value: int) -> None:
     async with db.transaction() as conn:
         await conn.execute(
-            "UPDATE telegram_state SET update_offset = MAX(update_offset, ?) WHERE id = 1",
-            (value,),
+            # Never backwards (CASE, not SQLite's two-argument MAX: both databases).
+            "UPDATE telegram_state SET update_offset = "
+            "CASE WHEN update_offset < ? THEN ? ELSE update_offset END WHERE id = 1",
+            (value, value),
         )
 
 

@@ -32,6 +32,7 @@ from waiaas_daemon.domain.notify.channels import (
     wanted,
 )
 from waiaas_daemon.domain.notify.messages import render
+from waiaas_daemon.storage import telegram as telegram_store
 
 if TYPE_CHECKING:  # storage imports this package for its migration
     from waiaas_daemon.storage import Storage
@@ -127,7 +128,12 @@ class Notifier:
         Returns the event id (None when no channel takes it).
         """
         settings = self._settings()
-        channels = self.channels() if wanted(settings, event_type) else ()
+        channels: tuple[str, ...] = ()
+        if wanted(settings, event_type):
+            if self._db.shared and self.prompts is not None:
+                # Another daemon's bot may have linked or unlinked the owner chat.
+                self.telegram_linked = await telegram_store.linked_on(conn)
+            channels = self.channels()
         event_id = await outbox.enqueue(conn, event_type, wallet_id, data, at=at, channels=channels)
         if event_id is not None:
             self.wake()

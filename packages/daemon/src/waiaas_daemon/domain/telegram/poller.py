@@ -5,6 +5,10 @@ backed off (``backoff`` doubling up to ``max_backoff``, all injectable, with
 an injectable ``sleep``), never a crash. The offset is saved after each update
 is handled, so a restart neither loses an update nor, since every handling is
 idempotent, does anything twice.
+
+On a database several daemons share, one of them polls (``Storage.exclusive``);
+the others wait and take over when it stops or dies. The offset is in the
+database, so the next poller goes on where the last one confirmed.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ MAX_BACKOFF = 60.0
 POISON_TRIES = 3
 # Decided prompts are kept this long (a late tap is still told what happened), then dropped.
 KEEP_PROMPTS = 30 * 86400
+# The role one daemon of a shared database plays: long-polling this bot token.
+ROLE = "telegram-poller"
 
 
 def backoff_delay(failures: int, first: float = FIRST_BACKOFF, most: float = MAX_BACKOFF) -> float:
@@ -64,14 +70,28 @@ class Poller:
         self._poison: tuple[int, int] = (-1, 0)
 
     async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
-        await store.prune_prompts(self._state.db, self._state.now() - KEEP_PROMPTS)
+        """Poll for as long as the app runs; on a shared database only while this
+        daemon holds the poller's role (Telegram answers 409 to a second getUpdates)."""
         self.status.running = True
         task_status.started()
+        db = self._state.db
         try:
             while True:
-                await self.step()
+                try:
+                    async with db.exclusive(ROLE):
+                        self.status.polling = True
+                        await store.prune_prompts(db, self._state.now() - KEEP_PROMPTS)
+                        while await db.holds(ROLE):
+                            await self.step()
+                        # Its connection broke: another daemon may poll now. Wait for the role.
+                        self.status.polling = False
+                        log.warning("telegram: the poller's database lock was lost; waiting")
+                except Exception as exc:  # the database unreachable must not end the bot
+                    self.status.polling = False
+                    log.warning("telegram: cannot take the poller's role: %s", type(exc).__name__)
+                    await self._failed(type(exc).__name__)
         finally:
-            self.status.running = False
+            self.status.running = self.status.polling = False
 
     async def step(self) -> None:
         """One getUpdates and the handling of what it brought (or one backoff)."""

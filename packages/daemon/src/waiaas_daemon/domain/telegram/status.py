@@ -8,6 +8,8 @@ from dataclasses import dataclass
 @dataclass
 class PollerStatus:
     running: bool = False
+    # This daemon holds the poller's role (on a shared database one daemon does).
+    polling: bool = False
     failures: int = 0
     last_error: str | None = None
     handled: int = 0

@@ -19,6 +19,7 @@ async def _status(state: DaemonState) -> TelegramStatus:
     return TelegramStatus(
         configured=bool(state.settings.telegram_bot_token),
         running=bot is not None and bot.running,
+        polling=bot is not None and bot.polling,
         owner_chat=None
         if owner is None
         else OwnerChat(chat_id=owner.chat_id, name=owner.name, linked_at=owner.linked_at),
