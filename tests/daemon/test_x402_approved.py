@@ -196,6 +196,23 @@ async def test_the_agent_cancels_an_approved_payment(world: World):
     assert twice.status_code == 409, twice.text
 
 
+async def test_the_owner_rejects_an_approved_payment_before_it_is_paid(world: World):
+    tx_id = await world.approved()
+    path = f"/v1/pending/{tx_id}/reject"
+    answer = await world.harness.http.post(path, headers=MASTER, json={"reason": "changed my mind"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "REJECTED"
+    assert await world.audited("pending.reject", tx_id)
+    assert await world.counted_today() == 0
+    # The agent's next call is a new request for the owner, not a payment.
+    again = await world.pay()
+    assert again.status_code == 202, again.text
+    assert again.json()["payment"]["transactionId"] != tx_id
+    assert world.shop.paid_requests == 0
+    twice = await world.harness.http.post(path, headers=MASTER, json={})
+    assert twice.status_code == 409, twice.text
+
+
 @pytest.mark.parametrize("how", ["revoke", "terminate", "replace"])
 async def test_withdrawing_the_session_cancels_its_approved_payment(harness: Harness, how: str):
     async with _running(harness, label="mcp" if how == "replace" else None) as world:

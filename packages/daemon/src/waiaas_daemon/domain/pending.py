@@ -37,8 +37,10 @@ async def approve(state: DaemonState, tx_id: str, *, actor: str = "owner") -> Tr
 async def reject(
     state: DaemonState, tx_id: str, reason: str | None, *, actor: str = "owner"
 ) -> TransactionRow:
-    tx = await _waiting(state, tx_id)
-    return await _decide(state, tx, "REJECTED", reason or "rejected by the owner", actor)
+    """The owner's no; a payment approved but not yet paid may still be refused."""
+    tx = await _waiting(state, tx_id, CANCELLABLE)
+    reason = reason or "rejected by the owner"
+    return await _decide(state, tx, "REJECTED", reason, actor, from_statuses=CANCELLABLE)
 
 
 async def cancel(state: DaemonState, wallet_id: str, session_id: str, tx_id: str) -> TransactionRow:
@@ -67,11 +69,13 @@ async def expire(state: DaemonState, tx: TransactionRow) -> TransactionRow | Non
         return None  # decided meanwhile
 
 
-async def _waiting(state: DaemonState, tx_id: str) -> TransactionRow:
+async def _waiting(
+    state: DaemonState, tx_id: str, statuses: tuple[str, ...] = WAITING
+) -> TransactionRow:
     tx = await state.db.get_transaction(tx_id)
     if tx is None:
         raise WaiaasError("TRANSACTION_NOT_FOUND")
-    if tx.status not in WAITING:
+    if tx.status not in statuses:
         raise _not_pending(tx)
     return tx
 
