@@ -753,11 +753,7 @@ async def _lapse(state: DaemonState, tx: TransactionRow) -> TransactionRow:
 
 
 def payment_of(tx: TransactionRow) -> Payment:
-    token = None
-    if tx.token_mint is not None and tx.token_decimals is not None:
-        token = TokenRefField(
-            mint=tx.token_mint, symbol=tx.token_symbol, decimals=tx.token_decimals
-        )
+    token = TokenRefField.of(tx.token_mint, tx.token_symbol, tx.token_decimals)
     return Payment(
         transaction_id=tx.id,
         status=tx.status,

@@ -61,6 +61,13 @@ class TokenRefField(Model):
     symbol: str | None
     decimals: Decimals
 
+    @classmethod
+    def of(cls, mint: str | None, symbol: str | None, decimals: int | None) -> TokenRefField | None:
+        """A record's token columns as the field; None for SOL (no mint)."""
+        if mint is None or decimals is None:
+            return None
+        return cls(mint=mint, symbol=symbol, decimals=decimals)
+
 
 class Asset(Model):
     symbol: str | None

@@ -46,9 +46,7 @@ def transaction_model(tx: TransactionRow) -> Transaction:
 
 
 def token_field(tx: TransactionRow) -> TokenRefField | None:
-    if tx.token_mint is None or tx.token_decimals is None:
-        return None
-    return TokenRefField(mint=tx.token_mint, symbol=tx.token_symbol, decimals=tx.token_decimals)
+    return TokenRefField.of(tx.token_mint, tx.token_symbol, tx.token_decimals)
 
 
 async def send_transaction(request: Request, body: SendRequest) -> SendResult:
