@@ -174,6 +174,30 @@ async def test_approval_after_the_timeout_conflicts_even_before_the_scheduler_ra
     assert (await transaction(harness, headers, tx_id))["status"] == "EXPIRED"
 
 
+async def test_a_deadline_passed_between_a_pass_and_its_timer_is_looked_at_at_once(harness):
+    # The pass ran a moment before the expiry, the timer is computed a moment after
+    # it: that is not a held send, so no 60 s wait (the e2e expiry test saw one).
+    _, headers, _, bob = await _tiered(harness)
+    tx_id = (await send(harness, headers, bob, 4 * SOL)).json()["id"]
+    runner = scheduler(harness)
+    harness.clock.advance(1799.5)
+    assert await runner.run_due() == 0
+    harness.clock.advance(0.6)
+    assert await runner._delay() == 0
+    assert await runner.run_due() == 1
+    assert (await transaction(harness, headers, tx_id))["status"] == "EXPIRED"
+
+
+async def test_a_due_send_held_by_the_kill_switch_is_looked_at_again_later(harness):
+    _, headers, _, bob = await _tiered(harness, delaySeconds=0)
+    assert (await send(harness, headers, bob, 3 * SOL)).status_code == 202
+    assert (await harness.http.post("/v1/admin/kill-switch", headers=MASTER, json={})).is_success
+    runner = scheduler(harness)
+    harness.clock.advance(1)
+    assert await runner.run_due() == 0
+    assert await runner._delay() == 60
+
+
 async def test_the_scheduler_task_wakes_on_a_new_send_and_on_its_own_timer(harness):
     _, headers, _, bob = await _tiered(harness, delaySeconds=0)
     slept = []

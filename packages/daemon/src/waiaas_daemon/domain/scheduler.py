@@ -42,6 +42,8 @@ class Scheduler:
         self._state = state
         self._sleep = sleep
         self._wake = anyio.Event()
+        # The "now" of the last pass: what was due by then and is still waiting is held.
+        self._checked: int | None = None
 
     def wake(self) -> None:
         """Something changed (a new waiting send, kill switch off, a resume): look again."""
@@ -59,10 +61,11 @@ class Scheduler:
     async def run_due(self) -> int:
         """One pass: every send whose time came. Returns how many were settled."""
         done = 0
+        now = self._checked = self._state.now()
         if self._state.db.shared:
             # Sends another daemon left unsettled when it died (its wallet lock is free).
             done += await settlement.reconcile(self._state)
-        for tx in await self._state.db.due_transactions(self._state.now()):
+        for tx in await self._state.db.due_transactions(now):
             if tx.status in ("PENDING_APPROVAL", "APPROVED"):
                 done += await expire(self._state, tx) is not None
                 continue
@@ -78,8 +81,11 @@ class Scheduler:
         due = await self._state.db.next_due()
         if due is None:
             return longest
-        delay = due - self._state.clock()
-        return min(HELD_RETRY if delay <= 0 else delay, longest)
+        if self._checked is not None and due <= self._checked:
+            # Due at the last pass and still waiting: held (kill switch, suspension).
+            return min(HELD_RETRY, longest)
+        # Due after the last pass looked, possibly already: look again then (or now).
+        return min(max(0.0, due - self._state.clock()), longest)
 
     async def _wait(self, delay: float) -> None:
         async with anyio.create_task_group() as group:
