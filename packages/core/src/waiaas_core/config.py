@@ -176,7 +176,7 @@ CONFIG_TEMPLATE = """\
 # rpc_timeout = 3     # seconds per JSON-RPC attempt; 3 retries follow a failure
 
 [evm]
-# network = "evm-local"   # the default network of new EVM wallets (waiaas wallet create --chain evm)
+# network = "evm-local"   # the default network of new EVM wallets (wallet create --chain evm)
 # replace_after = 180     # seconds before an unmined send is re-signed with a higher fee
 # [evm.rpc_urls]          # per network, tried in order (failover); else the public endpoint
 # base = ["https://mainnet.base.org", "https://base-rpc.publicnode.com"]

@@ -499,7 +499,10 @@ async def _submit(
         log.warning("transaction %s: submit failed (%s); will reconcile", tx_id, exc.code)
         await _update(state, tx_id, error=f"outcome unknown: {exc.message}")
         return await _get(state, tx_id)
-    return await _settle(state, tx_id, outcome)
+    settled = await _settle(state, tx_id, outcome)
+    if settled.status == "SUBMITTED" and settled.nonce is not None:
+        state.waiting_changed()  # the scheduler follows it up (confirmations, stuck)
+    return settled
 
 
 async def _settle(state: DaemonState, tx_id: str, outcome: Outcome) -> TransactionRow:
