@@ -245,7 +245,7 @@ class UsdRemaining(Model):
     per_tx: str | None
 
 
-class Remaining(Model):
+class Remaining(Model, omit_defaults=True):
     daily: str | None
     monthly: str | None
     sends_this_hour: int | None
