@@ -101,12 +101,19 @@ def as_dict(policy: Policy) -> dict[str, Any]:
     return msgspec.to_builtins(policy)
 
 
-def needs_usd(policy: Policy, constraints: dict[str, Any] | None) -> bool:
-    """Does any dollar rule bind this send (so it must be valued)?"""
+def usd_binds(policy: Policy, constraints: dict[str, Any] | None) -> bool:
+    """Does a dollar rule decide this send's tier or refuse it (so no price holds it)?"""
     session = constraints or {}
     return (policy.usd is not None and policy.usd.any()) or any(
         session.get(name) is not None for name in SESSION_USD
     )
+
+
+def needs_usd(policy: Policy, constraints: dict[str, Any] | None) -> bool:
+    """Must this send be valued: a dollar rule binds it, or the chat approval limit is in
+    dollars (it is checked against the value recorded now)."""
+    chat = policy.usd is not None and policy.usd.chat_approval_max is not None
+    return chat or usd_binds(policy, constraints)
 
 
 def decide(
@@ -135,7 +142,7 @@ def decide(
         if error is not None:
             return Decision(None, error)
     tier = _escalate(policy, totals, amount, tier_of(policy, amount, token), token)
-    if not needs_usd(policy, session):
+    if not usd_binds(policy, session):
         return Decision(tier)
     if usd is None or usd.value is None:
         return Decision("APPROVAL", reason=NO_PRICE)
@@ -380,7 +387,7 @@ def usd_remaining(
     policy: Policy, constraints: dict[str, Any] | None, usd: Usd
 ) -> UsdRemaining | None:
     """What the dollar limits leave, in dollars; None when no dollar rule is set."""
-    if not needs_usd(policy, constraints):
+    if not usd_binds(policy, constraints):
         return None
     rules, session = policy.usd or UsdRules(), constraints or {}
     day = [
