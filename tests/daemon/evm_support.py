@@ -28,8 +28,7 @@ SEPOLIA = 11155111
 NETWORK = "sepolia"
 ETH = 10**18
 CONTRACTS = (
-    Path(__file__).resolve().parents[2]
-    / "packages/daemon/src/waiaas_daemon/chain/evm/contracts"
+    Path(__file__).resolve().parents[2] / "packages/daemon/src/waiaas_daemon/chain/evm/contracts"
 )
 
 
@@ -80,7 +79,9 @@ class Agent:
         return str(self.wallet["address"])
 
 
-async def evm_agent(harness: Harness, anvil: Anvil, *, wei: int = 10 * ETH, **session: Any) -> Agent:
+async def evm_agent(
+    harness: Harness, anvil: Anvil, *, wei: int = 10 * ETH, **session: Any
+) -> Agent:
     response = await harness.http.post(
         "/v1/wallets", json={"name": "evm", "chain": "evm"}, headers=MASTER
     )

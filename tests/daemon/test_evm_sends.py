@@ -120,7 +120,9 @@ async def test_a_solana_wallet_refuses_an_evm_address(tmp_path, anvil):
         )
         assert response.status_code == 400
         assert response.json()["code"] == "INVALID_ADDRESS"
-        assert "to: " in response.json()["message"] and "Solana wallet" in response.json()["message"]
+        assert (
+            "to: " in response.json()["message"] and "Solana wallet" in response.json()["message"]
+        )
 
 
 async def test_an_erc20_send_reads_decimals_and_symbol_from_the_chain(tmp_path, anvil):

@@ -21,7 +21,7 @@ import anyio
 
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.chain.interface import Chain, Outcome, PreparedTransfer, Signer
-from waiaas_daemon.domain import policy, tokens, wallets
+from waiaas_daemon.domain import policy, tokens, usd, wallets
 from waiaas_daemon.domain.sessions import Authenticated
 from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.storage import Event, SendInputs, TransactionRow, WalletRow
@@ -82,6 +82,9 @@ async def send(
         chain = state.chain_for(network)
         token = await tokens.resolve(state.db, chain, network, token_ref)
     mint = None if token is None else token.mint
+    # A dollar rule needs the send's value: priced before the lock, so a slow price
+    # source never holds the wallet's other sends (the totals are read under it).
+    appraisal = await appraise_if_needed(state, wallet, session, amount, token)
     async with state.wallet_lock(wallet.id):
         now = state.now()
         inputs = await state.db.send_inputs(wallet.id, session.id, now, mint=mint)
@@ -89,6 +92,9 @@ async def send(
         if error is not None:
             raise error
         rules = policy.load(inputs.policy)
+        if appraisal is None and policy.needs_usd(rules, session.constraints):
+            # The policy gained a dollar rule between the two reads.
+            appraisal = await appraise(state, wallet, amount, token)
         decision = policy.decide(
             rules,
             session.constraints,
@@ -97,6 +103,7 @@ async def send(
             amount=amount,
             now=now,
             token=mint,
+            usd=usd.inputs_of(appraisal, inputs),
             network=network,
             home_network=wallet.network,
         )
@@ -105,9 +112,21 @@ async def send(
             raise decision.error
         assert decision.tier is not None
         await check_balance(state, wallet, amount, to=to, token=token, network=network)
+        valued, noted = usd.record(appraisal, decision)
         if decision.tier in ("DELAY", "APPROVAL"):
             return await _hold(
-                state, wallet, session.id, rules, decision.tier, to, amount, memo, token, network
+                state,
+                wallet,
+                session.id,
+                rules,
+                decision.tier,
+                to,
+                amount,
+                memo,
+                token,
+                network,
+                valued=valued,
+                noted=noted,
             )
         tx = await _record(
             state,
@@ -119,7 +138,7 @@ async def send(
             session.id,
             tier=decision.tier,
             network=network,
-            extra=tokens.columns(token),
+            extra={**tokens.columns(token), **valued},
             events=[
                 _event(
                     actor,
@@ -132,6 +151,7 @@ async def send(
                     amount=str(amount),
                     mint=mint,
                     network=network,
+                    **noted,
                 )
             ],
         )
@@ -155,6 +175,30 @@ async def _check_network(
 
 def network_of(wallet: WalletRow, tx: TransactionRow) -> str:
     return tx.network or wallet.network
+
+
+async def appraise_if_needed(
+    state: DaemonState,
+    wallet: WalletRow,
+    session: Any,
+    amount: int,
+    token: tokens.Token | None,
+) -> usd.Appraisal | None:
+    stored = await state.db.get_policy(wallet.id)
+    rules = policy.load(stored.document if stored else None)
+    if not policy.needs_usd(rules, session.constraints):
+        return None
+    return await appraise(state, wallet, amount, token)
+
+
+async def appraise(
+    state: DaemonState, wallet: WalletRow, amount: int, token: tokens.Token | None
+) -> usd.Appraisal:
+    if token is None:
+        return await usd.appraise(state, wallet, amount)
+    return await usd.appraise(
+        state, wallet, amount, mint=token.mint, symbol=token.symbol, decimals=token.decimals
+    )
 
 
 def _event(
@@ -264,6 +308,9 @@ async def _hold(
     memo: str | None,
     token: tokens.Token | None = None,
     network: str | None = None,
+    *,
+    valued: dict[str, Any] | None = None,
+    noted: dict[str, Any] | None = None,
 ) -> TransactionRow:
     """DELAY: QUEUED until executeAt; APPROVAL: PENDING_APPROVAL until the owner decides."""
     now = state.now()
@@ -287,6 +334,7 @@ async def _hold(
         mint=None if token is None else token.mint,
         network=network or wallet.network,
         **when,
+        **(noted or {}),
     )
     held = await _record(
         state,
@@ -299,7 +347,7 @@ async def _hold(
         tier=tier,
         status=status,
         network=network,
-        extra={**when, **tokens.columns(token)},
+        extra={**when, **tokens.columns(token), **(valued or {})},
         events=[event],
     )
     state.waiting_changed()
