@@ -253,6 +253,11 @@ MIGRATIONS: tuple[str, ...] = (
     # 9: x402 payments (docs/notes/x402.md): a PAYMENT record, its resource's origin,
     # the facilitator's settlement signature, and the caller's idempotency key.
     PAYMENTS_SCHEMA,
+    # 10: the embedded evm-local chain (docs/notes/evm-engine.md): py-evm's key-value
+    # store (state trie nodes, blocks, receipts, the transaction index), written per block.
+    """
+    CREATE TABLE evm_local_state (key BLOB PRIMARY KEY, value BLOB NOT NULL);
+    """,
 )
 
 

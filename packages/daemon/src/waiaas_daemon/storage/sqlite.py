@@ -454,6 +454,29 @@ class SqliteStorage:
         async with self.transaction() as db:
             await _save_accounts(db, accounts)
 
+    # -- the embedded evm-local chain ----------------------------------------
+
+    async def load_evm_local(self) -> list[tuple[bytes, bytes]]:
+        """py-evm's whole key-value store, as the last saved block left it."""
+        rows = await self._all("SELECT key, value FROM evm_local_state")
+        return [(bytes(r[0]), bytes(r[1])) for r in rows]
+
+    async def save_evm_local(self, changes: Sequence[tuple[bytes, bytes | None]]) -> None:
+        """The keys a block changed, in one transaction (``None`` deletes)."""
+        puts = [(k, v) for k, v in changes if v is not None]
+        deletes = [(k,) for k, v in changes if v is None]
+        if not puts and not deletes:
+            return
+        async with self.transaction() as db:
+            if deletes:
+                await db.executemany("DELETE FROM evm_local_state WHERE key = ?", deletes)
+            if puts:
+                await db.executemany(
+                    "INSERT INTO evm_local_state (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    puts,
+                )
+
     # -- the token registry ---------------------------------------------------
 
     async def list_tokens(self, network: str) -> list[TokenRow]:
