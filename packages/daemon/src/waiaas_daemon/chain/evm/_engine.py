@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import rlp
 from eth._utils.address import generate_contract_address
-from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.chains.base import MiningChain
 from eth.consensus import ConsensusApplier, NoProofConsensus
 from eth.db.atomic import AtomicDB
@@ -31,10 +30,18 @@ from eth.vm.forks import PragueVM
 from eth.vm.spoof import SpoofTransaction
 from eth_abi import encode
 from eth_account import Account
+from eth_typing import Address
 from eth_utils import ValidationError, keccak, to_checksum_address
 
 from . import contracts
 from .node import EvmRpcError
+
+# py-evm's objects, typed loosely: its API wants NewTypes (Address, Hash32,
+# BlockNumber) of the bytes and ints this module passes around.
+BlockAPI: TypeAlias = Any
+BlockHeaderAPI: TypeAlias = Any
+ReceiptAPI: TypeAlias = Any
+SignedTransactionAPI: TypeAlias = Any
 
 GWEI = 10**9
 GAS_LIMIT = 30_000_000
@@ -127,7 +134,7 @@ def _parse_quantity(value: Any, field: str) -> int:
 class _RecordingDB(MemoryDB):
     """py-evm's in-memory store, remembering which keys changed since the last take."""
 
-    def __init__(self, kv_store: dict[bytes, bytes] | None = None) -> None:
+    def __init__(self, kv_store: dict[bytes, bytes]) -> None:
         super().__init__(kv_store)
         self.changed: dict[bytes, bytes | None] = {}
 
@@ -141,9 +148,7 @@ class _RecordingDB(MemoryDB):
 
 
 def _chain_class(chain_id: int) -> type[MiningChain]:
-    vm_configuration = ConsensusApplier(NoProofConsensus).amend_vm_configuration(
-        ((0, PragueVM),)
-    )
+    vm_configuration = ConsensusApplier(NoProofConsensus).amend_vm_configuration(((0, PragueVM),))
 
     class EvmLocalChain(MiningChain):
         def create_header_from_parent(
@@ -181,15 +186,18 @@ class Engine:
         self._faucet = Account.from_key(faucet_key)
         self._faucet_address = bytes.fromhex(self._faucet.address[2:])
         self._db = _RecordingDB({bytes(k): bytes(v) for k, v in rows})
-        chain_class = _chain_class(chain_id)
+        chain_class: Any = _chain_class(chain_id)
         base_db = AtomicDB(self._db)
         # sender -> nonce -> transaction; hash -> the same entry
         self._pool: dict[bytes, dict[int, _Pooled]] = {}
         self._by_hash: dict[bytes, _Pooled] = {}
+        self.chain: Any
         if self._db.kv_store:
             self.chain = chain_class(base_db)
         else:
-            self.chain = chain_class.from_genesis(base_db, self._genesis_params(), self._genesis_state())
+            self.chain = chain_class.from_genesis(
+                base_db, self._genesis_params(), self._genesis_state()
+            )
             self._deploy_usdc()
 
     # -- genesis ------------------------------------------------------------
@@ -208,7 +216,12 @@ class Engine:
 
     def _genesis_state(self) -> dict[bytes, dict[str, Any]]:
         return {
-            self._faucet_address: {"balance": FAUCET_BALANCE, "nonce": 0, "code": b"", "storage": {}}
+            self._faucet_address: {
+                "balance": FAUCET_BALANCE,
+                "nonce": 0,
+                "code": b"",
+                "storage": {},
+            }
         }
 
     def _deploy_usdc(self) -> None:
@@ -302,7 +315,9 @@ class Engine:
     def rpc_eth_gasPrice(self) -> str:
         return _hex(self._next_base_fee() + PRIORITY_FEE)
 
-    def rpc_eth_feeHistory(self, count: Any, newest: Any, percentiles: Any = None) -> dict[str, Any]:
+    def rpc_eth_feeHistory(
+        self, count: Any, newest: Any, percentiles: Any = None
+    ) -> dict[str, Any]:
         blocks = _parse_quantity(count, "blockCount")
         if not 1 <= blocks <= 1024:
             raise _invalid("blockCount must be between 1 and 1024")
@@ -346,7 +361,9 @@ class Engine:
         used: list[tuple[int, int]] = []
         previous = 0
         for tx, receipt in zip(block.transactions, receipts, strict=True):
-            used.append((self._effective_price(tx, base_fee) - base_fee, receipt.gas_used - previous))
+            used.append(
+                (self._effective_price(tx, base_fee) - base_fee, receipt.gas_used - previous)
+            )
             previous = receipt.gas_used
         used.sort()
         total = sum(gas for _, gas in used)
@@ -374,7 +391,7 @@ class Engine:
 
     # -- calls --------------------------------------------------------------------
 
-    def _spoof(self, call: Any, header: BlockHeaderAPI) -> SpoofTransaction:
+    def _spoof(self, call: Any, header: BlockHeaderAPI) -> Any:
         if not isinstance(call, dict):
             raise _invalid("the call must be an object")
         sender = _parse_address(call["from"], "from") if call.get("from") else ZERO_ADDRESS
@@ -479,8 +496,8 @@ class Engine:
         cost = tx.gas * max_fee + tx.value
         if balance < cost:
             raise _rejected(
-                f"insufficient funds for gas * price + value: address {to_checksum_address(sender)} "
-                f"have {balance} want {cost}"
+                "insufficient funds for gas * price + value: "
+                f"address {to_checksum_address(sender)} have {balance} want {cost}"
             )
         base_fee = self._next_base_fee()
         if max_fee < base_fee:
@@ -507,49 +524,57 @@ class Engine:
 
     # -- mining ------------------------------------------------------------------------
 
-    def _ready(self) -> list[_Pooled]:
-        """The pooled transactions whose nonce is next, by tip (highest first)."""
+    def _candidates(self) -> list[_Pooled]:
+        """What the next block can take: each sender's pooled transactions from its
+        next nonce on, while they pay the base fee and fit the block's gas."""
         state = self._state("latest")
-        ready = []
+        base_fee = self._next_base_fee()
+        gas_left = self.chain.header.gas_limit
+        picked: list[_Pooled] = []
         for sender, queue in self._pool.items():
             nonce = state.get_nonce(sender)
-            if nonce in queue:
-                ready.append(queue[nonce])
-        base_fee = self._next_base_fee()
-        return sorted(ready, key=lambda e: -self._effective_price(e.tx, base_fee))
+            while nonce in queue:
+                entry = queue[nonce]
+                if _fees(entry.tx)[0] < base_fee or entry.tx.gas > gas_left:
+                    break
+                picked.append(entry)
+                gas_left -= entry.tx.gas
+                nonce += 1
+        return picked
 
     def mine_ready(self) -> None:
-        """Mine blocks while the pool holds a transaction that can run now."""
-        while self._ready():
-            if not self._mine_one():
-                break
+        """Mine blocks while the pool holds transactions that can run now."""
+        while True:
+            candidates = self._candidates()
+            if not candidates:
+                return
+            self._mine_one(candidates)
 
     def mine(self, blocks: int = 1) -> None:
         for _ in range(max(1, blocks)):
-            self._mine_one()
+            self._mine_one(self._candidates())
 
-    def _mine_one(self) -> int:
-        """Mine one block with every pooled transaction that fits; answer how many did."""
+    def _mine_one(self, candidates: list[_Pooled]) -> None:
+        """Mine one block with ``candidates`` (each leaves the pool, mined or dropped)."""
         parent = self._head()
-        timestamp = max(int(self._clock()), parent.timestamp + 1)
-        self.chain.header = self.chain.header.copy(timestamp=timestamp)
-        included = 0
-        while True:
-            ready = [e for e in self._ready() if e.tx.gas <= self.chain.header.gas_limit - self.chain.header.gas_used]
-            ready = [e for e in ready if _fees(e.tx)[0] >= self._next_base_fee()]
-            if not ready:
-                break
-            entry = ready[0]
+        stamp = {
+            "timestamp": max(int(self._clock()), parent.timestamp + 1),
+            "mix_hash": keccak(bytes(parent.hash)),
+        }
+        for entry in candidates:
             self._drop(entry)
+        try:
+            self.chain.mine_all([e.tx for e in candidates], **stamp)
+            return
+        except ValidationError:
+            pass  # one of them no longer runs (an earlier one spent the funds): one by one
+        self.chain.header = self.chain.header.copy(timestamp=stamp["timestamp"])
+        for entry in candidates:
             try:
                 self.chain.apply_transaction(entry.tx)
             except ValidationError:
-                # No longer valid (the sender's balance went to an earlier send): dropped,
-                # as a node's pool drops it.
-                continue
-            included += 1
-        self.chain.mine_block(mix_hash=keccak(bytes(parent.hash)), blob_gas_used=0)
-        return included
+                continue  # dropped, as a node's pool drops a transaction that cannot run
+        self.chain.mine_block(**stamp)
 
     def _drop(self, entry: _Pooled) -> None:
         queue = self._pool.get(entry.sender, {})
@@ -688,7 +713,7 @@ class Engine:
             "from": _addr(sender),
             "to": _addr(tx.to) if tx.to else None,
             "contractAddress": (
-                None if tx.to else _addr(generate_contract_address(sender, tx.nonce))
+                None if tx.to else _addr(generate_contract_address(Address(sender), tx.nonce))
             ),
             "cumulativeGasUsed": _hex(receipt.gas_used),
             "gasUsed": _hex(receipt.gas_used - previous),
@@ -761,7 +786,7 @@ class Engine:
 
 def usdc_address(faucet: bytes) -> bytes:
     """Where the faucet's first transaction (nonce 0) deployed the test USDC."""
-    return bytes(generate_contract_address(faucet, 0))
+    return bytes(generate_contract_address(Address(faucet), 0))
 
 
 def _fees(tx: SignedTransactionAPI) -> tuple[int, int]:
@@ -781,4 +806,3 @@ def _revert_reason(data: bytes) -> str | None:
         return str(decode(["string"], data[4:])[0])
     except Exception:
         return None
-
