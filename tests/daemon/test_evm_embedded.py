@@ -370,3 +370,39 @@ print(sorted(m for m in heavy if m in sys.modules))
     before, after = done.stdout.splitlines()
     assert before == "[]"
     assert "'eth'" in after and "'eth_account'" in after
+
+
+async def test_a_failed_save_is_written_with_the_next_one(tmp_path, clock):
+    class Flaky:
+        def __init__(self, db: SqliteStorage) -> None:
+            self.db = db
+            self.fail_next = False
+
+        async def load_evm_local(self):
+            return await self.db.load_evm_local()
+
+        async def save_evm_local(self, changes):
+            if self.fail_next:
+                self.fail_next = False
+                raise OSError("disk full")
+            await self.db.save_evm_local(changes)
+
+    async with SqliteStorage.open(tmp_path / "w.db") as db:
+        store = Flaky(db)
+        node = EmbeddedNode(store, clock=clock)
+        key, _ = await funded(node)
+        _, payee = evm.new_key()
+        raw, tx_hash = await evm.sign_tx(node, key, to=payee, value=10)
+        store.fail_next = True
+        with pytest.raises(OSError):
+            await node.request("eth_sendRawTransaction", ["0x" + raw.hex()])
+        # The block is mined in memory; the next save writes its keys too.
+        receipt = await node.request("eth_getTransactionReceipt", [tx_hash])
+        assert receipt["status"] == "0x1"
+        await evm.send(node, key, to=payee, value=20)
+        await node.aclose()
+        again = EmbeddedNode(db, clock=clock)
+        assert await again.request("eth_getTransactionReceipt", [tx_hash]) == receipt
+        assert await evm.balance(again, payee) == 30
+        assert await again.request("eth_getTransactionCount", [payee, "latest"]) == "0x0"
+        await again.aclose()

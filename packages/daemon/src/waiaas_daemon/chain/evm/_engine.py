@@ -235,6 +235,11 @@ class Engine:
         self._db.changed.clear()
         return changes
 
+    def keep_changes(self, changes: list[tuple[bytes, bytes | None]]) -> None:
+        """Changes a save failed to write: taken again next time (newer ones win)."""
+        for key, value in changes:
+            self._db.changed.setdefault(key, value)
+
     # -- dispatch -------------------------------------------------------------
 
     def dispatch(self, method: str, params: list[Any]) -> Any:

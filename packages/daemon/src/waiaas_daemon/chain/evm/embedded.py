@@ -113,7 +113,13 @@ class EmbeddedNode:
             finally:
                 changes = engine.take_changes()
                 if changes:
-                    await self._store.save_evm_local(changes)
+                    try:
+                        await self._store.save_evm_local(changes)
+                    except BaseException:
+                        # Kept for the next save: the database never misses a key
+                        # the chain in memory already relies on.
+                        engine.keep_changes(changes)
+                        raise
 
     async def request(self, method: str, params: list[Any]) -> Any:
         if not isinstance(params, list):
