@@ -393,6 +393,7 @@ class PostgresStorage(SqliteStorage):
         params = (wallet_id, session_id, day, hour, month, mint)
         sql = (
             "SELECT (SELECT status FROM wallets WHERE id = $1) AS wallet_status, "  # noqa: S608
+            "(SELECT status_reason FROM wallets WHERE id = $1) AS wallet_reason, "
             "(SELECT revoked_at FROM sessions WHERE id = $2) AS revoked_at, "
             "(SELECT active FROM kill_switch WHERE id = 1) AS kill_switch, "
             "(SELECT document FROM policies WHERE wallet_id = $1) AS policy, "
@@ -417,6 +418,7 @@ class PostgresStorage(SqliteStorage):
             monthly=int(row["monthly"] or 0),
             sends_this_hour=row["hour_count"] or 0,
             oldest_this_hour=row["hour_oldest"],
+            wallet_reason=row["wallet_reason"],
         )
 
     async def token_totals(self, wallet_id: str, now: int) -> dict[str, tuple[int, int]]:

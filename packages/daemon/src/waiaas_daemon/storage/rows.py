@@ -211,6 +211,8 @@ class SendInputs:
     monthly: int
     sends_this_hour: int
     oldest_this_hour: int | None
+    # Why the wallet is suspended (``auto: <n> denials within an hour`` or the owner's).
+    wallet_reason: str | None = None
 
 
 @dataclass(frozen=True)
