@@ -57,9 +57,9 @@ class BotApi:
             # The class name only: httpx messages may quote the URL, and it holds the token.
             raise TelegramUnavailable(method, type(exc).__name__) from None
         if response.status_code == 429:
-            wait = _retry_after(response)
-            why = "HTTP 429" if wait is None else f"HTTP 429, retry after {wait:g} s"
-            raise TelegramUnavailable(method, why, retry_after=wait)
+            told = _retry_after(response)
+            why = "HTTP 429" if told is None else f"HTTP 429, retry after {told:g} s"
+            raise TelegramUnavailable(method, why, retry_after=told)
         if response.status_code >= 500:
             raise TelegramUnavailable(method, f"HTTP {response.status_code}")
         try:
