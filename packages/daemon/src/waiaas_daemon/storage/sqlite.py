@@ -293,6 +293,11 @@ class SqliteStorage:
 
         return await self._sessions.get(session_id, read)
 
+    async def refresh_session(self, session_id: str) -> SessionRow | None:
+        """The session's row as the database has it now, past any row kept in memory."""
+        self._sessions.invalidate(session_id)
+        return await self.get_session(session_id)
+
     async def list_sessions(self, wallet_id: str | None) -> list[SessionRow]:
         if wallet_id is None:
             rows = await self._all("SELECT * FROM sessions ORDER BY created_at, id")
