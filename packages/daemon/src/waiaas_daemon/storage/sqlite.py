@@ -679,11 +679,11 @@ class SqliteStorage:
                 await self._emit(db, events)
                 if threshold <= 0:
                     return None
-                async with db.execute(
+                found = await first_row(
+                    db,
                     "SELECT COUNT(*) FROM denials WHERE wallet_id = ? AND at > ?",
                     (wallet_id, now - HOUR_SECONDS),
-                ) as cursor:
-                    found = await cursor.fetchone()
+                )
                 count = found[0] if found is not None else 0
                 if count < threshold:
                     return None
@@ -716,12 +716,12 @@ class SqliteStorage:
         self._wallet_changed(wallet_id)
         try:
             async with self.transaction() as db:
-                async with db.execute(
+                row = await first_row(
+                    db,
                     "UPDATE wallets SET status = ?, status_reason = ?, status_changed_at = ? "
                     "WHERE id = ? AND status = ? RETURNING *",
                     (to_status, reason, now, wallet_id, from_status),
-                ) as cursor:
-                    row = await cursor.fetchone()
+                )
                 if row is not None:
                     await self._emit(db, events)
         finally:
@@ -749,11 +749,11 @@ class SqliteStorage:
         marks = ", ".join("?" for _ in tx)
         try:
             async with self.transaction() as db:
-                async with db.execute(
+                row = await first_row(
+                    db,
                     f"INSERT INTO transactions ({columns}) VALUES ({marks}) RETURNING *",  # noqa: S608
                     tuple(tx.values()),
-                ) as cursor:
-                    row = await cursor.fetchone()
+                )
                 assert row is not None
                 await self._emit(db, events)
         except self._duplicate:
@@ -789,11 +789,11 @@ class SqliteStorage:
             conditions.append(GATE)
         where = " AND ".join(conditions)
         async with self.transaction() as db:
-            async with db.execute(
+            row = await first_row(
+                db,
                 f"UPDATE transactions SET {assignments} WHERE {where} RETURNING *",  # noqa: S608
                 params,
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
             if row is not None:
                 await _save_accounts(db, accounts)
                 await self._emit(db, events)
@@ -817,11 +817,11 @@ class SqliteStorage:
             where += " AND status IS NOT ?"
             params.append(changes["status"])
         async with self.transaction() as db:
-            async with db.execute(
+            row = await first_row(
+                db,
                 f"UPDATE transactions SET {assignments} WHERE {where} RETURNING *",  # noqa: S608
                 params,
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
             await _save_accounts(db, accounts)
             if row is not None and row["type"] in SPENDS and row["status"] in SETTLED:
                 details = {
@@ -867,13 +867,13 @@ class SqliteStorage:
         carries a SUBMITTED payment's own signature, confirm that payment in the same step."""
         marks = ", ".join("?" for _ in signatures) or "NULL"
         async with self.transaction() as db:
-            async with db.execute(
+            row = await first_row(
+                db,
                 "UPDATE transactions SET status = 'CONFIRMED', payment_settlement = ?, "  # noqa: S608
                 "error = NULL, updated_at = ? WHERE type = 'PAYMENT' AND status IN "
                 f"('PENDING', 'SUBMITTED', 'FAILED') AND signature IN ({marks}) RETURNING *",
                 (settlement, now, *signatures),
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
             await _save_accounts(db, accounts)
             if row is not None:
                 details = {"signature": settlement, "error": None}
@@ -972,6 +972,15 @@ def _cancelled_by_revocation(rows: Sequence[sqlite3.Row]) -> list[Event]:
         )
         for r in rows
     ]
+
+
+async def first_row(db: Any, sql: str, parameters: Any = ()) -> Any:
+    """A statement's first row (or None) in one trip to the database thread.
+
+    ``async with db.execute(...) as cursor: await cursor.fetchone()`` is three
+    trips (execute, fetch, close); on the send path they added up (docs/benchmarks.md).
+    """
+    return next(iter(await db.execute_fetchall(sql, parameters)), None)
 
 
 async def _insert(db: Any, table: str, values: dict[str, Any]) -> list[sqlite3.Row]:
