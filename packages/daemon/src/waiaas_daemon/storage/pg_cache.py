@@ -79,12 +79,18 @@ BEGIN
     PERFORM pg_notify('waiaas_rows', TG_ARGV[0] || ':' || row_id);
     RETURN NULL;
 END $$;
-DROP TRIGGER IF EXISTS sessions_changed_notify ON sessions;
-CREATE TRIGGER sessions_changed_notify AFTER UPDATE OR DELETE ON sessions
-    FOR EACH ROW EXECUTE FUNCTION waiaas_rows_changed('session');
-DROP TRIGGER IF EXISTS wallets_changed_notify ON wallets;
-CREATE TRIGGER wallets_changed_notify AFTER UPDATE OR DELETE ON wallets
-    FOR EACH ROW EXECUTE FUNCTION waiaas_rows_changed('wallet');
+-- Created once: a trigger's DDL locks its table, and this runs at every start.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'sessions_changed_notify') THEN
+        CREATE TRIGGER sessions_changed_notify AFTER UPDATE OR DELETE ON sessions
+            FOR EACH ROW EXECUTE FUNCTION waiaas_rows_changed('session');
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'wallets_changed_notify') THEN
+        CREATE TRIGGER wallets_changed_notify AFTER UPDATE OR DELETE ON wallets
+            FOR EACH ROW EXECUTE FUNCTION waiaas_rows_changed('wallet');
+    END IF;
+END $$;
 DELETE FROM row_cache_leases WHERE lease_until < waiaas_now_ms() - 3600000;
 """
 
