@@ -760,16 +760,11 @@ class SqliteStorage:
                     "UPDATE wallets SET status = ?, status_reason = ?, status_changed_at = ? "
                     "WHERE id = ? AND status = ? RETURNING *",
                     (to_status, reason, now, wallet_id, from_status),
-<<<<<<< HEAD
                 )
-=======
-                ) as cursor:
-                    row = await cursor.fetchone()
                 if row is not None and to_status == "ACTIVE":
                     # A resume starts the count afresh: the denials that suspended the
                     # wallet must not let the next one suspend it again.
                     await db.execute("DELETE FROM denials WHERE wallet_id = ?", (wallet_id,))
->>>>>>> main
                 if row is not None:
                     await self._emit(db, events)
         finally:
