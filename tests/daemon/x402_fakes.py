@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +60,9 @@ class Shop:
     holding: anyio.Event = field(default_factory=anyio.Event)
     rejections: list[str] = field(default_factory=list)
     http: httpx.AsyncClient | None = None
+    # Awaited when an unpaid request arrives, before the 402 answers (a test changes the
+    # owner's rules or the kill switch while the daemon waits for the resource).
+    on_unpaid: Callable[[], Awaitable[None]] | None = None
     # The chain it settles on, as v2 and v1 name it (the local chain by default; a
     # JSON-RPC devnet such as tests/daemon/fake_rpc_node.py with DEVNET).
     network: str = NETWORK
@@ -148,6 +151,8 @@ class Shop:
         header = request.headers.get("payment-signature" if version == 2 else "x-payment")
         if header is None:
             self.unpaid_requests += 1
+            if self.on_unpaid is not None:
+                await self.on_unpaid()
             return self.challenge(version)
         self.paid_requests += 1
         payload = json.loads(base64.b64decode(header))
