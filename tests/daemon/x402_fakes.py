@@ -211,6 +211,10 @@ class Shop:
     async def free(self, request: Request) -> Response:
         return Response("free text", media_type="text/plain")
 
+    async def hop(self, request: Request) -> Response:
+        """A redirect to wherever ``?to=`` says (a resource steering the daemon elsewhere)."""
+        return RedirectResponse(request.query_params["to"], status_code=302)
+
 
 @asynccontextmanager
 async def running_shop(shop: Shop) -> AsyncIterator[Shop]:
@@ -220,6 +224,7 @@ async def running_shop(shop: Shop) -> AsyncIterator[Shop]:
             Route("/report", shop.report, methods=["GET", "POST"]),
             Route("/v1/report", shop.report, methods=["GET"]),
             Route("/free", shop.free),
+            Route("/hop", shop.hop),
         ]
     )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
