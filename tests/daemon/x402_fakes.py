@@ -68,6 +68,8 @@ class Shop:
     network: str = NETWORK
     v1_network: str = V1_NETWORK
     wait_confirmed: bool = False  # on a JSON-RPC node: settle answers once confirmed
+    # Other ways to pay the 402 offers before the shop's own (v2), e.g. Base USDC.
+    other_offers: list[dict[str, Any]] = field(default_factory=list)
 
     def requirements(self, version: int = 2) -> dict[str, Any]:
         amount = str(self.advertised if self.advertised is not None else self.price)
@@ -188,7 +190,7 @@ class Shop:
     def challenge(self, version: int, error: str | None = None) -> Response:
         document: dict[str, Any] = {
             "x402Version": version,
-            "accepts": [self.requirements(version)],
+            "accepts": [*(self.other_offers if version == 2 else []), self.requirements(version)],
             "error": error or "payment required",
         }
         headers = {}
