@@ -295,7 +295,7 @@ async def _live(state: DaemonState, wallet: WalletRow) -> None:
     if wallet.status == "TERMINATED":
         raise WaiaasError("WALLET_TERMINATED")
     if wallet.status == "SUSPENDED":
-        raise WaiaasError("WALLET_SUSPENDED")
+        raise transactions.suspended_error(wallet.status_reason)
     if (await state.db.get_kill_switch()).active:
         raise WaiaasError("KILL_SWITCH_ACTIVE", hint="The owner must turn the kill switch off.")
 
@@ -316,7 +316,7 @@ async def _check_host(
     """A host the owner does not allow is refused (audited) before any request to it."""
     error = _host_error(rules, target)
     if error is not None:
-        await _deny(state, wallet, auth, rules, error, target, None, 0)
+        await _deny(state, wallet, auth, rules, error, target, None, 0, counts=True)
         raise error
 
 
@@ -334,7 +334,8 @@ async def _fetch_checked(
         return await fetch(client, target, request)
     except WaiaasError as exc:
         if exc.code == "POLICY_DENIED":
-            await _deny(state, wallet, auth, rules, exc, target, None, 0)
+            # The agent named a host that leads into the owner's machine: its own doing.
+            await _deny(state, wallet, auth, rules, exc, target, None, 0, counts=True)
         raise
 
 
@@ -451,7 +452,12 @@ async def _decide_and_record(
             )
             error = decision.error
         if error is not None:
-            await _deny(state, wallet, auth, rules, error, target, req.pay_to, req.amount)
+            # The price, the payee and the asset are the resource's answer, not the agent's
+            # choice: only a refusal of how often the agent pays counts as its misbehaving.
+            counts = error.code == "RATE_LIMITED"
+            await _deny(
+                state, wallet, auth, rules, error, target, req.pay_to, req.amount, counts=counts
+            )
             raise error
         assert decision.tier is not None
         await _check_token_balance(state, wallet, token, req.amount)
@@ -540,8 +546,12 @@ async def _deny(
     target: Target,
     to: str | None,
     amount: int,
+    *,
+    counts: bool,
 ) -> None:
-    """A refused payment records no transaction: an audit entry, counted toward suspension."""
+    """A refused payment records no transaction, only an audit entry; it counts toward
+    auto-suspension when ``counts``: the agent's own doing (a host the owner did not
+    allow, paying too often), not what a resource's server asked (docs/notes/x402.md)."""
     threshold = rules.auto_suspend_after_denials
     if threshold is None:
         threshold = policy.DEFAULT_AUTO_SUSPEND
@@ -558,9 +568,15 @@ async def _deny(
             "origin": target.origin,
             "to": to,
             "amount": str(amount),
+            "counted": counts,
         },
     )
-    await state.db.record_denial(wallet.id, state.now(), threshold, [event])
+    if not counts:
+        await state.db.emit([event])
+        return
+    count = await state.db.record_denial(wallet.id, state.now(), threshold, [event])
+    if count is not None:
+        log.warning("wallet %s suspended after %d denials within an hour", wallet.id, count)
 
 
 async def _sign(
@@ -646,7 +662,10 @@ async def _pay_recorded(
         error = rules_error(rules, wallet, target, req, token.mint)
         if error is not None:
             await _unclaim(state, tx, back_to, error)
-            await _deny(state, wallet, auth, rules, error, target, req.pay_to, req.amount)
+            # The owner's rules changed since the decision: nothing the agent did.
+            await _deny(
+                state, wallet, auth, rules, error, target, req.pay_to, req.amount, counts=False
+            )
             raise error
         signed = await _sign(state, wallet, tx, req, back_to)
     assert signed.raw is not None
@@ -839,7 +858,10 @@ async def _again(
         req = _approved_option(challenge, wallet, rules, tx, token)
         error = rules_error(rules, wallet, target, req, token.mint)
         if error is not None:
-            await _deny(state, wallet, auth, rules, error, target, req.pay_to, req.amount)
+            # The owner's rules changed since the decision: nothing the agent did.
+            await _deny(
+                state, wallet, auth, rules, error, target, req.pay_to, req.amount, counts=False
+            )
             raise error
         tx = await _lapse(state, await _get(state, tx.id))  # the fetch took time
         claimed = await state.db.swap_transaction(
