@@ -197,7 +197,9 @@ async def open_storage(settings: Settings, data_dir: Path) -> AsyncIterator[Stor
     from waiaas_daemon.storage.postgres import PostgresStorage, StorageUnavailable
 
     try:
-        async with PostgresStorage.open(settings.storage_url) as postgres:
+        async with PostgresStorage.open(
+            settings.storage_url, cache_lease=settings.row_cache_lease
+        ) as postgres:
             log.info("storage: the PostgreSQL database of [storage] url (shared by every daemon)")
             yield postgres
     except StorageUnavailable as exc:
