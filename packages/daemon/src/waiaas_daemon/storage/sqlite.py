@@ -889,13 +889,16 @@ class SqliteStorage:
         )
         return None if row is None else TransactionRow(**dict(row))
 
-    async def held_payment(self, wallet_id: str, url: str) -> TransactionRow | None:
-        """The newest payment for ``url`` that waits for the owner or was approved."""
+    async def held_payment(
+        self, wallet_id: str, url: str, session_id: str
+    ) -> TransactionRow | None:
+        """The session's newest payment for ``url`` that waits for the owner or was approved."""
         row = await self._one(
             "SELECT * FROM transactions WHERE wallet_id = ? AND type = 'PAYMENT' "
-            "AND payment_url = ? AND status IN ('QUEUED', 'PENDING_APPROVAL', 'APPROVED') "
+            "AND payment_url = ? AND session_id = ? "
+            "AND status IN ('QUEUED', 'PENDING_APPROVAL', 'APPROVED') "
             "ORDER BY seq DESC LIMIT 1",
-            (wallet_id, url),
+            (wallet_id, url, session_id),
         )
         return None if row is None else TransactionRow(**dict(row))
 
