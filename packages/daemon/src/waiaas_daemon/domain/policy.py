@@ -338,6 +338,11 @@ def _constraints(
     return None
 
 
+def allow_list_error(policy: Policy, to: str, token: str | None) -> WaiaasError | None:
+    """Step 3 alone: checked again when an approved payment is finally signed."""
+    return _allow_lists(policy, {}, Totals(), to, 0, 0, token)
+
+
 def _allow_lists(
     policy: Policy,
     constraints: dict[str, Any],
@@ -427,6 +432,11 @@ def remaining(
         tokens=tokens,
         usd=usd_remaining(policy, constraints, usd or Usd(None)),
     )
+
+
+def budget_left(constraints: dict[str, Any] | None, usd: Usd) -> UsdRemaining | None:
+    """What the session's own dollar budgets leave (the policy's limits aside)."""
+    return usd_remaining(Policy(), constraints, usd)
 
 
 def usd_remaining(

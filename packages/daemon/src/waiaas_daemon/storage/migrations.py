@@ -159,8 +159,11 @@ EVM_SCHEMA = """
     -- stored one holds (a refused broadcast gives its nonce back: NULL).
     CREATE UNIQUE INDEX transactions_by_nonce ON transactions(wallet_id, network, nonce)
         WHERE nonce IS NOT NULL;
-    -- Circle's USDC on every EVM network (waiaas_core.networks, with the source).
+    -- Circle's USDC on every EVM network (waiaas_core.networks, with the source), and
+    -- evm-local's test USDC (its faucet's first deployment: chain/evm/embedded.py).
     INSERT INTO tokens (network, mint, symbol, decimals, program, builtin, created_at) VALUES
+        ('evm-local',
+         '0x0312eaBB9E6856FCaeD2E12746FC4dc4129872E1', 'USDC', 6, 'erc20', 1, 0),
         ('ethereum',
          '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48', 'USDC', 6, 'erc20', 1, 0),
         ('sepolia',
@@ -309,7 +312,12 @@ MIGRATIONS: tuple[str, ...] = (
     PAYMENTS_SCHEMA,
     # 10: dollar values of sends and payments, and why a dollar rule raised a tier.
     USD_SCHEMA,
-    # 11: EVM chains (docs/notes/evm.md): a send's network, nonce, fee and replaced hashes.
+    # 11: the embedded evm-local chain (docs/notes/evm-engine.md): py-evm's key-value
+    # store (state trie nodes, blocks, receipts, the transaction index), written per block.
+    """
+    CREATE TABLE evm_local_state (key BLOB PRIMARY KEY, value BLOB NOT NULL);
+    """,
+    # 12: EVM chains (docs/notes/evm.md): a send's network, nonce, fee and replaced hashes.
     EVM_SCHEMA,
 )
 

@@ -74,14 +74,16 @@ ALREADY_SENT = ("already known", "known transaction", "already imported", "alrea
 NONCE_USED = ("nonce too low", "nonce is too low", "oldnonce")
 
 Airdrop = Callable[[str, int], Awaitable[str]]
+Mint = Callable[[str, str, int], Awaitable[str]]
 
 
 class EvmChain:
     """An EVM network: ``node`` answers its JSON-RPC; the rest is the network's settings.
 
-    ``chain_id`` None takes the node's own (the embedded chain); otherwise the
-    node must answer that id. ``airdrop`` (the embedded node's faucet) makes
-    airdrops possible: it credits an address and answers the transaction hash.
+    ``chain_id`` None takes the node's own; otherwise the node must answer that
+    id. ``airdrop`` (the embedded node's faucet) makes airdrops possible: it
+    credits an address and answers the transaction hash; ``mint`` (a test
+    token's minter) does the same for token airdrops.
     """
 
     def __init__(
@@ -95,6 +97,7 @@ class EvmChain:
         max_fee_per_gas: int | None = None,
         replace_after: int | None = 180,
         airdrop: Airdrop | None = None,
+        mint: Mint | None = None,
     ) -> None:
         self.network = network
         self.node = node
@@ -105,6 +108,11 @@ class EvmChain:
         self.replace_after = replace_after
         self.airdrop_allowed = airdrop is not None
         self._airdrop = airdrop
+        self._mint = mint
+        # Token airdrops (the send path looks for ``mint_to``): a test token's minter only.
+        self.mint_to: Callable[[str, str, int], Awaitable[Outcome]] | None = (
+            self._mint_to if mint is not None else None
+        )
         self._expected_chain_id = chain_id
         self._chain_id: int | None = None
         self._tokens: dict[str, MintInfo] = {}
@@ -322,6 +330,13 @@ class EvmChain:
         address = checksum(address, "address")
         _check_amount(amount)
         signature = await self._airdrop(address, amount)
+        return await self.status(signature) or Outcome(signature, "SUBMITTED")
+
+    async def _mint_to(self, address: str, token: str, amount: int) -> Outcome:
+        assert self._mint is not None
+        address = checksum(address, "address")
+        _check_amount(amount)
+        signature = await self._mint(address, checksum(token, "token"), amount)
         return await self.status(signature) or Outcome(signature, "SUBMITTED")
 
     # -- ERC-20 ------------------------------------------------------------------------

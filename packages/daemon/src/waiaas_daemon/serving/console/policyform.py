@@ -19,8 +19,6 @@ AMOUNTS = ("instantMax", "notifyMax", "delayMax", "dailyLimit", "monthlyLimit")
 DURATIONS = ("delaySeconds", "approvalTimeout")
 COUNTS = ("maxSendsPerHour", "autoSuspendAfterDenials")
 RECIPIENTS = "allowedRecipients"
-# Kept as they are: the form has no fields for per-token rules yet.
-KEPT = ("tokens", "allowedTokens", "chatApprovalMax")
 FIELDS = (*AMOUNTS, *DURATIONS, *COUNTS, RECIPIENTS)
 _SEPARATORS = re.compile(r"[\s,]+")
 
@@ -45,7 +43,9 @@ def document_of(
     form: dict[str, str], current: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The policy document the form asks for, and an error per field that could not be read."""
-    document: dict[str, Any] = {name: current[name] for name in KEPT if name in current}
+    # Every field the form does not show (per-token rules, x402, chat approvals, and any
+    # added later) is kept as it is: saving the form changes only what it shows.
+    document: dict[str, Any] = {k: v for k, v in current.items() if k not in FIELDS}
     errors: dict[str, str] = {}
     for name in FIELDS:
         text = form.get(name, "").strip()
