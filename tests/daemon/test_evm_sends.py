@@ -9,7 +9,6 @@ import pytest
 from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
-from solders.keypair import Keypair
 
 from tests.daemon.conftest import MASTER
 from tests.daemon.evm_support import (
@@ -30,6 +29,7 @@ from tests.daemon.evm_support import (
 pytestmark = pytest.mark.anyio
 
 RECIPIENT = "0x000000000000000000000000000000000000dEaD"
+SOLANA_ADDRESS = "GFw6bpUcXdcwA4r8WgBoMzwoCXZi18byKGDqsEA9nrVh"
 
 
 @pytest.fixture
@@ -86,7 +86,10 @@ async def test_a_native_send_is_signed_with_the_chain_id_confirmed_and_its_fee_k
 @pytest.mark.parametrize(
     ("to", "expected"),
     [
-        (str(Keypair().pubkey()), "is a Solana address, but this is an EVM wallet"),
+        (
+            "GFw6bpUcXdcwA4r8WgBoMzwoCXZi18byKGDqsEA9nrVh",
+            "is a Solana address, but this is an EVM wallet",
+        ),
         ("0x000000000000000000000000000000000000DEAD", "to: "),  # all upper: fine
         ("0x000000000000000000000000000000000000DeaD", "checksum"),
         ("0x1234", "to: "),
