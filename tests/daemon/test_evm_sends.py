@@ -25,6 +25,7 @@ from tests.daemon.evm_support import (
     mint_usdc,
     usdc_balance,
 )
+from waiaas_daemon.domain import wallets
 
 pytestmark = pytest.mark.anyio
 
@@ -52,6 +53,8 @@ async def test_an_evm_wallet_has_one_checksummed_address_and_its_chain(tmp_path,
         # The key is sealed like a Solana key: the row holds ciphertext, never the key.
         row = await harness.state.db.get_wallet(wallet["id"])
         assert row is not None and len(row.key_ciphertext) == 32 + 16
+        signer = await wallets.unlock_signer(harness.state, row)
+        assert signer.address == Account.from_key(signer.key).address == wallet["address"]
         address = (await harness.as_agent(agent.headers["Authorization"][7:])).json()
         assert address["chain"] == "evm" and address["address"] == wallet["address"]
         solana = await harness.wallet("sol")
