@@ -454,6 +454,29 @@ class SqliteStorage:
         async with self.transaction() as db:
             await _save_accounts(db, accounts)
 
+    # -- the embedded evm-local chain ----------------------------------------
+
+    async def load_evm_local(self) -> list[tuple[bytes, bytes]]:
+        """py-evm's whole key-value store, as the last saved block left it."""
+        rows = await self._all("SELECT key, value FROM evm_local_state")
+        return [(bytes(r[0]), bytes(r[1])) for r in rows]
+
+    async def save_evm_local(self, changes: Sequence[tuple[bytes, bytes | None]]) -> None:
+        """The keys a block changed, in one transaction (``None`` deletes)."""
+        puts = [(k, v) for k, v in changes if v is not None]
+        deletes = [(k,) for k, v in changes if v is None]
+        if not puts and not deletes:
+            return
+        async with self.transaction() as db:
+            if deletes:
+                await db.executemany("DELETE FROM evm_local_state WHERE key = ?", deletes)
+            if puts:
+                await db.executemany(
+                    "INSERT INTO evm_local_state (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    puts,
+                )
+
     # -- the token registry ---------------------------------------------------
 
     async def list_tokens(self, network: str) -> list[TokenRow]:
@@ -610,6 +633,7 @@ class SqliteStorage:
         }
         row = await self._one(
             "SELECT (SELECT status FROM wallets WHERE id = :w) AS wallet_status, "  # noqa: S608
+            "(SELECT status_reason FROM wallets WHERE id = :w) AS wallet_reason, "
             "(SELECT revoked_at FROM sessions WHERE id = :s) AS revoked_at, "
             "(SELECT active FROM kill_switch WHERE id = 1) AS kill_switch, "
             "(SELECT document FROM policies WHERE wallet_id = :w) AS policy, "
@@ -644,6 +668,7 @@ class SqliteStorage:
             usd_monthly=row["usd_month"] or 0,
             session_usd_daily=row["session_usd_day"] or 0,
             session_usd_total=row["session_usd_total"] or 0,
+            wallet_reason=row["wallet_reason"],
         )
 
     async def token_totals(self, wallet_id: str, now: int) -> dict[str, tuple[int, int]]:
@@ -731,6 +756,10 @@ class SqliteStorage:
                     (to_status, reason, now, wallet_id, from_status),
                 ) as cursor:
                     row = await cursor.fetchone()
+                if row is not None and to_status == "ACTIVE":
+                    # A resume starts the count afresh: the denials that suspended the
+                    # wallet must not let the next one suspend it again.
+                    await db.execute("DELETE FROM denials WHERE wallet_id = ?", (wallet_id,))
                 if row is not None:
                     await self._emit(db, events)
         finally:
