@@ -28,8 +28,6 @@ USD = {
     "usdMonthlyLimit": "monthlyLimit",
     "usdChatApprovalMax": "chatApprovalMax",
 }
-# Kept as they are: the form has no fields for per-token or x402 rules yet.
-KEPT = ("tokens", "allowedTokens", "chatApprovalMax", "x402")
 FIELDS = (*AMOUNTS, *DURATIONS, *COUNTS, RECIPIENTS, *USD)
 _SEPARATORS = re.compile(r"[\s,]+")
 
@@ -58,7 +56,11 @@ def document_of(
     form: dict[str, str], current: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The policy document the form asks for, and an error per field that could not be read."""
-    document: dict[str, Any] = {name: current[name] for name in KEPT if name in current}
+    # Every field the form does not show (per-token rules, x402, chat approvals, and any
+    # added later) is kept as it is: saving the form changes only what it shows. The
+    # form shows every dollar rule, so ``usd`` is the form's.
+    shown = {*FIELDS, "usd"}
+    document: dict[str, Any] = {k: v for k, v in current.items() if k not in shown}
     errors: dict[str, str] = {}
     for name in FIELDS:
         text = form.get(name, "").strip()
