@@ -18,6 +18,7 @@ from benchmarks import (
     postgres,
     send,
     sessions,
+    usd_send,
     x402_pay,
 )
 
@@ -29,6 +30,7 @@ BENCHMARKS = {
     "send": send,
     "postgres": postgres,
     "x402": x402_pay,
+    "usd": usd_send,
     "growth": growth,
 }
 
