@@ -4,15 +4,17 @@ Two local-chain daemons whose [prices] point at the tests' loopback Pyth/CoinGec
 Jupiter servers (tests/support/prices.py, in this process), the same build, same run:
 
 - daemon A (max_age 3600): one wallet without any policy and one with a dollar
-  policy (limits generous enough that every send stays INSTANT), sends one at a
-  time in a closed loop, the two cases alternating: the difference is the
-  valuation with the price already cached (policy read, Decimal arithmetic, the
-  dollar totals in the send's query, the columns and audit details);
+  policy (limits generous enough that every send stays INSTANT); one connection
+  sends for each in turn, back to back: the paired difference is the valuation
+  with the price already cached (policy read, Decimal arithmetic, the dollar
+  totals in the send's query, the columns and audit details);
 - daemon B (max_age 1, Pyth's quotes published 1 s ago): a price fetched is stale
-  a second later, so sends paced 1.05 s apart each fetch it again over HTTP
-  (Hermes' JSON parsed and checked); beside it, paced the same way, sends of a
-  wallet without dollar rules on the same daemon. Pyth's hit counter proves
-  every priced send fetched.
+  a second later, so sends paced 1.05 s apart, again the two wallets in turn, each
+  fetch it again over HTTP (Hermes' JSON parsed and checked). Pyth's hit counter
+  proves every priced send fetched.
+
+Pairs cancel the drift of a shared, loaded machine; the median of the paired
+differences is reported beside each case's p50.
 
 Also, in this process: ``PriceService.value`` alone, cached and uncached.
 
@@ -31,9 +33,7 @@ from benchmarks._common import (
     SOL,
     Admin,
     RawConnection,
-    Run,
     Server,
-    closed_loop,
     header,
     median,
     ms,
@@ -80,27 +80,37 @@ def main(args: argparse.Namespace) -> bool:
         started.extend([a, b])
         tokens_a, to_a = _wallets(a)
         tokens_b, to_b = _wallets(b)
-        loop: dict[str, list[Run]] = {"no dollar rule": [], "dollar rule, cached price": []}
-        paced: dict[str, list[list[float]]] = {
-            "no dollar rule (paced)": [],
-            "dollar rule, fetched price (paced)": [],
-        }
+        loop: list[Pairs] = []
+        paced: list[Pairs] = []
         fetched_before = fetched_fakes.pyth.hits
         for rep in range(args.repeat):
-            for name, token in zip(loop, tokens_a, strict=True):
-                run = asyncio.run(_sends(a, token, to_a, args.seconds))
-                loop[name].append(run)
-                print(
-                    f"  rep {rep + 1} {name:<36} p50 {ms(run.pct(50))} n {len(run.latencies)} "
-                    f"statuses {run.statuses}",
-                    flush=True,
-                )
-            for name, token in zip(paced, tokens_b, strict=True):
-                times = asyncio.run(_paced(b, token, to_b, args.paced))
-                paced[name].append(times)
-                print(f"  rep {rep + 1} {name:<36} p50 {ms(median(times))}", flush=True)
+            pairs = asyncio.run(_alternating(a, tokens_a, to_a, seconds=args.seconds))
+            loop.append(pairs)
+            print(f"  rep {rep + 1} cached:  {pairs.line()}", flush=True)
+            pairs = asyncio.run(_alternating(b, tokens_b, to_b, count=args.paced, pause=1.05))
+            paced.append(pairs)
+            print(f"  rep {rep + 1} fetched: {pairs.line()}", flush=True)
         fetches = fetched_fakes.pyth.hits - fetched_before
     return _report(loop, paced, fetches, args.repeat * args.paced)
+
+
+class Pairs:
+    """Send latencies of the two wallets, one after the other: (no rule, dollar rule)."""
+
+    def __init__(self) -> None:
+        self.plain: list[float] = []
+        self.priced: list[float] = []
+        self.statuses: dict[int, int] = {}
+
+    def diff(self) -> float:
+        """The median of each pair's difference: load drifts cancel within a pair."""
+        return median([b - a for a, b in zip(self.plain, self.priced, strict=True)])
+
+    def line(self) -> str:
+        return (
+            f"p50 {ms(median(self.plain))} vs {ms(median(self.priced))}, "
+            f"paired difference {ms(self.diff())}, n {len(self.plain)} pairs, {self.statuses}"
+        )
 
 
 def _wallets(daemon: Server) -> tuple[list[str], str]:
@@ -115,35 +125,45 @@ def _wallets(daemon: Server) -> tuple[list[str], str]:
         admin.close()
 
 
-async def _sends(daemon: Server, token: str, to: str, seconds: float) -> Run:
-    host, port = daemon.host_port
-    body = {"to": to, "amount": str(AMOUNT)}
-
-    async def request(conn: Any) -> tuple[int, bytes]:
-        headers = {"Authorization": f"Bearer {token}"}
-        return await conn.request("POST", "/v1/transactions/send", headers, body)
-
-    return await closed_loop(
-        lambda: RawConnection(host, port), request, concurrency=1, seconds=seconds
-    )
-
-
-async def _paced(daemon: Server, token: str, to: str, count: int) -> list[float]:
+async def _alternating(
+    daemon: Server,
+    tokens: list[str],
+    to: str,
+    *,
+    seconds: float | None = None,
+    count: int | None = None,
+    pause: float = 0.0,
+) -> Pairs:
+    """One send of each wallet in turn on one connection, for ``seconds`` or ``count`` pairs."""
     host, port = daemon.host_port
     conn = RawConnection(host, port)
-    headers = {"Authorization": f"Bearer {token}"}
     body = {"to": to, "amount": str(AMOUNT)}
-    times: list[float] = []
+    pairs = Pairs()
+    end = time.perf_counter() + (seconds or 0)
     try:
-        for _ in range(count):
-            await asyncio.sleep(1.05)  # the fetched price is stale by the next send
-            t0 = time.perf_counter()
-            status, _ = await conn.request("POST", "/v1/transactions/send", headers, body)
-            times.append(time.perf_counter() - t0)
-            assert status == 201, status
+        await _send(conn, tokens[0], body, pairs)  # warm up both before measuring
+        await _send(conn, tokens[1], body, pairs)
+        pairs.plain.clear()
+        pairs.priced.clear()
+        while (count is not None and len(pairs.plain) < count) or (
+            count is None and time.perf_counter() < end
+        ):
+            for token in tokens:
+                if pause:
+                    await asyncio.sleep(pause)  # a fetched price is stale by then
+                await _send(conn, token, body, pairs)
     finally:
         await conn.close()
-    return times
+    return pairs
+
+
+async def _send(conn: Any, token: str, body: dict[str, str], pairs: Pairs) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    t0 = time.perf_counter()
+    status, _ = await conn.request("POST", "/v1/transactions/send", headers, body)
+    elapsed = time.perf_counter() - t0
+    pairs.statuses[status] = pairs.statuses.get(status, 0) + 1
+    (pairs.plain if len(pairs.plain) == len(pairs.priced) else pairs.priced).append(elapsed)
 
 
 def valuation_alone(rounds: int = 200) -> tuple[float, float]:
@@ -174,31 +194,23 @@ def valuation_alone(rounds: int = 200) -> tuple[float, float]:
         return asyncio.run(measure(fakes))
 
 
-def _report(
-    loop: dict[str, list[Run]], paced: dict[str, list[list[float]]], fetches: int, sends: int
-) -> bool:
-    rows = [
-        [name, ms(median([r.pct(50) for r in runs])), ms(median([r.pct(99) for r in runs]))]
-        for name, runs in loop.items()
-    ]
-    rows += [
-        [name, ms(median([median(t) for t in runs])), ms(median([max(t) for t in runs]))]
-        for name, runs in paced.items()
-    ]
+def _report(loop: list[Pairs], paced: list[Pairs], fetches: int, sends: int) -> bool:
+    rows = []
+    for label, runs in (("cached price (closed loop)", loop), ("fetched price (paced)", paced)):
+        plain = median([median(r.plain) for r in runs])
+        priced = median([median(r.priced) for r in runs])
+        extra = median([r.diff() for r in runs])
+        rows.append([label, ms(plain), ms(priced), ms(extra)])
     print()
-    print(table(["case (same run)", "p50", "p99 (paced: max)"], rows))
-    loop_p50 = [median([r.pct(50) for r in runs]) for runs in loop.values()]
-    paced_p50 = [median([median(t) for t in runs]) for runs in paced.values()]
-    print(f"\ncached valuation: {ms(loop_p50[1] - loop_p50[0])} at p50 over no dollar rule")
-    print(f"fetched valuation: {ms(paced_p50[1] - paced_p50[0])} at p50 over no dollar rule")
-    print(f"Pyth fetches by the paced priced sends: {fetches} of {sends} sends")
+    print(table(["case (same run)", "no dollar rule p50", "dollar rule p50", "paired +"], rows))
+    print(f"\nPyth fetches by the paced priced sends: {fetches} of {sends} sends")
     cached, fetched = valuation_alone()
     print(
         f"PriceService.value alone: cached {cached * 1e6:.1f} us, "
         f"fetched from loopback Hermes {fetched * 1e3:.2f} ms"
     )
-    all_201 = all(set(r.statuses) == {201} for runs in loop.values() for r in runs)
-    return all_201 and fetches >= sends
+    statuses = {code for runs in (loop, paced) for r in runs for code in r.statuses}
+    return statuses == {201} and fetches >= sends
 
 
 if __name__ == "__main__":
