@@ -44,6 +44,8 @@ class Constraints(Model, omit_defaults=True):
     allowed_recipients: Annotated[list[Address], Meta(max_length=MAX_LIST)] | None = None
     tokens: Annotated[dict[str, TokenConstraint], Meta(max_length=MAX_LIST)] | None = None
     allowed_tokens: Annotated[list[Address], Meta(max_length=MAX_LIST)] | None = None
+    #: No spending at all: reads only (an OAuth grant without ``wallet:spend``).
+    read_only: bool | None = None
 
     def check(self) -> None:
         check_amount(self.max_amount_per_tx, "constraints.maxAmountPerTx")
