@@ -232,9 +232,9 @@ async def test_consent_makes_a_session_whose_access_token_serves_mcp(harness: OA
     listed = (await harness.http.get("/v1/sessions", headers=MASTER)).json()["items"]
     [grant] = [s for s in listed if s["label"] == "oauth:Test Agent"]
     assert grant["status"] == "ACTIVE"
-    # Only hashes are stored: no table holds a token, a code or a request id in clear.
+    # Only hashes are stored: no table holds a token in clear.
     for table in ("oauth_tokens", "oauth_codes", "oauth_requests", "oauth_clients"):
-        rows = await harness.state.db.reader.execute_fetchall(f"SELECT * FROM {table}")
+        rows = await harness.state.db.reader.execute_fetchall(f"SELECT * FROM {table}")  # noqa: S608
         text = repr([tuple(r) for r in rows])
         assert tokens["access_token"] not in text and tokens["refresh_token"] not in text
 
@@ -246,7 +246,7 @@ async def test_an_access_token_works_on_mcp_only(harness: OAuthHarness):
 
 
 async def test_the_access_token_expires_and_a_refresh_rotates_both_tokens(harness: OAuthHarness):
-    tokens, flow, wallet = await granted(harness)
+    tokens, flow, _ = await granted(harness)
     harness.clock.advance(901)
     assert (await mcp_call(harness, tokens["access_token"], "get_address")).status_code == 401
     refreshed = await token(
@@ -432,7 +432,10 @@ async def test_a_grant_revoked_by_the_owner_ends_access_and_refresh(harness: OAu
         refresh_token=tokens["refresh_token"],
         client_id=flow.client["client_id"],
     )
-    assert refresh.json() == {"error": "invalid_grant", "error_description": "The grant was revoked."}
+    assert refresh.json() == {
+        "error": "invalid_grant",
+        "error_description": "The grant was revoked.",
+    }
 
 
 async def test_the_client_may_revoke_its_grant_rfc7009(harness: OAuthHarness):
