@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
 from collections.abc import AsyncIterator
@@ -621,3 +622,17 @@ def test_a_client_document_is_fetched_from_public_addresses_only(address: str, p
 async def test_fetching_a_document_from_a_private_name_is_refused_before_connecting():
     with pytest.raises(oauth.OAuthError, match="not a public address"):
         await oauth.fetch_document("https://localhost/client.json")
+
+
+async def test_dollar_budgets_chosen_at_consent_become_the_sessions_constraints(
+    harness: OAuthHarness,
+):
+    tokens, _, _ = await granted(harness, maxUsdPerDay="25", maxUsdTotal="$100.50")
+    info = await tool_result(harness, tokens["access_token"], "get_session_info")
+    constraints = json.loads(info["content"][0]["text"])["constraints"]
+    assert constraints == {"maxUsdPerDay": "25", "maxUsdTotal": "100.50"}
+    wallet = await harness.wallet("second")
+    client = await register(harness)
+    _, flow = await authorize(harness, client)
+    wrong = await consent(harness, flow, wallet["id"], maxUsdPerTx="ten dollars")
+    assert wrong.status_code == 400 and "maxUsdPerTx" in wrong.text

@@ -83,6 +83,20 @@ PAYMENTS_SCHEMA = """
         ON transactions(wallet_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 """
 
+# Dollar values (docs/policy.md, "Rules in dollars"): each send's and payment's value
+# at decision time (micro-dollars; NULL when no USD rule asked for one or no price was
+# usable), the price, its source and time (or why there was none), and why a dollar
+# rule raised its tier.
+USD_SCHEMA = """
+    ALTER TABLE transactions ADD COLUMN usd_micros INTEGER;
+    ALTER TABLE transactions ADD COLUMN usd_price TEXT;
+    ALTER TABLE transactions ADD COLUMN usd_source TEXT;
+    ALTER TABLE transactions ADD COLUMN usd_priced_at INTEGER;
+    ALTER TABLE transactions ADD COLUMN usd_error TEXT;
+    ALTER TABLE transactions ADD COLUMN tier_reason TEXT;
+    CREATE INDEX transactions_by_session ON transactions(session_id, created_at);
+"""
+
 # OAuth 2.1 for /mcp (docs/remote-access.md, docs/notes/oauth.md). A grant is a session:
 # revoking the session ends every token of it. Request ids, codes and tokens are stored
 # as SHA-256 hashes only; a client's secret too.
@@ -308,7 +322,9 @@ MIGRATIONS: tuple[str, ...] = (
     # 9: x402 payments (docs/notes/x402.md): a PAYMENT record, its resource's origin,
     # the facilitator's settlement signature, and the caller's idempotency key.
     PAYMENTS_SCHEMA,
-    # 10: OAuth 2.1 for /mcp: clients, authorization requests, grants, codes, tokens.
+    # 10: dollar values of sends and payments, and why a dollar rule raised a tier.
+    USD_SCHEMA,
+    # 11: OAuth 2.1 for /mcp: clients, authorization requests, grants, codes, tokens.
     OAUTH_SCHEMA,
 )
 

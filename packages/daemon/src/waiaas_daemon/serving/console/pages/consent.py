@@ -102,6 +102,11 @@ def _constraints(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
                 document[name] = str(to_base_units(text, SOL_DECIMALS, allow_zero=True))
             except ValueError as error:
                 errors[name] = str(error)
+    for name in ("maxUsdPerTx", "maxUsdPerDay", "maxUsdTotal"):
+        # Dollars as typed ("25", "12.50"); the Constraints model checks the form.
+        text = form.get(name, "").strip().removeprefix("$").strip()
+        if text:
+            document[name] = text
     recipients = form.get("allowedRecipients", "").split()
     if recipients:
         document["allowedRecipients"] = recipients
