@@ -636,3 +636,76 @@ async def test_dollar_budgets_chosen_at_consent_become_the_sessions_constraints(
     _, flow = await authorize(harness, client)
     wrong = await consent(harness, flow, wallet["id"], maxUsdPerTx="ten dollars")
     assert wrong.status_code == 400 and "maxUsdPerTx" in wrong.text
+
+
+async def test_through_public_url_only_mcp_and_oauth_answer_and_consent_stays_local(
+    harness: OAuthHarness,
+):
+    harness.configure(public_url="https://wallet.example.com")
+    app = create_app(harness.state)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="https://wallet.example.com") as pub:
+        meta = (await pub.get("/.well-known/oauth-authorization-server")).json()
+        assert meta["issuer"] == "https://wallet.example.com"
+        assert meta["authorization_endpoint"] == "https://wallet.example.com/oauth/authorize"
+        prm = (await pub.get("/.well-known/oauth-protected-resource/mcp")).json()
+        assert prm["resource"] == "https://wallet.example.com/mcp"
+        refused = await pub.post("/mcp", json={})
+        assert refused.status_code == 401
+        assert (
+            'resource_metadata="https://wallet.example.com/.well-known/oauth-protected-resource/mcp"'
+            in refused.headers["www-authenticate"]
+        )
+        # The owner's side does not answer to the public name, whatever a proxy forwards.
+        for path in ("/console/", "/console/signin", "/v1/wallets", "/health", "/openapi.json"):
+            hidden = await pub.get(path, headers=MASTER)
+            assert hidden.status_code == 400 and hidden.json()["code"] == "INVALID_HOST", path
+        client = (
+            await pub.post(
+                "/oauth/register",
+                json={
+                    "redirect_uris": ["https://agent.example/cb"],
+                    "token_endpoint_auth_method": "none",
+                },
+            )
+        ).json()
+        verifier, challenge = pkce()
+        asked = await pub.get(
+            "/oauth/authorize",
+            params={
+                "response_type": "code",
+                "client_id": client["client_id"],
+                "redirect_uri": "https://agent.example/cb",
+                "state": "s",
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+                "resource": "https://wallet.example.com/mcp",
+            },
+        )
+        # Consent happens in the console on the daemon's own address, never the public one.
+        assert asked.status_code == 303
+        local = harness.state.base_url
+        assert local.startswith("http://127.0.0.1:")
+        assert asked.headers["location"].startswith(f"{local}/console/oauth/")
+        # A loopback resource is another resource: a token for it is refused here.
+        foreign = await pub.get(
+            "/oauth/authorize",
+            params={
+                "response_type": "code",
+                "client_id": client["client_id"],
+                "redirect_uri": "https://agent.example/cb",
+                "state": "s",
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+                "resource": RESOURCE,
+            },
+        )
+        assert answer_of_uri(foreign, "https://agent.example/cb")["error"] == "invalid_target"
+        assert verifier
+
+
+def answer_of_uri(response: httpx.Response, uri: str) -> dict[str, str]:
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
+    assert location.startswith(uri), location
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}

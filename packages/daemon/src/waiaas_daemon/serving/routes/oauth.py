@@ -188,7 +188,8 @@ class OAuthEndpoints:
         )
         # The owner answers in the console, which is never on the public side: a request
         # that came through public_url goes to the daemon's own address.
-        base = state.base_url if public.came_public(request.scope, state.settings) else ""
+        local = state.base_url or state.settings.base_url
+        base = local if public.came_public(request.scope, state.settings) else ""
         return f"{base}{CONSENT_PATH}{raw}"
 
     # -- token and revocation ------------------------------------------------------------------
