@@ -239,7 +239,7 @@ async def pay(
             f"x402.allowedHosts: {target.host} is not a host the owner allows payments to "
             "(the owner adds it with: waiaas policy set WALLET --x402-allow-host HOST).",
         )
-        await _deny(state, wallet, auth, rules, error, target, None, 0)
+        await _deny(state, wallet, auth, rules, error, target, None, 0, counts=True)
         raise error
     held = await state.db.held_payment(wallet.id, target.url)
     if held is not None:
@@ -328,7 +328,12 @@ async def _decide_and_record(
             )
             error = decision.error
         if error is not None:
-            await _deny(state, wallet, auth, rules, error, target, req.pay_to, req.amount)
+            # The price, the payee and the asset are the resource's answer, not the agent's
+            # choice: only a refusal of how often the agent pays counts as its misbehaving.
+            counts = error.code == "RATE_LIMITED"
+            await _deny(
+                state, wallet, auth, rules, error, target, req.pay_to, req.amount, counts=counts
+            )
             raise error
         assert decision.tier is not None
         await _check_token_balance(state, wallet, token, req.amount)
@@ -417,8 +422,12 @@ async def _deny(
     target: Target,
     to: str | None,
     amount: int,
+    *,
+    counts: bool,
 ) -> None:
-    """A refused payment records no transaction: an audit entry, counted toward suspension."""
+    """A refused payment records no transaction, only an audit entry; it counts toward
+    auto-suspension when ``counts``: the agent's own doing (a host the owner did not
+    allow, paying too often), not what a resource's server asked (docs/notes/x402.md)."""
     threshold = rules.auto_suspend_after_denials
     if threshold is None:
         threshold = policy.DEFAULT_AUTO_SUSPEND
@@ -435,9 +444,15 @@ async def _deny(
             "origin": target.origin,
             "to": to,
             "amount": str(amount),
+            "counted": counts,
         },
     )
-    await state.db.record_denial(wallet.id, state.now(), threshold, [event])
+    if not counts:
+        await state.db.emit([event])
+        return
+    count = await state.db.record_denial(wallet.id, state.now(), threshold, [event])
+    if count is not None:
+        log.warning("wallet %s suspended after %d denials within an hour", wallet.id, count)
 
 
 async def _sign(

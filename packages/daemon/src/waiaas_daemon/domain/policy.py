@@ -387,6 +387,11 @@ def remaining(
     )
 
 
+def budget_left(constraints: dict[str, Any] | None, usd: Usd) -> UsdRemaining | None:
+    """What the session's own dollar budgets leave (the policy's limits aside)."""
+    return usd_remaining(Policy(), constraints, usd)
+
+
 def usd_remaining(
     policy: Policy, constraints: dict[str, Any] | None, usd: Usd
 ) -> UsdRemaining | None:

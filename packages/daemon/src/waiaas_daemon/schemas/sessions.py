@@ -17,7 +17,7 @@ from waiaas_daemon.schemas._base import (
     check_address,
     check_amount,
 )
-from waiaas_daemon.schemas.policy import Usd, WalletControl
+from waiaas_daemon.schemas.policy import Usd, UsdRemaining, WalletControl
 from waiaas_daemon.schemas.system import KillSwitch, UnixTime
 
 # Its bounds are the operator's settings: checked by the route, written into the
@@ -115,6 +115,13 @@ class OwnSession(Session):
 
     kill_switch: KillSwitch
     wallet: WalletControl
+    budget: Annotated[
+        UsdRemaining | None,
+        Meta(
+            description="What this session's dollar budgets (maxUsdPerTx, maxUsdPerDay, "
+            "maxUsdTotal) leave, in dollars; null when it has none."
+        ),
+    ] = None
 
 
 class SessionList(Model):

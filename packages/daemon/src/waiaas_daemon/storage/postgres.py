@@ -398,6 +398,7 @@ class PostgresStorage(SqliteStorage):
         params = (wallet_id, session_id, day, hour, month, mint)
         sql = (
             "SELECT (SELECT status FROM wallets WHERE id = $1) AS wallet_status, "  # noqa: S608
+            "(SELECT status_reason FROM wallets WHERE id = $1) AS wallet_reason, "
             "(SELECT revoked_at FROM sessions WHERE id = $2) AS revoked_at, "
             "(SELECT active FROM kill_switch WHERE id = 1) AS kill_switch, "
             "(SELECT document FROM policies WHERE wallet_id = $1) AS policy, "
@@ -431,6 +432,7 @@ class PostgresStorage(SqliteStorage):
             usd_monthly=int(row["usd_month"] or 0),
             session_usd_daily=int(row["session_usd_day"] or 0),
             session_usd_total=int(row["session_usd_total"] or 0),
+            wallet_reason=row["wallet_reason"],
         )
 
     async def token_totals(self, wallet_id: str, now: int) -> dict[str, tuple[int, int]]:

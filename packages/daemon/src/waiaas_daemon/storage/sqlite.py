@@ -610,6 +610,7 @@ class SqliteStorage:
         }
         row = await self._one(
             "SELECT (SELECT status FROM wallets WHERE id = :w) AS wallet_status, "  # noqa: S608
+            "(SELECT status_reason FROM wallets WHERE id = :w) AS wallet_reason, "
             "(SELECT revoked_at FROM sessions WHERE id = :s) AS revoked_at, "
             "(SELECT active FROM kill_switch WHERE id = 1) AS kill_switch, "
             "(SELECT document FROM policies WHERE wallet_id = :w) AS policy, "
@@ -644,6 +645,7 @@ class SqliteStorage:
             usd_monthly=row["usd_month"] or 0,
             session_usd_daily=row["session_usd_day"] or 0,
             session_usd_total=row["session_usd_total"] or 0,
+            wallet_reason=row["wallet_reason"],
         )
 
     async def token_totals(self, wallet_id: str, now: int) -> dict[str, tuple[int, int]]:
@@ -731,6 +733,10 @@ class SqliteStorage:
                     (to_status, reason, now, wallet_id, from_status),
                 ) as cursor:
                     row = await cursor.fetchone()
+                if row is not None and to_status == "ACTIVE":
+                    # A resume starts the count afresh: the denials that suspended the
+                    # wallet must not let the next one suspend it again.
+                    await db.execute("DELETE FROM denials WHERE wallet_id = ?", (wallet_id,))
                 if row is not None:
                     await self._emit(db, events)
         finally:
