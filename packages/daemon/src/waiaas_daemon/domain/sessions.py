@@ -369,9 +369,9 @@ def _token_file_update(
     return TokenFileUpdate(path, new_token, create=False, required=False)
 
 
-async def revoke(state: DaemonState, session_id: str) -> SessionRow:
+async def revoke(state: DaemonState, session_id: str, *, actor: str = "owner") -> SessionRow:
     session = await state.db.get_session(session_id)
-    event = Event("owner", "session.revoke", session.wallet_id if session else None, session_id)
+    event = Event(actor, "session.revoke", session.wallet_id if session else None, session_id)
     revoked = await state.db.revoke_session(session_id, state.now(), [event])
     if revoked is None:
         raise WaiaasError("SESSION_NOT_FOUND")
