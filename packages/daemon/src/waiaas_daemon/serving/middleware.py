@@ -91,10 +91,9 @@ class HostGuard:
         host = hosts[0]
         if host in self._good:
             return True
-        if host.lower() in self.public:
-            return self.is_public(path)
         if not host_allowed(host.decode("latin-1"), self.allowed):
-            return False
+            # public_url's name (a proxy's Host) reaches the public paths only.
+            return host.lower() in self.public and self.is_public(path)
         if len(self._good) < KNOWN_GOOD_HOSTS:
             self._good.add(host)
         return True
