@@ -324,7 +324,12 @@ MIGRATIONS: tuple[str, ...] = (
     PAYMENTS_SCHEMA,
     # 10: dollar values of sends and payments, and why a dollar rule raised a tier.
     USD_SCHEMA,
-    # 11: OAuth 2.1 for /mcp: clients, authorization requests, grants, codes, tokens.
+    # 11: the embedded evm-local chain (docs/notes/evm-engine.md): py-evm's key-value
+    # store (state trie nodes, blocks, receipts, the transaction index), written per block.
+    """
+    CREATE TABLE evm_local_state (key BLOB PRIMARY KEY, value BLOB NOT NULL);
+    """,
+    # 12: OAuth 2.1 for /mcp: clients, authorization requests, grants, codes, tokens.
     OAUTH_SCHEMA,
 )
 
