@@ -15,6 +15,7 @@ from benchmarks import (
     cold_start,
     growth,
     mcp_roundtrip,
+    memory,
     postgres,
     send,
     sessions,
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "x402": x402_pay,
     "usd": usd_send,
     "growth": growth,
+    "memory": memory,
 }
 
 
