@@ -281,7 +281,7 @@ async def _document_client(state: DaemonState, url: str, fetch: Fetch) -> Client
     """A client ID metadata document: the client is who the https URL names."""
     try:
         document = json.loads(await fetch(url))
-    except OAuthError:
+    except (OAuthError, WaiaasError):
         raise
     except Exception:
         raise OAuthError(
