@@ -731,3 +731,21 @@ async def test_invented_document_client_ids_cannot_make_the_daemon_fetch_without
     )
     assert limited.status_code == 429
     assert len(fetched) == 30
+
+
+async def test_the_wallet_page_shows_a_grant_with_its_scope_and_revokes_it(harness: OAuthHarness):
+    tokens, _, wallet = await granted(harness, access="read")
+    owner = harness.owner
+    assert owner is not None
+    page = await owner.get(f"/console/wallets/{wallet['id']}")
+    assert "oauth:Test Agent" in page.text and "(OAuth, wallet:read)" in page.text
+    [session] = (await harness.http.get("/v1/sessions", headers=MASTER)).json()["items"]
+    csrf = CSRF.search(page.text)
+    assert csrf is not None
+    revoked = await owner.post(
+        f"/console/wallets/{wallet['id']}/sessions/{session['id']}/revoke",
+        data={"csrf_token": csrf.group(1)},
+        headers=SAME_ORIGIN,
+    )
+    assert revoked.status_code == 303
+    assert (await mcp_call(harness, tokens["access_token"], "get_address")).status_code == 401
