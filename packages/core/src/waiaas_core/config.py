@@ -85,6 +85,9 @@ class Settings:
     # [storage] url: empty for the data dir's SQLite file; a postgresql:// URL for a
     # database several daemons share. It may hold a password: kept out of repr().
     storage_url: str = field(default="", repr=False)
+    # How long a daemon on a shared database trusts the session and wallet rows it keeps
+    # without hearing from the database; a revoke waits at most this for a paused daemon.
+    row_cache_lease: float = 5.0
     # [prices]: where USD rules get their prices (docs/configuration.md); an empty URL
     # turns that source off. Nothing is fetched unless a USD rule exists.
     pyth_url: str = "https://hermes.pyth.network"
@@ -127,7 +130,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "slack_webhook_url",
         "events",
     ),
-    "storage": ("url",),
+    "storage": ("url", "row_cache_lease"),
     "prices": (
         "pyth_url",
         "coingecko_url",
@@ -198,6 +201,8 @@ CONFIG_TEMPLATE = """\
 # url = ""   # empty: SQLite in the data dir (one daemon); or a PostgreSQL database that
 #            # several daemons share: "postgresql://user:password@host:5432/waiaas"
 #            # (needs a JSON-RPC chain: network other than local, or rpc_url set)
+# row_cache_lease = 5.0   # seconds a daemon keeps session rows without hearing from
+#                         # the database; a revoke waits at most this for a paused daemon
 
 [prices]     # only used while a USD rule exists (docs/policy.md); an empty URL turns a source off
 # pyth_url = "https://hermes.pyth.network"      # Pyth Hermes, asked first
@@ -280,6 +285,16 @@ def _coerce(key: str, value: Any) -> Any:
         if number < 0 or (number == 0 and key not in _MAY_BE_ZERO):
             raise ConfigError(f"{key} must be positive, not {number}")
         return number
+    if kind is float:
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            seconds = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key} must be a number, not {value!r}") from None
+        if not 0.1 <= seconds <= 3600:  # also refuses nan and inf
+            raise ConfigError(f"{key} must lie between 0.1 and 3600, not {value!r}")
+        return seconds
     if not isinstance(value, str):
         raise ConfigError(f"{key} must be a string, not {value!r}")
     return value

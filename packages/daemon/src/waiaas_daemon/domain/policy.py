@@ -292,6 +292,11 @@ def _constraints(
     return None
 
 
+def allow_list_error(policy: Policy, to: str, token: str | None) -> WaiaasError | None:
+    """Step 3 alone: checked again when an approved payment is finally signed."""
+    return _allow_lists(policy, {}, Totals(), to, 0, 0, token)
+
+
 def _allow_lists(
     policy: Policy,
     constraints: dict[str, Any],

@@ -195,6 +195,11 @@ async def authenticate(state: DaemonState, token: str) -> Authenticated:
     digest = token_hash(token)
     if digest == session.token_hash:
         return Authenticated(claims, session)
+    if digest != session.prev_token_hash:
+        # Renewed through another daemon a moment ago? Its row, not the one kept here.
+        fresh = await state.db.refresh_session(claims.session_id)
+        if fresh is not None and fresh.revoked_at is None and digest == fresh.token_hash:
+            return Authenticated(claims, fresh)
     in_grace = (
         digest == session.prev_token_hash
         and session.prev_valid_until is not None

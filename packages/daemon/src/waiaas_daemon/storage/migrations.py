@@ -269,6 +269,11 @@ MIGRATIONS: tuple[str, ...] = (
     PAYMENTS_SCHEMA,
     # 10: dollar values of sends and payments, and why a dollar rule raised a tier.
     USD_SCHEMA,
+    # 11: the embedded evm-local chain (docs/notes/evm-engine.md): py-evm's key-value
+    # store (state trie nodes, blocks, receipts, the transaction index), written per block.
+    """
+    CREATE TABLE evm_local_state (key BLOB PRIMARY KEY, value BLOB NOT NULL);
+    """,
 )
 
 

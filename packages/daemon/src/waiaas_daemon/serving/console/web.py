@@ -83,6 +83,32 @@ def _when(seconds: float | None) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _limits(constraints: dict[str, Any] | None) -> str:
+    """A session's constraints as a person reads them: SOL, dollars, scopes ("-": none)."""
+    if not constraints:
+        return "-"
+    parts: list[str] = []
+    for field, text in (("maxAmountPerTx", "per send"), ("maxAmountPerDay", "per day")):
+        if constraints.get(field) is not None:
+            parts.append(f"{_sol(constraints[field])} SOL {text}")
+    for field, text in (
+        ("maxUsdPerTx", "per send"),
+        ("maxUsdPerDay", "per day"),
+        ("maxUsdTotal", "in total"),
+    ):
+        if constraints.get(field) is not None:
+            parts.append(f"${constraints[field]} {text}")
+    if constraints.get("allowNative") is False:
+        parts.append("no SOL")
+    if constraints.get("allowedTokens") is not None:
+        parts.append(f"{len(constraints['allowedTokens'])} token(s) only")
+    if constraints.get("allowedNetworks") is not None:
+        parts.append("on " + ", ".join(constraints["allowedNetworks"]))
+    if constraints.get("allowedRecipients") is not None:
+        parts.append(f"{len(constraints['allowedRecipients'])} recipient(s) only")
+    return "; ".join(parts) or "-"
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -94,6 +120,7 @@ def _environment() -> jinja2.Environment:
     env.filters["asset_amount"] = _asset_amount
     env.filters["left"] = _left
     env.filters["duration"] = format_duration
+    env.filters["limits"] = _limits
     return env
 
 
