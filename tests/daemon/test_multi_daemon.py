@@ -372,3 +372,27 @@ def test_wrong_master_passwords_spread_over_two_daemons_lock_both(tmp_path, post
             answer = daemon.api("GET", "/v1/wallets")
             assert answer.status_code == 429, answer.text
             assert int(answer.headers["Retry-After"]) > 0
+
+
+def test_the_operations_page_setup_two_daemons_share_wallets_and_the_local_node(
+    tmp_path, postgres_url, node
+):
+    """docs/operations.md's one-machine setup: network local with rpc_url = the local node;
+    an airdrop through one daemon's API is the node's faucet, seen through the other."""
+    with daemons(tmp_path, postgres_url, node, 2) as (a, b):
+        wallet = a.create_wallet("main")
+        airdrop = a.api("POST", f"/v1/wallets/{wallet['id']}/airdrop", json={"amount": str(SOL)})
+        assert airdrop.status_code == 201, airdrop.text
+        assert airdrop.json()["status"] == "CONFIRMED"
+        assert node.balance(wallet["address"]) == SOL
+        listed = b.api("GET", "/v1/wallets").json()["items"]
+        assert [(w["id"], w["network"]) for w in listed] == [(wallet["id"], "local")]
+        session = b.create_session(wallet["id"])
+        with b.client() as http:
+            balance = http.get("/v1/wallet/balance", headers=bearer(session)).json()
+        assert balance["balance"] == str(SOL)
+        to = str(Keypair().pubkey())
+        assert send(b, session, to).status_code == 201
+        assert node.balance(to) == AMOUNT
+        [history] = node.rpc("getSignaturesForAddress", to)
+        assert history["err"] is None and history["confirmationStatus"] == "finalized"
