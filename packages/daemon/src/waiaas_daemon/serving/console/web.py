@@ -14,12 +14,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
-import jinja2
 import msgspec
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from waiaas_core.amounts import format_duration, format_units
@@ -109,7 +107,12 @@ def _limits(constraints: dict[str, Any] | None) -> str:
     return "; ".join(parts) or "-"
 
 
-def _environment() -> jinja2.Environment:
+@functools.cache
+def templates() -> Any:
+    """The console's templates, loaded at the first page (jinja2 is not needed before)."""
+    import jinja2
+    from starlette.templating import Jinja2Templates
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
@@ -121,10 +124,7 @@ def _environment() -> jinja2.Environment:
     env.filters["left"] = _left
     env.filters["duration"] = format_duration
     env.filters["limits"] = _limits
-    return env
-
-
-templates = Jinja2Templates(env=_environment())
+    return Jinja2Templates(env=env)
 
 
 class ConsoleGuard:
@@ -191,7 +191,7 @@ def render(
         "csrf_token": session.csrf_token if session else "",
         **(context or {}),
     }
-    return templates.TemplateResponse(request, name, full, status_code=status)
+    return templates().TemplateResponse(request, name, full, status_code=status)
 
 
 def error_page(request: Request, error: WaiaasError) -> Response:
