@@ -68,12 +68,13 @@ async def appraise(
     mint: str | None = None,
     symbol: str | None = None,
     decimals: int | None = None,
+    network: str | None = None,
 ) -> Appraisal:
-    """``amount`` base units of the wallet's native coin (``mint`` None) or of a token,
-    fetching the price when it is not cached."""
+    """``amount`` base units of the native coin (``mint`` None) or of a token on ``network``
+    (default: the wallet's), fetching the price when it is not cached."""
     from waiaas_daemon.domain.prices import Asset, NoPrice
 
-    asset = Asset(wallet.chain, wallet.network, mint, symbol)
+    asset = Asset(wallet.chain, network or wallet.network, mint, symbol)
     places = decimals if mint is not None else NATIVE_DECIMALS.get(wallet.chain)
     if places is None:
         return Appraisal(None, f"no decimals known for {wallet.chain}")
@@ -94,6 +95,7 @@ def at_hand(
     mint: str | None = None,
     symbol: str | None = None,
     decimals: int | None = None,
+    network: str | None = None,
 ) -> Appraisal | None:
     """Under the lock: None without a dollar rule; the value from a fresh cached price or
     the one fetched before (``appraisal``); else NeedsPrice. Never any I/O."""
@@ -103,7 +105,7 @@ def at_hand(
         return appraisal
     from waiaas_daemon.domain.prices import Asset, NoPrice
 
-    asset = Asset(wallet.chain, wallet.network, mint, symbol)
+    asset = Asset(wallet.chain, network or wallet.network, mint, symbol)
     places = decimals if mint is not None else NATIVE_DECIMALS.get(wallet.chain)
     if places is None:
         return Appraisal(None, f"no decimals known for {wallet.chain}")
