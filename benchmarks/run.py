@@ -16,9 +16,11 @@ from benchmarks import (
     evm_send,
     growth,
     mcp_roundtrip,
+    memory,
     postgres,
     send,
     sessions,
+    usd_send,
     x402_pay,
 )
 
@@ -31,7 +33,9 @@ BENCHMARKS = {
     "evmsend": evm_send,
     "postgres": postgres,
     "x402": x402_pay,
+    "usd": usd_send,
     "growth": growth,
+    "memory": memory,
 }
 
 
