@@ -38,6 +38,7 @@ from .base import (
     MintInfo,
     Outcome,
     PreparedTransfer,
+    SolanaChain,
     TokenBalance,
     TokenTransferCost,
     build_transfer,
@@ -67,7 +68,7 @@ class CreatedMint:
     outcome: Outcome
 
 
-class LocalChain:
+class LocalChain(SolanaChain):
     """One LiteSVM runtime shared by every wallet of the daemon.
 
     ``accounts`` (or ``restore()``) loads the snapshots the daemon saved, so
@@ -84,12 +85,22 @@ class LocalChain:
         # sequence is the same in every process, so after a restart identical
         # sends would sign to the signatures of the previous run. We draw random
         # ones and keep a cluster's window of recent ones.
-        self._svm = LiteSVM().with_blockhash_check(False)
         self._authorities: dict[Pubkey, Keypair] = {}
         self._recent: deque[Hash] = deque(maxlen=RECENT_BLOCKHASHES)
+        self._recent.append(Hash(secrets.token_bytes(32)))
         self._blockhash_used = False
-        self._advance()
-        self.restore(accounts)
+        # The runtime (about 10 MiB with its programs) is built when the chain is
+        # first used, with the saved accounts: an idle daemon does not carry it.
+        self._runtime: LiteSVM | None = None
+        self._saved: list[AccountSnapshot] = list(accounts)
+
+    @property
+    def _svm(self) -> LiteSVM:
+        if self._runtime is None:
+            self._runtime = LiteSVM().with_blockhash_check(False)
+            saved, self._saved = self._saved, []
+            self.restore(saved)
+        return self._runtime
 
     def restore(self, snapshots: Iterable[AccountSnapshot]) -> None:
         """Write saved accounts into the runtime; a later snapshot of an address wins."""
@@ -131,7 +142,13 @@ class LocalChain:
         return LAMPORTS_PER_SIGNATURE
 
     async def prepare_transfer(
-        self, signer: Keypair, to: str, amount: int, memo: str | None
+        self,
+        signer: Keypair,
+        to: str,
+        amount: int,
+        memo: str | None,
+        *,
+        sequence: int | None = None,
     ) -> PreparedTransfer:
         tx = build_transfer(signer, to, amount, memo, self._fresh_blockhash())
         return PreparedTransfer(signature=str(tx.signatures[0]), raw=bytes(tx))
@@ -201,7 +218,7 @@ class LocalChain:
         # each runtime makes a new one with its own key and a fresh supply.
         return self._outcome(str(meta.signature()), result, (pubkey,))
 
-    async def token_accounts(self, owner: str) -> list[TokenBalance]:
+    async def token_accounts(self, owner: str, known: tuple[str, ...] = ()) -> list[TokenBalance]:
         owner_key = parse_address(owner)
         found = []
         for program in TOKEN_PROGRAMS:
@@ -248,6 +265,8 @@ class LocalChain:
         decimals: int,
         program: str,
         memo: str | None,
+        *,
+        sequence: int | None = None,
     ) -> PreparedTransfer:
         missing = self._svm.get_account(spl.associated_address(to_owner, mint, program)) is None
         instructions = spl.transfer_instructions(
