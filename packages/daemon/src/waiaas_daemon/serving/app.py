@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -14,13 +15,20 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from waiaas_core.errors import WaiaasError
+from waiaas_daemon.domain import settlement
 from waiaas_daemon.domain.notify import Notifier
 from waiaas_daemon.domain.scheduler import running_scheduler
-from waiaas_daemon.domain.settlement import reconcile
 from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.domain.telegram import Prompts, running_bot, telegram_linked
+from waiaas_daemon.domain.workers import STORAGE, supervise, watch_storage
 from waiaas_daemon.serving import console
-from waiaas_daemon.serving.middleware import LOOPBACK_NAMES, BodyLimit, HostGuard, request_id
+from waiaas_daemon.serving.middleware import (
+    LOOPBACK_NAMES,
+    BodyLimit,
+    HostGuard,
+    StorageGuard,
+    request_id,
+)
 from waiaas_daemon.serving.remote_mcp import PATH as MCP_PATH
 from waiaas_daemon.serving.remote_mcp import RemoteMcp
 from waiaas_daemon.serving.routes import (
@@ -81,19 +89,36 @@ class DaemonApp(Starlette):
 
 @asynccontextmanager
 async def lifespan(app: DaemonApp) -> AsyncIterator[None]:
-    settled = await reconcile(app.daemon)
+    settled = await settlement.reconcile(app.daemon)
     if settled:
         log.info("reconciled %d unsettled transactions", settled)
     # After reconciliation: queued sends whose time came while we were down run now.
     # The notifier too: outbox rows left by the last run are delivered now, never by a request.
     # The MCP transport's task group serves /mcp: it runs for the daemon's lifetime.
+    # Every background worker runs under its own supervisor (domain/workers.py): one
+    # failing never stops another, and each starts again after a backoff.
     async with (
+        _watching(app.daemon),
         running_scheduler(app.daemon),
         _telegram(app.daemon),
         _notifying(app.daemon.notifier),
         app.remote_mcp.running(),
     ):
         yield
+
+
+@asynccontextmanager
+async def _watching(state: DaemonState) -> AsyncIterator[None]:
+    """The storage watch (probes a lost database back) and the settlement worker."""
+    async with anyio.create_task_group() as group:
+        group.start_soon(
+            supervise, STORAGE, lambda: watch_storage(state.db, state.workers), state.workers
+        )
+        group.start_soon(supervise, settlement.WORKER, lambda: settlement.run(state), state.workers)
+        try:
+            yield
+        finally:
+            group.cancel_scope.cancel()
 
 
 @asynccontextmanager
@@ -149,6 +174,7 @@ def create_app(state: DaemonState) -> DaemonApp:
         routes=[*api_routes(), mcp_route, *console.routes(state)],
         middleware=[
             Middleware(HostGuard, extra_hosts=_extra_hosts(state)),
+            Middleware(StorageGuard, workers=state.workers),
             Middleware(BodyLimit),
         ],
         lifespan=lifespan,

@@ -11,6 +11,7 @@ timeout, so a hanging receiver holds only its own slot.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -32,6 +33,7 @@ from waiaas_daemon.domain.notify.channels import (
     wanted,
 )
 from waiaas_daemon.domain.notify.messages import render
+from waiaas_daemon.domain.workers import Workers, supervise
 from waiaas_daemon.storage import telegram as telegram_store
 
 if TYPE_CHECKING:  # storage imports this package for its migration
@@ -63,6 +65,7 @@ DEFAULT_TIMEOUT = 5.0
 DEFAULT_CONCURRENCY = 8
 # On a shared database: look for deliveries at least this often.
 SHARED_POLL = 1.0
+WORKER = "notifications"
 
 
 class TelegramPrompts(Protocol):
@@ -95,6 +98,7 @@ class Notifier:
         timeout: float = DEFAULT_TIMEOUT,
         concurrency: int = DEFAULT_CONCURRENCY,
         base_url: Callable[[], str] | None = None,
+        workers: Workers | None = None,
     ) -> None:
         self._db = db
         self._settings = settings if callable(settings) else (lambda: settings)
@@ -111,6 +115,8 @@ class Notifier:
         self.prompts: TelegramPrompts | None = None
         # An owner chat is linked to the bot: Telegram is a channel even without telegram_chat_id.
         self.telegram_linked = False
+        # Where the worker reports failing and working again (the daemon's, read by /health).
+        self.workers = workers or Workers(clock)
 
     # -- the API of the code that causes events ------------------------------
 
@@ -149,9 +155,12 @@ class Notifier:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Notifier]:
-        """Run the worker for the duration of the block (the daemon's lifespan)."""
+        """Run the worker for the duration of the block (the daemon's lifespan).
+
+        Supervised: the database failing ends a run, and it starts again after a backoff.
+        """
         async with anyio.create_task_group() as tg:
-            await tg.start(self.run)
+            tg.start_soon(functools.partial(supervise, WORKER, self.run, self.workers, sleep=self._sleep))
             try:
                 yield self
             finally:
@@ -183,7 +192,13 @@ class Notifier:
         if free <= 0:
             await self._wake.wait()  # a finishing delivery wakes us
             return
-        ready, later = await self._claim(free)
+        try:
+            ready, later = await self._claim(free)
+        except Exception as exc:
+            # The database away: deliveries in flight go on; claim again after a backoff.
+            await self._wait(self.workers.failed(WORKER, exc))
+            return
+        self.workers.ok(WORKER)
         for delivery in ready:
             tg.start_soon(self._deliver, client, delivery)
         if len(ready) == free:

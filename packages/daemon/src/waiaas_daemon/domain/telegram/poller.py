@@ -24,6 +24,7 @@ import httpx
 from waiaas_daemon.domain.telegram.api import BotApi, TelegramError, TelegramUnavailable
 from waiaas_daemon.domain.telegram.bot import Bot
 from waiaas_daemon.domain.telegram.status import PollerStatus
+from waiaas_daemon.domain.workers import describe, supervise
 from waiaas_daemon.storage import telegram as store
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ POISON_TRIES = 3
 KEEP_PROMPTS = 30 * 86400
 # The role one daemon of a shared database plays: long-polling this bot token.
 ROLE = "telegram-poller"
+WORKER = "telegram"
 
 
 def backoff_delay(failures: int, first: float = FIRST_BACKOFF, most: float = MAX_BACKOFF) -> float:
@@ -88,8 +90,7 @@ class Poller:
                         log.warning("telegram: the poller's database lock was lost; waiting")
                 except Exception as exc:  # the database unreachable must not end the bot
                     self.status.polling = False
-                    log.warning("telegram: cannot take the poller's role: %s", type(exc).__name__)
-                    await self._failed(type(exc).__name__)
+                    await self._failed(exc)
         finally:
             self.status.running = self.status.polling = False
 
@@ -105,10 +106,10 @@ class Poller:
             await self._failed(str(exc))
             return
         except Exception as exc:  # a database hiccup must not end the bot
-            log.exception("telegram poll failed")
-            await self._failed(type(exc).__name__)
+            await self._failed(exc)
             return
         self.status.failures, self.status.last_error = 0, None
+        self._state.workers.ok(WORKER)
 
     async def _handle(self, update: dict[str, Any]) -> None:
         update_id = update["update_id"]
@@ -134,12 +135,15 @@ class Poller:
             raise TelegramUnavailable("handling", "an internal error") from None
         log.error("telegram update %d skipped after %d failures", update_id, POISON_TRIES)
 
-    async def _failed(self, error: str) -> None:
+    async def _failed(self, error: str | Exception) -> None:
+        # One log line per failure streak (workers.py), not one per retry.
+        self._state.workers.failed(WORKER, error)
+        words = describe(error)
         self.status.failures += 1
-        self.status.last_error = error
+        self.status.last_error = words
         delay = backoff_delay(self.status.failures, self._first, self._most)
         # Method and status only (the messages are built without the URL, so no token).
-        log.warning("telegram: %s; trying again in %.0f s", error, delay)
+        log.debug("telegram: %s; trying again in %.0f s", words, delay)
         await self._sleep(delay)
 
 
@@ -153,7 +157,8 @@ async def running_bot(state: DaemonState, **options: Any) -> AsyncIterator[Polle
         poller = Poller(state, client, **options)
         state.telegram = poller.status
         async with anyio.create_task_group() as group:
-            await group.start(poller.run)
+            poller.status.running = True  # as from the first request on, before its first pass
+            group.start_soon(supervise, WORKER, poller.run, state.workers)
             try:
                 yield poller
             finally:
