@@ -41,3 +41,20 @@ def postgres_cluster():
 def postgres_url(postgres_cluster) -> str:
     """A fresh, empty database on the test server."""
     return postgres_cluster.create_database()
+
+
+@pytest.fixture
+def postgres_alone():
+    """A PostgreSQL server this test alone uses, so it may stop and restart it
+    (tests/faults) without disturbing the tests sharing ``postgres_cluster``."""
+    import os
+
+    from tests.support.postgres import SKIP_ENV, start_cluster
+
+    if os.environ.get(SKIP_ENV) == "1":
+        pytest.skip(f"{SKIP_ENV}=1: PostgreSQL tests skipped")
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

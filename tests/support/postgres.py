@@ -90,7 +90,8 @@ class Cluster:
 
     def restart(self) -> None:
         """``pg_ctl restart``: every connection is cut, the server is back when it returns."""
-        self._pg_ctl("-m", "fast", "-w", "-t", "60", "restart")
+        # -l as at start: the new server must not inherit (and hold open) our pipes.
+        self._pg_ctl("-m", "fast", *_start_args(self.root), "restart")
 
     def stop_server(self) -> None:
         """The server gone (connections cut, new ones refused); the data stays."""

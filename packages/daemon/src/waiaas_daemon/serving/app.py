@@ -10,8 +10,8 @@ import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from waiaas_core.errors import WaiaasError
@@ -52,6 +52,7 @@ from waiaas_daemon.serving.routes import (
 )
 
 log = logging.getLogger("waiaas_daemon")
+http_log = logging.getLogger("waiaas_daemon.http")
 
 HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
 
@@ -72,6 +73,15 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = HTTP_CODES.get(exc.status_code, "INVALID_REQUEST")
     return error_response(request, WaiaasError(code))
+
+
+async def on_client_gone(request: Request, exc: Exception) -> Response:
+    # The client closed its connection before its body arrived: nobody to answer,
+    # nothing went wrong here. One quiet line (150 such clients once wrote 9,500).
+    http_log.debug(
+        "%s %s: the client left before its body was complete", request.method, request.url.path
+    )
+    return Response(status_code=400)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -181,6 +191,7 @@ def create_app(state: DaemonState) -> DaemonApp:
         exception_handlers={
             WaiaasError: on_waiaas_error,
             HTTPException: on_http_error,
+            ClientDisconnect: on_client_gone,
             Exception: on_unexpected,
         },
     )

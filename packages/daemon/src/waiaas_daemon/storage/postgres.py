@@ -55,6 +55,31 @@ _UNAVAILABLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutE
 _BROKEN = (*_UNAVAILABLE, asyncpg.InternalClientError)
 
 
+class _QuietPool(logging.Filter):
+    """asyncpg's pool logs every failed reconnect with a traceback while the server is
+    away; the daemon says so once per outage itself (domain/workers.py): DEBUG, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.WARNING and "restore the pool" in record.getMessage():
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.exc_info = record.exc_text = None
+            return record_enabled(record)
+        return True
+
+
+def record_enabled(record: logging.LogRecord) -> bool:
+    return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def _quiet_pool_logs() -> None:
+    pool_log = logging.getLogger("asyncpg.pool")
+    if not any(isinstance(f, _QuietPool) for f in pool_log.filters):
+        pool_log.addFilter(_QuietPool())
+
+
+_quiet_pool_logs()
+
+
 # -- the translating connection ---------------------------------------------------
 
 

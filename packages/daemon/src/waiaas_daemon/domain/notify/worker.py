@@ -160,7 +160,9 @@ class Notifier:
         Supervised: the database failing ends a run, and it starts again after a backoff.
         """
         async with anyio.create_task_group() as tg:
-            tg.start_soon(functools.partial(supervise, WORKER, self.run, self.workers, sleep=self._sleep))
+            tg.start_soon(
+                functools.partial(supervise, WORKER, self.run, self.workers, sleep=self._sleep)
+            )
             try:
                 yield self
             finally:
