@@ -104,8 +104,8 @@ async def test_a_crashing_worker_is_restarted_after_its_backoff_and_never_stops_
     with caplog.at_level(logging.DEBUG, logger="waiaas.workers"):
         with anyio.fail_after(5):
             async with anyio.create_task_group() as group:
-                group.start_soon(partial(supervise, "crashing", crashing, workers, sleep=fake_sleep))
-                group.start_soon(partial(supervise, "other", other, workers, sleep=fake_sleep))
+                for name, run in (("crashing", crashing), ("other", other)):
+                    group.start_soon(partial(supervise, name, run, workers, sleep=fake_sleep))
                 await steady.wait()
                 group.cancel_scope.cancel()
     assert runs == 4

@@ -33,6 +33,46 @@ CONSTRAINT_AMOUNTS = {
     "maxAmountPerTx": "at most per send",
     "maxAmountPerDay": "at most per rolling 24 h",
 }
+USD_RULES = {
+    "instantMax": "sent at once up to",
+    "notifyMax": "sent and you are notified up to",
+    "delayMax": "sent after the delay up to",
+    "dailyLimit": "at most per rolling 24 h, every token (more needs approval)",
+    "monthlyLimit": "at most per rolling 30 days, every token (more needs approval)",
+    "chatApprovalMax": "a Telegram tap may approve up to",
+}
+USD_BUDGETS = {
+    "maxUsdPerTx": "at most per send, every token",
+    "maxUsdPerDay": "at most per rolling 24 h of this session, every token",
+    "maxUsdTotal": "at most over this session's life, every token",
+}
+
+
+def dollars(value: Any) -> str:
+    """``"10"`` -> ``$10.00``; ``"0.125"`` -> ``$0.125``."""
+    text = str(value)
+    whole, _, cents = text.partition(".")
+    return f"${whole}.{cents.ljust(2, '0')}"
+
+
+def _usd(rules: dict[str, Any], lines: list[str]) -> None:
+    usd = rules.get("usd")
+    if not isinstance(usd, dict):
+        return
+    for field, meaning in USD_RULES.items():
+        if field in usd:
+            lines.append(_line(f"usd.{field}", meaning, dollars(usd[field])))
+
+
+def _budgets(constraints: dict[str, Any], lines: list[str]) -> None:
+    for field, meaning in USD_BUDGETS.items():
+        if field in constraints:
+            lines.append(_line(field, meaning, dollars(constraints[field])))
+    if constraints.get("allowNative") is False:
+        lines.append(_line("allowNative", "the chain's own coin (SOL, ETH)", "not allowed"))
+    if isinstance(constraints.get("allowedNetworks"), list):
+        networks = ", ".join(map(str, constraints["allowedNetworks"])) or "(none)"
+        lines.append(_line("allowedNetworks", "only on", networks))
 
 
 def _line(field: str, meaning: str, value: str) -> str:
@@ -92,7 +132,8 @@ def policy_lines(policy: dict[str, Any]) -> list[str]:
     _lists(policy, lines)
     _tokens(policy, lines)
     _x402(policy, lines)
-    known = {*POLICY_AMOUNTS, *POLICY_DURATIONS, *POLICY_COUNTS, "tokens", "x402"}
+    _usd(policy, lines)
+    known = {*POLICY_AMOUNTS, *POLICY_DURATIONS, *POLICY_COUNTS, "tokens", "x402", "usd"}
     known |= {"allowedRecipients", "allowedTokens"}
     for field in sorted(set(policy) - known):
         lines.append(f"  {field}: {json.dumps(policy[field])}")
@@ -105,6 +146,7 @@ def constraint_lines(constraints: dict[str, Any] | None) -> list[str]:
         if constraints and field in constraints:
             lines.append(_line(field, meaning, units_text(constraints[field])))
     if constraints:
+        _budgets(constraints, lines)
         _lists(constraints, lines)
         _tokens(constraints, lines)
     return lines

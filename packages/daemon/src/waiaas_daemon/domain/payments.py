@@ -27,7 +27,7 @@ from waiaas_daemon.chain import spl
 from waiaas_daemon.chain import x402 as exact
 from waiaas_daemon.chain.local import LocalChain
 from waiaas_daemon.chain.rpc import RpcChain
-from waiaas_daemon.domain import policy, tokens, transactions, wallets, x402
+from waiaas_daemon.domain import policy, tokens, transactions, usd, wallets, x402
 from waiaas_daemon.domain.sessions import Authenticated
 from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.schemas.payments import Payment, PayRequest, PayResult, Resource
@@ -239,7 +239,7 @@ async def pay(
             f"x402.allowedHosts: {target.host} is not a host the owner allows payments to "
             "(the owner adds it with: waiaas policy set WALLET --x402-allow-host HOST).",
         )
-        await _deny(state, wallet, auth, rules, error, target, None, 0)
+        await _deny(state, wallet, auth, rules, error, target, None, 0, counts=True)
         raise error
     held = await state.db.held_payment(wallet.id, target.url)
     if held is not None:
@@ -295,6 +295,8 @@ async def _decide_and_record(
 ) -> TransactionRow:
     """SPEC 12 under the wallet's lock, as for a send, then the PAYMENT record."""
     session = auth.session
+    # Valued before the lock, as a send is (transactions.send).
+    appraisal = await transactions.appraise_if_needed(state, wallet, session, req.amount, token)
     async with state.wallet_lock(wallet.id):
         now = state.now()
         inputs = await state.db.send_inputs(wallet.id, session.id, now, mint=token.mint)
@@ -302,6 +304,8 @@ async def _decide_and_record(
         if error is not None:
             raise error
         rules = policy.load(inputs.policy)
+        if appraisal is None and policy.needs_usd(rules, session.constraints):
+            appraisal = await transactions.appraise(state, wallet, req.amount, token)
         ceiling = ((rules.x402.max_per_request if rules.x402 else None) or {}).get(token.mint)
         decision = policy.Decision(None)
         if ceiling is not None and req.amount > int(ceiling):
@@ -319,10 +323,17 @@ async def _decide_and_record(
                 amount=req.amount,
                 now=now,
                 token=token.mint,
+                usd=usd.inputs_of(appraisal, inputs),
+                network=wallet.network,
             )
             error = decision.error
         if error is not None:
-            await _deny(state, wallet, auth, rules, error, target, req.pay_to, req.amount)
+            # The price, the payee and the asset are the resource's answer, not the agent's
+            # choice: only a refusal of how often the agent pays counts as its misbehaving.
+            counts = error.code == "RATE_LIMITED"
+            await _deny(
+                state, wallet, auth, rules, error, target, req.pay_to, req.amount, counts=counts
+            )
             raise error
         assert decision.tier is not None
         await _check_token_balance(state, wallet, token, req.amount)
@@ -336,6 +347,7 @@ async def _decide_and_record(
             timeout = rules.approval_timeout or policy.DEFAULT_APPROVAL_TIMEOUT
             when = {"approval_expires_at": now + timeout}
             status, action = "PENDING_APPROVAL", "approval_required"
+        valued, noted = usd.record(appraisal, decision)
         tx_id = str(uuid.uuid4())
         event = Event(
             f"session:{session.id}",
@@ -351,6 +363,7 @@ async def _decide_and_record(
                 "origin": target.origin,
                 "tokenMint": token.mint,
                 **when,
+                **noted,
             },
         )
         record = {
@@ -371,6 +384,7 @@ async def _decide_and_record(
             "payment_network": req.network,
             **when,
             **tokens.columns(token),
+            **valued,
         }
         try:
             return await state.db.insert_send(record, [event])
@@ -408,8 +422,12 @@ async def _deny(
     target: Target,
     to: str | None,
     amount: int,
+    *,
+    counts: bool,
 ) -> None:
-    """A refused payment records no transaction: an audit entry, counted toward suspension."""
+    """A refused payment records no transaction, only an audit entry; it counts toward
+    auto-suspension when ``counts``: the agent's own doing (a host the owner did not
+    allow, paying too often), not what a resource's server asked (docs/notes/x402.md)."""
     threshold = rules.auto_suspend_after_denials
     if threshold is None:
         threshold = policy.DEFAULT_AUTO_SUSPEND
@@ -426,9 +444,15 @@ async def _deny(
             "origin": target.origin,
             "to": to,
             "amount": str(amount),
+            "counted": counts,
         },
     )
-    await state.db.record_denial(wallet.id, state.now(), threshold, [event])
+    if not counts:
+        await state.db.emit([event])
+        return
+    count = await state.db.record_denial(wallet.id, state.now(), threshold, [event])
+    if count is not None:
+        log.warning("wallet %s suspended after %d denials within an hour", wallet.id, count)
 
 
 async def _sign(

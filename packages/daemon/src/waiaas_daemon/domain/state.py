@@ -39,6 +39,7 @@ from waiaas_daemon.domain.workers import Workers
 from waiaas_daemon.storage import SqliteStorage, Storage
 
 if TYPE_CHECKING:
+    from waiaas_daemon.domain.prices import PriceService
     from waiaas_daemon.domain.telegram.status import PollerStatus
 
 log = logging.getLogger("waiaas.daemon")
@@ -78,9 +79,19 @@ class DaemonState:
     waiting_changed: Callable[[], None] = field(default=lambda: None)
     # The background workers failing now (workers.py); GET /health reports them.
     workers: Workers = field(default_factory=Workers)
+    # USD valuation (domain/prices), made when a USD rule first needs a price.
+    prices: PriceService | None = None
 
     def now(self) -> int:
         return int(self.clock())
+
+    def price_service(self) -> PriceService:
+        """The daemon's prices, made (and their module imported) on first use only."""
+        if self.prices is None:
+            from waiaas_daemon.domain.prices import PriceService
+
+            self.prices = PriceService(self.settings, self.clock)
+        return self.prices
 
     def chain_for(self, network: str) -> Chain:
         """One adapter per network, made on first use; ``local`` is restored at open."""
@@ -170,6 +181,8 @@ class DaemonState:
                     await state.aclose_chains()
                     if state.resource_http is not None:
                         await state.resource_http.aclose()
+                    if state.prices is not None:
+                        await state.prices.aclose()
 
 
 LOCAL_CHAIN_REFUSED = (

@@ -593,6 +593,11 @@ class SqliteStorage:
         )
         high = "CAST(substr(amount, 1, length(amount) - 9) AS INTEGER)"
         low = "CAST(substr(amount, -9) AS INTEGER)"
+        any_asset = "status NOT IN ('FAILED', 'REJECTED', 'CANCELLED', 'EXPIRED')"
+        session_usd = (
+            "transactions WHERE session_id = :s AND type IN ('TRANSFER', 'PAYMENT') "
+            f"AND {any_asset}"
+        )
         day, hour = now - DAY_SECONDS, now - HOUR_SECONDS
         # Named parameters: sqlite3 takes a mapping where _one's hint says Sequence.
         params: Any = {
@@ -605,6 +610,7 @@ class SqliteStorage:
         }
         row = await self._one(
             "SELECT (SELECT status FROM wallets WHERE id = :w) AS wallet_status, "  # noqa: S608
+            "(SELECT status_reason FROM wallets WHERE id = :w) AS wallet_reason, "
             "(SELECT revoked_at FROM sessions WHERE id = :s) AS revoked_at, "
             "(SELECT active FROM kill_switch WHERE id = 1) AS kill_switch, "
             "(SELECT document FROM policies WHERE wallet_id = :w) AS policy, "
@@ -614,7 +620,12 @@ class SqliteStorage:
             f"SUM(CASE WHEN {counted} THEN {high} END) AS month_high, "
             f"SUM(CASE WHEN {counted} THEN {low} END) AS month_low, "
             "COUNT(CASE WHEN created_at > :hour THEN 1 END) AS hour_count, "
-            "MIN(CASE WHEN created_at > :hour THEN created_at END) AS hour_oldest "
+            "MIN(CASE WHEN created_at > :hour THEN created_at END) AS hour_oldest, "
+            f"SUM(CASE WHEN {any_asset} AND created_at > :day THEN usd_micros END) AS usd_day, "
+            f"SUM(CASE WHEN {any_asset} THEN usd_micros END) AS usd_month, "
+            f"(SELECT SUM(CASE WHEN created_at > :day THEN usd_micros END) FROM {session_usd}) "
+            "AS session_usd_day, "
+            f"(SELECT SUM(usd_micros) FROM {session_usd}) AS session_usd_total "
             "FROM transactions WHERE wallet_id = :w AND type IN ('TRANSFER', 'PAYMENT') "
             "AND created_at > :month",
             params,
@@ -630,6 +641,11 @@ class SqliteStorage:
             monthly=(row["month_high"] or 0) * 10**9 + (row["month_low"] or 0),
             sends_this_hour=row["hour_count"] or 0,
             oldest_this_hour=row["hour_oldest"],
+            usd_daily=row["usd_day"] or 0,
+            usd_monthly=row["usd_month"] or 0,
+            session_usd_daily=row["session_usd_day"] or 0,
+            session_usd_total=row["session_usd_total"] or 0,
+            wallet_reason=row["wallet_reason"],
         )
 
     async def token_totals(self, wallet_id: str, now: int) -> dict[str, tuple[int, int]]:
@@ -717,6 +733,10 @@ class SqliteStorage:
                     (to_status, reason, now, wallet_id, from_status),
                 ) as cursor:
                     row = await cursor.fetchone()
+                if row is not None and to_status == "ACTIVE":
+                    # A resume starts the count afresh: the denials that suspended the
+                    # wallet must not let the next one suspend it again.
+                    await db.execute("DELETE FROM denials WHERE wallet_id = ?", (wallet_id,))
                 if row is not None:
                     await self._emit(db, events)
         finally:

@@ -119,6 +119,21 @@ def _name(message: Mapping[str, Any]) -> str | None:
     return str(name)[:64] if name else None
 
 
+def chat_of(update: Mapping[str, Any]) -> str | None:
+    """The chat an update comes from (a message's, or the message under a tapped button)."""
+    callback = update.get("callback_query")
+    message = callback.get("message") if isinstance(callback, Mapping) else update.get("message")
+    return _chat_id(message) if isinstance(message, Mapping) else None
+
+
+def owner_first(updates: list[dict[str, Any]], owner_chat: str | None) -> list[dict[str, Any]]:
+    """The owner chat's updates first, each group in Telegram's order: a stranger's
+    flood never stands between the owner and a decision."""
+    if owner_chat is None:
+        return list(updates)
+    return sorted(updates, key=lambda u: (chat_of(u) != owner_chat, u["update_id"]))
+
+
 def classify(update: Mapping[str, Any], owner_chat: str | None) -> Action:
     """The one thing ``update`` asks for, given the linked owner chat (None: not linked)."""
     callback = update.get("callback_query")
