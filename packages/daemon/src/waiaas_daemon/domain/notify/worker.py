@@ -160,13 +160,18 @@ class Notifier:
         Supervised: the database failing ends a run, and it starts again after a backoff.
         """
         async with anyio.create_task_group() as tg:
-            tg.start_soon(
-                functools.partial(supervise, WORKER, self.run, self.workers, sleep=self._sleep)
-            )
+            await tg.start(self._supervised)
             try:
                 yield self
             finally:
                 tg.cancel_scope.cancel()
+
+    async def _supervised(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        """``run`` under its supervisor; started once the first run has pruned the outbox."""
+        once = _Once(task_status)
+        await supervise(
+            WORKER, functools.partial(self.run, task_status=once), self.workers, sleep=self._sleep
+        )
 
     async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
         async with self._http() as client, anyio.create_task_group() as tg:
@@ -310,6 +315,19 @@ class Notifier:
             event.type, event.data, wallet_id=event.wallet_id, base_url=self._base_url()
         )
         return build_request(delivery.channel, settings, event, message, now=self._clock())
+
+
+class _Once:
+    """A task status whose ``started`` passes on the first call only (a restarted run calls
+    it again)."""
+
+    def __init__(self, status: Any) -> None:
+        self._status: Any = status
+
+    def started(self, value: Any = None) -> None:
+        if self._status is not None:
+            status, self._status = self._status, None
+            status.started(value)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
