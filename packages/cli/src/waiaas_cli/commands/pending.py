@@ -26,6 +26,13 @@ def amount_of(record: dict[str, Any]) -> str:
     return units_text(record.get("amount"))
 
 
+def what_of(record: dict[str, Any]) -> str:
+    """A send, or an x402 payment and the site it pays for."""
+    if record.get("type") == "PAYMENT":
+        return f"payment for {record.get('origin') or 'an unknown site'}"
+    return "send"
+
+
 def when_of(record: dict[str, Any]) -> str:
     if record.get("status") == "QUEUED":
         return f"runs {iso_time(record.get('executeAt'))}"
@@ -38,7 +45,8 @@ def when_of(record: dict[str, Any]) -> str:
 @json_option
 @pass_state
 def pending(state: State, as_json: bool) -> None:
-    """List sends waiting for their delay or for your approval, oldest first."""
+    """List sends and x402 payments waiting for their delay or for your approval, oldest
+    first; a payment shows the site it pays for."""
     items = state.client().request("GET", "/v1/pending", master=True)["items"]
     if as_json:
         print_json(items)
@@ -47,16 +55,27 @@ def pending(state: State, as_json: bool) -> None:
         click.echo("Nothing is waiting.")
         return
     rows = [
-        (t["id"], t.get("walletId"), t.get("status"), amount_of(t), t.get("to"), when_of(t))
+        (
+            t["id"],
+            t.get("walletId"),
+            what_of(t),
+            t.get("status"),
+            amount_of(t),
+            t.get("to"),
+            when_of(t),
+        )
         for t in items
     ]
-    print_table(("ID", "WALLET", "STATUS", "AMOUNT", "TO", "WHEN"), rows)
+    print_table(("ID", "WALLET", "WHAT", "STATUS", "AMOUNT", "TO", "WHEN"), rows)
     click.echo("\nDecide with `waiaas approve ID` or `waiaas reject ID --reason TEXT`.")
 
 
 def report(verb: str, record: dict[str, Any]) -> None:
-    click.echo(f"{verb} {record.get('id')}: {amount_of(record)} to {record.get('to')}")
+    what = "" if what_of(record) == "send" else f" ({what_of(record)})"
+    click.echo(f"{verb} {record.get('id')}: {amount_of(record)} to {record.get('to')}{what}")
     click.echo(f"Status: {record.get('status')}")
+    if record.get("status") == "APPROVED":
+        click.echo("The agent's next call for that URL pays it, until the approval expires.")
     if record.get("signature"):
         click.echo(f"Signature: {record['signature']}")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from waiaas_core.config import ConfigError, load_settings
+from waiaas_core.config import LOOPBACK_HOSTS, ConfigError, load_settings
 from waiaas_core.paths import DATABASE_FILE, PID_FILE, ensure_private_dir, resolve_data_dir
 from waiaas_daemon.domain.state import MIN_PASSWORD_LENGTH, StartupError
 from waiaas_daemon.serving.server import (
@@ -25,6 +25,8 @@ from waiaas_daemon.serving.server import (
     run_server,
 )
 from waiaas_daemon.storage import SchemaTooNew
+
+LOCAL_NODE_FILE = "local-node.db"
 
 
 @click.group()
@@ -85,6 +87,118 @@ def serve(
             raise click.ClickException(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise click.ClickException(f"cannot use {directory / DATABASE_FILE}: {exc}") from None
+
+
+@main.command("x402-demo")
+@click.option(
+    "--base-url",
+    default="http://127.0.0.1:3100",
+    envvar="WAIAAS_BASE_URL",
+    show_default=True,
+    help="The running daemon (its network must be local).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=4021,
+    show_default=True,
+    help="Where the paid API listens on 127.0.0.1 (0 takes a free port).",
+)
+@click.option(
+    "--wallet",
+    "wallet_name",
+    default="x402-demo",
+    show_default=True,
+    help="The wallet that pays: made if missing, given 5 test USDC, allowed to pay the demo.",
+)
+@click.option(
+    "--password-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File holding the master password (else $WAIAAS_MASTER_PASSWORD, else a prompt).",
+)
+def x402_demo(base_url: str, port: int, wallet_name: str, password_file: Path | None) -> None:
+    """Serve a paid API (x402) and its facilitator on the daemon's local chain.
+
+    Sets up the owner's side once through the daemon's REST API (a wallet with test USDC,
+    a shop wallet, the wallet's policy allowing exactly this demo's host:port), then
+    serves until Ctrl-C. Pay it with the MCP tool pay_for_resource.
+    """
+    import anyio
+
+    from waiaas_daemon.serving import x402_demo as demo
+
+    logging.basicConfig(level=logging.WARNING, format="[x402-demo] %(message)s")
+    password = _master_password(password_file, first_run=False)
+
+    def say(line: str) -> None:
+        click.echo(line, err=True)
+
+    try:
+        anyio.run(lambda: demo.run(base_url, password, port=port, payer_name=wallet_name, say=say))
+    except demo.DemoError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command("local-node")
+@click.option(
+    "--ledger",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The node's own SQLite file (default: DATA_DIR/local-node.db).",
+)
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Default: ~/.waiaas.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8899, show_default=True, help="0: any."
+)
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow a host other than loopback (the node has a faucet: anyone reaching it "
+    "can mint test SOL and send transactions).",
+)
+def local_node(
+    ledger: Path | None, data_dir: Path | None, host: str, port: int, allow_remote: bool
+) -> None:
+    """Serve the local chain (LiteSVM) as a Solana JSON-RPC node for several daemons.
+
+    Point each daemon at it with network = "local" and rpc_url = the URL it
+    prints. The ledger (accounts and transaction history) survives restarts.
+    """
+    from waiaas_daemon.serving.local_node import run_node
+
+    _setup_logging()
+    if host not in LOOPBACK_HOSTS and not allow_remote:
+        raise click.ClickException(
+            f"{host} is not a loopback address: the node would be reachable from the network. "
+            "Pass --allow-remote if that is what you want."
+        )
+    if ledger is None:
+        directory = resolve_data_dir(data_dir)
+        ensure_private_dir(directory)
+        ledger = directory / LOCAL_NODE_FILE
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    with _file_lock(ledger.with_name(ledger.name + ".lock"), f"the ledger {ledger}"):
+        try:
+            asyncio.run(run_node(ledger, host, port, any_host=allow_remote))
+        except StartupError as exc:
+            raise click.ClickException(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise click.ClickException(f"cannot use {ledger}: {exc}") from None
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, what: str) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise click.ClickException(f"another local node is running on {what}") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def _setup_logging() -> None:
