@@ -135,11 +135,14 @@ def test_postgres_gone_and_back_every_worker_resumes_and_nothing_runs_twice(
 
         postgres_alone.stop_server()
         # Shared-database workers look every second: they find it gone and say so.
-        degraded = wait_until(
-            lambda: (h := health(daemon))["status"] == "degraded" and h, what="degraded"
-        )
-        failing = {f["worker"]: f for f in degraded["failing"]}
-        assert {"storage", "scheduler", "notifications"} <= set(failing), degraded
+        wanted = {"storage", "scheduler", "notifications", "settlement"}
+
+        def degraded() -> dict[str, Any] | None:
+            h = health(daemon)
+            named = {f["worker"] for f in h["failing"]}
+            return h if h["status"] == "degraded" and wanted <= named else None
+
+        failing = {f["worker"]: f for f in wait_until(degraded, what=str(wanted))["failing"]}
         assert all(f["since"] <= time.time() + 1 and f["failures"] >= 1 for f in failing.values())
 
         with daemon.client() as http:
