@@ -19,6 +19,7 @@ from benchmarks import (
     postgres,
     send,
     sessions,
+    usd_send,
     x402_pay,
 )
 
@@ -30,6 +31,7 @@ BENCHMARKS = {
     "send": send,
     "postgres": postgres,
     "x402": x402_pay,
+    "usd": usd_send,
     "growth": growth,
     "memory": memory,
 }
