@@ -13,6 +13,7 @@ import sys
 from benchmarks import (
     auth_get,
     cold_start,
+    evm_send,
     growth,
     mcp_roundtrip,
     memory,
@@ -29,6 +30,7 @@ BENCHMARKS = {
     "mcp": mcp_roundtrip,
     "coldstart": cold_start,
     "send": send,
+    "evmsend": evm_send,
     "postgres": postgres,
     "x402": x402_pay,
     "usd": usd_send,

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import anyio
 
 from waiaas_core.errors import WaiaasError
+from waiaas_daemon.domain import settlement
 from waiaas_daemon.domain.pending import execute, expire
 from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.domain.workers import supervise
@@ -28,6 +29,8 @@ MAX_SLEEP = 3600
 # one: it looks again at least this often.
 SHARED_POLL = 1.0
 WORKER = "scheduler"
+# While an EVM send is on its way (not yet deep enough, or stuck in a mempool).
+FOLLOW_UP_POLL = 5.0
 
 
 class Scheduler:
@@ -50,6 +53,8 @@ class Scheduler:
         self._checked: int | None = None
         # A due send the chain could not take in the last pass (a retryable error).
         self._transient: WaiaasError | None = None
+        # EVM sends still on their way after the last pass: look again soon.
+        self._following = False
 
     def wake(self) -> None:
         """Something changed (a new waiting send, kill switch off, a resume): look again."""
@@ -72,6 +77,11 @@ class Scheduler:
         done = 0
         now = self._checked = self._state.now()
         self._transient = None
+        if not self._state.db.shared:
+            # EVM sends on their way (on a shared database the settlement worker follows
+            # them up with every other unsettled send).
+            followed, self._following = await settlement.follow_up(self._state)
+            done += followed
         for tx in await self._state.db.due_transactions(now):
             if tx.status in ("PENDING_APPROVAL", "APPROVED"):
                 done += await expire(self._state, tx) is not None
@@ -89,6 +99,8 @@ class Scheduler:
 
     async def _delay(self) -> float:
         longest = SHARED_POLL if self._state.db.shared else MAX_SLEEP
+        if self._following:
+            longest = min(longest, FOLLOW_UP_POLL)
         due = await self._state.db.next_due()
         if due is None:
             return longest

@@ -20,7 +20,7 @@ import anyio
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.domain import payments, transactions
 from waiaas_daemon.domain.state import DaemonState
-from waiaas_daemon.storage import TransactionRow
+from waiaas_daemon.storage import TransactionRow, unavailable
 
 log = logging.getLogger("waiaas_daemon.domain.settlement")
 
@@ -64,13 +64,30 @@ async def settle_orphans(state: DaemonState) -> WaiaasError | None:
     """
     transient: WaiaasError | None = None
     for tx in await state.db.unsettled_transactions():
+        if tx.nonce is not None and not state.db.shared:
+            continue  # an EVM send on its way: the scheduler follows it up (follow_up)
         try:
             await _reconcile_orphan(state, tx)
         except WaiaasError as exc:
-            if not exc.retryable:
-                raise
-            transient = exc
+            if exc.retryable:
+                transient = exc
+            else:
+                _stuck(tx.id, exc.code)
+        except Exception as exc:
+            if unavailable(exc):
+                raise  # the database away: the supervisor backs off
+            _stuck(tx.id, type(exc).__name__)  # one stuck record must not stop the others
     return transient
+
+
+_reported: set[str] = set()
+
+
+def _stuck(tx_id: str, error: str) -> None:
+    """Once per record and process: a pass every second must not log every second."""
+    if tx_id not in _reported:
+        _reported.add(tx_id)
+        log.warning("transaction %s: cannot reconcile yet (%s)", tx_id, error)
 
 
 async def run(
@@ -85,6 +102,36 @@ async def run(
             await sleep(poll)
         else:
             await sleep(state.workers.failed(WORKER, transient))
+
+
+async def follow_up(state: DaemonState) -> tuple[int, bool]:
+    """Every SUBMITTED send with a nonce (EVM) followed up: confirmations counted, lost
+    ones broadcast again, stuck ones replaced. Answers (how many settled, any left).
+
+    Each under its wallet's lock, skipped while a send of that wallet holds it.
+    """
+    settled, left = 0, False
+    for tx in await state.db.unsettled_transactions():
+        if tx.status != "SUBMITTED" or tx.nonce is None:
+            continue
+        async with state.db.try_wallet_lock(tx.wallet_id) as free:
+            fresh = await state.db.get_transaction(tx.id) if free else None
+            if fresh is None or fresh.status != "SUBMITTED":
+                left = left or not free
+                continue
+            try:
+                wallet = await state.db.get_wallet(tx.wallet_id)
+                assert wallet is not None
+                after = await transactions.follow_up(state, wallet, fresh)
+            except Exception as exc:  # one stuck transaction must not stop the others
+                log.warning("transaction %s: cannot follow up (%s)", tx.id, type(exc).__name__)
+                left = True
+                continue
+            if after.status == "SUBMITTED":
+                left = True
+            else:
+                settled += 1
+    return settled, left
 
 
 async def _reconcile_orphan(state: DaemonState, tx: TransactionRow) -> bool:
