@@ -27,6 +27,8 @@ MAX_SLEEP = 3600
 # On a shared database other daemons queue sends and die without telling this
 # one: it looks again at least this often.
 SHARED_POLL = 1.0
+# While an EVM send is on its way (not yet deep enough, or stuck in a mempool).
+FOLLOW_UP_POLL = 5.0
 
 
 class Scheduler:
@@ -44,6 +46,8 @@ class Scheduler:
         self._wake = anyio.Event()
         # The "now" of the last pass: what was due by then and is still waiting is held.
         self._checked: int | None = None
+        # EVM sends still on their way after the last pass: look again soon.
+        self._following = False
 
     def wake(self) -> None:
         """Something changed (a new waiting send, kill switch off, a resume): look again."""
@@ -64,7 +68,11 @@ class Scheduler:
         now = self._checked = self._state.now()
         if self._state.db.shared:
             # Sends another daemon left unsettled when it died (its wallet lock is free).
+            # (EVM sends on their way among them: followed up like any unsettled one.)
             done += await settlement.reconcile(self._state)
+        else:
+            followed, self._following = await settlement.follow_up(self._state)
+            done += followed
         for tx in await self._state.db.due_transactions(now):
             if tx.status in ("PENDING_APPROVAL", "APPROVED"):
                 done += await expire(self._state, tx) is not None
@@ -78,6 +86,8 @@ class Scheduler:
 
     async def _delay(self) -> float:
         longest = SHARED_POLL if self._state.db.shared else MAX_SLEEP
+        if self._following:
+            longest = min(longest, FOLLOW_UP_POLL)
         due = await self._state.db.next_due()
         if due is None:
             return longest

@@ -40,6 +40,36 @@ async def reconcile(state: DaemonState) -> int:
     return settled
 
 
+async def follow_up(state: DaemonState) -> tuple[int, bool]:
+    """Every SUBMITTED send with a nonce (EVM) followed up: confirmations counted, lost
+    ones broadcast again, stuck ones replaced. Answers (how many settled, any left).
+
+    Each under its wallet's lock, skipped while a send of that wallet holds it.
+    """
+    settled, left = 0, False
+    for tx in await state.db.unsettled_transactions():
+        if tx.status != "SUBMITTED" or tx.nonce is None:
+            continue
+        async with state.db.try_wallet_lock(tx.wallet_id) as free:
+            fresh = await state.db.get_transaction(tx.id) if free else None
+            if fresh is None or fresh.status != "SUBMITTED":
+                left = left or not free
+                continue
+            try:
+                wallet = await state.db.get_wallet(tx.wallet_id)
+                assert wallet is not None
+                after = await transactions.follow_up(state, wallet, fresh)
+            except Exception as exc:  # one stuck transaction must not stop the others
+                log.warning("transaction %s: cannot follow up (%s)", tx.id, type(exc).__name__)
+                left = True
+                continue
+            if after.status == "SUBMITTED":
+                left = True
+            else:
+                settled += 1
+    return settled, left
+
+
 async def _reconcile_orphan(state: DaemonState, tx: TransactionRow) -> bool:
     """On a shared database: reconcile ``tx`` only if no daemon is sending for its wallet.
 
