@@ -62,9 +62,7 @@ def send(daemon: Daemon, token: str, **body: Any) -> httpx.Response:
         )
 
 
-def test_parallel_sends_through_two_daemons_take_each_nonce_once(
-    tmp_path, anvil, postgres_url
-):
+def test_parallel_sends_through_two_daemons_take_each_nonce_once(tmp_path, anvil, postgres_url):
     started: list[Daemon] = []
     try:
         for n in range(2):
@@ -76,9 +74,7 @@ def test_parallel_sends_through_two_daemons_take_each_nonce_once(
         token = first.create_session(wallet["id"])["token"]
         count = 12
         with ThreadPoolExecutor(max_workers=count) as pool:
-            answers = list(
-                pool.map(lambda i: send(started[i % 2], token), range(count))
-            )
+            answers = list(pool.map(lambda i: send(started[i % 2], token), range(count)))
         assert [a.status_code for a in answers] == [201] * count, [a.text for a in answers]
         with second.client() as http:
             listed = http.get(
@@ -110,7 +106,7 @@ class StallingProxy:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 request = json.loads(body)
                 if request.get("method") == "eth_sendRawTransaction":

@@ -89,9 +89,7 @@ async def test_evm_local_airdrops_and_sends_eth_and_usdc_and_keeps_them_across_a
         ).json()
         assert {a["symbol"]: a["amount"] for a in again["items"]} == before
         listed = (
-            await harness.http.get(
-                "/v1/transactions", headers={"Authorization": f"Bearer {token}"}
-            )
+            await harness.http.get("/v1/transactions", headers={"Authorization": f"Bearer {token}"})
         ).json()["items"]
         assert [t["nonce"] for t in listed if t["type"] == "TRANSFER"] == [1, 0]
 
