@@ -15,6 +15,7 @@ from benchmarks import (
     cold_start,
     growth,
     mcp_roundtrip,
+    memory,
     postgres,
     send,
     sessions,
@@ -30,6 +31,7 @@ BENCHMARKS = {
     "postgres": postgres,
     "x402": x402_pay,
     "growth": growth,
+    "memory": memory,
 }
 
 

@@ -406,3 +406,32 @@ async def test_a_failed_save_is_written_with_the_next_one(tmp_path, clock):
         assert await evm.balance(again, payee) == 30
         assert await again.request("eth_getTransactionCount", [payee, "latest"]) == "0x0"
         await again.aclose()
+
+
+async def test_a_call_beyond_the_balance_or_an_engine_fault_is_a_json_rpc_error(
+    node: EmbeddedNode, caplog
+):
+    _, poor = await funded(node, 10**15)
+    for method in ("eth_call", "eth_estimateGas"):
+        with pytest.raises(EvmRpcError) as caught:
+            await node.request(method, [{"from": poor, "to": poor, "value": hex(ETH)}, "latest"])
+        assert (caught.value.code, caught.value.message) == (
+            -32000,
+            "insufficient funds for transfer",
+        )
+    # Whatever else goes wrong inside the engine answers -32603, its traceback in our log.
+    engine = node._engine
+    assert engine is not None
+
+    def broken() -> str:
+        raise ZeroDivisionError("engine bug")
+
+    engine.rpc_eth_blockNumber = broken  # type: ignore[method-assign]
+    with pytest.raises(EvmRpcError) as caught:
+        await node.request("eth_blockNumber", [])
+    assert (caught.value.code, caught.value.message) == (
+        -32603,
+        "internal error in eth_blockNumber",
+    )
+    assert "engine bug" not in str(caught.value)
+    assert any("ZeroDivisionError" in (r.exc_text or "") for r in caplog.records)

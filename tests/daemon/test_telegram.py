@@ -609,3 +609,23 @@ async def test_telegram_429_and_5xx_are_waited_out_and_nothing_is_lost_or_done_t
     assert len(await audit(harness, "send.confirmed")) == 1
     assert await tx_status(harness, tx_id) == "CONFIRMED"
     assert await store.offset(harness.state.db) == telegram.last_id + 1
+
+
+async def test_the_owner_chat_lists_sessions_and_revokes_one_by_its_id_prefix(harness, telegram):
+    async with running(harness):
+        await link(harness, telegram)
+        wallet = await harness.wallet("chat")
+        session = await harness.session(wallet["id"], label="oauth:Hosted Agent")
+        before = len(telegram.to())
+        telegram.message("/sessions")
+        listed = await telegram.wait_for(lambda: telegram.to()[before:])
+        assert "oauth:Hosted Agent on chat" in listed[0].text and session["id"] in listed[0].text
+        telegram.message("/revoke 0000")
+        await telegram.wait_for(lambda: any("Use: /revoke" in s.text for s in telegram.to()))
+        telegram.message(f"/revoke {session['id'][:8]}")
+        await telegram.wait_for(
+            lambda: any("Revoked oauth:Hosted Agent" in s.text for s in telegram.to())
+        )
+        assert (await harness.as_agent(session["token"])).json()["code"] == "SESSION_REVOKED"
+        [entry] = await audit(harness, "session.revoke")
+        assert entry["actor"] == ACTOR and entry["sessionId"] == session["id"]

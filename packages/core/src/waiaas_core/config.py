@@ -60,6 +60,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 3100
     allow_remote: bool = False
+    # The https:// origin a TLS reverse proxy or tunnel serves /mcp and OAuth on for hosted
+    # agents (docs/remote-access.md); empty: loopback only.
+    public_url: str = ""
     # [security]
     session_ttl: int = 86400
     min_session_ttl: int = 300
@@ -109,6 +112,9 @@ class Settings:
     jupiter_api_key: str = field(default="", repr=False)
     price_max_age: int = 60
     price_timeout: int = 3
+    # [oauth] (docs/remote-access.md): lifetimes of what the authorization server issues
+    access_token_ttl: int = 900
+    authorization_code_ttl: int = 60
 
     @property
     def base_url(self) -> str:
@@ -117,7 +123,7 @@ class Settings:
 
 
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "daemon": ("host", "port", "allow_remote"),
+    "daemon": ("host", "port", "allow_remote", "public_url"),
     "security": (
         "session_ttl",
         "min_session_ttl",
@@ -153,6 +159,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "max_age",
         "timeout",
     ),
+    "oauth": ("access_token_ttl", "authorization_code_ttl"),
 }
 # A key whose Settings field has another name: (section, key) -> field.
 _FIELDS: dict[tuple[str, str], str] = {
@@ -187,6 +194,8 @@ CONFIG_TEMPLATE = """\
 # host = "127.0.0.1"        # a non-loopback host is refused unless allow_remote = true
 # port = 3100
 # allow_remote = false
+# public_url = ""           # https://wallet.example.com: where a TLS proxy serves /mcp and
+#                           # OAuth to hosted agents (docs/remote-access.md); empty: none
 
 [security]
 # session_ttl = 86400           # default session lifetime, seconds
@@ -242,6 +251,9 @@ CONFIG_TEMPLATE = """\
 # jupiter_api_key = ""     # sent as x-api-key
 # max_age = 60             # seconds a price may be old before it is no longer used
 # timeout = 3              # seconds per request to a price source
+[oauth]     # hosted agents reaching /mcp through OAuth 2.1 (docs/remote-access.md)
+# access_token_ttl = 900        # seconds an access token works; refresh tokens rotate
+# authorization_code_ttl = 60   # seconds a code may wait for its exchange
 """
 
 
@@ -423,6 +435,7 @@ def _validate(settings: Settings) -> None:
     _validate_notifications(settings)
     _validate_storage(settings)
     _validate_prices(settings)
+    _validate_public_url(settings.public_url)
 
 
 def _validate_prices(settings: Settings) -> None:
@@ -437,6 +450,28 @@ def _validate_storage(settings: Settings) -> None:
     if settings.storage_url and not settings.storage_url.startswith(STORAGE_SCHEMES):
         raise ConfigError(
             "url in [storage] must be empty (SQLite in the data dir) or a postgresql:// URL"
+        )
+
+
+def _validate_public_url(url: str) -> None:
+    """An origin only: https (http for a loopback name, for testing), no path, query or user."""
+    if not url:
+        return
+    scheme, sep, rest = url.partition("://")
+    host = rest.rsplit("@", 1)[-1].split(":")[0] if rest and not rest.startswith("[") else ""
+    loopback = rest.startswith(("127.0.0.1", "localhost", "[::1]"))
+    bad = (
+        not sep
+        or scheme not in ("https", "http")
+        or (scheme == "http" and not loopback)
+        or not rest
+        or any(c in rest for c in "/?#@ \\")
+        or (not rest.startswith("[") and not host)
+    )
+    if bad:
+        raise ConfigError(
+            "public_url must be an origin such as https://wallet.example.com (no path); "
+            "http is accepted for a loopback name only"
         )
 
 

@@ -83,6 +83,10 @@ ACTIONS = frozenset(
         "telegram.unlink",
         "telegram.foreign",
         "telegram.refused",
+        "oauth.deny",
+        "oauth.revoke",
+        "oauth.refresh_reuse",
+        "oauth.code_reuse",
     }
 )
 

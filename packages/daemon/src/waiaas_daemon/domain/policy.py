@@ -312,6 +312,10 @@ def _constraints(
     The top-level amounts cap SOL; a token has its own under ``tokens.<mint>``,
     and ``totals`` are that asset's (SPEC 14).
     """
+    if constraints.get("readOnly"):
+        return WaiaasError(
+            "CONSTRAINT_VIOLATED", "This session may only read: its owner granted no spending."
+        )
     allowed = constraints.get("allowedRecipients")
     if allowed is not None and not member(to, allowed):
         return WaiaasError("CONSTRAINT_VIOLATED", "The recipient is not in allowedRecipients.")

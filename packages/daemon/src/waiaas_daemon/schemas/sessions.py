@@ -56,6 +56,8 @@ class Constraints(Model, omit_defaults=True):
     max_usd_total: Usd | None = None
     allow_native: bool | None = None
     allowed_networks: Annotated[list[NetworkName], Meta(max_length=16)] | None = None
+    #: No spending at all: reads only (an OAuth grant without ``wallet:spend``).
+    read_only: bool | None = None
 
     def check(self) -> None:
         check_amount(self.max_amount_per_tx, "constraints.maxAmountPerTx")

@@ -8,6 +8,7 @@ Error messages follow geth's (code -32000; a revert is code 3 with its data).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -42,6 +43,8 @@ BlockAPI: TypeAlias = Any
 BlockHeaderAPI: TypeAlias = Any
 ReceiptAPI: TypeAlias = Any
 SignedTransactionAPI: TypeAlias = Any
+
+log = logging.getLogger("waiaas.evm.local")
 
 GWEI = 10**9
 GAS_LIMIT = 30_000_000
@@ -248,10 +251,17 @@ class Engine:
             raise EvmRpcError(-32601, f"the method {method} does not exist/is not available")
         try:
             return handler(*params)
+        except EvmRpcError:
+            raise
         except TypeError as exc:
             if "positional argument" in str(exc):
                 raise _invalid(f"wrong number of params for {method}") from None
-            raise
+            log.exception("evm-local: %s failed", method)
+            raise EvmRpcError(-32603, f"internal error in {method}") from None
+        except Exception:
+            # A node answers -32603, never a traceback; ours is in the log.
+            log.exception("evm-local: %s failed", method)
+            raise EvmRpcError(-32603, f"internal error in {method}") from None
 
     # -- blocks and state -------------------------------------------------------
 
@@ -415,23 +425,27 @@ class Engine:
         )
         return SpoofTransaction(unsigned, from_=sender)
 
-    def rpc_eth_call(self, call: Any, tag: Any = "latest") -> str:
-        header = self._header_at(tag)
+    def _execute(self, call: Any, header: BlockHeaderAPI) -> Any:
         spoof = self._spoof(call, header)
-        with self.chain.get_vm(header).in_costless_state() as state:
-            computation = state.costless_execute_transaction(spoof)
+        try:
+            with self.chain.get_vm(header).in_costless_state() as state:
+                computation = state.costless_execute_transaction(spoof)
+        except ValidationError as exc:
+            if "balance" in str(exc):
+                raise _rejected("insufficient funds for transfer") from None
+            raise _rejected(f"invalid call: {exc}") from None
         if computation.is_error:
             raise self._execution_error(computation.error)
+        return spoof, computation
+
+    def rpc_eth_call(self, call: Any, tag: Any = "latest") -> str:
+        _, computation = self._execute(call, self._header_at(tag))
         return _data(computation.output)
 
     def rpc_eth_estimateGas(self, call: Any, tag: Any = "latest") -> str:
         header = self._header_at(tag)
-        spoof = self._spoof(call, header)
         # A revert or an out-of-gas at the block's whole gas limit is the call's own fault.
-        with self.chain.get_vm(header).in_costless_state() as state:
-            computation = state.costless_execute_transaction(spoof)
-        if computation.is_error:
-            raise self._execution_error(computation.error)
+        spoof, _ = self._execute(call, header)
         try:
             return _hex(self.chain.estimate_gas(spoof, header))
         except VMError as exc:

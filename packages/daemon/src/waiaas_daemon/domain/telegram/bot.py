@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon.domain import controls, pending
+from waiaas_daemon.domain import controls, pending, sessions
 from waiaas_daemon.domain.notify.messages import format_amount, format_time
 from waiaas_daemon.domain.telegram.api import BotApi, TelegramError, TelegramUnavailable
 from waiaas_daemon.domain.telegram.link import Guesses, linked_changed
@@ -155,6 +155,10 @@ class Bot:
             await self._pending(action.chat_id)
         elif action.name == "killswitch":
             await self._kill_switch(action)
+        elif action.name == "sessions":
+            await self._say(action.chat_id, await self._sessions())
+        elif action.name == "revoke":
+            await self._revoke(action)
         else:
             await self._say(action.chat_id, HELP)
 
@@ -193,6 +197,50 @@ class Bot:
         return (
             f"{tx.tier} send of {format_amount(amount_data(tx))} to {tx.to_address}: "
             f"{tx.status}, {when}.\nTransaction {tx.id}"
+        )
+
+    async def _sessions(self) -> str:
+        """The active sessions, OAuth grants among them, with the ids /revoke takes."""
+        db = self._state.db
+        now = self._state.now()
+        names = {w.id: w.name for w in await db.list_wallets()}
+        active = [
+            s for s in await db.list_sessions(None) if s.revoked_at is None and s.expires_at > now
+        ]
+        if not active:
+            return "No active sessions."
+        lines = [f"Active sessions ({len(active)}); end one with /revoke <id>:"]
+        for session in active[:MAX_LISTED]:
+            lines.append(
+                f"{session.label or 'no label'} on {names.get(session.wallet_id, '?')}, "
+                f"until {format_time(session.expires_at)}: {session.id}"
+            )
+        return "\n".join(lines)
+
+    async def _revoke(self, action: Command) -> None:
+        """Ending a session protects, like the kill switch: the owner chat may do it.
+
+        The id, or a prefix of at least 8 characters that names one active session.
+        """
+        wanted = action.args[0].lower() if action.args else ""
+        now = self._state.now()
+        matches = [
+            s
+            for s in await self._state.db.list_sessions(None)
+            if len(wanted) >= 8
+            and s.id.startswith(wanted)
+            and s.revoked_at is None
+            and s.expires_at > now
+        ]
+        if len(matches) != 1:
+            await self._say(
+                action.chat_id,
+                "Use: /revoke <session id> (or its first 8 characters); /sessions lists them.",
+            )
+            return
+        await sessions.revoke(self._state, matches[0].id, actor=owner_actor(action.chat_id))
+        await self._say(
+            action.chat_id, f"Revoked {matches[0].label or 'the session'}: {matches[0].id}"
         )
 
     async def _kill_switch(self, action: Command) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 _CALLBACK = re.compile(r"^([ar]):([0-9a-f-]{36}):([A-Za-z0-9_-]{16,24})$")
 _LINK = re.compile(r"^/(?:start|link)(?:@\w+)?\s+([A-Za-z0-9]{6,32})$")
 _COMMAND = re.compile(r"^/([a-z_]+)(?:@\w+)?((?:\s+\S+)*)\s*$")
-COMMANDS = ("status", "pending", "killswitch", "help", "start")
+COMMANDS = ("status", "pending", "killswitch", "sessions", "revoke", "help", "start")
 
 Kind = Literal["approve", "reject"]
 
@@ -191,7 +191,7 @@ def _callback(callback: Mapping[str, Any], owner_chat: str | None) -> Action:
 # -- what the bot writes ---------------------------------------------------------
 
 HELP = (
-    "Commands: /status, /pending, /killswitch on [reason].\n"
+    "Commands: /status, /pending, /killswitch on [reason], /sessions, /revoke <session id>.\n"
     "Approve or reject a waiting send with the buttons under its message. "
     "Turning the kill switch off is only possible from the CLI or the console."
 )
