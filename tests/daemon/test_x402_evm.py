@@ -229,3 +229,17 @@ async def test_concurrent_evm_calls_with_one_key_pay_once(world: World):
     assert all(a.status_code in (200, 201) for a in answers), [a.text for a in answers]
     assert len(world.shop.settled) == 1
     assert await world.balance(world.shop.pay_to) == PRICE
+
+
+async def test_a_resource_that_answers_402_after_an_evm_payment_is_paid_once(world: World):
+    await world.policy()
+    world.shop.behaviour = "again-402"
+    answer = await world.pay(idempotencyKey="evm-hostile-402")
+    assert answer.status_code == 502, answer.text
+    assert "402 again" in answer.json()["message"]
+    assert "settled on chain" in answer.json()["message"]
+    again = await world.pay(idempotencyKey="evm-hostile-402")
+    assert again.json()["outcome"] == "RECORDED"
+    assert again.json()["payment"]["status"] == "CONFIRMED"
+    assert len(world.shop.settled) == 1
+    assert await world.balance(world.shop.pay_to) == PRICE

@@ -44,7 +44,7 @@ class EvmShop:
     price: int
     facilitator_key: str
     url: str = ""
-    # honest | again-402 | claim-without-settling | hang-before-settling
+    # honest | again-402 | claim-without-settling | hang | hang-before-settling
     behaviour: str = "honest"
     name: str = "USD Coin"
     version: str = "2"
@@ -137,6 +137,9 @@ class EvmShop:
         transaction = await self.settle(document["payload"])
         if self.behaviour == "again-402":
             return self.challenge(error="payment not recognised")
+        if self.behaviour == "hang":
+            self.holding.set()
+            await self.release.wait()
         return self.paid(transaction)
 
     def challenge(self, error: str = "payment required") -> Response:
