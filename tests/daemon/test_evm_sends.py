@@ -9,7 +9,6 @@ import pytest
 from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
-from solders.keypair import Keypair
 
 from tests.daemon.conftest import MASTER
 from tests.daemon.evm_support import (
@@ -26,10 +25,12 @@ from tests.daemon.evm_support import (
     mint_usdc,
     usdc_balance,
 )
+from waiaas_daemon.domain import wallets
 
 pytestmark = pytest.mark.anyio
 
 RECIPIENT = "0x000000000000000000000000000000000000dEaD"
+SOLANA_ADDRESS = "GFw6bpUcXdcwA4r8WgBoMzwoCXZi18byKGDqsEA9nrVh"
 
 
 @pytest.fixture
@@ -52,6 +53,8 @@ async def test_an_evm_wallet_has_one_checksummed_address_and_its_chain(tmp_path,
         # The key is sealed like a Solana key: the row holds ciphertext, never the key.
         row = await harness.state.db.get_wallet(wallet["id"])
         assert row is not None and len(row.key_ciphertext) == 32 + 16
+        signer = await wallets.unlock_signer(harness.state, row)
+        assert signer.address == Account.from_key(signer.key).address == wallet["address"]
         address = (await harness.as_agent(agent.headers["Authorization"][7:])).json()
         assert address["chain"] == "evm" and address["address"] == wallet["address"]
         solana = await harness.wallet("sol")
@@ -86,7 +89,10 @@ async def test_a_native_send_is_signed_with_the_chain_id_confirmed_and_its_fee_k
 @pytest.mark.parametrize(
     ("to", "expected"),
     [
-        (str(Keypair().pubkey()), "is a Solana address, but this is an EVM wallet"),
+        (
+            "GFw6bpUcXdcwA4r8WgBoMzwoCXZi18byKGDqsEA9nrVh",
+            "is a Solana address, but this is an EVM wallet",
+        ),
         ("0x000000000000000000000000000000000000DEAD", "to: "),  # all upper: fine
         ("0x000000000000000000000000000000000000DeaD", "checksum"),
         ("0x1234", "to: "),

@@ -95,17 +95,38 @@ async def send(
     network = wallets.network_for(wallet, network)
     to = wallets.family_of_wallet(wallet).check_address(to, "to")
     session = auth.session
-    actor = f"session:{session.id}"
     if network != wallet.network:
         await _check_network(state, wallet, session.id, network, to, amount)
     token = None
     if token_ref is not None:
         chain = state.chain_for(network)
         token = await tokens.resolve(state.db, chain, network, token_ref)
+    appraisal: usd.Appraisal | None = None
+    while True:
+        try:
+            return await _decide_and_send(
+                state, wallet, session, to, amount, memo, token, appraisal, network
+            )
+        except usd.NeedsPrice:
+            # A dollar rule needs a price the daemon has not got fresh: fetched outside
+            # the wallet's lock (a slow source never holds its other sends), then the
+            # send is decided again under it, totals read anew. Once at most.
+            appraisal = await appraise(state, wallet, amount, token)
+
+
+async def _decide_and_send(
+    state: DaemonState,
+    wallet: WalletRow,
+    session: Any,
+    to: str,
+    amount: int,
+    memo: str | None,
+    token: tokens.Token | None,
+    appraisal: usd.Appraisal | None,
+    network: str,
+) -> TransactionRow:
+    actor = f"session:{session.id}"
     mint = None if token is None else token.mint
-    # A dollar rule needs the send's value: priced before the lock, so a slow price
-    # source never holds the wallet's other sends (the totals are read under it).
-    appraisal = await appraise_if_needed(state, wallet, session, amount, token)
     async with state.wallet_lock(wallet.id):
         now = state.now()
         inputs = await state.db.send_inputs(wallet.id, session.id, now, mint=mint)
@@ -113,9 +134,7 @@ async def send(
         if error is not None:
             raise error
         rules = policy.load(inputs.policy)
-        if appraisal is None and policy.needs_usd(rules, session.constraints):
-            # The policy gained a dollar rule between the two reads.
-            appraisal = await appraise(state, wallet, amount, token)
+        appraisal = at_hand(state, wallet, appraisal, rules, session.constraints, amount, token)
         decision = policy.decide(
             rules,
             session.constraints,
@@ -198,23 +217,35 @@ def network_of(wallet: WalletRow, tx: TransactionRow) -> str:
     return tx.network or wallet.network
 
 
-async def appraise_if_needed(
+def at_hand(
     state: DaemonState,
     wallet: WalletRow,
-    session: Any,
+    appraisal: usd.Appraisal | None,
+    rules: policy.Policy,
+    constraints: dict[str, Any] | None,
     amount: int,
     token: tokens.Token | None,
 ) -> usd.Appraisal | None:
-    stored = await state.db.get_policy(wallet.id)
-    rules = policy.load(stored.document if stored else None)
-    if not policy.needs_usd(rules, session.constraints):
-        return None
-    return await appraise(state, wallet, amount, token)
+    """``usd.at_hand`` for a send of SOL (``token`` None) or of a token."""
+    if token is None:
+        return usd.at_hand(state, wallet, appraisal, rules, constraints, amount)
+    return usd.at_hand(
+        state,
+        wallet,
+        appraisal,
+        rules,
+        constraints,
+        amount,
+        mint=token.mint,
+        symbol=token.symbol,
+        decimals=token.decimals,
+    )
 
 
 async def appraise(
     state: DaemonState, wallet: WalletRow, amount: int, token: tokens.Token | None
 ) -> usd.Appraisal:
+    """The value of a send with its price fetched when needed (outside any lock)."""
     if token is None:
         return await usd.appraise(state, wallet, amount)
     return await usd.appraise(

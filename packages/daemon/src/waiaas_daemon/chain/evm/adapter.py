@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -60,6 +61,8 @@ TOKEN_TRANSFER_GAS = 100_000
 GAS_MARGIN_PERCENT = 20
 BUMP_PERCENT = 125  # x/100 of the previous fee, per field, on a replacement
 FEE_HISTORY_BLOCKS = 5
+# How long one fee quote serves (a send asks for the balance check and for signing).
+FEE_QUOTE_SECONDS = 2.0
 SELECTOR = {
     "transfer": bytes.fromhex("a9059cbb"),
     "balanceOf": bytes.fromhex("70a08231"),
@@ -98,6 +101,7 @@ class EvmChain:
         replace_after: int | None = 180,
         airdrop: Airdrop | None = None,
         mint: Mint | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.network = network
         self.node = node
@@ -116,6 +120,8 @@ class EvmChain:
         self._expected_chain_id = chain_id
         self._chain_id: int | None = None
         self._tokens: dict[str, MintInfo] = {}
+        self._clock = clock
+        self._quote: tuple[float, int, int] | None = None  # (when, base fee, tip)
 
     # -- reads -------------------------------------------------------------------
 
@@ -141,17 +147,15 @@ class EvmChain:
         return PLAIN_TRANSFER_GAS * max_fee
 
     async def fees(self) -> tuple[int, int]:
-        """(maxFeePerGas, maxPriorityFeePerGas) for a transaction signed now."""
-        history = await self._call("eth_feeHistory", [hex(FEE_HISTORY_BLOCKS), "latest", [50]])
-        try:
-            base = int(history["baseFeePerGas"][-1], 16)
-            rewards = sorted(int(r[0], 16) for r in history.get("reward") or [] if r)
-        except (KeyError, IndexError, TypeError, ValueError):
-            raise _unexpected("eth_feeHistory") from None
-        tip = rewards[len(rewards) // 2] if rewards else 0
-        # Not every node answers it; the history's median stands then.
-        with contextlib.suppress(WaiaasError):
-            tip = max(tip, _int(await self._call("eth_maxPriorityFeePerGas", []), "tip"))
+        """(maxFeePerGas, maxPriorityFeePerGas) for a transaction signed now.
+
+        A quote is reused for ``FEE_QUOTE_SECONDS`` (the balance check and the signing
+        of one send ask twice); the ceiling is checked on every use.
+        """
+        now = self._clock()
+        if self._quote is None or now - self._quote[0] > FEE_QUOTE_SECONDS:
+            self._quote = (now, *await self._quote_fees())
+        _, base, tip = self._quote
         ceiling = self.max_fee_per_gas
         if ceiling is not None and base + tip > ceiling:
             raise WaiaasError(
@@ -164,6 +168,20 @@ class EvmChain:
         if ceiling is not None:
             max_fee = min(max_fee, ceiling)
         return max_fee, min(tip, max_fee)
+
+    async def _quote_fees(self) -> tuple[int, int]:
+        """(the next block's base fee, the tip) from the node."""
+        history = await self._call("eth_feeHistory", [hex(FEE_HISTORY_BLOCKS), "latest", [50]])
+        try:
+            base = int(history["baseFeePerGas"][-1], 16)
+            rewards = sorted(int(r[0], 16) for r in history.get("reward") or [] if r)
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise _unexpected("eth_feeHistory") from None
+        tip = rewards[len(rewards) // 2] if rewards else 0
+        # Not every node answers it; the history's median stands then.
+        with contextlib.suppress(WaiaasError):
+            tip = max(tip, _int(await self._call("eth_maxPriorityFeePerGas", []), "tip"))
+        return base, tip
 
     async def sequence_floor(self, address: str) -> int | None:
         # The count at the latest block, not "pending": a gap below queued transactions
@@ -186,8 +204,11 @@ class EvmChain:
             fee = int(receipt["gasUsed"], 16) * int(receipt["effectiveGasPrice"], 16)
         except (KeyError, TypeError, ValueError):
             raise _unexpected("eth_getTransactionReceipt") from None
-        head = _int(await self._call("eth_blockNumber", []), "eth_blockNumber")
-        depth = head - block + 1
+        # A receipt is one block deep by itself: the head is asked only for more.
+        depth = 1
+        if self.confirmations > 1:
+            head = _int(await self._call("eth_blockNumber", []), "eth_blockNumber")
+            depth = head - block + 1
         if depth < self.confirmations:
             note = f"mined in block {block}, {max(depth, 0)} of {self.confirmations} confirmations"
             return Outcome(signature, "SUBMITTED", fee=fee, note=note)

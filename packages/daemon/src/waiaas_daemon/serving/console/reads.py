@@ -53,7 +53,10 @@ async def holdings(state: DaemonState, wallet: WalletRow) -> list[Holding] | Non
     """The wallet's token accounts (SPL Token and Token-2022); None if the chain did not answer."""
     with anyio.move_on_after(BALANCE_SECONDS):
         try:
-            held = await state.chain_for(wallet.network).token_accounts(wallet.address)
+            registry = await state.db.list_tokens(wallet.network)
+            held = await state.chain_for(wallet.network).token_accounts(
+                wallet.address, tuple(t.mint for t in registry)
+            )
         except WaiaasError as error:
             log.info("console: no token accounts for wallet %s: %s", wallet.id, error.code)
             return None
