@@ -761,13 +761,10 @@ async def reconcile_one(state: DaemonState, tx: TransactionRow) -> None:
     if chain.replace_after is not None:
         await follow_up(state, wallet, tx)
         return
-    try:
-        outcome = await chain.status(tx.signature)
-        if outcome is None:
-            outcome = await chain.submit(PreparedTransfer(tx.signature, tx.raw))
-    except WaiaasError as exc:
-        log.warning("transaction %s: cannot reconcile yet (%s)", tx.id, exc.code)
-        return
+    # A chain error (the node away) raises: the caller logs it, the record stays as it is.
+    outcome = await chain.status(tx.signature)
+    if outcome is None:
+        outcome = await chain.submit(PreparedTransfer(tx.signature, tx.raw))
     await _settle(state, tx.id, outcome)
 
 
