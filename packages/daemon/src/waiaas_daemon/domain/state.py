@@ -37,6 +37,7 @@ from waiaas_daemon.domain.master import MasterGuard
 from waiaas_daemon.domain.notify import Notifier
 from waiaas_daemon.domain.token_files import settle_pending
 from waiaas_daemon.domain.tokens import ensure_local_test_mint
+from waiaas_daemon.domain.workers import Workers
 from waiaas_daemon.storage import SqliteStorage, Storage
 
 if TYPE_CHECKING:
@@ -83,6 +84,8 @@ class DaemonState:
     # calls it, the scheduler (while the app's lifespan runs it) answers it. A callback,
     # so that nothing here knows the scheduler.
     waiting_changed: Callable[[], None] = field(default=lambda: None)
+    # The background workers failing now (workers.py); GET /health reports them.
+    workers: Workers = field(default_factory=Workers)
     # USD valuation (domain/prices), made when a USD rule first needs a price.
     prices: PriceService | None = None
 
@@ -185,9 +188,14 @@ class DaemonState:
                 base_url=settings.base_url,
                 chains=chains,
                 chain_factory=chain_factory,
+                workers=Workers(clock),
             )
             state.notifier = Notifier(
-                db, lambda: state.settings, clock=clock, base_url=lambda: state.base_url
+                db,
+                lambda: state.settings,
+                clock=clock,
+                base_url=lambda: state.base_url,
+                workers=state.workers,
             )
             db.sink = EventLog(clock, state.notifier).write
             # A renewal killed between its commit and its token file: finish it.

@@ -10,7 +10,9 @@ from waiaas_daemon.storage.interface import (
     DuplicateKey,
     LimitReached,
     Storage,
+    StorageUnavailable,
     VersionConflict,
+    unavailable,
 )
 from waiaas_daemon.storage.migrations import MIGRATIONS, SchemaTooNew
 from waiaas_daemon.storage.rows import (
@@ -48,8 +50,10 @@ __all__ = [
     "SessionRow",
     "SqliteStorage",
     "Storage",
+    "StorageUnavailable",
     "TokenRow",
     "TransactionRow",
     "VersionConflict",
     "WalletRow",
+    "unavailable",
 ]
