@@ -19,7 +19,7 @@ finds edits made with a database tool; it is not a signature: whoever can
 rewrite every row and the head can forge a consistent log.
 
 Actions (the fixed vocabulary; ``append`` refuses any other):
-wallet.create, wallet.terminate, wallet.suspend, wallet.resume,
+wallet.create, wallet.rename, wallet.terminate, wallet.suspend, wallet.resume,
 wallet.auto_suspend, session.create, session.revoke, session.renew,
 mcp_token.create, policy.set, policy.clear, pending.approve, pending.reject,
 kill_switch.on, kill_switch.off, master.failure, master.lockout,
@@ -52,6 +52,7 @@ GENESIS = "0" * 64
 ACTIONS = frozenset(
     {
         "wallet.create",
+        "wallet.rename",
         "wallet.terminate",
         "wallet.suspend",
         "wallet.resume",

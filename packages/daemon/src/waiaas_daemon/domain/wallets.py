@@ -10,7 +10,7 @@ from solders.keypair import Keypair
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.domain.keystore import SealedKey
 from waiaas_daemon.domain.state import DaemonState
-from waiaas_daemon.storage import Event, NewWallet, WalletRow
+from waiaas_daemon.storage import Event, NameTaken, NewWallet, WalletRow
 
 
 async def create(state: DaemonState, name: str, network: str) -> WalletRow:
@@ -18,6 +18,24 @@ async def create(state: DaemonState, name: str, network: str) -> WalletRow:
     keypair = Keypair()
     # argon2 is slow on purpose: in a worker thread, never on the event loop.
     sealed = await anyio.to_thread.run_sync(state.keystore.seal, keypair, wallet_id)
+    try:
+        return await _insert(state, wallet_id, name, network, keypair, sealed)
+    except NameTaken:
+        raise _name_taken(name) from None
+
+
+def _name_taken(name: str) -> WaiaasError:
+    # A unique index over live wallets' names decides, so two creations at once cannot both win.
+    return WaiaasError(
+        "WALLET_NAME_TAKEN",
+        f"name: another wallet is already called {name!r}",
+        hint="Choose another name, or rename or delete the other wallet first.",
+    )
+
+
+async def _insert(
+    state: DaemonState, wallet_id: str, name: str, network: str, keypair: Keypair, sealed: SealedKey
+) -> WalletRow:
     return await state.db.insert_wallet(
         NewWallet(
             id=wallet_id,
@@ -53,6 +71,23 @@ async def active_wallet(state: DaemonState, wallet_id: str) -> WalletRow:
         # The first use after a start derives the key: in a worker thread, off the loop.
         await unlock_signer(state, wallet)
     return wallet
+
+
+async def rename(state: DaemonState, wallet_id: str, name: str) -> WalletRow:
+    """A new name for a live wallet; unique among live wallets as at creation."""
+    wallet = await get(state, wallet_id)
+    if wallet.status == "TERMINATED":
+        raise WaiaasError("WALLET_TERMINATED")
+    if wallet.name == name:
+        return wallet
+    event = Event("owner", "wallet.rename", wallet_id, details={"from": wallet.name, "to": name})
+    try:
+        renamed = await state.db.rename_wallet(wallet_id, name, [event])
+    except NameTaken:
+        raise _name_taken(name) from None
+    if renamed is None:
+        raise WaiaasError("WALLET_NOT_FOUND")
+    return renamed
 
 
 async def terminate(state: DaemonState, wallet_id: str) -> WalletRow:

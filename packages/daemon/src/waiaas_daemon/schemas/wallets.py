@@ -18,6 +18,10 @@ class WalletCreate(Model):
     network: Network | None = None
 
 
+class WalletRename(Model):
+    name: Name
+
+
 class Wallet(Model):
     id: Uuid
     name: str

@@ -9,6 +9,7 @@ from waiaas_daemon.storage.interface import (
     Connection,
     DuplicateKey,
     LimitReached,
+    NameTaken,
     Storage,
     VersionConflict,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "KillSwitchRow",
     "LimitReached",
     "MasterLockoutRow",
+    "NameTaken",
     "NewSession",
     "NewTransaction",
     "NewWallet",

@@ -253,6 +253,16 @@ MIGRATIONS: tuple[str, ...] = (
     # 9: x402 payments (docs/notes/x402.md): a PAYMENT record, its resource's origin,
     # the facilitator's settlement signature, and the caller's idempotency key.
     PAYMENTS_SCHEMA,
+    # Wallet names are unique among live wallets (docs/notes/console-pages.md). A database
+    # that already holds two live wallets of one name keeps the oldest's name and gives the
+    # others their id's first 8 characters as a suffix, so the index can be built.
+    """
+    UPDATE wallets SET name = name || ' (' || substr(id, 1, 8) || ')'
+    WHERE status != 'TERMINATED' AND seq NOT IN (
+        SELECT MIN(seq) FROM wallets WHERE status != 'TERMINATED' GROUP BY name
+    );
+    CREATE UNIQUE INDEX wallets_live_name ON wallets(name) WHERE status != 'TERMINATED';
+    """,
 )
 
 

@@ -7,6 +7,7 @@ from starlette.routing import Route
 
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.domain import wallets
+from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.schemas.tokens import (
     Asset,
     Assets,
@@ -15,10 +16,10 @@ from waiaas_daemon.schemas.tokens import (
     TokenList,
     TokenListQuery,
 )
-from waiaas_daemon.serving.api import operation
+from waiaas_daemon.serving.api import operation, path_id
 from waiaas_daemon.serving.auth import state_of
 from waiaas_daemon.serving.routes.agent_wallet import SOL_DECIMALS
-from waiaas_daemon.storage import TokenRow
+from waiaas_daemon.storage import TokenRow, WalletRow
 
 
 def token_entry(row: TokenRow) -> TokenEntry:
@@ -86,7 +87,17 @@ async def add_token(request: Request, body: TokenCreate) -> TokenEntry:
 async def get_assets(request: Request) -> Assets:
     """SOL and every token account of the token's wallet, amounts in base units."""
     state = state_of(request)
-    wallet = await wallets.get(state, request.state.auth.claims.wallet_id)
+    return await assets_of(state, await wallets.get(state, request.state.auth.claims.wallet_id))
+
+
+async def get_wallet_assets(request: Request) -> Assets:
+    """SOL and every token account of a wallet, amounts in base units (the owner's view)."""
+    state = state_of(request)
+    wallet = await wallets.get(state, path_id(request, "id", "WALLET_NOT_FOUND"))
+    return await assets_of(state, wallet)
+
+
+async def assets_of(state: DaemonState, wallet: WalletRow) -> Assets:
     chain = state.chain_for(wallet.network)
     lamports = await chain.get_balance(wallet.address)
     held = await chain.token_accounts(wallet.address)
@@ -114,6 +125,15 @@ def routes() -> list[Route]:
             auth="session",
             tag="agent",
             errors=("CHAIN_ERROR",),
+        ),
+        operation(
+            "GET",
+            "/v1/wallets/{id}/assets",
+            get_wallet_assets,
+            auth="master",
+            tag="wallets",
+            path_params={"id": "Wallet id."},
+            errors=("WALLET_NOT_FOUND", "CHAIN_ERROR"),
         ),
         operation("GET", "/v1/tokens", list_tokens, auth="public", tag="tokens"),
         operation(
