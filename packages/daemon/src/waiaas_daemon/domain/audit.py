@@ -280,6 +280,38 @@ async def list_entries(
     return {"items": items, "cursor": encode_cursor(items[-1]["seq"]) if more else None}
 
 
+async def of_transaction(reader: Connection, transaction_id: str) -> list[dict[str, Any]]:
+    """Every entry about one send, oldest first: its story from request to outcome."""
+    rows = await reader.execute_fetchall(
+        "SELECT * FROM audit_log WHERE transaction_id = ? ORDER BY seq", (transaction_id,)
+    )
+    return [_from_row(r) for r in rows]
+
+
+async def policy_history(reader: Connection) -> dict[str, list[tuple[float, str | None]]]:
+    """Each wallet's policies over time, oldest first: (when, canonical text or None if cleared)."""
+    rows = await reader.execute_fetchall(
+        "SELECT wallet_id, at, action, details FROM audit_log "
+        "WHERE action IN ('policy.set', 'policy.clear') AND wallet_id IS NOT NULL ORDER BY seq"
+    )
+    history: dict[str, list[tuple[float, str | None]]] = {}
+    for r in rows:
+        text = json.loads(r["details"]).get("policy") if r["action"] == "policy.set" else None
+        history.setdefault(r["wallet_id"], []).append(
+            (r["at"], text if isinstance(text, str) else None)
+        )
+    return history
+
+
+async def last_seen(reader: Connection) -> dict[str, float]:
+    """When each session last did something the log records (a send, a renewal)."""
+    rows = await reader.execute_fetchall(
+        "SELECT session_id, MAX(at) AS at FROM audit_log WHERE session_id IS NOT NULL "
+        "GROUP BY session_id"
+    )
+    return {r["session_id"]: r["at"] for r in rows}
+
+
 _PAGE = 1000
 
 

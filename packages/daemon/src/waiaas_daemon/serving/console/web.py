@@ -63,6 +63,14 @@ def _asset_amount(tx: Any) -> str:
     return f"{format_units(int(tx.amount), decimals)} {label}"
 
 
+def _units(value: Any, decimals: int) -> str:
+    """Base units as whole units (``250000`` at 6 decimals: ``0.25``); other values as they are."""
+    text = str(value)
+    if not (text.isascii() and text.isdigit() and len(text) <= 40):
+        return text
+    return format_units(int(text), decimals)
+
+
 def _left(seconds: float | None) -> str:
     """Seconds until a deadline as a person reads it: "14m 05s", "2h 03m", "due"."""
     if seconds is None:
@@ -93,6 +101,7 @@ def _environment() -> jinja2.Environment:
     env.filters["when"] = _when
     env.filters["asset_amount"] = _asset_amount
     env.filters["left"] = _left
+    env.filters["units"] = _units
     env.filters["duration"] = format_duration
     return env
 
