@@ -16,7 +16,15 @@ from starlette.staticfiles import StaticFiles
 
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.domain.state import DaemonState
-from waiaas_daemon.serving.console.pages import approvals, audit, overview, signin, wallet
+from waiaas_daemon.serving.console.pages import (
+    activity,
+    agents,
+    approvals,
+    audit,
+    overview,
+    signin,
+    wallet,
+)
 from waiaas_daemon.serving.console.sessions import ConsoleSessions
 from waiaas_daemon.serving.console.web import (
     HERE,
@@ -28,7 +36,7 @@ from waiaas_daemon.serving.console.web import (
     redirect,
 )
 
-PAGES = [signin, overview, approvals, wallet, audit]
+PAGES = [signin, overview, agents, activity, approvals, wallet, audit]
 
 
 async def to_overview(request: Request) -> Response:
