@@ -288,26 +288,41 @@ async def of_transaction(reader: Connection, transaction_id: str) -> list[dict[s
     return [_from_row(r) for r in rows]
 
 
-async def policy_history(reader: Connection) -> dict[str, list[tuple[float, str | None]]]:
-    """Each wallet's policies over time, oldest first: (when, canonical text or None if cleared)."""
+async def policy_history(reader: Connection) -> dict[str, list[tuple[int, str | None]]]:
+    """Each wallet's policies in log order: (seq, canonical text, or None once cleared)."""
     rows = await reader.execute_fetchall(
-        "SELECT wallet_id, at, action, details FROM audit_log "
+        "SELECT wallet_id, seq, action, details FROM audit_log "
         "WHERE action IN ('policy.set', 'policy.clear') AND wallet_id IS NOT NULL ORDER BY seq"
     )
-    history: dict[str, list[tuple[float, str | None]]] = {}
+    history: dict[str, list[tuple[int, str | None]]] = {}
     for r in rows:
         text = json.loads(r["details"]).get("policy") if r["action"] == "policy.set" else None
         history.setdefault(r["wallet_id"], []).append(
-            (r["at"], text if isinstance(text, str) else None)
+            (r["seq"], text if isinstance(text, str) else None)
         )
     return history
 
 
+async def first_entries(reader: Connection, transaction_ids: list[str]) -> dict[str, int]:
+    """The seq of each send's first entry: the moment it was asked, in log order."""
+    found: dict[str, int] = {}
+    for start in range(0, len(transaction_ids), 500):
+        chunk = transaction_ids[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        rows = await reader.execute_fetchall(
+            "SELECT transaction_id, MIN(seq) AS seq FROM audit_log "  # noqa: S608 - marks only
+            f"WHERE transaction_id IN ({marks}) GROUP BY transaction_id",
+            tuple(chunk),
+        )
+        found.update({r["transaction_id"]: r["seq"] for r in rows})
+    return found
+
+
 async def last_seen(reader: Connection) -> dict[str, float]:
-    """When each session last did something the log records (a send, a renewal)."""
+    """When each session last did something itself that the log records (a send, a renewal)."""
     rows = await reader.execute_fetchall(
         "SELECT session_id, MAX(at) AS at FROM audit_log WHERE session_id IS NOT NULL "
-        "GROUP BY session_id"
+        "AND actor LIKE 'session:%' GROUP BY session_id"
     )
     return {r["session_id"]: r["at"] for r in rows}
 

@@ -50,11 +50,18 @@ def deadline(tx: TransactionRow) -> int | None:
     return tx.execute_at if tx.status == "QUEUED" else tx.approval_expires_at
 
 
-async def describe(state: DaemonState, txs: Sequence[TransactionRow]) -> list[Described]:
+async def describe(
+    state: DaemonState, txs: Sequence[TransactionRow], *, rules: bool = True
+) -> list[Described]:
+    """``rules=False`` skips reading the rule behind each tier (a long list does not show it)."""
     wallets = {w.id: w for w in await state.db.list_wallets()}
     owned = {w.address: w.name for w in wallets.values()}
     labels = {s.id: s.label for s in await state.db.list_sessions(None)}
-    history = await audit.policy_history(state.db.reader) if txs else {}
+    history: dict[str, list[tuple[int, str | None]]] = {}
+    asked: dict[str, int] = {}
+    if rules and txs:
+        history = await audit.policy_history(state.db.reader)
+        asked = await audit.first_entries(state.db.reader, [tx.id for tx in txs])
     now = state.now()
     items = []
     for tx in txs:
@@ -68,7 +75,7 @@ async def describe(state: DaemonState, txs: Sequence[TransactionRow]) -> list[De
                 left=None if at is None else at - now,
                 agent=_agent(tx, labels),
                 recipient_name=owned.get(tx.to_address) if tx.to_address else None,
-                rule=_rule(tx, history.get(tx.wallet_id, [])),
+                rule=_rule(tx, history.get(tx.wallet_id, []), asked.get(tx.id)) if rules else "",
             )
         )
     return items
@@ -80,11 +87,13 @@ def _agent(tx: TransactionRow, labels: dict[str, str | None]) -> str:
     return labels.get(tx.session_id) or f"session {tx.session_id[:8]}"
 
 
-def _rule(tx: TransactionRow, history: list[tuple[float, str | None]]) -> str:
+def _rule(tx: TransactionRow, history: list[tuple[int, str | None]], asked: int | None) -> str:
     if tx.type not in ("TRANSFER", "PAYMENT"):
         return "-"
-    # The last policy set at or before the send was asked.
-    index = bisect.bisect_right([at for at, _ in history], tx.created_at) - 1
+    if asked is None:
+        return "unknown (the audit log has no entry for this send)"
+    # The last policy set before the send's first entry: the one its decision read.
+    index = bisect.bisect_right([seq for seq, _ in history], asked) - 1
     document = story.policy_document(history[index][1] if index >= 0 else None)
     unit = "SOL" if tx.token_decimals is None else (tx.token_symbol or "tokens")
     decimals = 9 if tx.token_decimals is None else tx.token_decimals

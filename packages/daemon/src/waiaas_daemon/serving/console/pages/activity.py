@@ -71,9 +71,9 @@ async def activity_page(request: Request) -> Response:
     days = chart.days_ending(chart.day_of(state.now()), int(chosen["days"]))
     since = state.now() - int(chosen["days"]) * 86400
     rows = [tx for tx in await _since(state, since) if _matches(tx, chosen)]
-    items = await describe(state, rows[:SHOWN])
+    items = await describe(state, rows[:SHOWN], rules=False)
     spent = [tx for tx in rows if tx.type in SPENDS and tx.status in MOVED]
-    everything = await describe(state, spent)
+    everything = await describe(state, spent, rules=False)
     wallets = await state.db.list_wallets()
     sessions = await state.db.list_sessions(None)
     return render(
