@@ -1,6 +1,7 @@
 """The test entry: all four packages installed together, then pytest over tests/."""
 
 import glob
+import os
 import shutil
 from pathlib import Path
 
@@ -43,11 +44,62 @@ def ensure_postgresql(session: nox.Session) -> None:
     session.run("apt-get", "install", "-y", "postgresql", external=True, env=env)
 
 
+# The EVM tests' npm tools, pinned: anvil (its Linux binary comes in the platform
+# package @foundry-rs/anvil-linux-amd64) and the solc compiler the test contracts
+# are rebuilt with (tools/build_contracts.mjs pins the same version).
+NPM_PREFIX = Path(
+    os.environ.get("WAIAAS_NPM_PREFIX") or Path.home() / ".cache" / "waiaas-tests" / "npm"
+)
+NPM_TOOLS = {"@foundry-rs/anvil": "1.7.1", "solc": "0.8.28"}
+
+
+def _npm_installed(name: str) -> str | None:
+    package = NPM_PREFIX / "node_modules" / name / "package.json"
+    if not package.exists():
+        return None
+    import json
+
+    return str(json.loads(package.read_text()).get("version"))
+
+
+def ensure_npm_tools(session: nox.Session) -> None:
+    """npm install anvil and solc under NPM_PREFIX when missing (Debian's npm when npm is)."""
+    anvil = glob.glob(str(NPM_PREFIX / "node_modules/@foundry-rs/anvil-*/bin/anvil"))
+    missing = [
+        f"{name}@{version}"
+        for name, version in NPM_TOOLS.items()
+        if _npm_installed(name) != version or (name == "@foundry-rs/anvil" and not anvil)
+    ]
+    if not missing:
+        return
+    if shutil.which("npm") is None:
+        if shutil.which("apt-get") is None:
+            session.error("The EVM tests need npm (anvil and solc come from npm).")
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", external=True, env=env)
+        session.run("apt-get", "install", "-y", "npm", external=True, env=env)
+    NPM_PREFIX.mkdir(parents=True, exist_ok=True)
+    session.run(
+        "npm",
+        "install",
+        "--prefix",
+        str(NPM_PREFIX),
+        "--no-audit",
+        "--no-fund",
+        "--save-exact",
+        *missing,
+        external=True,
+    )
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Install the packages (not editable), the test tools, Chromium and PostgreSQL; run pytest."""
+    """Install the packages (not editable), the test tools, Chromium, PostgreSQL, anvil and
+    solc; run pytest."""
     ensure_chromium(session)
     ensure_postgresql(session)
+    ensure_npm_tools(session)
+    session.env["WAIAAS_NPM_PREFIX"] = str(NPM_PREFIX)
     # One install call, so the resolver takes the local waiaas-core for everyone.
     session.install(*PACKAGES, *nox.project.dependency_groups(PYPROJECT, "test"))
     # Test modules run in parallel, one worker per core; a module stays on one

@@ -41,3 +41,21 @@ def postgres_cluster():
 def postgres_url(postgres_cluster) -> str:
     """A fresh, empty database on the test server."""
     return postgres_cluster.create_database()
+
+
+@pytest.fixture
+def anvil():
+    """A fresh anvil (automine on) on a loopback port; fails, never skips, without the binary
+    unless WAIAAS_TEST_NO_ANVIL=1 says to skip the anvil tests.
+    """
+    import os
+
+    from tests.support.anvil import SKIP_ENV, start_anvil
+
+    if os.environ.get(SKIP_ENV) == "1":
+        pytest.skip(f"{SKIP_ENV}=1: anvil tests skipped")
+    node = start_anvil()
+    try:
+        yield node
+    finally:
+        node.stop()

@@ -85,6 +85,16 @@ class Settings:
     # [storage] url: empty for the data dir's SQLite file; a postgresql:// URL for a
     # database several daemons share. It may hold a password: kept out of repr().
     storage_url: str = field(default="", repr=False)
+    # [prices]: where USD rules get their prices (docs/configuration.md); an empty URL
+    # turns that source off. Nothing is fetched unless a USD rule exists.
+    pyth_url: str = "https://hermes.pyth.network"
+    coingecko_url: str = "https://api.coingecko.com"
+    jupiter_url: str = "https://lite-api.jup.ag"
+    pyth_api_key: str = field(default="", repr=False)
+    coingecko_api_key: str = field(default="", repr=False)
+    jupiter_api_key: str = field(default="", repr=False)
+    price_max_age: int = 60
+    price_timeout: int = 3
 
     @property
     def base_url(self) -> str:
@@ -118,9 +128,26 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "events",
     ),
     "storage": ("url",),
+    "prices": (
+        "pyth_url",
+        "coingecko_url",
+        "jupiter_url",
+        "pyth_api_key",
+        "coingecko_api_key",
+        "jupiter_api_key",
+        "max_age",
+        "timeout",
+    ),
 }
 # A key whose Settings field has another name: (section, key) -> field.
-_FIELDS: dict[tuple[str, str], str] = {("storage", "url"): "storage_url"}
+_FIELDS: dict[tuple[str, str], str] = {
+    ("storage", "url"): "storage_url",
+    ("prices", "max_age"): "price_max_age",
+    ("prices", "timeout"): "price_timeout",
+}
+# [prices] keys that grant access to a paid API: never logged, shown or echoed.
+PRICE_SECRETS = ("pyth_api_key", "coingecko_api_key", "jupiter_api_key")
+PRICE_URLS = ("pyth_url", "coingecko_url", "jupiter_url")
 STORAGE_SCHEMES = ("postgresql://", "postgres://")
 
 _TYPES = {f.name: type(f.default) for f in fields(Settings)}
@@ -171,6 +198,16 @@ CONFIG_TEMPLATE = """\
 # url = ""   # empty: SQLite in the data dir (one daemon); or a PostgreSQL database that
 #            # several daemons share: "postgresql://user:password@host:5432/waiaas"
 #            # (needs a JSON-RPC chain: network other than local, or rpc_url set)
+
+[prices]     # only used while a USD rule exists (docs/policy.md); an empty URL turns a source off
+# pyth_url = "https://hermes.pyth.network"      # Pyth Hermes, asked first
+# coingecko_url = "https://api.coingecko.com"   # then CoinGecko's /api/v3/simple/price
+# jupiter_url = "https://lite-api.jup.ag"       # then Jupiter's /price/v3 (Solana mints)
+# pyth_api_key = ""        # sent as Authorization: Bearer <key>
+# coingecko_api_key = ""   # sent as x-cg-demo-api-key (x-cg-pro-api-key on pro-api hosts)
+# jupiter_api_key = ""     # sent as x-api-key
+# max_age = 60             # seconds a price may be old before it is no longer used
+# timeout = 3              # seconds per request to a price source
 """
 
 
@@ -223,7 +260,7 @@ def _coerce(key: str, value: Any) -> Any:
     kind = _TYPES[key]
     if kind is tuple:
         return _coerce_list(key, value)
-    if key in (*NOTIFICATION_SECRETS, "storage_url") and not isinstance(value, str):
+    if key in (*NOTIFICATION_SECRETS, *PRICE_SECRETS, "storage_url") and not isinstance(value, str):
         # The value is a secret, even when mistyped: name the key only.
         raise ConfigError(f"{key} must be a string")
     if kind is bool:
@@ -290,6 +327,14 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("session_ttl must lie between min_session_ttl and max_session_ttl")
     _validate_notifications(settings)
     _validate_storage(settings)
+    _validate_prices(settings)
+
+
+def _validate_prices(settings: Settings) -> None:
+    for key in PRICE_URLS:
+        url = getattr(settings, key)
+        if url and not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{key} in [prices] must be empty or an http:// or https:// URL")
 
 
 def _validate_storage(settings: Settings) -> None:

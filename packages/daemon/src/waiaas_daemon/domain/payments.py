@@ -27,7 +27,7 @@ from waiaas_daemon.chain import spl
 from waiaas_daemon.chain import x402 as exact
 from waiaas_daemon.chain.local import LocalChain
 from waiaas_daemon.chain.rpc import RpcChain
-from waiaas_daemon.domain import policy, tokens, transactions, wallets, x402
+from waiaas_daemon.domain import policy, tokens, transactions, usd, wallets, x402
 from waiaas_daemon.domain.sessions import Authenticated
 from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.schemas.payments import Payment, PayRequest, PayResult, Resource
@@ -295,6 +295,8 @@ async def _decide_and_record(
 ) -> TransactionRow:
     """SPEC 12 under the wallet's lock, as for a send, then the PAYMENT record."""
     session = auth.session
+    # Valued before the lock, as a send is (transactions.send).
+    appraisal = await transactions.appraise_if_needed(state, wallet, session, req.amount, token)
     async with state.wallet_lock(wallet.id):
         now = state.now()
         inputs = await state.db.send_inputs(wallet.id, session.id, now, mint=token.mint)
@@ -302,6 +304,8 @@ async def _decide_and_record(
         if error is not None:
             raise error
         rules = policy.load(inputs.policy)
+        if appraisal is None and policy.needs_usd(rules, session.constraints):
+            appraisal = await transactions.appraise(state, wallet, req.amount, token)
         ceiling = ((rules.x402.max_per_request if rules.x402 else None) or {}).get(token.mint)
         decision = policy.Decision(None)
         if ceiling is not None and req.amount > int(ceiling):
@@ -319,6 +323,8 @@ async def _decide_and_record(
                 amount=req.amount,
                 now=now,
                 token=token.mint,
+                usd=usd.inputs_of(appraisal, inputs),
+                network=wallet.network,
             )
             error = decision.error
         if error is not None:
@@ -336,6 +342,7 @@ async def _decide_and_record(
             timeout = rules.approval_timeout or policy.DEFAULT_APPROVAL_TIMEOUT
             when = {"approval_expires_at": now + timeout}
             status, action = "PENDING_APPROVAL", "approval_required"
+        valued, noted = usd.record(appraisal, decision)
         tx_id = str(uuid.uuid4())
         event = Event(
             f"session:{session.id}",
@@ -351,6 +358,7 @@ async def _decide_and_record(
                 "origin": target.origin,
                 "tokenMint": token.mint,
                 **when,
+                **noted,
             },
         )
         record = {
@@ -371,6 +379,7 @@ async def _decide_and_record(
             "payment_network": req.network,
             **when,
             **tokens.columns(token),
+            **valued,
         }
         try:
             return await state.db.insert_send(record, [event])

@@ -14,8 +14,16 @@ from typing import Any, Literal
 
 import msgspec
 
+from waiaas_core.amounts import format_units
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon.schemas.policy import Policy, Remaining, TokenRemaining
+from waiaas_daemon.schemas.policy import (
+    Policy,
+    Remaining,
+    TokenRemaining,
+    UsdRemaining,
+    UsdRules,
+    usd_micros,
+)
 
 Tier = Literal["INSTANT", "NOTIFY", "DELAY", "APPROVAL"]
 TIERS: tuple[Tier, ...] = ("INSTANT", "NOTIFY", "DELAY", "APPROVAL")
@@ -39,11 +47,35 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class Usd:
+    """The send's value and the dollar totals it is checked against, in micro-dollars.
+
+    ``value`` None: no usable price (``why`` says why); the totals are the wallet's
+    (24 h, 30 days) and the session's own (24 h, its whole life).
+    """
+
+    value: int | None
+    why: str | None = None
+    daily: int = 0
+    monthly: int = 0
+    session_daily: int = 0
+    session_total: int = 0
+
+
+NO_PRICE = "no price"
+SESSION_USD = ("maxUsdPerTx", "maxUsdPerDay", "maxUsdTotal")
+
+
+@dataclass(frozen=True)
 class Decision:
-    """A tier to send at, or a denial (``error``) that records nothing."""
+    """A tier to send at, or a denial (``error``) that records nothing.
+
+    ``reason`` says why a dollar rule raised the tier (``no price``, ``usd.dailyLimit``).
+    """
 
     tier: Tier | None
     error: WaiaasError | None = None
+    reason: str | None = None
 
     @property
     def denied(self) -> bool:
@@ -69,6 +101,21 @@ def as_dict(policy: Policy) -> dict[str, Any]:
     return msgspec.to_builtins(policy)
 
 
+def usd_binds(policy: Policy, constraints: dict[str, Any] | None) -> bool:
+    """Does a dollar rule decide this send's tier or refuse it (so no price holds it)?"""
+    session = constraints or {}
+    return (policy.usd is not None and policy.usd.any()) or any(
+        session.get(name) is not None for name in SESSION_USD
+    )
+
+
+def needs_usd(policy: Policy, constraints: dict[str, Any] | None) -> bool:
+    """Must this send be valued: a dollar rule binds it, or the chat approval limit is in
+    dollars (it is checked against the value recorded now)."""
+    chat = policy.usd is not None and policy.usd.chat_approval_max is not None
+    return chat or usd_binds(policy, constraints)
+
+
 def decide(
     policy: Policy,
     constraints: dict[str, Any] | None,
@@ -78,13 +125,100 @@ def decide(
     amount: int,
     now: int,
     token: str | None = None,
+    usd: Usd | None = None,
+    network: str | None = None,
 ) -> Decision:
-    """SPEC 12 steps 2-6, in order; the first denial answers."""
+    """SPEC 12 steps 2-6, in order; the first denial answers.
+
+    Dollar rules (the session's ``maxUsd*`` in step 2, the policy's ``usd`` in
+    steps 5-6) only ever make the answer stricter; without a usable price
+    (``usd`` None or its value None) a send they bind waits for the owner.
+    """
+    session = constraints or {}
     for check in (_constraints, _allow_lists, _rate):
-        error = check(policy, constraints or {}, totals, to, amount, now, token)
+        error = check(policy, session, totals, to, amount, now, token)
+        if error is None and check is _constraints:
+            error = _session_scope(session, token, network) or _session_usd(session, usd)
         if error is not None:
             return Decision(None, error)
-    return Decision(_escalate(policy, totals, amount, tier_of(policy, amount, token), token))
+    tier = _escalate(policy, totals, amount, tier_of(policy, amount, token), token)
+    if not usd_binds(policy, session):
+        return Decision(tier)
+    if usd is None or usd.value is None:
+        return Decision("APPROVAL", reason=NO_PRICE)
+    return _usd_tier(policy.usd or UsdRules(), usd, usd.value, tier)
+
+
+def _usd_tier(rules: UsdRules, usd: Usd, value: int, tier: Tier) -> Decision:
+    """Steps 5-6 in dollars: the stricter of the asset's tier and the dollar tier."""
+    for name, limit, total in (
+        ("usd.dailyLimit", rules.daily_limit, usd.daily),
+        ("usd.monthlyLimit", rules.monthly_limit, usd.monthly),
+    ):
+        if limit is not None and total + value > usd_micros(limit):
+            return Decision("APPROVAL", reason=name)
+    ceilings = (rules.instant_max, rules.notify_max, rules.delay_max)
+    if all(c is None for c in ceilings):
+        return Decision(tier)
+    by_usd: Tier = "APPROVAL"
+    for candidate, ceiling in zip(TIERS, ceilings, strict=False):
+        if ceiling is not None and value <= usd_micros(ceiling):
+            by_usd = candidate
+            break
+    if TIERS.index(by_usd) > TIERS.index(tier):
+        return Decision(by_usd, reason=f"usd: worth ${dollars(value)}")
+    return Decision(tier)
+
+
+def _session_scope(
+    constraints: dict[str, Any], token: str | None, network: str | None
+) -> WaiaasError | None:
+    """Step 2: the networks and the native coin a session may use."""
+    networks = constraints.get("allowedNetworks")
+    if networks is not None and network is not None and network not in networks:
+        return WaiaasError(
+            "CONSTRAINT_VIOLATED", f"The network {network} is not in allowedNetworks."
+        )
+    if token is None and constraints.get("allowNative") is False:
+        return WaiaasError(
+            "CONSTRAINT_VIOLATED",
+            "This session may not send the chain's own coin (allowNative is false); "
+            "see allowedTokens.",
+        )
+    return None
+
+
+def _session_usd(constraints: dict[str, Any], usd: Usd | None) -> WaiaasError | None:
+    """Step 2 in dollars: the session's budgets (no price: the owner decides, later)."""
+    if usd is None or usd.value is None:
+        return None
+    value = usd.value
+    per_tx = constraints.get("maxUsdPerTx")
+    if per_tx is not None and value > usd_micros(per_tx):
+        return WaiaasError(
+            "CONSTRAINT_VIOLATED",
+            f"The send is worth ${dollars(value)}, over maxUsdPerTx (${per_tx}).",
+        )
+    for name, total, what in (
+        ("maxUsdPerDay", usd.session_daily, "the last 24 hours"),
+        ("maxUsdTotal", usd.session_total, "this session's life"),
+    ):
+        cap = constraints.get(name)
+        if cap is not None and total + value > usd_micros(cap):
+            left = max(0, usd_micros(cap) - total)
+            return WaiaasError(
+                "CONSTRAINT_VIOLATED",
+                f"The send is worth ${dollars(value)}, over what {name} leaves for {what} "
+                f"(${dollars(left)}).",
+            )
+    return None
+
+
+def dollars(micros: int) -> str:
+    """Micro-dollars as a dollar string with cents at least: 1500000 -> "1.50"."""
+    text = format_units(micros, 6)
+    whole, _, cents = text.partition(".")
+    return f"{whole}.{cents.ljust(2, '0')}"
 
 
 def tier_of(policy: Policy, amount: int, token: str | None = None) -> Tier:
@@ -209,6 +343,7 @@ def remaining(
     constraints: dict[str, Any] | None,
     totals: Totals,
     token_totals: Mapping[str, Totals] | None = None,
+    usd: Usd | None = None,
 ) -> Remaining:
     """What the limits still leave the agent: the tighter of policy and session, None if none.
 
@@ -244,6 +379,35 @@ def remaining(
         monthly=_left([policy.monthly_limit], totals.monthly),
         sends_this_hour=sends,
         tokens=tokens,
+        usd=usd_remaining(policy, constraints, usd or Usd(None)),
+    )
+
+
+def usd_remaining(
+    policy: Policy, constraints: dict[str, Any] | None, usd: Usd
+) -> UsdRemaining | None:
+    """What the dollar limits leave, in dollars; None when no dollar rule is set."""
+    if not usd_binds(policy, constraints):
+        return None
+    rules, session = policy.usd or UsdRules(), constraints or {}
+    day = [
+        usd_micros(rules.daily_limit) - usd.daily if rules.daily_limit else None,
+        usd_micros(session["maxUsdPerDay"]) - usd.session_daily
+        if session.get("maxUsdPerDay")
+        else None,
+    ]
+    month = usd_micros(rules.monthly_limit) - usd.monthly if rules.monthly_limit else None
+    total = (
+        usd_micros(session["maxUsdTotal"]) - usd.session_total
+        if session.get("maxUsdTotal")
+        else None
+    )
+    known = [d for d in day if d is not None]
+    return UsdRemaining(
+        daily=dollars(max(0, min(known))) if known else None,
+        monthly=None if month is None else dollars(max(0, month)),
+        total=None if total is None else dollars(max(0, total)),
+        per_tx=session.get("maxUsdPerTx"),
     )
 
 

@@ -38,6 +38,7 @@ from waiaas_daemon.domain.tokens import ensure_local_test_mint
 from waiaas_daemon.storage import SqliteStorage, Storage
 
 if TYPE_CHECKING:
+    from waiaas_daemon.domain.prices import PriceService
     from waiaas_daemon.domain.telegram.status import PollerStatus
 
 log = logging.getLogger("waiaas.daemon")
@@ -75,9 +76,19 @@ class DaemonState:
     # calls it, the scheduler (while the app's lifespan runs it) answers it. A callback,
     # so that nothing here knows the scheduler.
     waiting_changed: Callable[[], None] = field(default=lambda: None)
+    # USD valuation (domain/prices), made when a USD rule first needs a price.
+    prices: PriceService | None = None
 
     def now(self) -> int:
         return int(self.clock())
+
+    def price_service(self) -> PriceService:
+        """The daemon's prices, made (and their module imported) on first use only."""
+        if self.prices is None:
+            from waiaas_daemon.domain.prices import PriceService
+
+            self.prices = PriceService(self.settings, self.clock)
+        return self.prices
 
     def chain_for(self, network: str) -> Chain:
         """One adapter per network, made on first use; ``local`` is restored at open."""
@@ -162,6 +173,8 @@ class DaemonState:
                     await state.aclose_chains()
                     if state.resource_http is not None:
                         await state.resource_http.aclose()
+                    if state.prices is not None:
+                        await state.prices.aclose()
 
 
 LOCAL_CHAIN_REFUSED = (

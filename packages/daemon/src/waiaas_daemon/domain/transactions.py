@@ -22,7 +22,7 @@ from solders.keypair import Keypair
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.chain.base import Chain, Outcome, PreparedTransfer
 from waiaas_daemon.chain.local import LocalChain
-from waiaas_daemon.domain import policy, tokens, wallets
+from waiaas_daemon.domain import policy, tokens, usd, wallets
 from waiaas_daemon.domain.sessions import Authenticated
 from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.storage import Event, SendInputs, TransactionRow, WalletRow
@@ -76,6 +76,9 @@ async def send(
         chain = state.chain_for(wallet.network)
         token = await tokens.resolve(state.db, chain, wallet.network, token_ref)
     mint = None if token is None else token.mint
+    # A dollar rule needs the send's value: priced before the lock, so a slow price
+    # source never holds the wallet's other sends (the totals are read under it).
+    appraisal = await appraise_if_needed(state, wallet, session, amount, token)
     async with state.wallet_lock(wallet.id):
         now = state.now()
         inputs = await state.db.send_inputs(wallet.id, session.id, now, mint=mint)
@@ -83,17 +86,39 @@ async def send(
         if error is not None:
             raise error
         rules = policy.load(inputs.policy)
+        if appraisal is None and policy.needs_usd(rules, session.constraints):
+            # The policy gained a dollar rule between the two reads.
+            appraisal = await appraise(state, wallet, amount, token)
         decision = policy.decide(
-            rules, session.constraints, totals_of(inputs), to=to, amount=amount, now=now, token=mint
+            rules,
+            session.constraints,
+            totals_of(inputs),
+            to=to,
+            amount=amount,
+            now=now,
+            token=mint,
+            usd=usd.inputs_of(appraisal, inputs),
+            network=wallet.network,
         )
         if decision.error is not None:
             await _deny(state, wallet, session.id, rules, decision.error, to, amount, mint)
             raise decision.error
         assert decision.tier is not None
         await check_balance(state, wallet, amount, to=to, token=token)
+        valued, noted = usd.record(appraisal, decision)
         if decision.tier in ("DELAY", "APPROVAL"):
             return await _hold(
-                state, wallet, session.id, rules, decision.tier, to, amount, memo, token
+                state,
+                wallet,
+                session.id,
+                rules,
+                decision.tier,
+                to,
+                amount,
+                memo,
+                token,
+                valued=valued,
+                noted=noted,
             )
         tx = await _record(
             state,
@@ -104,7 +129,7 @@ async def send(
             memo,
             session.id,
             tier=decision.tier,
-            extra=tokens.columns(token),
+            extra={**tokens.columns(token), **valued},
             events=[
                 _event(
                     actor,
@@ -116,10 +141,35 @@ async def send(
                     to=to,
                     amount=str(amount),
                     mint=mint,
+                    **noted,
                 )
             ],
         )
         return await sign_and_submit(state, wallet, tx)
+
+
+async def appraise_if_needed(
+    state: DaemonState,
+    wallet: WalletRow,
+    session: Any,
+    amount: int,
+    token: tokens.Token | None,
+) -> usd.Appraisal | None:
+    stored = await state.db.get_policy(wallet.id)
+    rules = policy.load(stored.document if stored else None)
+    if not policy.needs_usd(rules, session.constraints):
+        return None
+    return await appraise(state, wallet, amount, token)
+
+
+async def appraise(
+    state: DaemonState, wallet: WalletRow, amount: int, token: tokens.Token | None
+) -> usd.Appraisal:
+    if token is None:
+        return await usd.appraise(state, wallet, amount)
+    return await usd.appraise(
+        state, wallet, amount, mint=token.mint, symbol=token.symbol, decimals=token.decimals
+    )
 
 
 def _event(
@@ -220,6 +270,9 @@ async def _hold(
     amount: int,
     memo: str | None,
     token: tokens.Token | None = None,
+    *,
+    valued: dict[str, Any] | None = None,
+    noted: dict[str, Any] | None = None,
 ) -> TransactionRow:
     """DELAY: QUEUED until executeAt; APPROVAL: PENDING_APPROVAL until the owner decides."""
     now = state.now()
@@ -242,6 +295,7 @@ async def _hold(
         amount=str(amount),
         mint=None if token is None else token.mint,
         **when,
+        **(noted or {}),
     )
     held = await _record(
         state,
@@ -253,7 +307,7 @@ async def _hold(
         session_id,
         tier=tier,
         status=status,
-        extra={**when, **tokens.columns(token)},
+        extra={**when, **tokens.columns(token), **(valued or {})},
         events=[event],
     )
     state.waiting_changed()

@@ -33,6 +33,70 @@ Limit = Annotated[
 ]
 Reason = Annotated[str, Meta(max_length=500, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
 
+# Dollars as a person writes them: up to a trillion, at most 6 decimals (micro-dollars).
+USD_PATTERN = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,6})?$"
+PATTERN_TEXT[USD_PATTERN] = "must be US dollars as a decimal string, at most 6 decimals (12.50)"
+Usd = Annotated[
+    str,
+    Meta(
+        pattern=USD_PATTERN,
+        description="US dollars as a decimal string (0 to 999999999999.999999).",
+        examples=["10.50"],
+    ),
+]
+
+
+def usd_micros(value: str) -> int:
+    """A ``Usd`` string in millionths of a dollar, exactly."""
+    whole, _, fraction = value.partition(".")
+    return int(whole) * 10**6 + int(fraction.ljust(6, "0") or "0")
+
+
+class UsdRules(Model, omit_defaults=True):
+    """The owner's rules in dollars, over every token on every chain of the wallet.
+
+    Beside the per-token rules: the stricter tier wins. Without a usable price a
+    send under any of these rules waits for the owner (reason ``no price``).
+    """
+
+    instant_max: Usd | None = None
+    notify_max: Usd | None = None
+    delay_max: Usd | None = None
+    daily_limit: Usd | None = None
+    monthly_limit: Usd | None = None
+    chat_approval_max: Usd | None = None
+
+    def any(self) -> bool:
+        return any(
+            v is not None
+            for v in (
+                self.instant_max,
+                self.notify_max,
+                self.delay_max,
+                self.daily_limit,
+                self.monthly_limit,
+            )
+        )
+
+    def check(self) -> None:
+        for pairs in (
+            [
+                ("instantMax", self.instant_max),
+                ("notifyMax", self.notify_max),
+                ("delayMax", self.delay_max),
+            ],
+            [("dailyLimit", self.daily_limit), ("monthlyLimit", self.monthly_limit)],
+        ):
+            previous: tuple[str, int, str] | None = None
+            for name, value in pairs:
+                if value is None:
+                    continue
+                if previous is not None and usd_micros(value) < previous[1]:
+                    raise _invalid(
+                        f"usd.{name}", f"must not be below {previous[0]} ({previous[2]})"
+                    )
+                previous = (name, usd_micros(value), value)
+
 
 class TokenLimits(Model, omit_defaults=True):
     """One SPL token's own ceilings and limits, in its base units."""
@@ -115,11 +179,14 @@ class Policy(TokenLimits, omit_defaults=True):
     tokens: Annotated[dict[str, TokenLimits], Meta(max_length=MAX_LIST)] | None = None
     allowed_tokens: Annotated[list[Address], Meta(max_length=MAX_LIST)] | None = None
     x402: X402Rules | None = None
+    usd: UsdRules | None = None
 
     def check(self) -> None:
         self.check_at("")
         if self.x402 is not None:
             self.x402.check()
+        if self.usd is not None:
+            self.usd.check()
         for i, address in enumerate(self.allowed_recipients or ()):
             check_address(address, f"allowedRecipients[{i}]")
         for i, mint in enumerate(self.allowed_tokens or ()):
@@ -163,7 +230,22 @@ class TokenRemaining(Model):
     monthly: str | None
 
 
-class Remaining(Model):
+class UsdRemaining(Model):
+    """What the dollar limits leave, in dollars; null where no such limit applies.
+
+    ``daily`` is the tighter of the policy's ``usd.dailyLimit`` (the wallet's 24 h)
+    and the session's ``maxUsdPerDay`` (its own 24 h); ``total`` is what the
+    session's ``maxUsdTotal`` leaves for the rest of its life; ``perTx`` its
+    ``maxUsdPerTx``.
+    """
+
+    daily: str | None
+    monthly: str | None
+    total: str | None
+    per_tx: str | None
+
+
+class Remaining(Model, omit_defaults=True):
     daily: str | None
     monthly: str | None
     sends_this_hour: int | None
@@ -175,6 +257,7 @@ class Remaining(Model):
             "(`tokens.<mint>.maxAmountPerDay`); `{}` when none has one."
         ),
     ]
+    usd: UsdRemaining | None = None
 
 
 class AgentPolicy(Model):

@@ -17,7 +17,7 @@ from waiaas_daemon.schemas._base import (
     check_address,
     check_amount,
 )
-from waiaas_daemon.schemas.policy import WalletControl
+from waiaas_daemon.schemas.policy import Usd, WalletControl
 from waiaas_daemon.schemas.system import KillSwitch, UnixTime
 
 # Its bounds are the operator's settings: checked by the route, written into the
@@ -32,11 +32,18 @@ class TokenConstraint(Model, omit_defaults=True):
     max_amount_per_day: Amount | None = None
 
 
+NetworkName = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$", examples=["mainnet"])]
+
+
 class Constraints(Model, omit_defaults=True):
     """Hard caps on one session, enforced on every spend.
 
     The top-level amounts are lamports and bind SOL sends only; ``tokens`` caps
     each mint in its own base units, ``allowedTokens`` binds token sends only.
+    The ``maxUsd*`` budgets are dollars over every asset: per send, over the
+    session's own last 24 hours, and over its whole life; ``allowNative`` false
+    refuses sends of the chain's own coin (SOL, ETH), ``allowedNetworks`` any
+    network not listed.
     """
 
     max_amount_per_tx: Amount | None = None
@@ -44,6 +51,11 @@ class Constraints(Model, omit_defaults=True):
     allowed_recipients: Annotated[list[Address], Meta(max_length=MAX_LIST)] | None = None
     tokens: Annotated[dict[str, TokenConstraint], Meta(max_length=MAX_LIST)] | None = None
     allowed_tokens: Annotated[list[Address], Meta(max_length=MAX_LIST)] | None = None
+    max_usd_per_tx: Usd | None = None
+    max_usd_per_day: Usd | None = None
+    max_usd_total: Usd | None = None
+    allow_native: bool | None = None
+    allowed_networks: Annotated[list[NetworkName], Meta(max_length=16)] | None = None
 
     def check(self) -> None:
         check_amount(self.max_amount_per_tx, "constraints.maxAmountPerTx")

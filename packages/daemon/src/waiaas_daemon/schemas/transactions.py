@@ -35,9 +35,23 @@ class SendRequest(Model):
 Tier = Literal["INSTANT", "NOTIFY", "DELAY", "APPROVAL"]
 
 
+class UsdValue(Model, omit_defaults=True):
+    """What a send was worth in dollars when it was decided (a dollar rule asked).
+
+    ``value`` is null and ``error`` says why when no usable price was found.
+    """
+
+    value: str | None = None
+    price: str | None = None
+    source: str | None = None
+    priced_at: UnixTime | None = None
+    error: str | None = None
+
+
 class SendResult(Model, omit_defaults=True):
     """201: sent now, with its signature; 202: QUEUED with executeAt or
-    PENDING_APPROVAL with approvalExpiresAt."""
+    PENDING_APPROVAL with approvalExpiresAt; ``tierReason`` when a dollar rule raised
+    the tier (``no price`` when no usable price was found)."""
 
     id: Uuid
     status: str
@@ -45,6 +59,8 @@ class SendResult(Model, omit_defaults=True):
     signature: str | None = None
     execute_at: UnixTime | None = None
     approval_expires_at: UnixTime | None = None
+    tier_reason: str | None = None
+    usd: UsdValue | None = None
 
 
 class Transaction(Model):
@@ -67,6 +83,8 @@ class Transaction(Model):
     token: TokenRefField | None = None
     origin: str | None = None
     settlement: str | None = None
+    usd: UsdValue | None = None
+    tier_reason: str | None = None
 
 
 class TransactionPage(Model):

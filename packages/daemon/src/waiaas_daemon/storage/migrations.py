@@ -83,6 +83,20 @@ PAYMENTS_SCHEMA = """
         ON transactions(wallet_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 """
 
+# Dollar values (docs/policy.md, "Rules in dollars"): each send's and payment's value
+# at decision time (micro-dollars; NULL when no USD rule asked for one or no price was
+# usable), the price, its source and time (or why there was none), and why a dollar
+# rule raised its tier.
+USD_SCHEMA = """
+    ALTER TABLE transactions ADD COLUMN usd_micros INTEGER;
+    ALTER TABLE transactions ADD COLUMN usd_price TEXT;
+    ALTER TABLE transactions ADD COLUMN usd_source TEXT;
+    ALTER TABLE transactions ADD COLUMN usd_priced_at INTEGER;
+    ALTER TABLE transactions ADD COLUMN usd_error TEXT;
+    ALTER TABLE transactions ADD COLUMN tier_reason TEXT;
+    CREATE INDEX transactions_by_session ON transactions(session_id, created_at);
+"""
+
 # Outbox of notifications (SPEC 13): one row per event, one per event and channel.
 # The audit log of SPEC 13: rows chained by hash from a genesis of zeros (domain/audit.py).
 AUDIT_SCHEMA = """
@@ -253,7 +267,9 @@ MIGRATIONS: tuple[str, ...] = (
     # 9: x402 payments (docs/notes/x402.md): a PAYMENT record, its resource's origin,
     # the facilitator's settlement signature, and the caller's idempotency key.
     PAYMENTS_SCHEMA,
-    # Wallet names are unique among live wallets (docs/notes/console-pages.md). A database
+    # 10: dollar values of sends and payments, and why a dollar rule raised a tier.
+    USD_SCHEMA,
+    # 11: wallet names are unique among live wallets (docs/notes/console-pages.md). A database
     # that already holds two live wallets of one name keeps the oldest's name and gives the
     # others their id's first 8 characters as a suffix, so the index can be built.
     """

@@ -389,6 +389,11 @@ class PostgresStorage(SqliteStorage):
             "AND token_mint IS NOT DISTINCT FROM $6"
         )
         amount = "CAST(amount AS NUMERIC)"
+        any_asset = "status NOT IN ('FAILED', 'REJECTED', 'CANCELLED', 'EXPIRED')"
+        session_usd = (
+            "transactions WHERE session_id = $2 AND type IN ('TRANSFER', 'PAYMENT') "
+            f"AND {any_asset}"
+        )
         day, hour, month = now - DAY_SECONDS, now - HOUR_SECONDS, now - MONTH_SECONDS
         params = (wallet_id, session_id, day, hour, month, mint)
         sql = (
@@ -400,7 +405,12 @@ class PostgresStorage(SqliteStorage):
             f"SUM(CASE WHEN {counted} AND created_at > $3 THEN {amount} END) AS daily, "
             f"SUM(CASE WHEN {counted} THEN {amount} END) AS monthly, "
             "COUNT(CASE WHEN created_at > $4 THEN 1 END) AS hour_count, "
-            "MIN(CASE WHEN created_at > $4 THEN created_at END) AS hour_oldest "
+            "MIN(CASE WHEN created_at > $4 THEN created_at END) AS hour_oldest, "
+            f"SUM(CASE WHEN {any_asset} AND created_at > $3 THEN usd_micros END) AS usd_day, "
+            f"SUM(CASE WHEN {any_asset} THEN usd_micros END) AS usd_month, "
+            f"(SELECT SUM(CASE WHEN created_at > $3 THEN usd_micros END) FROM {session_usd}) "
+            "AS session_usd_day, "
+            f"(SELECT SUM(usd_micros) FROM {session_usd}) AS session_usd_total "
             "FROM transactions WHERE wallet_id = $1 AND type IN ('TRANSFER', 'PAYMENT') "
             "AND created_at > $5"
         )
@@ -417,6 +427,10 @@ class PostgresStorage(SqliteStorage):
             monthly=int(row["monthly"] or 0),
             sends_this_hour=row["hour_count"] or 0,
             oldest_this_hour=row["hour_oldest"],
+            usd_daily=int(row["usd_day"] or 0),
+            usd_monthly=int(row["usd_month"] or 0),
+            session_usd_daily=int(row["session_usd_day"] or 0),
+            session_usd_total=int(row["session_usd_total"] or 0),
         )
 
     async def token_totals(self, wallet_id: str, now: int) -> dict[str, tuple[int, int]]:

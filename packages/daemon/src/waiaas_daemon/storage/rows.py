@@ -123,6 +123,12 @@ class TransactionRow:
     payment_network: str | None = None
     payment_settlement: str | None = None
     payment_blockhash: str | None = None
+    usd_micros: int | None = None
+    usd_price: str | None = None
+    usd_source: str | None = None
+    usd_priced_at: int | None = None
+    usd_error: str | None = None
+    tier_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +217,12 @@ class SendInputs:
     monthly: int
     sends_this_hour: int
     oldest_this_hour: int | None
+    # Dollar totals in micro-dollars, every asset: the wallet's 24 h and 30 days, the
+    # session's own 24 h and whole life (sends without a recorded value count 0).
+    usd_daily: int = 0
+    usd_monthly: int = 0
+    session_usd_daily: int = 0
+    session_usd_total: int = 0
 
 
 @dataclass(frozen=True)

@@ -617,6 +617,11 @@ class SqliteStorage:
         )
         high = "CAST(substr(amount, 1, length(amount) - 9) AS INTEGER)"
         low = "CAST(substr(amount, -9) AS INTEGER)"
+        any_asset = "status NOT IN ('FAILED', 'REJECTED', 'CANCELLED', 'EXPIRED')"
+        session_usd = (
+            "transactions WHERE session_id = :s AND type IN ('TRANSFER', 'PAYMENT') "
+            f"AND {any_asset}"
+        )
         day, hour = now - DAY_SECONDS, now - HOUR_SECONDS
         # Named parameters: sqlite3 takes a mapping where _one's hint says Sequence.
         params: Any = {
@@ -638,7 +643,12 @@ class SqliteStorage:
             f"SUM(CASE WHEN {counted} THEN {high} END) AS month_high, "
             f"SUM(CASE WHEN {counted} THEN {low} END) AS month_low, "
             "COUNT(CASE WHEN created_at > :hour THEN 1 END) AS hour_count, "
-            "MIN(CASE WHEN created_at > :hour THEN created_at END) AS hour_oldest "
+            "MIN(CASE WHEN created_at > :hour THEN created_at END) AS hour_oldest, "
+            f"SUM(CASE WHEN {any_asset} AND created_at > :day THEN usd_micros END) AS usd_day, "
+            f"SUM(CASE WHEN {any_asset} THEN usd_micros END) AS usd_month, "
+            f"(SELECT SUM(CASE WHEN created_at > :day THEN usd_micros END) FROM {session_usd}) "
+            "AS session_usd_day, "
+            f"(SELECT SUM(usd_micros) FROM {session_usd}) AS session_usd_total "
             "FROM transactions WHERE wallet_id = :w AND type IN ('TRANSFER', 'PAYMENT') "
             "AND created_at > :month",
             params,
@@ -654,6 +664,10 @@ class SqliteStorage:
             monthly=(row["month_high"] or 0) * 10**9 + (row["month_low"] or 0),
             sends_this_hour=row["hour_count"] or 0,
             oldest_this_hour=row["hour_oldest"],
+            usd_daily=row["usd_day"] or 0,
+            usd_monthly=row["usd_month"] or 0,
+            session_usd_daily=row["session_usd_day"] or 0,
+            session_usd_total=row["session_usd_total"] or 0,
         )
 
     async def token_totals(self, wallet_id: str, now: int) -> dict[str, tuple[int, int]]:

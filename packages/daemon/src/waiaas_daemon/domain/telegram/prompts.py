@@ -18,6 +18,7 @@ from waiaas_daemon.domain.notify.channels import OutgoingRequest
 from waiaas_daemon.domain.notify.messages import format_amount
 from waiaas_daemon.domain.pending import WAITING
 from waiaas_daemon.domain.telegram.updates import above_limit_note, hash_secret, keyboard
+from waiaas_daemon.schemas.policy import usd_micros
 from waiaas_daemon.storage import TransactionRow
 from waiaas_daemon.storage import telegram as store
 
@@ -46,11 +47,20 @@ async def chat_limit(state: DaemonState, tx: TransactionRow) -> int | None:
 
 
 async def may_approve_in_chat(state: DaemonState, tx: TransactionRow) -> tuple[bool, str]:
-    """(allowed, the limit as a person reads it) for a tap on Approve."""
+    """(allowed, the limit as a person reads it) for a tap on Approve.
+
+    The asset's ``chatApprovalMax`` and the dollar one (``usd.chatApprovalMax``, against
+    the value recorded when the send was decided; a send without one is above it).
+    """
     limit = await chat_limit(state, tx)
-    if limit is None or int(tx.amount) <= limit:
-        return True, ""
-    return False, format_amount({**amount_data(tx), "amount": str(limit)})
+    if limit is not None and int(tx.amount) > limit:
+        return False, format_amount({**amount_data(tx), "amount": str(limit)})
+    row = await state.db.get_policy(tx.wallet_id)
+    usd = policy.load(row.document if row else None).usd
+    dollars = usd.chat_approval_max if usd is not None else None
+    if dollars is not None and (tx.usd_micros is None or tx.usd_micros > usd_micros(dollars)):
+        return False, f"${dollars}"
+    return True, ""
 
 
 class Prompts:

@@ -127,7 +127,17 @@ async def get_agent_policy(request: Request) -> AgentPolicy:
         version=inputs.policy_version,
         constraints=auth.session.constraints,
         remaining=policy.remaining(
-            rules, auth.session.constraints, totals_of(inputs), token_totals
+            rules,
+            auth.session.constraints,
+            totals_of(inputs),
+            token_totals,
+            usd=policy.Usd(
+                None,
+                daily=inputs.usd_daily,
+                monthly=inputs.usd_monthly,
+                session_daily=inputs.session_usd_daily,
+                session_total=inputs.session_usd_total,
+            ),
         ),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
+from waiaas_core.amounts import format_units
 from waiaas_daemon.domain import pending, settlement, transactions
 from waiaas_daemon.schemas.tokens import TokenRefField
 from waiaas_daemon.schemas.transactions import (
@@ -13,6 +14,7 @@ from waiaas_daemon.schemas.transactions import (
     Transaction,
     TransactionListQuery,
     TransactionPage,
+    UsdValue,
 )
 from waiaas_daemon.serving.api import Reply, operation, path_id
 from waiaas_daemon.serving.auth import state_of
@@ -42,6 +44,20 @@ def transaction_model(tx: TransactionRow) -> Transaction:
         token=token_field(tx),
         origin=tx.payment_origin,
         settlement=tx.payment_settlement,
+        usd=usd_field(tx),
+        tier_reason=tx.tier_reason,
+    )
+
+
+def usd_field(tx: TransactionRow) -> UsdValue | None:
+    """The send's dollar value as decided, or why none; None when no dollar rule asked."""
+    if tx.usd_micros is None:
+        return None if tx.usd_error is None else UsdValue(error=tx.usd_error)
+    return UsdValue(
+        value=format_units(tx.usd_micros, 6),
+        price=tx.usd_price,
+        source=tx.usd_source,
+        priced_at=tx.usd_priced_at,
     )
 
 
@@ -61,6 +77,8 @@ async def send_transaction(request: Request, body: SendRequest) -> SendResult:
         signature=tx.signature,
         execute_at=tx.execute_at,
         approval_expires_at=tx.approval_expires_at,
+        tier_reason=tx.tier_reason,
+        usd=usd_field(tx),
     )
     if tx.status in pending.WAITING:
         # The declared answer is SendResult; Reply only changes its status.
