@@ -90,6 +90,10 @@ def _agent(tx: TransactionRow, labels: dict[str, str | None]) -> str:
 def _rule(tx: TransactionRow, history: list[tuple[int, str | None]], asked: int | None) -> str:
     if tx.type not in ("TRANSFER", "PAYMENT"):
         return "-"
+    raised = getattr(tx, "tier_reason", None)
+    if raised:
+        # A rule in dollars raised the tier; the record says which (or "no price").
+        return f"{raised} (a rule in dollars)"
     if asked is None:
         return "unknown (the audit log has no entry for this send)"
     # The last policy set before the send's first entry: the one its decision read.

@@ -36,8 +36,10 @@ X402_ANY_HOST = "x402.allowAnyHost"
 X402_NETWORKS = "x402.networks"
 LISTS = (RECIPIENTS, ALLOWED_TOKENS, X402_HOSTS, X402_NETWORKS)
 CHOICES = (X402_ANY_HOST,)
+# Dollar rules: typed and stored as dollars ("12.50"); the API checks the form.
+DOLLARS = tuple(f"usd.{name}" for name in LIMITS)
 # The fields every wallet's form has, whatever its tokens.
-FIELDS = (*AMOUNTS, *DURATIONS, *COUNTS, *LISTS, *CHOICES)
+FIELDS = (*AMOUNTS, *DURATIONS, *COUNTS, *LISTS, *CHOICES, *DOLLARS)
 _SEPARATORS = re.compile(r"[\s,]+")
 
 
@@ -148,7 +150,7 @@ def _text(name: str, value: Any, assets: Sequence[Asset]) -> str:
         return "\n".join(str(v) for v in value)
     if name in CHOICES:
         return "yes" if value else "no"
-    return str(value)
+    return str(value)  # dollars and counts as they are stored
 
 
 def document_of(
@@ -189,6 +191,8 @@ def _value(name: str, text: str, assets: Sequence[Asset]) -> Any:
         if text not in ("yes", "no"):
             raise ValueError(f"{text!r} is not yes or no")
         return text == "yes"
+    if name in DOLLARS:
+        return text.removeprefix("$").strip()
     return [item for item in _SEPARATORS.split(text) if item]
 
 

@@ -133,6 +133,7 @@ class Spend:
 async def spending(state: DaemonState, wallet: WalletRow) -> list[Spend]:
     """SOL, and every token the wallet sent or has a limit for: 24 h and 30 day totals."""
     from waiaas_daemon.domain import policy
+    from waiaas_daemon.schemas.policy import usd_micros
 
     now = int(state.now())
     row = await state.db.get_policy(wallet.id)
@@ -149,6 +150,20 @@ async def spending(state: DaemonState, wallet: WalletRow) -> list[Spend]:
             _int(rules.monthly_limit),
         )
     ]
+    usd = rules.usd
+    if sol.usd_daily or sol.usd_monthly or (usd is not None and usd.any()):
+        # Every asset's sends together, in micro-dollars, as the dollar rules count them.
+        out.append(
+            Spend(
+                "USD",
+                None,
+                6,
+                sol.usd_daily,
+                sol.usd_monthly,
+                usd_micros(usd.daily_limit) if usd and usd.daily_limit else None,
+                usd_micros(usd.monthly_limit) if usd and usd.monthly_limit else None,
+            )
+        )
     totals = await state.db.token_totals(wallet.id, now)
     registry = {t.mint: t for t in await state.db.list_tokens(wallet.network)}
     mints = [*totals, *(m for m in (rules.tokens or {}) if m not in totals)]

@@ -71,6 +71,14 @@ def _units(value: Any, decimals: int) -> str:
     return format_units(int(text), decimals)
 
 
+def _usd(tx: Any) -> str:
+    """`` ≈ $12.50`` when the send was valued in dollars; nothing otherwise."""
+    micros = getattr(tx, "usd_micros", None)
+    if micros is None:
+        return ""
+    return f" ≈ ${format_units(int(micros), 6)}"
+
+
 def _left(seconds: float | None) -> str:
     """Seconds until a deadline as a person reads it: "14m 05s", "2h 03m", "due"."""
     if seconds is None:
@@ -102,6 +110,7 @@ def _environment() -> jinja2.Environment:
     env.filters["asset_amount"] = _asset_amount
     env.filters["left"] = _left
     env.filters["units"] = _units
+    env.filters["usd"] = _usd
     env.filters["duration"] = format_duration
     return env
 

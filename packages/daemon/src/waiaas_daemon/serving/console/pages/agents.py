@@ -13,6 +13,7 @@ from waiaas_core.amounts import format_units
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.domain import audit, sessions
 from waiaas_daemon.domain.state import DaemonState
+from waiaas_daemon.schemas.policy import usd_micros
 from waiaas_daemon.serving.api import path_id
 from waiaas_daemon.serving.auth import state_of
 from waiaas_daemon.serving.console.web import action, page, redirect, render
@@ -67,16 +68,19 @@ async def _limits(state: DaemonState, session: SessionRow, wallet: WalletRow | N
     if not constraints or wallet is None:
         return _describe(constraints, None, {})
     now = int(state.now())
-    sol = (await state.db.send_inputs(wallet.id, session.id, now)).daily
+    inputs = await state.db.send_inputs(wallet.id, session.id, now)
+    sol = inputs.daily
     tokens = {m: day for m, (day, _) in (await state.db.token_totals(wallet.id, now)).items()}
     registry = {t.mint: t for t in await state.db.list_tokens(wallet.network)}
     units = {m: (t.symbol, t.decimals) for m, t in registry.items()}
-    return _describe(constraints, sol, {"spent": tokens, "units": units})
+    usd = {"day": inputs.session_usd_daily, "total": inputs.session_usd_total}
+    return _describe(constraints, sol, {"spent": tokens, "units": units, "usd": usd})
 
 
 def _describe(constraints: dict[str, Any], sol_day: int | None, extra: dict[str, Any]) -> list[str]:
     """Each constraint: "at most 0.5 SOL a send", "1 SOL a day, 0.7 SOL left today"."""
     said = _amounts(constraints, "SOL", 9, sol_day)
+    said += _dollars(constraints, extra.get("usd"))
     recipients = constraints.get("allowedRecipients")
     if recipients is not None:
         said.append(f"only to {len(recipients)} address{'es' if len(recipients) != 1 else ''}")
@@ -101,6 +105,22 @@ def _amounts(caps: dict[str, Any], unit: str, decimals: int, spent: int | None) 
         if spent is not None:
             left = max(0, int(per_day) - spent)
             text += f", {format_units(left, decimals)} {unit} left for the last 24 h"
+        said.append(text)
+    return said
+
+
+def _dollars(constraints: dict[str, Any], spent: dict[str, int] | None) -> list[str]:
+    """The session's budgets in dollars (over every asset), with what is left of each."""
+    said = []
+    if constraints.get("maxUsdPerTx") is not None:
+        said.append(f"at most ${constraints['maxUsdPerTx']} a send")
+    for key, what, window in (("maxUsdPerDay", "a day", "day"), ("maxUsdTotal", "in all", "total")):
+        if constraints.get(key) is None:
+            continue
+        text = f"${constraints[key]} {what}"
+        if spent is not None:
+            left = max(0, usd_micros(constraints[key]) - spent[window])
+            text += f", ${format_units(left, 6)} left"
         said.append(text)
     return said
 
