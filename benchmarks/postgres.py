@@ -161,7 +161,12 @@ async def _asyncpg(url: str, ops: int) -> tuple[float, float]:
 # -- the daemons -------------------------------------------------------------------------
 
 
-def _daemon(data_dir: Path, node_url: str, storage_url: str | None) -> Server:
+def _daemon(
+    data_dir: Path,
+    node_url: str,
+    storage_url: str | None,
+    env: dict[str, str] | None = None,
+) -> Server:
     data_dir.mkdir(parents=True, mode=0o700)
     lines = [
         "[security]",
@@ -180,7 +185,9 @@ def _daemon(data_dir: Path, node_url: str, storage_url: str | None) -> Server:
     import sys
 
     argv[0] = sys.executable
-    server = spawn_server("waiaas-daemon", argv, env={"WAIAAS_MASTER_PASSWORD": PASSWORD})
+    server = spawn_server(
+        "waiaas-daemon", argv, env={"WAIAAS_MASTER_PASSWORD": PASSWORD, **(env or {})}
+    )
     server.data_dir = data_dir
     return server
 

@@ -10,7 +10,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks import auth_get, cold_start, mcp_roundtrip, postgres, send, sessions, x402_pay
+from benchmarks import (
+    auth_get,
+    cold_start,
+    growth,
+    mcp_roundtrip,
+    memory,
+    postgres,
+    send,
+    sessions,
+    x402_pay,
+)
 
 BENCHMARKS = {
     "auth": auth_get,
@@ -20,6 +30,8 @@ BENCHMARKS = {
     "send": send,
     "postgres": postgres,
     "x402": x402_pay,
+    "growth": growth,
+    "memory": memory,
 }
 
 

@@ -178,6 +178,8 @@ class FakeDaemon:
             return error(409, "TRANSACTION_NOT_PENDING", "The transaction is not waiting.")
         self.pending.remove(record)
         status = "SUBMITTED" if verb == "approve" else "REJECTED"
+        if verb == "approve" and record.get("type") == "PAYMENT":
+            status = "APPROVED"  # as the daemon: the agent's next call pays it
         return self._ok(
             record | {"status": status, "signature": "sig" if status == "SUBMITTED" else None}
         )

@@ -134,3 +134,60 @@ def test_a_failed_read_of_the_limits_warns_and_still_prints_the_snippet(run_fake
     out = fake_ok(result)
     assert "Warning: could not read the limits in force: Node down. (CHAIN_ERROR)" in result.stderr
     assert '"mcpServers"' in out
+
+
+def test_dollar_budgets_tokens_and_networks_become_the_sessions_constraints(run_fake, fake):
+    wallet = fake.add_wallet("main")
+    fake_ok(
+        run_fake(
+            "mcp",
+            "setup",
+            "--budget",
+            "10/day",
+            "--budget",
+            "$2.5/tx",
+            "--budget",
+            "50/total",
+            "--tokens",
+            "usdc",
+            "--networks",
+            "local,devnet",
+            "--expires-in",
+            "7d",
+        )
+    )
+    [call] = fake.sent("POST", "/v1/sessions")
+    assert call.body == {
+        "walletId": wallet["id"],
+        "label": "mcp",
+        "expiresIn": 7 * 86400,
+        "constraints": {
+            "maxUsdPerDay": "10",
+            "maxUsdPerTx": "2.5",
+            "maxUsdTotal": "50",
+            "allowedNetworks": ["local", "devnet"],
+            "allowedTokens": [ADDRESS],
+            "allowNative": False,
+        },
+    }
+
+
+def test_naming_the_chains_own_coin_in_tokens_allows_it(run_fake, fake):
+    fake.add_wallet("main")
+    fake_ok(run_fake("mcp", "setup", "--tokens", "SOL", "--tokens", "USDC"))
+    [call] = fake.sent("POST", "/v1/sessions")
+    assert call.body["constraints"] == {"allowedTokens": [ADDRESS], "allowNative": True}
+
+
+def test_bad_budgets_and_unknown_tokens_are_one_line_errors(run_fake, fake):
+    fake.add_wallet("main")
+    for bad in ("10", "10/week", "-1/day", "1.0000001/day", "x/tx"):
+        result = run_fake("mcp", "setup", "--budget", bad)
+        assert result.exit_code == 2 and "--budget" in result.stderr, result.stderr
+    mixed = run_fake("mcp", "setup", "--budget", "5/tx", "--budget", "1/day")
+    assert mixed.exit_code == 2 and "more /tx than /day" in mixed.stderr
+    both = run_fake("mcp", "setup", "--budget", "5/day", "--no-limits")
+    assert both.exit_code == 2
+    unknown = run_fake("mcp", "setup", "--tokens", "DOGE")
+    assert unknown.exit_code == 1 and "DOGE is not in the local token registry" in unknown.stderr
+    assert fake.sent("POST", "/v1/sessions") == []

@@ -156,7 +156,7 @@ def test_pending_session_list_and_audit_name_the_wallet_and_show_the_memo(waiaas
     tx_id = held_send(daemon, wallet, savings["address"], memo="rent for march")
     pending = ok(waiaas("pending"))
     [row] = [line for line in pending.splitlines() if tx_id in line]
-    assert " main " in row and "memo: rent for march" in row
+    assert " main " in row and "rent for march" in row
     assert f"{savings['address']} (wallet savings)" in row
     assert wallet["id"] not in row
     sessions = ok(waiaas("session", "list"))
@@ -184,7 +184,7 @@ def test_pending_shows_the_site_a_payment_pays(run_fake, fake):
         }
     )
     out = fake_ok(run_fake("pending"))
-    assert "pays https://api.example.com" in out and "0.25 USDC" in out
+    assert "payment for https://api.example.com" in out and "0.25 USDC" in out
 
 
 def test_status_says_how_many_sends_wait(waiaas, daemon):

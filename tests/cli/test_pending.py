@@ -39,6 +39,30 @@ def test_pending_lists_waiting_sends_with_amounts_in_their_units_and_when(run_fa
     assert "waiaas approve ID" in out
 
 
+def test_pending_says_which_waiting_item_is_a_payment_and_for_which_site(run_fake, fake):
+    send = _waiting(fake, type="TRANSFER")
+    payment = _waiting(
+        fake,
+        type="PAYMENT",
+        origin="https://api.example.com",
+        amount="250000",
+        token={"mint": ADDRESS, "symbol": "USDC", "decimals": 6},
+    )
+    out = fake_ok(run_fake("pending"))
+    assert "WHAT" in out.splitlines()[0]
+    [line_p] = [line for line in out.splitlines() if line.startswith(payment["id"])]
+    assert "payment for https://api.example.com" in line_p and "0.25 USDC" in line_p
+    [line_s] = [line for line in out.splitlines() if line.startswith(send["id"])]
+    assert " send " in line_s and "payment" not in line_s
+
+
+def test_approving_a_payment_says_what_it_pays_for_and_who_pays_it(run_fake, fake):
+    record = _waiting(fake, type="PAYMENT", origin="https://api.example.com")
+    out = fake_ok(run_fake("approve", record["id"]))
+    assert "(payment for https://api.example.com)" in out
+    assert "Status: APPROVED" in out and "next call for that URL pays it" in out
+
+
 def test_pending_json_is_the_daemons_list(run_fake, fake):
     record = _waiting(fake)
     assert json.loads(fake_ok(run_fake("pending", "--json"))) == [record]

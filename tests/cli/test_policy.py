@@ -199,3 +199,74 @@ def test_x402_ceiling_with_too_many_decimals_is_a_usage_error(run_fake, fake):
     assert result.exit_code != 0
     assert "decimals" in result.output + (result.stderr or "")
     assert not fake.sent("PUT", f"/v1/wallets/{wallet['id']}/policy")
+
+
+def test_set_with_a_token_sets_its_own_ceilings_in_its_units(run_fake, fake):
+    # The bug of issue 26: `--instant-max 0.1` bound SOL only, so a 0.25 USDC payment
+    # went INSTANT. With --token the ceilings are the token's, in USDC.
+    wallet = fake.add_wallet("main")
+    out = fake_ok(
+        run_fake(
+            "policy", "set", "main", "--token", "usdc", "--instant-max", "0.1", "--daily-limit", "5"
+        )
+    )
+    [put] = fake.sent("PUT", f"/v1/wallets/{wallet['id']}/policy")
+    assert put.body == {"tokens": {ADDRESS: {"instantMax": "100000", "dailyLimit": "5000000"}}}
+    assert "USDC: sent at once up to: 0.1 USDC  (tokens.USDC.instantMax)" in out
+    assert "base units" not in out and "Note:" not in out
+
+
+def test_set_in_dollars_over_every_token(run_fake, fake):
+    wallet = fake.add_wallet("main")
+    out = fake_ok(
+        run_fake("policy", "set", "main", "--usd-daily", "50", "--usd-instant-max", "$2.5")
+    )
+    [put] = fake.sent("PUT", f"/v1/wallets/{wallet['id']}/policy")
+    assert put.body == {"usd": {"instantMax": "2.5", "dailyLimit": "50"}}
+    assert "at most per rolling 24 h, every token (more needs approval): $50.00" in out
+    assert "sent at once up to: $2.50  (usd.instantMax)" in out
+
+
+def test_sol_amounts_say_they_bind_sol_only(run_fake, fake):
+    fake.add_wallet("main")
+    out = fake_ok(run_fake("policy", "set", "main", "--instant-max", "0.1"))
+    assert "Note: these amounts bind SOL sends only" in out and "--token" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--token", "USDC", "--instant-max", "0.1234567"],
+            "has 7 decimals; this asset has only 6",
+        ),
+        (["--token", "DOGE", "--instant-max", "1"], "DOGE is not in the daemon's token registry"),
+        (["--usd-daily", "1.0000001"], "--usd-daily"),
+        (["--usd-daily", "-5"], "--usd-daily"),
+    ],
+)
+def test_bad_token_or_dollar_amounts_are_usage_errors_and_write_nothing(
+    run_fake, fake, args, message
+):
+    wallet = fake.add_wallet("main")
+    result = run_fake("policy", "set", "main", *args)
+    assert result.exit_code == 2 and message in result.stderr, result.stderr
+    assert fake.sent("PUT", f"/v1/wallets/{wallet['id']}/policy") == []
+
+
+def test_show_prints_tokens_in_their_units_and_dollar_rules_in_dollars(run_fake, fake):
+    wallet = fake.add_wallet("main")
+    unknown = "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin"
+    fake.policies[wallet["id"]] = {
+        "version": 2,
+        "policy": {
+            "instantMax": "250000000",
+            "tokens": {ADDRESS: {"notifyMax": "12500000"}, unknown: {"instantMax": "7"}},
+            "usd": {"dailyLimit": "50", "chatApprovalMax": "12.5"},
+        },
+    }
+    out = fake_ok(run_fake("policy", "show", "main"))
+    assert "sent at once up to: 0.25 SOL  (instantMax)" in out
+    assert "USDC: sent and you are notified up to: 12.5 USDC  (tokens.USDC.notifyMax)" in out
+    assert f"7 base units of {unknown} (not in the registry)" in out
+    assert "a Telegram tap may approve up to: $12.50  (usd.chatApprovalMax)" in out

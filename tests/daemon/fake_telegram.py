@@ -7,14 +7,22 @@ and ``timeout`` (a long poll: held until an update arrives or the time
 passes); sendMessage, editMessageText and answerCallbackQuery keep what the
 bot did, so a test reads the chat as the owner would see it. Tests inject
 owner messages and button taps with ``message`` and ``tap``.
+
+Telegram's flood control, when a test turns it on (``per_chat_interval``): a
+second message or edit to one chat within that many seconds of the last, on
+the fake's ``clock``, answers 429 with ``parameters.retry_after``, as Telegram
+does ("Too Many Requests: retry after N"). ``fail(method, ...)`` scripts the
+next answers of a method: ``Limited(retry_after)`` (429) or an HTTP status.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +37,16 @@ from starlette.routing import Route
 TOKEN = "123456:AAFakeBotTokenForTestsOnly_abcdefghij"
 OWNER = 424242
 STRANGER = 999001
+
+
+@dataclass(frozen=True)
+class Limited:
+    """A 429 with ``parameters.retry_after``: Telegram's flood control."""
+
+    retry_after: int
+
+
+Fault = Limited | int  # an int: that HTTP status with Telegram's error body
 
 
 @dataclass
@@ -65,6 +83,16 @@ class FakeTelegram:
         self._callback_ids = itertools.count(1)
         self._arrived = anyio.Event()
         self.changed = anyio.Event()
+        # Flood control (off unless a test sets the interval) and scripted faults.
+        self.clock: Callable[[], float] = time.monotonic
+        self.per_chat_interval: float | None = None
+        self.limited: list[tuple[str, int]] = []  # (method, chat) answered 429
+        self._last_to: dict[int, float] = {}
+        self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
+
+    def fail(self, method: str, *faults: Fault) -> None:
+        """The next calls of ``method`` meet these faults, in order."""
+        self._faults[method].extend(faults)
 
     # -- what tests inject -------------------------------------------------------
 
@@ -135,6 +163,15 @@ class FakeTelegram:
         params = await request.json()
         self.calls.append((method, params))
         try:
+            fault = self._faults[method].popleft() if self._faults[method] else None
+            if isinstance(fault, Limited):
+                return _too_many(fault.retry_after)
+            if fault is not None:
+                return _error(fault, "Bad Gateway" if fault == 502 else "Internal Server Error")
+            wait = self._flood_wait(method, params)
+            if wait is not None:
+                self.limited.append((method, int(params["chat_id"])))
+                return _too_many(wait)
             if method == "getUpdates":
                 return await self._get_updates(params, request)
             handler = getattr(self, f"_{method}", None)
@@ -144,6 +181,17 @@ class FakeTelegram:
         finally:
             self.changed.set()
             self.changed = anyio.Event()
+
+    def _flood_wait(self, method: str, params: dict[str, Any]) -> int | None:
+        """Seconds a message to this chat must wait (Telegram: about one a second per chat)."""
+        if self.per_chat_interval is None or method not in ("sendMessage", "editMessageText"):
+            return None
+        chat, now = int(params["chat_id"]), self.clock()
+        last = self._last_to.get(chat)
+        if last is not None and now - last < self.per_chat_interval:
+            return max(1, math.ceil(self.per_chat_interval - (now - last)))
+        self._last_to[chat] = now
+        return None
 
     async def _get_updates(self, params: dict[str, Any], request: Request) -> JSONResponse:
         self.polls += 1
@@ -213,6 +261,16 @@ class FakeTelegram:
 
 def _ok(result: Any) -> JSONResponse:
     return JSONResponse({"ok": True, "result": result})
+
+
+def _too_many(retry_after: int) -> JSONResponse:
+    body = {
+        "ok": False,
+        "error_code": 429,
+        "description": f"Too Many Requests: retry after {retry_after}",
+        "parameters": {"retry_after": retry_after},
+    }
+    return JSONResponse(body, status_code=429)
 
 
 def _error(code: int, description: str) -> JSONResponse:

@@ -39,21 +39,34 @@ class Sleeps:
 
 
 @contextmanager
-def fake_node(status: int, body: bytes, content_type: str = "application/json") -> Iterator[dict]:
-    """A loopback HTTP server answering every POST with ``status`` and ``body``; counts hits."""
-    seen = {"hits": 0, "paths": []}
+def fake_node(
+    status: int,
+    body: bytes,
+    content_type: str = "application/json",
+    journal: list | None = None,
+    echo_id: bool = False,
+) -> Iterator[dict]:
+    """A loopback HTTP server answering every POST with ``status`` and ``body``; counts hits
+    (``journal`` gets its URL per hit, for the order several fakes are asked in;
+    ``echo_id`` answers with the request's id)."""
+    seen: dict = {"hits": 0, "paths": [], "status": status}
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
-            self.rfile.read(length)
+            request = self.rfile.read(length)
+            answer = body
+            if echo_id:
+                answer = json.dumps({**json.loads(body), "id": json.loads(request)["id"]}).encode()
             seen["hits"] += 1
             seen["paths"].append(self.path)
-            self.send_response(status)
+            if journal is not None:
+                journal.append(seen["url"])
+            self.send_response(seen["status"])
             self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(answer)
 
         def log_message(self, *args: object) -> None:
             pass
@@ -192,20 +205,36 @@ async def test_every_url_failing_is_unavailable_after_the_retry_rounds():
     assert busy["url"] in text and dead in text
 
 
-async def test_when_all_rest_they_are_still_tried_soonest_rested_first(anvil):
-    clock = FakeClock()
-    with fake_node(503, b"busy") as busy:
-        node = JsonRpcNode([busy["url"], anvil.url], clock=clock, rest=30.0)
+async def test_when_all_rest_they_are_still_tried_soonest_rested_first():
+    class Ticking(FakeClock):
+        def __call__(self) -> float:
+            self.now += 0.5  # time passes between two failures of one request
+            return self.now
+
+    clock = Ticking()
+    asked: list[str] = []
+    ok = json.dumps({"jsonrpc": "2.0", "id": 1, "result": "0x7a69"}).encode()
+    with (
+        fake_node(503, ok, journal=asked, echo_id=True) as a,
+        fake_node(200, ok, journal=asked, echo_id=True) as b,
+    ):
+        node = JsonRpcNode([a["url"], b["url"]], clock=clock, rest=30.0, retry_delays=())
         try:
-            await node.request("eth_chainId", [])
-            # anvil goes away for a moment: both URLs rest, yet a request still
-            # tries them (the busy one rested first, so it is asked first).
-            anvil.stop()
-            sleeps = Sleeps()
-            node._sleep = sleeps
+            assert await node.request("eth_chainId", []) == "0x7a69"
+            assert asked == [a["url"], b["url"]]  # A rests
+            clock.now += 10
+            b["status"] = 503
+            asked.clear()
             with pytest.raises(EvmNodeUnavailable):
                 await node.request("eth_chainId", [])
-            assert busy["hits"] == 4
+            # B first (A rests), then A all the same; B's new rest ends before A's.
+            assert asked == [b["url"], a["url"]]
+            clock.now += 10
+            a["status"] = b["status"] = 200
+            asked.clear()
+            assert await node.request("eth_chainId", []) == "0x7a69"
+            assert asked == [b["url"]]  # not the configured order: the sooner rested
+            assert node.resting() == [a["url"]]
         finally:
             await node.aclose()
 

@@ -21,7 +21,7 @@ from waiaas_daemon.chain.evm.node import EvmNode
 pytestmark = pytest.mark.anyio
 
 USDC = 10**6
-NODES = ["anvil"]
+NODES = ["anvil", "embedded"]
 
 
 @dataclass
@@ -55,7 +55,25 @@ async def anvil_chain(request: pytest.FixtureRequest) -> AsyncIterator[Chain]:
         await node.aclose()
 
 
-CHAINS = {"anvil": anvil_chain}
+async def embedded_chain(request: pytest.FixtureRequest) -> AsyncIterator[Chain]:
+    from waiaas_daemon.chain.evm.embedded import EmbeddedNode
+    from waiaas_daemon.storage import SqliteStorage
+
+    funder, _ = evm.new_key()
+    async with SqliteStorage.open(request.getfixturevalue("tmp_path") / "w.db") as db:
+        node = EmbeddedNode(db)
+        await node.airdrop(Account.from_key(funder).address, 10**20)
+
+        async def mint(address: str, amount: int) -> None:
+            await node.mint_usdc(address, amount)
+
+        try:
+            yield Chain(node, node.chain_id, funder, node.usdc_address, mint)
+        finally:
+            await node.aclose()
+
+
+CHAINS = {"anvil": anvil_chain, "embedded": embedded_chain}
 
 
 @pytest.fixture(params=NODES)

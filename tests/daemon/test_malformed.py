@@ -149,3 +149,51 @@ async def test_generated_bodies_with_surrogates_nuls_and_huge_numbers_never_answ
     for path in ("/v1/wallets", "/v1/sessions"):
         response = await harness.http.post(path, content=content, headers=MASTER)
         assert response.status_code < 500, response.text
+
+
+# -- /v1/local-rpc: open JSON-RPC params get the limits typed fields get (issue 29) -----
+
+RPC_ADDRESS = "4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T"
+
+
+def _rpc(params: bytes, request_id: bytes = b"1") -> bytes:
+    return (
+        b'{"jsonrpc": "2.0", "id": '
+        + request_id
+        + b', "method": "getBalance", "params": '
+        + params
+        + b"}"
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _rpc(b'["' + RPC_ADDRESS.encode() + b'"]', b"1" + b"0" * 39),  # an id of 40 digits
+        _rpc(b"[" * 100 + b"]" * 100),  # params nested 100 deep
+        _rpc(b"[" * 32 + b"]" * 32),  # 33 levels with the body's own two
+        _rpc(b"[1" + b"0" * 39 + b"]"),  # a number of 40 digits
+        _rpc(b"[1." + b"0" * 39 + b"]"),
+        _rpc(b"[1" + b"0" * 30 + b"e2]"),
+        _rpc(b'[{"a": "x\\u0000y"}]'),  # a NUL
+    ],
+    ids=["id-40-digits", "nested-100", "nested-33", "int-40-digits", "float-40", "exp-31", "nul"],
+)
+async def test_the_local_rpc_refuses_what_every_route_refuses(harness, body):
+    response = await harness.http.post("/v1/local-rpc", content=body)
+    answer = _error(response, 400, "INVALID_REQUEST")
+    assert answer["message"].startswith(("id", "params")), answer["message"]
+
+
+async def test_the_local_rpc_still_answers_calls_within_the_limits(harness):
+    deep = b"[" * 31 + b"]" * 31  # 32 levels with the body's own two
+    for params in (b'["' + RPC_ADDRESS.encode() + b'", {"commitment": "confirmed"}]', deep):
+        response = await harness.http.post(
+            "/v1/local-rpc", content=_rpc(params, str(2**63 - 1).encode())
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["id"] == 2**63 - 1
+    balance = await harness.http.post(
+        "/v1/local-rpc", content=_rpc(b'["' + RPC_ADDRESS.encode() + b'"]')
+    )
+    assert balance.json()["result"]["value"] == 0

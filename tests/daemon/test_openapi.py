@@ -48,6 +48,8 @@ def app_operations(app: Any) -> set[tuple[str, str]]:
             continue  # the owner console's HTML pages (SPEC 15) are not the REST API
         if route.path == "/mcp":
             continue  # MCP over Streamable HTTP (docs/mcp.md), not a REST operation
+        if route.path.startswith(("/oauth/", "/.well-known/oauth-")):
+            continue  # OAuth 2.1 for /mcp speaks OAuth (docs/remote-access.md), not REST
         assert isinstance(route, Route), f"{route!r} is not a plain Route; describe it"
         # HEAD comes with every GET in starlette; it is not an operation of ours.
         for method in (route.methods or set()) - {"HEAD"}:

@@ -154,10 +154,17 @@ async def test_payment_rows_read_held_and_settle(open_store):
         paid = await db.insert_send(_payment(1, "key-1", signature="sig-1", status="SUBMITTED"))
         assert await db.get_payment(WALLET.id, "key-1") == paid
         assert await db.get_payment(WALLET.id, "other") is None
-        assert await db.held_payment(WALLET.id, "https://api.example/paid") is None
-        await db.insert_send(_payment(2, None, status="QUEUED", created_at=NOW - 5))
-        held = await db.insert_send(_payment(3, None, status="APPROVED", created_at=NOW - 4))
-        assert await db.held_payment(WALLET.id, "https://api.example/paid") == held
+        url = "https://api.example/paid"
+        assert await db.held_payment(WALLET.id, url, "s1") is None
+        await db.insert_send(
+            _payment(2, None, status="QUEUED", created_at=NOW - 5, session_id="s1")
+        )
+        held = await db.insert_send(
+            _payment(3, None, status="APPROVED", created_at=NOW - 4, session_id="s1")
+        )
+        assert await db.held_payment(WALLET.id, url, "s1") == held
+        # Another session's held payment is not this session's.
+        assert await db.held_payment(WALLET.id, url, "s2") is None
         account = AccountSnapshot("acct", 5, b"\x00\x01", "owner", False, 0)
         settled = await db.settle_payment_landed(["nope", "sig-1"], "settle-sig", [account], NOW)
         assert settled is not None and settled.id == paid.id

@@ -12,7 +12,15 @@ import anyio
 import pytest
 
 from tests.daemon.conftest import MASTER
-from tests.daemon.fake_telegram import OWNER, STRANGER, TOKEN, FakeTelegram, Sent, fake_telegram
+from tests.daemon.fake_telegram import (
+    OWNER,
+    STRANGER,
+    TOKEN,
+    FakeTelegram,
+    Limited,
+    Sent,
+    fake_telegram,
+)
 from tests.daemon.policy_support import SOL, funded, recipient, send, set_policy
 from waiaas_core.config import Settings
 from waiaas_daemon.domain.scheduler import Scheduler
@@ -42,13 +50,17 @@ def settings(telegram: FakeTelegram) -> Settings:
 
 
 class Sleeps:
-    """The poller's backoff: recorded, and short in real time so a test never waits."""
+    """The poller's backoff: recorded, and short in real time so a test never waits;
+    with a ``clock``, the fake time moves on by what the poller waited."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Any = None) -> None:
         self.delays: list[float] = []
+        self._clock = clock
 
     async def __call__(self, seconds: float) -> None:
         self.delays.append(seconds)
+        if self._clock is not None:
+            self._clock.advance(seconds)
         await anyio.sleep(0.01)
 
 
@@ -500,3 +512,120 @@ async def test_a_database_that_refuses_the_pollers_role_is_backed_off_not_fatal(
         await until(lambda: poller.status.polling)
         assert sleeps.delays[:2] == [1.0, 2.0] and poller.status.running
         await link(harness, telegram)  # updates are handled: it polls
+
+
+# -- strangers and Telegram's flood control (issue 29) ----------------------------------
+
+
+async def test_forty_strangers_never_stand_between_the_owner_and_a_decision(harness, telegram):
+    """40 wrong link codes from 4 chats, then the owner's Approve, all in one batch, with
+    Telegram's flood control on (one message a second per chat, fake clock): the owner's
+    tap is decided at once, with no wait at all; the strangers get best-effort replies."""
+    sleeps = Sleeps(harness.clock)
+    async with running(harness, sleeps):
+        await link(harness, telegram)
+        tx_id, prompt = await waiting_send(harness, telegram)
+        telegram.clock = harness.clock
+        telegram.per_chat_interval = 1.0
+        strangers = [STRANGER + n for n in range(4)]
+        await until(lambda: telegram.polling == 1)
+        for n in range(40):
+            telegram.message(f"/start WRONGCODE{n:02d}", strangers[n % 4], user="guesser")
+        callback = telegram.tap(prompt, "Approve")
+        answer = await answered(telegram, callback)
+        assert answer["text"] == "Approved: CONFIRMED"
+        assert await tx_status(harness, tx_id) == "CONFIRMED"
+        assert sleeps.delays == []  # decided without waiting for anything
+        await telegram.wait_for(lambda: telegram.confirmed > callback_update(telegram))
+        # The owner's tap was handled ahead of the 40 updates that came before it.
+        order = [
+            ("owner" if p.get("callback_query_id") == callback else int(p.get("chat_id", 0)))
+            for m, p in telegram.calls
+            if m in ("sendMessage", "answerCallbackQuery")
+        ]
+        assert order.index("owner") < min(order.index(chat) for chat in strangers)
+        for chat in strangers:
+            # One reply got through per chat; the rest were rate limited and dropped.
+            assert len(telegram.to(chat)) == 1
+        status = (await harness.http.get("/v1/telegram", headers=MASTER)).json()
+        assert status["ignored"] == 40 and status["lastError"] is None
+        assert sleeps.delays == []
+
+
+def callback_update(telegram: FakeTelegram) -> int:
+    return telegram.last_id
+
+
+async def test_link_code_guesses_are_limited_per_chat(harness, telegram):
+    async with running(harness):
+        for n in range(5):
+            telegram.message(f"/start WRONGCODE{n}", STRANGER)
+        await telegram.wait_for(lambda: len(telegram.to(STRANGER)) == 5)
+        assert "Too many wrong codes" in telegram.to(STRANGER)[-1].text
+        response = await harness.http.post("/v1/telegram/link", headers=MASTER)
+        code = response.json()["send"]
+        blocked = telegram.message(code, STRANGER)  # even the right code: not looked at
+        await telegram.wait_for(lambda: telegram.confirmed > blocked)
+        assert await store.owner_chat(harness.state.db) is None
+        assert len(telegram.to(STRANGER)) == 5  # and not answered
+        harness.clock.advance(3601)  # the hour has passed: the chat may try again
+        response = await harness.http.post("/v1/telegram/link", headers=MASTER)
+        telegram.message(response.json()["send"], STRANGER)
+        await telegram.wait_for(lambda: any("Linked" in s.text for s in telegram.to(STRANGER)))
+        owner = await store.owner_chat(harness.state.db)
+        assert owner is not None and owner.chat_id == str(STRANGER)
+
+
+async def test_telegram_429_and_5xx_are_waited_out_and_nothing_is_lost_or_done_twice(
+    harness, telegram
+):
+    """Standing fault test: a 429 waits exactly its retry_after, a 5xx backs off, the
+    backoff starts again after a poll that went well, and every update is handled once."""
+    sleeps = Sleeps(harness.clock)
+    async with running(harness, sleeps) as poller:
+        await link(harness, telegram)
+        tx_id, prompt = await waiting_send(harness, telegram)
+        await until(lambda: telegram.polling == 1)
+        telegram.fail("editMessageText", Limited(5))  # the reply to the owner's tap
+        telegram.fail("getUpdates", Limited(7), 502)
+        callback = telegram.tap(prompt, "Approve")
+        answer = await answered(telegram, callback)
+        assert sleeps.delays == [5.0, 7.0, 4.0]  # retry_after twice, then the backoff (3rd)
+        assert answer["text"] == "Already decided: CONFIRMED"  # handled again: decided once
+        assert "Already decided: CONFIRMED" in prompt.edits[-1]
+        await until(lambda: poller.status.failures == 0)
+        await until(lambda: telegram.polling == 1)
+        telegram.fail("getUpdates", 502)
+        telegram.message("/status")
+        await telegram.wait_for(lambda: any("Kill switch" in s.text for s in telegram.to()))
+        await until(lambda: len(sleeps.delays) == 4)
+        assert sleeps.delays[3] == 1.0  # the backoff started again after the success
+        telegram.message("/status")
+        await telegram.wait_for(
+            lambda: len([s for s in telegram.to() if "Kill switch" in s.text]) == 2
+        )
+        await telegram.wait_for(lambda: telegram.confirmed > telegram.last_id)
+    assert len(await audit(harness, "pending.approve")) == 1
+    assert len(await audit(harness, "send.confirmed")) == 1
+    assert await tx_status(harness, tx_id) == "CONFIRMED"
+    assert await store.offset(harness.state.db) == telegram.last_id + 1
+
+
+async def test_the_owner_chat_lists_sessions_and_revokes_one_by_its_id_prefix(harness, telegram):
+    async with running(harness):
+        await link(harness, telegram)
+        wallet = await harness.wallet("chat")
+        session = await harness.session(wallet["id"], label="oauth:Hosted Agent")
+        before = len(telegram.to())
+        telegram.message("/sessions")
+        listed = await telegram.wait_for(lambda: telegram.to()[before:])
+        assert "oauth:Hosted Agent on chat" in listed[0].text and session["id"] in listed[0].text
+        telegram.message("/revoke 0000")
+        await telegram.wait_for(lambda: any("Use: /revoke" in s.text for s in telegram.to()))
+        telegram.message(f"/revoke {session['id'][:8]}")
+        await telegram.wait_for(
+            lambda: any("Revoked oauth:Hosted Agent" in s.text for s in telegram.to())
+        )
+        assert (await harness.as_agent(session["token"])).json()["code"] == "SESSION_REVOKED"
+        [entry] = await audit(harness, "session.revoke")
+        assert entry["actor"] == ACTOR and entry["sessionId"] == session["id"]

@@ -15,8 +15,10 @@ from waiaas_daemon.domain.telegram.updates import (
     Link,
     Stale,
     callback_data,
+    chat_of,
     classify,
     keyboard,
+    owner_first,
     parse_callback_data,
 )
 
@@ -94,3 +96,25 @@ def test_callback_data_fits_telegrams_64_bytes_and_round_trips(tx, kind):
 def test_no_text_crashes_the_classifier(text):
     for update in (message(text), callback(text)):
         classify(update, OWNER)
+
+
+def test_owner_first_puts_the_owner_chats_updates_ahead_and_keeps_each_groups_order():
+    def message(update_id: int, chat: int) -> dict:
+        return {"update_id": update_id, "message": {"chat": {"id": chat}, "text": "x"}}
+
+    def tap(update_id: int, chat: int) -> dict:
+        callback = {"id": "c", "message": {"chat": {"id": chat}, "message_id": 1}}
+        return {"update_id": update_id, "callback_query": callback}
+
+    batch = [
+        message(1, 7),
+        message(2, 8),
+        tap(3, 42),
+        message(4, 7),
+        message(5, 42),
+        {"update_id": 6},
+    ]
+    ordered = [u["update_id"] for u in owner_first(batch, "42")]
+    assert ordered == [3, 5, 1, 2, 4, 6]
+    assert [u["update_id"] for u in owner_first(batch, None)] == [1, 2, 3, 4, 5, 6]
+    assert chat_of(batch[2]) == "42" and chat_of(batch[5]) is None

@@ -205,3 +205,33 @@ async def test_bad_dollar_rules_are_refused_naming_the_field(priced, usd, field)
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "INVALID_REQUEST"
     assert field in response.json()["message"]
+
+
+async def test_a_sessions_dollar_budget_is_validated_and_shows_what_is_left(priced):
+    wallet, _, _ = await funded(priced)
+    bad = await priced.http.post(
+        "/v1/sessions",
+        json={"walletId": wallet["id"], "constraints": {"maxUsdPerDay": "1.2345678"}},
+        headers=MASTER,
+    )
+    assert bad.status_code == 400 and "constraints.maxUsdPerDay" in bad.json()["message"]
+    network = await priced.http.post(
+        "/v1/sessions",
+        json={"walletId": wallet["id"], "constraints": {"allowedNetworks": ["Main Net"]}},
+        headers=MASTER,
+    )
+    assert network.status_code == 400, network.text
+    session = await priced.session(
+        wallet["id"], constraints={"maxUsdPerDay": "150", "maxUsdTotal": "400"}
+    )
+    headers = {"Authorization": f"Bearer {session['token']}"}
+    to = await recipient(priced)
+    assert (await send(priced, headers, to, SOL)).status_code == 201  # $100
+    over = await send(priced, headers, to, SOL)  # $100 more: over the day's $150
+    assert over.status_code == 403 and "maxUsdPerDay" in over.json()["message"]
+    own = (await priced.http.get("/v1/session", headers=headers)).json()
+    assert own["budget"] == {"daily": "50.00", "monthly": None, "total": "300.00", "perTx": None}
+    # Another session of the wallet has a budget of its own.
+    other = await priced.session(wallet["id"], constraints={"maxUsdPerDay": "150"})
+    other_headers = {"Authorization": f"Bearer {other['token']}"}
+    assert (await send(priced, other_headers, to, SOL)).status_code == 201

@@ -403,3 +403,56 @@ async def test_a_resource_that_raises_its_price_after_approval_is_not_paid(world
     assert "not the payment the owner approved" in lied.json()["message"]
     assert world.shop.paid_requests == 0
     assert await world.usdc(world.wallet) == 10 * USDC
+
+
+# -- what counts toward auto-suspension (issue 29 item 4; docs/notes/x402.md) ----------
+
+
+def _wallet_status(world: World) -> dict[str, Any]:
+    answer = world.daemon.api("GET", f"/v1/wallets/{world.wallet['id']}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def test_prices_above_the_ceiling_are_the_resources_answer_and_never_suspend(world: World):
+    host = world.shop.url.removeprefix("http://")
+    world.policy({"x402": {"allowedHosts": [host], "maxPerRequest": {world.mint: "100000"}}})
+    for _ in range(11):  # above the default autoSuspendAfterDenials (10)
+        answer = await world.pay()
+        assert answer.status_code == 403, answer.text
+        assert "x402.maxPerRequest" in answer.json()["message"]
+    assert _wallet_status(world)["status"] == "ACTIVE"
+    denied = world.daemon.api(
+        "GET", "/v1/audit", params={"walletId": world.wallet["id"], "action": "send.denied"}
+    ).json()["items"]
+    assert len(denied) == 11 and all(e["details"]["counted"] is False for e in denied)
+    # The owner's ceiling still holds, and the wallet still pays what is within it.
+    world.policy({"x402": {"allowedHosts": [host]}})
+    assert (await world.pay(idempotencyKey="after-the-refusals")).status_code == 201
+
+
+async def test_resume_starts_the_count_afresh_and_the_agent_is_told_who_suspended(world: World):
+    world.policy({"autoSuspendAfterDenials": 3})  # no host allowed: the agent's own mistake
+    for _ in range(3):
+        assert (await world.pay()).json()["code"] == "POLICY_DENIED"
+    assert _wallet_status(world)["status"] == "SUSPENDED"
+    send = {"to": world.merchant["address"], "amount": "1000000"}
+    refused = (await world.agent.post("/v1/transactions/send", json=send)).json()
+    assert refused["code"] == "WALLET_SUSPENDED"
+    assert "automatically after 3 denied requests" in refused["message"]
+    assert "owner" not in refused["message"].split("not by")[0]
+    resumed = world.daemon.api("POST", f"/v1/wallets/{world.wallet['id']}/resume")
+    assert resumed.status_code == 200, resumed.text
+    # One more denial after the resume does not suspend again: the count started afresh.
+    assert (await world.pay()).json()["code"] == "POLICY_DENIED"
+    assert _wallet_status(world)["status"] == "ACTIVE"
+    for _ in range(2):
+        await world.pay()
+    assert _wallet_status(world)["status"] == "SUSPENDED"  # three since the resume
+    world.daemon.api("POST", f"/v1/wallets/{world.wallet['id']}/resume")
+    suspended = world.daemon.api(
+        "POST", f"/v1/wallets/{world.wallet['id']}/suspend", json={"reason": "holiday"}
+    )
+    assert suspended.status_code == 200, suspended.text
+    refused = (await world.agent.post("/v1/transactions/send", json=send)).json()
+    assert refused["message"] == "The wallet is suspended by its owner: holiday"

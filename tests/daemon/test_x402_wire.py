@@ -87,6 +87,41 @@ def test_only_the_exact_scheme_on_an_accepted_network_with_a_fee_payer_is_chosen
     assert "eip155:8453" in caught.value.message and "upto" in caught.value.message
 
 
+BASE_USDC = {
+    "scheme": "exact",
+    "network": "eip155:8453",
+    "amount": "1000",
+    "asset": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+    "payTo": "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
+    "maxTimeoutSeconds": 60,
+    "extra": {"name": "USD Coin", "version": "2"},
+}
+
+
+def _offers(*entries):
+    return x402.parse_challenge(_header({"x402Version": 2, "accepts": list(entries)}), b"")
+
+
+def test_several_ways_to_pay_are_tried_in_the_owners_order_then_the_resources():
+    devnet = "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1"
+    challenge = _offers(
+        BASE_USDC,
+        _entry(amount="1"),
+        _entry(network=devnet, amount="2"),
+        _entry(amount="3"),
+    )
+    both = ["solana:localnet", devnet]
+    # No preference: the resource's order among what the wallet pays; Base is skipped.
+    assert [r.amount for r in x402.candidates(challenge, both)] == [1, 2, 3]
+    # The owner prefers devnet, named either way (v1 name or CAIP-2 id).
+    for name in ("solana-devnet", devnet):
+        assert [r.amount for r in x402.candidates(challenge, both, [name])] == [2, 1, 3]
+    # A preferred network the wallet does not pay on changes nothing.
+    assert [r.amount for r in x402.candidates(challenge, both, ["base"])] == [1, 2, 3]
+    assert x402.choose(challenge, ["solana:localnet"], [devnet]).amount == 1
+    assert x402.canonical("solana") == "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp"
+
+
 def test_the_payment_is_the_exact_schemes_layout_signed_by_the_payer_only():
     payer = Keypair()
     prepared = build_exact_payment(
@@ -187,6 +222,7 @@ async def test_good_x402_rules_are_stored_and_read_back(harness):
         "allowedHosts": ["api.example.com", "*.data.example:8443"],
         "maxPerRequest": {MINT: "500000"},
         "networks": ["solana-localnet"],
+        "preferredNetworks": ["solana:localnet", "base"],
     }
     answer = await harness.http.put(
         f"/v1/wallets/{wallet['id']}/policy", json={"x402": rules}, headers=MASTER

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,11 +60,16 @@ class Shop:
     holding: anyio.Event = field(default_factory=anyio.Event)
     rejections: list[str] = field(default_factory=list)
     http: httpx.AsyncClient | None = None
+    # Awaited when an unpaid request arrives, before the 402 answers (a test changes the
+    # owner's rules or the kill switch while the daemon waits for the resource).
+    on_unpaid: Callable[[], Awaitable[None]] | None = None
     # The chain it settles on, as v2 and v1 name it (the local chain by default; a
     # JSON-RPC devnet such as tests/daemon/fake_rpc_node.py with DEVNET).
     network: str = NETWORK
     v1_network: str = V1_NETWORK
     wait_confirmed: bool = False  # on a JSON-RPC node: settle answers once confirmed
+    # Other ways to pay the 402 offers before the shop's own (v2), e.g. Base USDC.
+    other_offers: list[dict[str, Any]] = field(default_factory=list)
 
     def requirements(self, version: int = 2) -> dict[str, Any]:
         amount = str(self.advertised if self.advertised is not None else self.price)
@@ -148,6 +153,8 @@ class Shop:
         header = request.headers.get("payment-signature" if version == 2 else "x-payment")
         if header is None:
             self.unpaid_requests += 1
+            if self.on_unpaid is not None:
+                await self.on_unpaid()
             return self.challenge(version)
         self.paid_requests += 1
         payload = json.loads(base64.b64decode(header))
@@ -183,7 +190,7 @@ class Shop:
     def challenge(self, version: int, error: str | None = None) -> Response:
         document: dict[str, Any] = {
             "x402Version": version,
-            "accepts": [self.requirements(version)],
+            "accepts": [*(self.other_offers if version == 2 else []), self.requirements(version)],
             "error": error or "payment required",
         }
         headers = {}
@@ -206,6 +213,10 @@ class Shop:
     async def free(self, request: Request) -> Response:
         return Response("free text", media_type="text/plain")
 
+    async def hop(self, request: Request) -> Response:
+        """A redirect to wherever ``?to=`` says (a resource steering the daemon elsewhere)."""
+        return RedirectResponse(request.query_params["to"], status_code=302)
+
 
 @asynccontextmanager
 async def running_shop(shop: Shop) -> AsyncIterator[Shop]:
@@ -215,6 +226,7 @@ async def running_shop(shop: Shop) -> AsyncIterator[Shop]:
             Route("/report", shop.report, methods=["GET", "POST"]),
             Route("/v1/report", shop.report, methods=["GET"]),
             Route("/free", shop.free),
+            Route("/hop", shop.hop),
         ]
     )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

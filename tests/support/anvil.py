@@ -97,7 +97,7 @@ class Anvil:
 
     def reorg(self, depth: int, transactions: list[Any] | None = None) -> None:
         """Replace the last ``depth`` blocks (anvil_reorg), optionally with other transactions."""
-        self.rpc("anvil_reorg", [{"depth": depth, "tx_block_pairs": transactions or []}])
+        self.rpc("anvil_reorg", [depth, transactions or []])
 
     def set_balance(self, address: str, wei: int) -> None:
         self.rpc("anvil_setBalance", [address, hex(wei)])

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from waiaas_core.amounts import parse_duration, to_base_units
+from waiaas_core.amounts import format_units, parse_duration, to_base_units
 from waiaas_core.limits import BASE58_ADDRESS_RE, canonical_uuid
 
 SOL_DECIMALS = 9
@@ -43,13 +43,67 @@ class Duration(click.ParamType):
 
     name = "duration"
 
+    def __init__(self, minimum: int = 0) -> None:
+        self.minimum = minimum
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
-            return value
+            seconds = value
+        else:
+            try:
+                seconds = parse_duration(str(value))
+            except ValueError as exc:
+                self.fail(str(exc), param, ctx)
+        if seconds < self.minimum:
+            self.fail(f"{value!r} is shorter than {self.minimum} s.", param, ctx)
+        return seconds
+
+
+class Dollars(click.ParamType):
+    """US dollars as a person types them (``10``, ``2.50``, ``$5``), as the API's decimal string."""
+
+    name = "dollars"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).strip().removeprefix("$")
         try:
-            return parse_duration(str(value))
+            micros = to_base_units(text, 6, allow_zero=True)
         except ValueError as exc:
-            self.fail(str(exc), param, ctx)
+            self.fail(f"{exc} (US dollars, at most 6 decimals).", param, ctx)
+        if micros >= 10**18:
+            self.fail(f"{value!r} is more dollars than a rule may hold.", param, ctx)
+        return format_units(micros, 6)
+
+
+# --budget periods -> the session constraint each sets
+BUDGET_PERIODS = {
+    "tx": "maxUsdPerTx",
+    "send": "maxUsdPerTx",
+    "day": "maxUsdPerDay",
+    "total": "maxUsdTotal",
+}
+
+
+class Budget(click.ParamType):
+    """``10/day``, ``2.50/tx``, ``50/total``: a session's dollar budget, as (field, dollars)."""
+
+    name = "budget"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, str]:
+        if isinstance(value, tuple):
+            return value
+        amount, _, period = str(value).strip().partition("/")
+        field = BUDGET_PERIODS.get(period.strip().lower())
+        if field is None:
+            self.fail(
+                f"{value!r} is not a budget: write dollars, a slash and tx, day or total "
+                "(10/day, 2.50/tx, 50/total).",
+                param,
+                ctx,
+            )
+        return field, DOLLARS.convert(amount, param, ctx)
 
 
 class Address(click.ParamType):
@@ -101,3 +155,5 @@ SOL = Amount()
 SOL_CEILING = Amount(allow_zero=True)
 DURATION = Duration()
 ADDRESS = Address()
+DOLLARS = Dollars()
+BUDGET = Budget()

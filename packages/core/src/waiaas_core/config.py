@@ -58,6 +58,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 3100
     allow_remote: bool = False
+    # The https:// origin a TLS reverse proxy or tunnel serves /mcp and OAuth on for hosted
+    # agents (docs/remote-access.md); empty: loopback only.
+    public_url: str = ""
     # [security]
     session_ttl: int = 86400
     min_session_ttl: int = 300
@@ -85,6 +88,9 @@ class Settings:
     # [storage] url: empty for the data dir's SQLite file; a postgresql:// URL for a
     # database several daemons share. It may hold a password: kept out of repr().
     storage_url: str = field(default="", repr=False)
+    # How long a daemon on a shared database trusts the session and wallet rows it keeps
+    # without hearing from the database; a revoke waits at most this for a paused daemon.
+    row_cache_lease: float = 5.0
     # [prices]: where USD rules get their prices (docs/configuration.md); an empty URL
     # turns that source off. Nothing is fetched unless a USD rule exists.
     pyth_url: str = "https://hermes.pyth.network"
@@ -95,6 +101,9 @@ class Settings:
     jupiter_api_key: str = field(default="", repr=False)
     price_max_age: int = 60
     price_timeout: int = 3
+    # [oauth] (docs/remote-access.md): lifetimes of what the authorization server issues
+    access_token_ttl: int = 900
+    authorization_code_ttl: int = 60
 
     @property
     def base_url(self) -> str:
@@ -103,7 +112,7 @@ class Settings:
 
 
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "daemon": ("host", "port", "allow_remote"),
+    "daemon": ("host", "port", "allow_remote", "public_url"),
     "security": (
         "session_ttl",
         "min_session_ttl",
@@ -127,7 +136,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "slack_webhook_url",
         "events",
     ),
-    "storage": ("url",),
+    "storage": ("url", "row_cache_lease"),
     "prices": (
         "pyth_url",
         "coingecko_url",
@@ -138,6 +147,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "max_age",
         "timeout",
     ),
+    "oauth": ("access_token_ttl", "authorization_code_ttl"),
 }
 # A key whose Settings field has another name: (section, key) -> field.
 _FIELDS: dict[tuple[str, str], str] = {
@@ -165,6 +175,8 @@ CONFIG_TEMPLATE = """\
 # host = "127.0.0.1"        # a non-loopback host is refused unless allow_remote = true
 # port = 3100
 # allow_remote = false
+# public_url = ""           # https://wallet.example.com: where a TLS proxy serves /mcp and
+#                           # OAuth to hosted agents (docs/remote-access.md); empty: none
 
 [security]
 # session_ttl = 86400           # default session lifetime, seconds
@@ -198,6 +210,8 @@ CONFIG_TEMPLATE = """\
 # url = ""   # empty: SQLite in the data dir (one daemon); or a PostgreSQL database that
 #            # several daemons share: "postgresql://user:password@host:5432/waiaas"
 #            # (needs a JSON-RPC chain: network other than local, or rpc_url set)
+# row_cache_lease = 5.0   # seconds a daemon keeps session rows without hearing from
+#                         # the database; a revoke waits at most this for a paused daemon
 
 [prices]     # only used while a USD rule exists (docs/policy.md); an empty URL turns a source off
 # pyth_url = "https://hermes.pyth.network"      # Pyth Hermes, asked first
@@ -208,6 +222,9 @@ CONFIG_TEMPLATE = """\
 # jupiter_api_key = ""     # sent as x-api-key
 # max_age = 60             # seconds a price may be old before it is no longer used
 # timeout = 3              # seconds per request to a price source
+[oauth]     # hosted agents reaching /mcp through OAuth 2.1 (docs/remote-access.md)
+# access_token_ttl = 900        # seconds an access token works; refresh tokens rotate
+# authorization_code_ttl = 60   # seconds a code may wait for its exchange
 """
 
 
@@ -280,6 +297,16 @@ def _coerce(key: str, value: Any) -> Any:
         if number < 0 or (number == 0 and key not in _MAY_BE_ZERO):
             raise ConfigError(f"{key} must be positive, not {number}")
         return number
+    if kind is float:
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            seconds = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key} must be a number, not {value!r}") from None
+        if not 0.1 <= seconds <= 3600:  # also refuses nan and inf
+            raise ConfigError(f"{key} must lie between 0.1 and 3600, not {value!r}")
+        return seconds
     if not isinstance(value, str):
         raise ConfigError(f"{key} must be a string, not {value!r}")
     return value
@@ -328,6 +355,7 @@ def _validate(settings: Settings) -> None:
     _validate_notifications(settings)
     _validate_storage(settings)
     _validate_prices(settings)
+    _validate_public_url(settings.public_url)
 
 
 def _validate_prices(settings: Settings) -> None:
@@ -342,6 +370,28 @@ def _validate_storage(settings: Settings) -> None:
     if settings.storage_url and not settings.storage_url.startswith(STORAGE_SCHEMES):
         raise ConfigError(
             "url in [storage] must be empty (SQLite in the data dir) or a postgresql:// URL"
+        )
+
+
+def _validate_public_url(url: str) -> None:
+    """An origin only: https (http for a loopback name, for testing), no path, query or user."""
+    if not url:
+        return
+    scheme, sep, rest = url.partition("://")
+    host = rest.rsplit("@", 1)[-1].split(":")[0] if rest and not rest.startswith("[") else ""
+    loopback = rest.startswith(("127.0.0.1", "localhost", "[::1]"))
+    bad = (
+        not sep
+        or scheme not in ("https", "http")
+        or (scheme == "http" and not loopback)
+        or not rest
+        or any(c in rest for c in "/?#@ \\")
+        or (not rest.startswith("[") and not host)
+    )
+    if bad:
+        raise ConfigError(
+            "public_url must be an origin such as https://wallet.example.com (no path); "
+            "http is accepted for a loopback name only"
         )
 
 

@@ -73,7 +73,7 @@ ERRORS: dict[str, ErrorSpec] = _table(
     ErrorSpec("NOT_FOUND", 404, False, "No such route."),
     ErrorSpec("METHOD_NOT_ALLOWED", 405, False, "The route does not accept this method."),
     ErrorSpec("POLICY_DENIED", 403, False, "The wallet's policy forbids this."),
-    ErrorSpec("WALLET_SUSPENDED", 403, False, "The wallet is suspended by its owner."),
+    ErrorSpec("WALLET_SUSPENDED", 403, False, "The wallet is suspended."),
     ErrorSpec("KILL_SWITCH_ACTIVE", 403, False, "The owner has stopped all spending."),
     ErrorSpec(
         "TRANSACTION_NOT_PENDING",

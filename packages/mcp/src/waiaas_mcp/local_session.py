@@ -22,6 +22,7 @@ FROM_DAEMON = (
     "createdAt",
     "lastRenewedAt",
     "constraints",
+    "budget",
 )
 
 

@@ -16,6 +16,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,7 +29,7 @@ from waiaas_cli.errors import describe
 from waiaas_cli.lookup import find_wallet
 from waiaas_cli.options import State, daemon_options, pass_state, password_option
 from waiaas_cli.output import iso_time
-from waiaas_cli.params import ADDRESS, SOL
+from waiaas_cli.params import ADDRESS, BUDGET, SOL, Duration
 from waiaas_cli.rules import constraint_lines, policy_lines
 from waiaas_core.atomic import write_secret_file
 from waiaas_core.claude import WalletRef, build_claude_desktop_config, claude_config_path
@@ -61,10 +62,10 @@ def mcp() -> None:
 @click.option("--all", "all_wallets", is_flag=True, help="Set up every active wallet.")
 @click.option(
     "--expires-in",
-    type=click.IntRange(min=1),
-    metavar="SECONDS",
-    help="Session lifetime (default: the daemon's session_ttl, 86400 unless configured). "
-    "The MCP server renews the session on its own.",
+    type=Duration(minimum=1),
+    metavar="DURATION",
+    help="Session lifetime: 7d, 12h, 3600 (default: the daemon's session_ttl, 86400 unless "
+    "configured). The MCP server renews the session on its own.",
 )
 @click.option(
     "--write-config",
@@ -93,6 +94,30 @@ def mcp() -> None:
     help="The session sends only to this address (repeat for several).",
 )
 @click.option(
+    "--budget",
+    "budgets",
+    type=BUDGET,
+    multiple=True,
+    metavar="DOLLARS/PERIOD",
+    help="A dollar budget over every token: 10/day (the session's last 24 h), 2.50/tx "
+    "(one send), 50/total (the session's life); repeat for several.",
+)
+@click.option(
+    "--tokens",
+    "token_refs",
+    multiple=True,
+    metavar="LIST",
+    help="The only assets the session may send: symbols or mints, comma-separated "
+    "(USDC or SOL,USDC); the chain's own coin only if named (SOL, ETH).",
+)
+@click.option(
+    "--networks",
+    "network_names",
+    multiple=True,
+    metavar="LIST",
+    help="The only networks the session may send on, comma-separated (mainnet, base).",
+)
+@click.option(
     "--no-limits",
     is_flag=True,
     help="Clear the session's limits (without any limit option, those of the MCP session "
@@ -118,6 +143,9 @@ def setup(
     max_per_tx: int | None,
     max_per_day: int | None,
     recipients: tuple[str, ...],
+    budgets: tuple[tuple[str, str], ...],
+    token_refs: tuple[str, ...],
+    network_names: tuple[str, ...],
     no_limits: bool,
     over_http: bool,
 ) -> None:
@@ -133,13 +161,17 @@ def setup(
     if wallet_id and all_wallets:
         raise click.UsageError("--wallet and --all cannot be used together.")
     constraints = build_constraints(max_per_tx, max_per_day, recipients, no_limits)
+    constraints = with_budgets(constraints, budgets, split(network_names), no_limits)
+    tokens = split(token_refs)
+    if tokens and no_limits:
+        raise click.UsageError("--no-limits cannot be used with --tokens.")
     if over_http:
         if write_config:
             raise click.UsageError(
                 "--write-config writes Claude Desktop's stdio entries; it cannot be used "
                 "with --http."
             )
-        setup_http(state, wallet_id, all_wallets, expires_in, constraints)
+        setup_http(state, wallet_id, all_wallets, expires_in, constraints, tokens)
         return
     config_path = claude_config_path()
     if write_config:
@@ -160,7 +192,8 @@ def setup(
     waiting_before = waiting_sends(client, {w["id"] for w in chosen})
     running = token_readers(config_path, snippet["mcpServers"])
     for wallet in chosen:
-        item = provision(client, state.data_dir, wallet, expires_in, constraints)
+        scoped = with_tokens(client, wallet, constraints, tokens)
+        item = provision(client, state.data_dir, wallet, expires_in, scoped)
         report(item)
         report_limits(client, item)
     if waiting_before:
@@ -212,6 +245,7 @@ def setup_http(
     all_wallets: bool,
     expires_in: int | None,
     constraints: dict[str, Any] | None,
+    tokens: list[str] | None = None,
 ) -> None:
     """``--http``: an ``mcp-http`` session per wallet and the Streamable HTTP client config."""
     client = state.client()
@@ -222,7 +256,8 @@ def setup_http(
     waiting_before = waiting_sends(client, {w["id"] for w in chosen})
     servers: dict[str, Any] = {}
     for wallet in chosen:
-        item = create_session(client, wallet, HTTP_MCP_LABEL, expires_in, constraints)
+        scoped = with_tokens(client, wallet, constraints, tokens or [])
+        item = create_session(client, wallet, HTTP_MCP_LABEL, expires_in, scoped)
         report(item)
         report_limits(client, item)
         servers[names[wallet["id"]]] = http_entry(client.base_url, item.token)
@@ -362,6 +397,85 @@ def build_constraints(
     if max_per_tx is not None and max_per_day is not None and max_per_tx > max_per_day:
         raise click.UsageError("--max-per-tx cannot be more than --max-per-day.")
     return {} if no_limits else (limits or None)
+
+
+def split(values: tuple[str, ...]) -> list[str]:
+    """Repeated and comma-separated option values, in order, once each."""
+    items = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    return list(dict.fromkeys(items))
+
+
+def with_budgets(
+    constraints: dict[str, Any] | None,
+    budgets: tuple[tuple[str, str], ...],
+    networks: list[str],
+    no_limits: bool,
+) -> dict[str, Any] | None:
+    """The dollar budgets and the networks added to the session's constraints."""
+    if not budgets and not networks:
+        return constraints
+    if no_limits:
+        raise click.UsageError("--no-limits cannot be used with --budget or --networks.")
+    limits = dict(constraints or {})
+    for field, dollars in budgets:
+        limits[field] = dollars
+    if networks:
+        limits["allowedNetworks"] = networks
+    per_tx, per_day = limits.get("maxUsdPerTx"), limits.get("maxUsdPerDay")
+    total = limits.get("maxUsdTotal")
+    for small, large, what in (
+        (per_tx, per_day, "/tx than /day"),
+        (per_day, total, "/day than /total"),
+    ):
+        if small is not None and large is not None and Decimal(small) > Decimal(large):
+            raise click.UsageError(f"--budget: more {what}.")
+    return limits
+
+
+NATIVE_SYMBOLS = {"solana": ("SOL",), "evm": ("ETH", "POL")}
+
+
+def with_tokens(
+    client: DaemonClient,
+    wallet: dict[str, Any],
+    constraints: dict[str, Any] | None,
+    tokens: list[str],
+) -> dict[str, Any] | None:
+    """``--tokens``: the registry's mints for the wallet's network, and whether its own coin."""
+    if not tokens:
+        return constraints
+    natives = NATIVE_SYMBOLS.get(wallet.get("chain", "solana"), ())
+    registry = (
+        client.request("GET", "/v1/tokens", master=True, params={"network": wallet["network"]}).get(
+            "items"
+        )
+        or []
+    )
+    mints: list[str] = []
+    native = False
+    for ref in tokens:
+        if ref.upper() in natives or ref.lower() == "native":
+            native = True
+            continue
+        found = next(
+            (
+                t["mint"]
+                for t in registry
+                if ref in (t.get("mint"), t.get("symbol")) or ref.upper() == t.get("symbol")
+            ),
+            None,
+        )
+        if found is None:
+            raise click.ClickException(
+                f"--tokens: {ref} is not in the {wallet['network']} token registry of the daemon "
+                "(waiaas token list; or give the mint)."
+            )
+        mints.append(found)
+    return {
+        **(constraints or {}),
+        "allowedTokens": list(dict.fromkeys(mints)),
+        "allowNative": native,
+    }
 
 
 def provision(

@@ -31,6 +31,13 @@ def amount_of(record: dict[str, Any]) -> str:
     return units_text(record.get("amount"))
 
 
+def what_of(record: dict[str, Any]) -> str:
+    """A send, or an x402 payment and the site it pays for."""
+    if record.get("type") == "PAYMENT":
+        return f"payment for {record.get('origin') or 'an unknown site'}"
+    return "send"
+
+
 def when_of(record: dict[str, Any]) -> str:
     if record.get("status") == "QUEUED":
         return f"runs {iso_time(record.get('executeAt'))}"
@@ -43,7 +50,8 @@ def when_of(record: dict[str, Any]) -> str:
 @json_option
 @pass_state
 def pending(state: State, as_json: bool) -> None:
-    """List sends waiting for their delay or for your approval, oldest first."""
+    """List sends and x402 payments waiting for their delay or for your approval, oldest
+    first; a payment shows the site it pays for."""
     items = state.client().request("GET", "/v1/pending", master=True)["items"]
     if as_json:
         print_json(items)
@@ -58,6 +66,7 @@ def pending(state: State, as_json: bool) -> None:
         (
             t["id"],
             wallet_label(names, t.get("walletId")),
+            what_of(t),
             t.get("status"),
             amount_of(t),
             recipient_of(t, owned),
@@ -66,7 +75,7 @@ def pending(state: State, as_json: bool) -> None:
         )
         for t in items
     ]
-    print_table(("ID", "WALLET", "STATUS", "AMOUNT", "TO", "WHEN", "FOR"), rows)
+    print_table(("ID", "WALLET", "WHAT", "STATUS", "AMOUNT", "TO", "WHEN", "MEMO"), rows)
     click.echo("\nDecide with `waiaas approve ID` or `waiaas reject ID --reason TEXT`")
     click.echo("(the first characters of an ID are enough when no other waiting send shares them).")
 
@@ -80,13 +89,8 @@ def recipient_of(record: dict[str, Any], owned: dict[Any, str]) -> str:
 
 
 def about_of(record: dict[str, Any]) -> str:
-    """What the send is for: the paid site of a payment, the memo of a transfer."""
-    parts = []
-    if record.get("paymentOrigin") or record.get("origin"):
-        parts.append(f"pays {record.get('paymentOrigin') or record.get('origin')}")
-    if record.get("memo"):
-        parts.append(f"memo: {record['memo']}")
-    return "; ".join(parts) or "-"
+    """The memo the agent gave (a payment's site is in WHAT)."""
+    return str(record["memo"]) if record.get("memo") else "-"
 
 
 def resolve_id(client: DaemonClient, typed: str) -> str:
@@ -116,8 +120,11 @@ def resolve_id(client: DaemonClient, typed: str) -> str:
 
 
 def report(verb: str, record: dict[str, Any]) -> None:
-    click.echo(f"{verb} {record.get('id')}: {amount_of(record)} to {record.get('to')}")
+    what = "" if what_of(record) == "send" else f" ({what_of(record)})"
+    click.echo(f"{verb} {record.get('id')}: {amount_of(record)} to {record.get('to')}{what}")
     click.echo(f"Status: {record.get('status')}")
+    if record.get("status") == "APPROVED":
+        click.echo("The agent's next call for that URL pays it, until the approval expires.")
     if record.get("signature"):
         click.echo(f"Signature: {record['signature']}")
 

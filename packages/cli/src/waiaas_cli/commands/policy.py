@@ -1,7 +1,9 @@
 """`waiaas policy show|set|clear WALLET`: the owner's standing rules for a wallet (SPEC 12).
 
-A person types SOL and durations (`--instant-max 0.1 --delay 15m`); the API
-carries lamports as decimal strings and seconds as integers.
+A person types SOL, a token's own units (`--token USDC --instant-max 5`), dollars
+(`--usd-daily 50`) and durations (`--delay 15m`); the API carries base units as
+decimal strings, dollars as decimal strings and seconds as integers. `show` prints
+every amount in its asset's units (from the daemon's token registry) and in dollars.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import click
 from waiaas_cli.lookup import resolve_wallet
 from waiaas_cli.options import State, daemon_options, json_option, pass_state, password_option
 from waiaas_cli.output import iso_time, print_json
-from waiaas_cli.params import ADDRESS, DURATION, SOL_CEILING
-from waiaas_cli.rules import policy_lines
+from waiaas_cli.params import ADDRESS, DOLLARS, DURATION
+from waiaas_cli.rules import Registry, policy_lines, registry_of
 from waiaas_core.amounts import to_base_units
 from waiaas_core.errors import WaiaasError
 from waiaas_core.limits import MAX_BODY_BYTES
@@ -31,6 +33,16 @@ AMOUNT_FLAGS = {
     "monthly_limit": "monthlyLimit",
     "chat_approval_max": "chatApprovalMax",
 }
+# option name -> usd rule, for the amounts typed in dollars
+USD_FLAGS = {
+    "usd_instant_max": "instantMax",
+    "usd_notify_max": "notifyMax",
+    "usd_delay_max": "delayMax",
+    "usd_daily": "dailyLimit",
+    "usd_monthly": "monthlyLimit",
+    "usd_chat_approval_max": "chatApprovalMax",
+}
+SOL_DECIMALS = 9
 PLAIN_FLAGS = {
     "delay": "delaySeconds",
     "approval_timeout": "approvalTimeout",
@@ -47,12 +59,19 @@ def policy_path(wallet_id: str) -> str:
     return f"/v1/wallets/{wallet_id}/policy"
 
 
-def print_policy(wallet: dict[str, Any], answer: dict[str, Any]) -> None:
+def registry(client: Any, wallet: dict[str, Any]) -> dict[str, Any]:
+    """The daemon's token registry for the wallet's network (``GET /v1/tokens``)."""
+    return client.request("GET", "/v1/tokens", master=True, params={"network": wallet["network"]})
+
+
+def print_policy(
+    wallet: dict[str, Any], answer: dict[str, Any], tokens: Registry | None = None
+) -> None:
     click.echo(f"Wallet:  {wallet['name']} ({wallet['id']})")
     version = answer.get("version")
     updated = f", updated {iso_time(answer['updatedAt'])}" if answer.get("updatedAt") else ""
     click.echo(f"Version: {version}{updated}")
-    lines = policy_lines(answer.get("policy") or {})
+    lines = policy_lines(answer.get("policy") or {}, tokens)
     if lines:
         click.echo("Rules:")
         for line in lines:
@@ -89,14 +108,15 @@ def conflict_error(error: WaiaasError, wallet: dict[str, Any], verb: str) -> Exc
 @json_option
 @pass_state
 def show(state: State, wallet_ref: str, as_json: bool) -> None:
-    """Show the policy of WALLET (an id or a unique name), amounts in SOL."""
+    """Show the policy of WALLET (an id or a unique name): SOL, each token in its own units,
+    dollar rules in dollars."""
     client = state.client()
     wallet = resolve_wallet(client, wallet_ref)
     answer = client.request("GET", policy_path(wallet["id"]), master=True)
     if as_json:
         print_json(answer)
         return
-    print_policy(wallet, answer)
+    print_policy(wallet, answer, registry_of(registry(client, wallet)))
 
 
 def read_policy_file(path: Path) -> dict[str, Any]:
@@ -114,14 +134,42 @@ def read_policy_file(path: Path) -> dict[str, Any]:
     return document
 
 
+def base_units(option: str, text: str, decimals: int, unit: str) -> str:
+    """An amount a person typed, in base units of the asset (0 allowed: a ceiling)."""
+    try:
+        return str(to_base_units(text, decimals, allow_zero=True))
+    except ValueError as exc:
+        hint = "--" + option.replace("_", "-")
+        raise click.BadParameter(
+            f"{exc} ({unit})." if unit else f"{exc}.", param_hint=hint
+        ) from None
+
+
 def apply_flags(
-    base: dict[str, Any], flags: dict[str, Any], recipients: tuple[str, ...]
+    base: dict[str, Any],
+    flags: dict[str, Any],
+    recipients: tuple[str, ...],
+    token: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``base`` with every given flag set: amounts as lamport strings, the rest as ints."""
+    """``base`` with every given flag set: amounts in base units of SOL or of ``token``
+    (a registry entry: under ``tokens.<mint>``), dollars under ``usd``, the rest as ints."""
     updated = dict(base)
+    target = updated
+    decimals, unit = SOL_DECIMALS, "SOL"
+    if token is not None:
+        tokens = dict(updated.get("tokens") or {})
+        target = tokens[token["mint"]] = dict(tokens.get(token["mint"]) or {})
+        updated["tokens"] = tokens
+        decimals, unit = int(token["decimals"]), str(token.get("symbol") or token["mint"])
     for option, field in AMOUNT_FLAGS.items():
         if flags.get(option) is not None:
-            updated[field] = str(flags[option])
+            target[field] = base_units(option, str(flags[option]), decimals, unit)
+    usd = dict(updated.get("usd") or {})
+    for option, field in USD_FLAGS.items():
+        if flags.get(option) is not None:
+            usd[field] = flags[option]
+    if usd:
+        updated["usd"] = usd
     for option, field in PLAIN_FLAGS.items():
         if flags.get(option) is not None:
             updated[field] = flags[option]
@@ -130,18 +178,23 @@ def apply_flags(
     return updated
 
 
+def registry_entry(answer: dict[str, Any], token: str, hint: str) -> dict[str, Any]:
+    """The registry entry of ``token`` (a symbol, any case, or a mint)."""
+    for entry in answer.get("items") or []:
+        symbol = str(entry.get("symbol") or "")
+        if token in (entry.get("mint"), symbol) or token.upper() == symbol.upper():
+            return dict(entry)
+    raise click.BadParameter(f"{token} is not in the daemon's token registry.", param_hint=hint)
+
+
 def x402_ceiling(registry: dict[str, Any], token: str, amount: str) -> tuple[str, str]:
     """(mint, base units) of ``amount`` whole units of the registry's ``token``."""
-    for entry in registry.get("items") or []:
-        if token in (entry.get("mint"), str(entry.get("symbol", "")).upper(), entry.get("symbol")):
-            try:
-                units = to_base_units(amount, int(entry["decimals"]), allow_zero=True)
-            except ValueError as exc:
-                raise click.BadParameter(str(exc), param_hint="--x402-max-per-request") from None
-            return entry["mint"], str(units)
-    raise click.BadParameter(
-        f"{token} is not in the daemon's token registry.", param_hint="--x402-token"
-    )
+    entry = registry_entry(registry, token, "--x402-token")
+    try:
+        units = to_base_units(amount, int(entry["decimals"]), allow_zero=True)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--x402-max-per-request") from None
+    return entry["mint"], str(units)
 
 
 def apply_x402(
@@ -163,13 +216,22 @@ def apply_x402(
 
 @policy.command(name="set")
 @click.argument("wallet_ref", metavar="WALLET")
-@click.option("--instant-max", type=SOL_CEILING, help="Sent at once up to this many SOL.")
 @click.option(
-    "--notify-max", type=SOL_CEILING, help="Sent and you are notified up to this many SOL."
+    "--token",
+    "token_ref",
+    metavar="SYMBOL|MINT",
+    help="The amount options below are of this token, in its own units (--token USDC "
+    "--instant-max 5), and bind its sends only; without it they are SOL's.",
+)
+@click.option(
+    "--instant-max", metavar="AMOUNT", help="Sent at once up to this many SOL (or --token)."
+)
+@click.option(
+    "--notify-max", metavar="AMOUNT", help="Sent and you are notified up to this many SOL."
 )
 @click.option(
     "--delay-max",
-    type=SOL_CEILING,
+    metavar="AMOUNT",
     help="Sent after --delay (unless you reject) up to this many SOL.",
 )
 @click.option("--delay", type=DURATION, help="How long a DELAY-tier send waits: 15m, 1h, 900.")
@@ -178,18 +240,54 @@ def apply_x402(
 )
 @click.option(
     "--daily-limit",
-    type=SOL_CEILING,
+    metavar="AMOUNT",
     help="SOL per rolling 24 h; a send past it needs your approval.",
 )
 @click.option(
     "--monthly-limit",
-    type=SOL_CEILING,
+    metavar="AMOUNT",
     help="SOL per rolling 30 days; a send past it needs approval.",
 )
 @click.option(
     "--chat-approval-max",
-    type=SOL_CEILING,
+    metavar="AMOUNT",
     help="The most a tap in the linked Telegram chat may approve; above it, the console or CLI.",
+)
+@click.option(
+    "--usd-instant-max",
+    type=DOLLARS,
+    metavar="DOLLARS",
+    help="Any token sent at once up to this many dollars (the stricter rule wins).",
+)
+@click.option(
+    "--usd-notify-max",
+    type=DOLLARS,
+    metavar="DOLLARS",
+    help="Any token sent, and you notified, up to this many dollars.",
+)
+@click.option(
+    "--usd-delay-max",
+    type=DOLLARS,
+    metavar="DOLLARS",
+    help="Any token sent after --delay up to this many dollars.",
+)
+@click.option(
+    "--usd-daily",
+    type=DOLLARS,
+    metavar="DOLLARS",
+    help="Dollars per rolling 24 h over every token; a send past it needs your approval.",
+)
+@click.option(
+    "--usd-monthly",
+    type=DOLLARS,
+    metavar="DOLLARS",
+    help="Dollars per rolling 30 days over every token; past it needs approval.",
+)
+@click.option(
+    "--usd-chat-approval-max",
+    type=DOLLARS,
+    metavar="DOLLARS",
+    help="The most, in dollars, a tap in the linked Telegram chat may approve.",
 )
 @click.option(
     "--allow-recipient",
@@ -249,12 +347,15 @@ def set_(
     x402_any_host: bool | None,
     x402_max: str | None,
     x402_token: str,
+    token_ref: str | None,
     **flags: Any,
 ) -> None:
     """Change the policy of WALLET: only the rules you name change, the others stay.
 
-    Amounts are in SOL (0.25), durations like 15m or 1h. With --file, the file's
-    document replaces the policy, and the options are applied over it.
+    Amounts are in SOL (0.25), or in --token's own units (--token USDC --instant-max 5);
+    the --usd-* rules are dollars over every token on every chain (--usd-daily 50).
+    Durations like 15m or 1h. With --file, the file's document replaces the policy,
+    and the options are applied over it.
 
     The change is written only over the version it was made from: if someone else
     changed the policy meanwhile, nothing is written and you re-run the command.
@@ -263,6 +364,13 @@ def set_(
     given = any(v is not None for v in flags.values()) or recipients or x402_given
     if not given and policy_file is None:
         raise click.UsageError("name at least one rule to set, or a --file.")
+    sol = token_ref is None or token_ref.upper() == "SOL"
+    for option in AMOUNT_FLAGS:
+        if flags.get(option) is not None:
+            # Checked before anything is asked of the daemon; a token's decimals once known.
+            text = str(flags[option])
+            places = SOL_DECIMALS if sol else min(255, len(text.partition(".")[2].rstrip("0")))
+            base_units(option, text, places, "SOL" if sol else "")
     document = read_policy_file(policy_file) if policy_file else None
     client = state.client()
     wallet = resolve_wallet(client, wallet_ref)
@@ -273,14 +381,15 @@ def set_(
         document = current.get("policy") or {}
         # Read-modify-write: the write applies only over the version read.
         precondition = if_match(current)
-    updated = apply_flags(document, flags, recipients)
+    known = registry(client, wallet) if token_ref or x402_max is not None else {}
+    token = None
+    if token_ref is not None and token_ref.upper() != "SOL":
+        token = registry_entry(known, token_ref, "--token")
+    updated = apply_flags(document, flags, recipients, token)
     if x402_given:
         ceiling = None
         if x402_max is not None:
-            registry = client.request(
-                "GET", "/v1/tokens", master=True, params={"network": wallet["network"]}
-            )
-            ceiling = x402_ceiling(registry, x402_token, x402_max)
+            ceiling = x402_ceiling(known, x402_token, x402_max)
         updated["x402"] = apply_x402(updated.get("x402"), x402_hosts, x402_any_host, ceiling)
     try:
         answer = client.request("PUT", path, master=True, json=updated, headers=precondition)
@@ -289,7 +398,12 @@ def set_(
     if as_json:
         print_json(answer)
         return
-    print_policy(wallet, answer)
+    print_policy(wallet, answer, registry_of(known or registry(client, wallet)))
+    if token is None and any(flags.get(o) is not None for o in AMOUNT_FLAGS):
+        click.echo(
+            "Note: these amounts bind SOL sends only. For a token use --token SYMBOL; "
+            "for every token, in dollars, the --usd-* options."
+        )
 
 
 @policy.command()

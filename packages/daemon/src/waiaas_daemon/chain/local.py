@@ -84,12 +84,22 @@ class LocalChain:
         # sequence is the same in every process, so after a restart identical
         # sends would sign to the signatures of the previous run. We draw random
         # ones and keep a cluster's window of recent ones.
-        self._svm = LiteSVM().with_blockhash_check(False)
         self._authorities: dict[Pubkey, Keypair] = {}
         self._recent: deque[Hash] = deque(maxlen=RECENT_BLOCKHASHES)
+        self._recent.append(Hash(secrets.token_bytes(32)))
         self._blockhash_used = False
-        self._advance()
-        self.restore(accounts)
+        # The runtime (about 10 MiB with its programs) is built when the chain is
+        # first used, with the saved accounts: an idle daemon does not carry it.
+        self._runtime: LiteSVM | None = None
+        self._saved: list[AccountSnapshot] = list(accounts)
+
+    @property
+    def _svm(self) -> LiteSVM:
+        if self._runtime is None:
+            self._runtime = LiteSVM().with_blockhash_check(False)
+            saved, self._saved = self._saved, []
+            self.restore(saved)
+        return self._runtime
 
     def restore(self, snapshots: Iterable[AccountSnapshot]) -> None:
         """Write saved accounts into the runtime; a later snapshot of an address wins."""

@@ -4,7 +4,9 @@ Pure functions only. Base layouts come from solders (``solders.token.state``:
 Mint, TokenAccount; ``solders.token.associated``: the ATA derivation); the
 instructions solders lacks (CreateIdempotent, TransferChecked, InitializeMint2,
 MintTo, InitializeTransferFeeConfig) come from the ``solana`` package's
-``spl.token.instructions``. Only the Token-2022 extension list (type-length-value
+``spl.token.instructions``, imported when an instruction is first built (it
+brings pydantic, construct and httpx: 11 MiB a daemon that moves no token never
+needs). Only the Token-2022 extension list (type-length-value
 entries after the base layout) is read here by hand: neither library parses it.
 """
 
@@ -12,18 +14,11 @@ from __future__ import annotations
 
 import struct
 
-import spl.token.instructions as spl_ix
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 from solders.system_program import CreateAccountParams, create_account
 from solders.token.associated import get_associated_token_address
 from solders.token.state import Mint, TokenAccount
-from spl.token.models import (
-    InitializeMint2Params,
-    InitializeTransferFeeConfigParams,
-    MintToParams,
-    TransferCheckedParams,
-)
 
 from waiaas_core.errors import WaiaasError
 
@@ -207,6 +202,9 @@ def create_mint_instructions(
     transfer_fee: tuple[int, int] | None = None,
 ) -> list[Instruction]:
     """Create and initialize a mint; ``transfer_fee`` is (basis points, maximum fee)."""
+    import spl.token.instructions as spl_ix
+    from spl.token.models import InitializeMint2Params, InitializeTransferFeeConfigParams
+
     program_id = token_program(program)
     space = mint_size(program, transfer_fee is not None)
     instructions = [
@@ -244,6 +242,9 @@ def mint_to_instructions(
     payer: Pubkey, owner: Pubkey, mint: Pubkey, authority: Pubkey, amount: int, program: str
 ) -> list[Instruction]:
     """Create the owner's ATA if missing, then mint ``amount`` base units into it."""
+    import spl.token.instructions as spl_ix
+    from spl.token.models import MintToParams
+
     check_amount(amount)
     program_id = token_program(program)
     return [
@@ -271,6 +272,9 @@ def transfer_instructions(
     create_account: bool,
 ) -> list[Instruction]:
     """ATA to ATA TransferChecked, preceded by CreateIdempotent when the recipient has none."""
+    import spl.token.instructions as spl_ix
+    from spl.token.models import TransferCheckedParams
+
     check_amount(amount)
     if not 0 <= decimals <= 255:
         raise WaiaasError("INVALID_REQUEST", "decimals must be between 0 and 255.")

@@ -84,6 +84,10 @@ ACTIONS = frozenset(
         "telegram.unlink",
         "telegram.foreign",
         "telegram.refused",
+        "oauth.deny",
+        "oauth.revoke",
+        "oauth.refresh_reuse",
+        "oauth.code_reuse",
     }
 )
 
@@ -187,8 +191,7 @@ async def append(
     # One chain whatever the number of daemons: on PostgreSQL the head row stays
     # locked until this transaction commits, so the next append reads its result.
     head_sql = "SELECT seq, hash FROM audit_head WHERE id = 1" + _for_update(conn)  # noqa: S608
-    async with conn.execute(head_sql) as cursor:
-        head = await cursor.fetchone()
+    head = next(iter(await conn.execute_fetchall(head_sql)), None)
     assert head is not None, "audit_head has its row from the migration on"
     seq = head[0] + 1
     entry = _entry(seq, int(at), actor, action, wallet_id, session_id, transaction_id, details)

@@ -7,6 +7,9 @@ from waiaas_daemon.domain import wallets
 from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.storage import Event, KillSwitchRow, WalletRow
 
+# The reason of a suspension the owner gave none for.
+OWNER_REASON = "suspended by the owner"
+
 
 async def refuse_if_kill_switch(state: DaemonState) -> None:
     """For session creation (sessions.issue calls it): 403 while the switch is on."""
@@ -28,12 +31,11 @@ async def set_kill_switch(
 
 async def suspend(state: DaemonState, wallet_id: str, reason: str | None) -> WalletRow:
     """ACTIVE -> SUSPENDED; suspending a suspended wallet again answers it as it is."""
-    return await _change(
-        state, wallet_id, "ACTIVE", "SUSPENDED", reason or "suspended by the owner"
-    )
+    return await _change(state, wallet_id, "ACTIVE", "SUSPENDED", reason or OWNER_REASON)
 
 
 async def resume(state: DaemonState, wallet_id: str) -> WalletRow:
+    """SUSPENDED -> ACTIVE; the denials counted toward auto-suspension start afresh."""
     wallet = await _change(state, wallet_id, "SUSPENDED", "ACTIVE", None)
     state.waiting_changed()  # its held sends may run now
     return wallet

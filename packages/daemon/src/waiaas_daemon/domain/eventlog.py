@@ -128,10 +128,14 @@ async def _with_mint(conn: Connection, event: Event) -> Event:
         return event
     # On the writer's own connection, inside the change's transaction: the record
     # exists here even when the event comes with its insert.
-    async with conn.execute(
-        "SELECT token_mint FROM transactions WHERE id = ?", (event.transaction_id,)
-    ) as cursor:
-        row = await cursor.fetchone()
+    row = next(
+        iter(
+            await conn.execute_fetchall(
+                "SELECT token_mint FROM transactions WHERE id = ?", (event.transaction_id,)
+            )
+        ),
+        None,
+    )
     if row is None or row[0] is None:
         return event
     return dataclasses.replace(event, details={**details, "mint": row[0]})

@@ -59,15 +59,21 @@ class Answer:
     content_type: str | None
 
 
-def client(state: DaemonState) -> httpx.AsyncClient:
-    """The daemon's one client for resources: kept alive, so a paid request's second
-    fetch reuses the first one's connection; it never follows redirects by itself
-    and ignores proxy variables. Each request bounds its own time (``fetch``)."""
-    if state.resource_http is None:
-        state.resource_http = httpx.AsyncClient(
-            follow_redirects=False, trust_env=False, timeout=120
-        )
-    return state.resource_http
+def resource_client(state: DaemonState, rules: Policy) -> httpx.AsyncClient:
+    """A client for one call: it connects only where ``outbound``'s guard lets it, the
+    owner's exact ``host:port`` entries exempt; its connections serve this call only, so a
+    connection one wallet's rules allowed never carries another's request."""
+    from waiaas_daemon.domain import outbound  # httpcore: on the first paid request
+
+    if state.resource_tls is None:
+        state.resource_tls = outbound.tls_context()
+    x = rules.x402
+    exempt = [
+        entry
+        for entry in ((x.allowed_hosts if x else None) or ())
+        if ":" in entry and not entry.startswith("*.")
+    ]
+    return outbound.client(state.resolve or outbound.system_resolve, exempt, state.resource_tls)
 
 
 def target_of(url: str) -> Target:
@@ -123,7 +129,12 @@ async def fetch(
     request: PayRequest,
     headers: Mapping[str, str] | None = None,
 ) -> Answer:
-    """One request, following redirects on the same origin only; the body bounded."""
+    """One request, following redirects on the same origin only; the body bounded.
+
+    Every connection goes through the client's guard (``outbound``): a destination on the
+    owner's machine or a private network is POLICY_DENIED, whichever hop leads there."""
+    from waiaas_daemon.domain.outbound import Refused, host_port
+
     url = target.url
     method = request.method
     try:
@@ -145,6 +156,14 @@ async def fetch(
         raise WaiaasError(
             "PAYMENT_FAILED",
             f"The resource did not answer within {request.timeout_seconds:g} s.",
+        ) from None
+    except Refused as refused:
+        raise WaiaasError(
+            "POLICY_DENIED",
+            f"x402.allowedHosts: {refused.reason}; waiaas connects there for an agent only "
+            f"when the owner lists that exact host:port ({host_port(refused.host, refused.port)}), "
+            "and "
+            "allowAnyHost never covers this machine or a private network. Nothing was sent.",
         ) from None
     except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as exc:
         raise WaiaasError(
@@ -218,9 +237,9 @@ def resource_of(answer: Answer) -> Resource:
 
 
 async def pay(
-    state: DaemonState, auth: Authenticated, request: PayRequest, client: httpx.AsyncClient
+    state: DaemonState, auth: Authenticated, request: PayRequest
 ) -> tuple[PayResult, int]:
-    """parse -> host rule -> fetch -> (402) decide -> record -> sign -> pay -> settle.
+    """parse -> rules -> fetch -> (402) choose -> decide -> record -> sign -> pay -> settle.
 
     Returns the answer and its HTTP status (201 paid, 200 free or recorded, 202 waiting).
     """
@@ -230,44 +249,155 @@ async def pay(
     if key is not None:
         existing = await state.db.get_payment(wallet.id, key)
         if existing is not None:
-            return await _again(state, auth, wallet, existing, target, request, client)
-    row = await state.db.get_policy(wallet.id)
-    rules = policy.load(row.document if row else None)
-    if not host_allowed(rules, target):
-        error = WaiaasError(
-            "POLICY_DENIED",
-            f"x402.allowedHosts: {target.host} is not a host the owner allows payments to "
-            "(the owner adds it with: waiaas policy set WALLET --x402-allow-host HOST).",
-        )
-        await _deny(state, wallet, auth, rules, error, target, None, 0)
-        raise error
-    held = await state.db.held_payment(wallet.id, target.url)
+            return await _again(state, auth, wallet, existing, target, request)
+    # The kill switch or a suspension stops the fetch too, not only the payment.
+    await _live(state, wallet)
+    rules = await _rules(state, wallet.id)
+    await _check_host(state, wallet, auth, rules, target)
+    held = await state.db.held_payment(wallet.id, target.url, auth.session.id)
     if held is not None:
         held = await _lapse(state, held)
     if held is not None and held.status in ("QUEUED", "PENDING_APPROVAL", APPROVED):
-        # One decision per resource: the owner's yes pays the next call for this URL,
-        # and a call while the owner has not decided yet does not ask again.
-        return await _again(state, auth, wallet, held, target, request, client)
-    answer = await fetch(client, target, request)
-    if answer.status != 402:
-        return PayResult(outcome="FREE", resource=resource_of(answer), payment=None), 200
-    challenge = x402.parse_challenge(answer.headers, answer.body)
-    req = x402.choose(challenge, accepted_networks(rules, wallet.network))
-    token = await _token(state, wallet, req)
-    if request.max_amount is not None and req.amount > int(request.max_amount):
-        raise WaiaasError(
-            "CONSTRAINT_VIOLATED",
-            f"maxAmount: the resource asks {req.amount} base units of {token.label}, above "
-            f"this request's maxAmount ({request.max_amount}). Nothing was paid.",
+        # One decision per resource and session: the owner's yes pays this session's next
+        # call for the URL, and a call while the owner has not decided does not ask again.
+        return await _again(state, auth, wallet, held, target, request)
+    async with resource_client(state, rules) as client:
+        answer = await _fetch_checked(state, wallet, auth, rules, target, request, client)
+        if answer.status != 402:
+            return PayResult(outcome="FREE", resource=resource_of(answer), payment=None), 200
+        challenge = x402.parse_challenge(answer.headers, answer.body)
+        req, token = await _select(state, wallet, rules, challenge)
+        if request.max_amount is not None and req.amount > int(request.max_amount):
+            raise WaiaasError(
+                "CONSTRAINT_VIOLATED",
+                f"maxAmount: the resource asks {req.amount} base units of {token.label}, above "
+                f"this request's maxAmount ({request.max_amount}). Nothing was paid.",
+            )
+        try:
+            tx = await _decide_and_record(state, auth, wallet, target, req, token, key)
+        except _Replay as replay:
+            return await _again(state, auth, wallet, replay.tx, target, request)
+        if tx.status in ("QUEUED", "PENDING_APPROVAL"):
+            state.waiting_changed()
+            return PayResult(outcome="WAITING", resource=None, payment=payment_of(tx)), 202
+        return await _pay_recorded(
+            state, auth, wallet, tx, target, request, challenge, req, token, client, None
         )
+
+
+async def _rules(state: DaemonState, wallet_id: str) -> Policy:
+    row = await state.db.get_policy(wallet_id)
+    return policy.load(row.document if row else None)
+
+
+async def _live(state: DaemonState, wallet: WalletRow) -> None:
+    """SPEC 12 step 1 before anything leaves the daemon (the signing gate checks it again)."""
+    if wallet.status == "TERMINATED":
+        raise WaiaasError("WALLET_TERMINATED")
+    if wallet.status == "SUSPENDED":
+        raise transactions.suspended_error(wallet.status_reason)
+    if (await state.db.get_kill_switch()).active:
+        raise WaiaasError("KILL_SWITCH_ACTIVE", hint="The owner must turn the kill switch off.")
+
+
+def _host_error(rules: Policy, target: Target) -> WaiaasError | None:
+    if host_allowed(rules, target):
+        return None
+    return WaiaasError(
+        "POLICY_DENIED",
+        f"x402.allowedHosts: {target.host} is not a host the owner allows payments to "
+        "(the owner adds it with: waiaas policy set WALLET --x402-allow-host HOST).",
+    )
+
+
+async def _check_host(
+    state: DaemonState, wallet: WalletRow, auth: Authenticated, rules: Policy, target: Target
+) -> None:
+    """A host the owner does not allow is refused (audited) before any request to it."""
+    error = _host_error(rules, target)
+    if error is not None:
+        await _deny(state, wallet, auth, rules, error, target, None, 0, counts=True)
+        raise error
+
+
+async def _fetch_checked(
+    state: DaemonState,
+    wallet: WalletRow,
+    auth: Authenticated,
+    rules: Policy,
+    target: Target,
+    request: PayRequest,
+    client: httpx.AsyncClient,
+) -> Answer:
+    """The unpaid fetch; a destination the guard refused is a denial, audited as one."""
     try:
-        tx = await _decide_and_record(state, auth, wallet, target, req, token, key)
-    except _Replay as replay:
-        return await _again(state, auth, wallet, replay.tx, target, request, client)
-    if tx.status in ("QUEUED", "PENDING_APPROVAL"):
-        state.waiting_changed()
-        return PayResult(outcome="WAITING", resource=None, payment=payment_of(tx)), 202
-    return await _pay_recorded(state, wallet, tx, target, request, challenge, req, token, client)
+        return await fetch(client, target, request)
+    except WaiaasError as exc:
+        if exc.code == "POLICY_DENIED":
+            # The agent named a host that leads into the owner's machine: its own doing.
+            await _deny(state, wallet, auth, rules, exc, target, None, 0, counts=True)
+        raise
+
+
+def rules_error(
+    rules: Policy, wallet: WalletRow, target: Target, req: x402.Requirement, mint: str
+) -> WaiaasError | None:
+    """The owner's rules checked again, under the wallet's lock, just before a decided
+    payment is signed (the owner may have changed them since, e.g. while an approved
+    payment waited for the agent): the x402 rules and the policy's allow lists."""
+    return x402_rules_error(rules, wallet, target, req, mint) or policy.allow_list_error(
+        rules, req.pay_to, mint
+    )
+
+
+def x402_rules_error(
+    rules: Policy, wallet: WalletRow, target: Target, req: x402.Requirement, mint: str
+) -> WaiaasError | None:
+    """The owner's x402 rules: the host, the networks, the ceiling per request."""
+    error = _host_error(rules, target)
+    if error is not None:
+        return error
+    if req.network not in accepted_networks(rules, wallet.network):
+        return WaiaasError(
+            "POLICY_DENIED", f"x402.networks: the owner does not accept payments on {req.network}."
+        )
+    ceiling = ((rules.x402.max_per_request if rules.x402 else None) or {}).get(mint)
+    if ceiling is not None and req.amount > int(ceiling):
+        return WaiaasError(
+            "POLICY_DENIED",
+            f"x402.maxPerRequest: the resource asks {req.amount} base units of {mint}, above "
+            f"the owner's ceiling per request ({ceiling}).",
+        )
+    return None
+
+
+async def _select(
+    state: DaemonState, wallet: WalletRow, rules: Policy, challenge: x402.Challenge
+) -> tuple[x402.Requirement, tokens.Token]:
+    """Exactly one of the ways the resource offers, in the documented order
+    (``x402.candidates``: what this wallet pays on, the owner's preferredNetworks first,
+    then the resource's order), skipping those in a token it does not pay with and those
+    its balance cannot cover. None left: the best one's reason."""
+    ordered = x402.candidates(
+        challenge, accepted_networks(rules, wallet.network), preferred_networks(rules)
+    )
+    errors: list[WaiaasError] = []
+    for req in ordered:
+        try:
+            token = await _token(state, wallet, req)
+            await _check_token_balance(state, wallet, token, req.amount)
+        except WaiaasError as exc:
+            if exc.code not in ("PAYMENT_UNSUPPORTED", "INSUFFICIENT_BALANCE"):
+                raise
+            errors.append(exc)
+            continue
+        return req, token
+    short = [e for e in errors if e.code == "INSUFFICIENT_BALANCE"]
+    raise (short or errors)[0]
+
+
+def preferred_networks(rules: Policy) -> list[str]:
+    return list((rules.x402.preferred_networks if rules.x402 else None) or ())
 
 
 async def _token(state: DaemonState, wallet: WalletRow, req: x402.Requirement) -> tokens.Token:
@@ -306,15 +436,9 @@ async def _decide_and_record(
         rules = policy.load(inputs.policy)
         if appraisal is None and policy.needs_usd(rules, session.constraints):
             appraisal = await transactions.appraise(state, wallet, req.amount, token)
-        ceiling = ((rules.x402.max_per_request if rules.x402 else None) or {}).get(token.mint)
         decision = policy.Decision(None)
-        if ceiling is not None and req.amount > int(ceiling):
-            error = WaiaasError(
-                "POLICY_DENIED",
-                f"x402.maxPerRequest: the resource asks {req.amount} base units of "
-                f"{token.label}, above the owner's ceiling per request ({ceiling}).",
-            )
-        else:
+        error = x402_rules_error(rules, wallet, target, req, token.mint)
+        if error is None:
             decision = policy.decide(
                 rules,
                 session.constraints,
@@ -328,7 +452,12 @@ async def _decide_and_record(
             )
             error = decision.error
         if error is not None:
-            await _deny(state, wallet, auth, rules, error, target, req.pay_to, req.amount)
+            # The price, the payee and the asset are the resource's answer, not the agent's
+            # choice: only a refusal of how often the agent pays counts as its misbehaving.
+            counts = error.code == "RATE_LIMITED"
+            await _deny(
+                state, wallet, auth, rules, error, target, req.pay_to, req.amount, counts=counts
+            )
             raise error
         assert decision.tier is not None
         await _check_token_balance(state, wallet, token, req.amount)
@@ -417,8 +546,12 @@ async def _deny(
     target: Target,
     to: str | None,
     amount: int,
+    *,
+    counts: bool,
 ) -> None:
-    """A refused payment records no transaction: an audit entry, counted toward suspension."""
+    """A refused payment records no transaction, only an audit entry; it counts toward
+    auto-suspension when ``counts``: the agent's own doing (a host the owner did not
+    allow, paying too often), not what a resource's server asked (docs/notes/x402.md)."""
     threshold = rules.auto_suspend_after_denials
     if threshold is None:
         threshold = policy.DEFAULT_AUTO_SUSPEND
@@ -435,13 +568,23 @@ async def _deny(
             "origin": target.origin,
             "to": to,
             "amount": str(amount),
+            "counted": counts,
         },
     )
-    await state.db.record_denial(wallet.id, state.now(), threshold, [event])
+    if not counts:
+        await state.db.emit([event])
+        return
+    count = await state.db.record_denial(wallet.id, state.now(), threshold, [event])
+    if count is not None:
+        log.warning("wallet %s suspended after %d denials within an hour", wallet.id, count)
 
 
 async def _sign(
-    state: DaemonState, wallet: WalletRow, tx: TransactionRow, req: x402.Requirement
+    state: DaemonState,
+    wallet: WalletRow,
+    tx: TransactionRow,
+    req: x402.Requirement,
+    back_to: str | None,
 ) -> TransactionRow:
     """Sign the payer's part and save it (SUBMITTED) through the gate, before it leaves."""
     chain = state.chain_for(wallet.network)
@@ -479,13 +622,28 @@ async def _sign(
     if passed is None:
         inputs = await state.db.send_inputs(tx.wallet_id, tx.session_id, state.now())
         error = transactions.live_error(inputs) or WaiaasError("TRANSACTION_NOT_PENDING")
-        await _update(state, tx.id, status="FAILED", error=f"not paid: {error.message}")
+        await _unclaim(state, tx, back_to, error)
         raise error
     return passed
 
 
+async def _unclaim(
+    state: DaemonState, tx: TransactionRow, back_to: str | None, error: WaiaasError
+) -> None:
+    """A claimed payment that may not be signed now: an approved one goes back to waiting
+    for the agent (the owner's yes stays good until it expires: the kill switch or a rule
+    change refuses this attempt, it does not use the approval up); a new one is FAILED."""
+    if back_to == APPROVED:
+        await state.db.swap_transaction(
+            tx.id, ("PENDING",), {"status": APPROVED, "updated_at": state.now()}
+        )
+    else:
+        await _update(state, tx.id, status="FAILED", error=f"not paid: {error.message}")
+
+
 async def _pay_recorded(
     state: DaemonState,
+    auth: Authenticated,
     wallet: WalletRow,
     tx: TransactionRow,
     target: Target,
@@ -494,10 +652,22 @@ async def _pay_recorded(
     req: x402.Requirement,
     token: tokens.Token,
     client: httpx.AsyncClient,
+    back_to: str | None,
 ) -> tuple[PayResult, int]:
-    """Sign, send the paid request, and settle the record from the chain."""
+    """Check the owner's rules as they are now, sign, send the paid request, and settle
+    the record from the chain. ``back_to``: the status a claimed record returns to when it
+    may not be signed (APPROVED), or None (a new payment: FAILED)."""
     async with state.wallet_lock(wallet.id):
-        signed = await _sign(state, wallet, tx, req)
+        rules = await _rules(state, wallet.id)
+        error = rules_error(rules, wallet, target, req, token.mint)
+        if error is not None:
+            await _unclaim(state, tx, back_to, error)
+            # The owner's rules changed since the decision: nothing the agent did.
+            await _deny(
+                state, wallet, auth, rules, error, target, req.pay_to, req.amount, counts=False
+            )
+            raise error
+        signed = await _sign(state, wallet, tx, req, back_to)
     assert signed.raw is not None
     header = x402.payment_header(challenge, req, base64.b64encode(signed.raw).decode())
     try:
@@ -651,9 +821,16 @@ async def _again(
     tx: TransactionRow,
     target: Target,
     request: PayRequest,
-    client: httpx.AsyncClient,
 ) -> tuple[PayResult, int]:
-    """A used idempotency key: the recorded payment, or (approved by the owner) pay it now."""
+    """A used idempotency key or a held payment of this session: the record, or (approved
+    by the owner) pay it now, within the owner's rules as they are now."""
+    if tx.session_id != auth.session.id:
+        # An approval and a record belong to the session that asked: another session of the
+        # wallet can neither cash the one nor read the other through the key.
+        raise WaiaasError(
+            "IDEMPOTENCY_CONFLICT",
+            "The idempotency key is used by another session of this wallet; use a new key.",
+        )
     if tx.payment_url != target.url:
         raise WaiaasError(
             "IDEMPOTENCY_CONFLICT",
@@ -664,31 +841,60 @@ async def _again(
         if tx.status in ("QUEUED", "PENDING_APPROVAL"):
             return PayResult(outcome="WAITING", resource=None, payment=payment_of(tx)), 202
         return PayResult(outcome="RECORDED", resource=None, payment=payment_of(tx)), 200
-    answer = await fetch(client, target, request)
-    if answer.status != 402:
-        return PayResult(outcome="FREE", resource=resource_of(answer), payment=payment_of(tx)), 200
-    challenge = x402.parse_challenge(answer.headers, answer.body)
-    row = await state.db.get_policy(wallet.id)
-    rules = policy.load(row.document if row else None)
-    req = x402.choose(challenge, accepted_networks(rules, wallet.network))
-    token = tokens.of_transaction(tx)
-    assert token is not None
-    if (req.pay_to, req.amount, req.asset) != (tx.to_address, int(tx.amount), token.mint):
-        raise WaiaasError(
-            "PAYMENT_FAILED",
-            f"The resource now asks {req.amount} base units of {req.asset[:44]} to "
-            f"{req.pay_to[:44]}, not the payment the owner approved ({tx.amount} to "
-            f"{tx.to_address}). Nothing was paid.",
+    # While the kill switch is on nothing is fetched and the approval waits (it is not
+    # used up); a host the owner no longer allows is not even asked.
+    await _live(state, wallet)
+    rules = await _rules(state, wallet.id)
+    await _check_host(state, wallet, auth, rules, target)
+    async with resource_client(state, rules) as client:
+        answer = await _fetch_checked(state, wallet, auth, rules, target, request, client)
+        if answer.status != 402:
+            return PayResult(
+                outcome="FREE", resource=resource_of(answer), payment=payment_of(tx)
+            ), 200
+        challenge = x402.parse_challenge(answer.headers, answer.body)
+        token = tokens.of_transaction(tx)
+        assert token is not None
+        req = _approved_option(challenge, wallet, rules, tx, token)
+        error = rules_error(rules, wallet, target, req, token.mint)
+        if error is not None:
+            # The owner's rules changed since the decision: nothing the agent did.
+            await _deny(
+                state, wallet, auth, rules, error, target, req.pay_to, req.amount, counts=False
+            )
+            raise error
+        tx = await _lapse(state, await _get(state, tx.id))  # the fetch took time
+        claimed = await state.db.swap_transaction(
+            tx.id, (APPROVED,), {"status": "PENDING", "updated_at": state.now()}
         )
-    tx = await _lapse(state, await _get(state, tx.id))  # the fetch took time
-    claimed = await state.db.swap_transaction(
-        tx.id, (APPROVED,), {"status": "PENDING", "updated_at": state.now()}
+        if claimed is None:
+            fresh = await _get(state, tx.id)
+            return PayResult(outcome="RECORDED", resource=None, payment=payment_of(fresh)), 200
+        return await _pay_recorded(
+            state, auth, wallet, claimed, target, request, challenge, req, token, client, APPROVED
+        )
+
+
+def _approved_option(
+    challenge: x402.Challenge,
+    wallet: WalletRow,
+    rules: Policy,
+    tx: TransactionRow,
+    token: tokens.Token,
+) -> x402.Requirement:
+    """The way to pay in the resource's new 402 that is the payment the owner approved."""
+    ordered = x402.candidates(
+        challenge, accepted_networks(rules, wallet.network), preferred_networks(rules)
     )
-    if claimed is None:
-        fresh = await _get(state, tx.id)
-        return PayResult(outcome="RECORDED", resource=None, payment=payment_of(fresh)), 200
-    return await _pay_recorded(
-        state, wallet, claimed, target, request, challenge, req, token, client
+    for req in ordered:
+        if (req.pay_to, req.amount, req.asset) == (tx.to_address, int(tx.amount), token.mint):
+            return req
+    req = ordered[0]
+    raise WaiaasError(
+        "PAYMENT_FAILED",
+        f"The resource now asks {req.amount} base units of {req.asset[:44]} to "
+        f"{req.pay_to[:44]}, not the payment the owner approved ({tx.amount} to "
+        f"{tx.to_address}). Nothing was paid.",
     )
 
 

@@ -266,6 +266,10 @@ def _constraints(
     The top-level amounts cap SOL; a token has its own under ``tokens.<mint>``,
     and ``totals`` are that asset's (SPEC 14).
     """
+    if constraints.get("readOnly"):
+        return WaiaasError(
+            "CONSTRAINT_VIOLATED", "This session may only read: its owner granted no spending."
+        )
     allowed = constraints.get("allowedRecipients")
     if allowed is not None and to not in allowed:
         return WaiaasError("CONSTRAINT_VIOLATED", "The recipient is not in allowedRecipients.")
@@ -290,6 +294,11 @@ def _constraints(
             f"({left} {unit}).",
         )
     return None
+
+
+def allow_list_error(policy: Policy, to: str, token: str | None) -> WaiaasError | None:
+    """Step 3 alone: checked again when an approved payment is finally signed."""
+    return _allow_lists(policy, {}, Totals(), to, 0, 0, token)
 
 
 def _allow_lists(
@@ -381,6 +390,11 @@ def remaining(
         tokens=tokens,
         usd=usd_remaining(policy, constraints, usd or Usd(None)),
     )
+
+
+def budget_left(constraints: dict[str, Any] | None, usd: Usd) -> UsdRemaining | None:
+    """What the session's own dollar budgets leave (the policy's limits aside)."""
+    return usd_remaining(Policy(), constraints, usd)
 
 
 def usd_remaining(

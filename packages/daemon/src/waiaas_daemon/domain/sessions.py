@@ -67,9 +67,15 @@ async def issue(
     ttl: int,
     constraints: dict[str, Any] | None = None,
     label: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Issued:
-    """A session; ``constraints`` None (not given) keeps a replaced mcp session's caps."""
-    return await _create(state, wallet_id, ttl=ttl, constraints=constraints, label=label)
+    """A session; ``constraints`` None (not given) keeps a replaced mcp session's caps.
+
+    ``details`` join the ``session.create`` audit entry (an OAuth grant names its client).
+    """
+    return await _create(
+        state, wallet_id, ttl=ttl, constraints=constraints, label=label, details=details
+    )
 
 
 async def provision_mcp(
@@ -93,6 +99,7 @@ async def _create(
     constraints: dict[str, Any] | None = None,
     label: str | None = None,
     token_file: Path | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Issued:
     await controls.refuse_if_kill_switch(state)
     wallet = await state.db.get_wallet(wallet_id)
@@ -145,6 +152,7 @@ async def _create(
                         "expiresAt": expires_at,
                         "constraints": constraints,
                         "walletName": wallet.name,
+                        **(details or {}),
                     },
                 )
             ],
@@ -195,6 +203,11 @@ async def authenticate(state: DaemonState, token: str) -> Authenticated:
     digest = token_hash(token)
     if digest == session.token_hash:
         return Authenticated(claims, session)
+    if digest != session.prev_token_hash:
+        # Renewed through another daemon a moment ago? Its row, not the one kept here.
+        fresh = await state.db.refresh_session(claims.session_id)
+        if fresh is not None and fresh.revoked_at is None and digest == fresh.token_hash:
+            return Authenticated(claims, fresh)
     in_grace = (
         digest == session.prev_token_hash
         and session.prev_valid_until is not None
@@ -246,7 +259,16 @@ async def renew_remote(state: DaemonState, session: SessionRow) -> SessionRow:
     token never leaves the daemon (the client keeps its original bearer). A concurrent
     request that renewed first wins the compare-and-swap; this one goes on unrenewed.
     """
-    if session.label != HTTP_MCP_LABEL or session.revoked_at is not None:
+    if session.label != HTTP_MCP_LABEL:
+        return session
+    return await renew_by_daemon(state, session)
+
+
+async def renew_by_daemon(state: DaemonState, session: SessionRow) -> SessionRow:
+    """Renew a session whose token never leaves the daemon (``mcp-http``, an OAuth grant)
+    once half its TTL has passed since its last renewal, within ``max_renewals`` and
+    the absolute lifetime; otherwise, or when another request renewed first, unchanged."""
+    if session.revoked_at is not None:
         return session
     now = state.clock()
     issued_at = session.last_renewed_at or session.created_at
@@ -352,9 +374,9 @@ def _token_file_update(
     return TokenFileUpdate(path, new_token, create=False, required=False)
 
 
-async def revoke(state: DaemonState, session_id: str) -> SessionRow:
+async def revoke(state: DaemonState, session_id: str, *, actor: str = "owner") -> SessionRow:
     session = await state.db.get_session(session_id)
-    event = Event("owner", "session.revoke", session.wallet_id if session else None, session_id)
+    event = Event(actor, "session.revoke", session.wallet_id if session else None, session_id)
     revoked = await state.db.revoke_session(session_id, state.now(), [event])
     if revoked is None:
         raise WaiaasError("SESSION_NOT_FOUND")

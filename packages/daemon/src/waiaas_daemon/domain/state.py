@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
-import httpx
 from argon2 import PasswordHasher
 
 from waiaas_core.atomic import remove_stale_temp_files
@@ -70,8 +70,11 @@ class DaemonState:
     openapi: dict[str, Any] | None = None
     # The Telegram bot's status, while the lifespan runs it (a bot token is configured).
     telegram: PollerStatus | None = None
-    # The HTTP client x402 payments fetch resources with, made on first use (payments.py).
-    resource_http: httpx.AsyncClient | None = None
+    # x402 payments fetch resources through outbound.py's guard: the TLS context its
+    # clients share (made on first use) and the resolver it checks names with (None: the
+    # system's; tests inject one).
+    resource_tls: ssl.SSLContext | None = None
+    resolve: Callable[[str, int], Awaitable[list[str]]] | None = None
     # Waiting sends may be due now (a 202 send, kill switch off, a resume): the domain
     # calls it, the scheduler (while the app's lifespan runs it) answers it. A callback,
     # so that nothing here knows the scheduler.
@@ -171,8 +174,6 @@ class DaemonState:
             finally:
                 with anyio.CancelScope(shield=True):
                     await state.aclose_chains()
-                    if state.resource_http is not None:
-                        await state.resource_http.aclose()
                     if state.prices is not None:
                         await state.prices.aclose()
 
@@ -196,7 +197,9 @@ async def open_storage(settings: Settings, data_dir: Path) -> AsyncIterator[Stor
     from waiaas_daemon.storage.postgres import PostgresStorage, StorageUnavailable
 
     try:
-        async with PostgresStorage.open(settings.storage_url) as postgres:
+        async with PostgresStorage.open(
+            settings.storage_url, cache_lease=settings.row_cache_lease
+        ) as postgres:
             log.info("storage: the PostgreSQL database of [storage] url (shared by every daemon)")
             yield postgres
     except StorageUnavailable as exc:

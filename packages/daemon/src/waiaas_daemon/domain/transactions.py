@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +24,7 @@ from waiaas_core.errors import WaiaasError
 from waiaas_daemon.chain.base import Chain, Outcome, PreparedTransfer
 from waiaas_daemon.chain.local import LocalChain
 from waiaas_daemon.domain import policy, tokens, usd, wallets
+from waiaas_daemon.domain.controls import OWNER_REASON
 from waiaas_daemon.domain.sessions import Authenticated
 from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.storage import Event, SendInputs, TransactionRow, WalletRow
@@ -38,12 +40,31 @@ def live_error(inputs: SendInputs) -> WaiaasError | None:
     if inputs.wallet_status == "TERMINATED":
         return WaiaasError("WALLET_TERMINATED")
     if inputs.wallet_status == "SUSPENDED":
-        return WaiaasError("WALLET_SUSPENDED")
+        return suspended_error(inputs.wallet_reason)
     if inputs.kill_switch:
         return WaiaasError("KILL_SWITCH_ACTIVE", hint="The owner must turn the kill switch off.")
     if inputs.session_revoked:
         return WaiaasError("SESSION_REVOKED")
     return None
+
+
+_AUTO = re.compile(r"^auto: (\d+) denials within an hour$")
+
+
+def suspended_error(reason: str | None) -> WaiaasError:
+    """WALLET_SUSPENDED saying who suspended the wallet: the owner, or the daemon after
+    the agent's own refused requests (``autoSuspendAfterDenials``)."""
+    hint = "Only the wallet's owner can resume it: waiaas wallet resume WALLET."
+    auto = _AUTO.match(reason or "")
+    if auto is not None:
+        return WaiaasError(
+            "WALLET_SUSPENDED",
+            f"The wallet was suspended automatically after {auto.group(1)} denied requests "
+            "within an hour (the policy's autoSuspendAfterDenials), not by its owner.",
+            hint=hint,
+        )
+    said = f": {reason}" if reason and reason != OWNER_REASON else "."
+    return WaiaasError("WALLET_SUSPENDED", f"The wallet is suspended by its owner{said}", hint=hint)
 
 
 def totals_of(inputs: SendInputs) -> policy.Totals:

@@ -134,10 +134,25 @@ def _requirement(version: int, entry: dict[str, Any]) -> Requirement:
     )
 
 
-def choose(challenge: Challenge, networks: Sequence[str]) -> Requirement:
-    """The first requirement this wallet can pay: exact scheme, an accepted network,
-    an amount it can sign for and a fee payer; else PAYMENT_UNSUPPORTED saying why."""
+def canonical(network: str) -> str:
+    """One name per network: an x402 v1 name or a CAIP-2 id of the same network give the
+    same answer (``solana-devnet`` and ``solana:EtWT...`` both name devnet)."""
+    for ids in NETWORK_IDS.values():
+        if network in ids:
+            return ids[-1]
+    return network
+
+
+def candidates(
+    challenge: Challenge, networks: Sequence[str], preferred: Sequence[str] = ()
+) -> list[Requirement]:
+    """The requirements this wallet could pay, in the order to try them (docs/policy.md,
+    "Several ways to pay"): only the ``exact`` scheme on a network in ``networks`` (the
+    wallet's own, as narrowed by the owner), with a valid amount and the extra the scheme
+    needs; those on the owner's ``preferred`` networks first, in that order; then the
+    resource's own order. None: PAYMENT_UNSUPPORTED saying why each was left."""
     reasons = []
+    payable = []
     for req in challenge.accepts:
         if req.scheme != SCHEME:
             reasons.append(f"scheme {req.scheme[:40]!r} (only 'exact')")
@@ -148,11 +163,26 @@ def choose(challenge: Challenge, networks: Sequence[str]) -> Requirement:
         elif not req.fee_payer:
             reasons.append("no extra.feePayer (the exact scheme needs the facilitator's)")
         else:
-            return req
-    raise WaiaasError(
-        "PAYMENT_UNSUPPORTED",
-        "The resource asks for no payment this wallet makes: " + "; ".join(reasons) + ".",
-    )
+            payable.append(req)
+    if not payable:
+        raise WaiaasError(
+            "PAYMENT_UNSUPPORTED",
+            "The resource asks for no payment this wallet makes: " + "; ".join(reasons) + ".",
+        )
+    order = [canonical(n) for n in preferred]
+
+    def rank(req: Requirement) -> int:
+        name = canonical(req.network)
+        return order.index(name) if name in order else len(order)
+
+    return sorted(payable, key=rank)  # stable: the resource's order among equals
+
+
+def choose(
+    challenge: Challenge, networks: Sequence[str], preferred: Sequence[str] = ()
+) -> Requirement:
+    """The first of ``candidates``."""
+    return candidates(challenge, networks, preferred)[0]
 
 
 def payment_header(challenge: Challenge, req: Requirement, transaction_b64: str) -> tuple[str, str]:

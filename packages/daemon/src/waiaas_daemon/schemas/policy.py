@@ -149,13 +149,15 @@ class X402Rules(Model, omit_defaults=True):
 
     Nothing is paid to a host that is not in ``allowedHosts`` unless
     ``allowAnyHost``; ``maxPerRequest`` caps one payment per mint (base units);
-    ``networks`` narrows the x402 network ids accepted (default: the wallet's own).
+    ``networks`` narrows the x402 network ids accepted (default: the wallet's own);
+    ``preferredNetworks`` orders them when a resource offers several ways to pay.
     """
 
     allowed_hosts: Annotated[list[Host], Meta(max_length=MAX_LIST)] | None = None
     allow_any_host: bool | None = None
     max_per_request: Annotated[dict[str, Limit], Meta(max_length=MAX_LIST)] | None = None
     networks: Annotated[list[X402Network], Meta(max_length=16)] | None = None
+    preferred_networks: Annotated[list[X402Network], Meta(max_length=16)] | None = None
 
     def check(self) -> None:
         for mint, ceiling in (self.max_per_request or {}).items():

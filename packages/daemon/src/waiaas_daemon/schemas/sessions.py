@@ -17,7 +17,7 @@ from waiaas_daemon.schemas._base import (
     check_address,
     check_amount,
 )
-from waiaas_daemon.schemas.policy import Usd, WalletControl
+from waiaas_daemon.schemas.policy import Usd, UsdRemaining, WalletControl
 from waiaas_daemon.schemas.system import KillSwitch, UnixTime
 
 # Its bounds are the operator's settings: checked by the route, written into the
@@ -56,6 +56,8 @@ class Constraints(Model, omit_defaults=True):
     max_usd_total: Usd | None = None
     allow_native: bool | None = None
     allowed_networks: Annotated[list[NetworkName], Meta(max_length=16)] | None = None
+    #: No spending at all: reads only (an OAuth grant without ``wallet:spend``).
+    read_only: bool | None = None
 
     def check(self) -> None:
         check_amount(self.max_amount_per_tx, "constraints.maxAmountPerTx")
@@ -113,6 +115,13 @@ class OwnSession(Session):
 
     kill_switch: KillSwitch
     wallet: WalletControl
+    budget: Annotated[
+        UsdRemaining | None,
+        Meta(
+            description="What this session's dollar budgets (maxUsdPerTx, maxUsdPerDay, "
+            "maxUsdTotal) leave, in dollars; null when it has none."
+        ),
+    ] = None
 
 
 class SessionList(Model):

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from waiaas_core.errors import WaiaasError
-from waiaas_core.limits import canonical_uuid
+from waiaas_core.limits import MAX_NUMBER_DIGITS, canonical_uuid, number_digits_ok
 from waiaas_daemon import schemas
 from waiaas_daemon.serving.auth import master_auth, session_auth
 
@@ -156,7 +156,7 @@ async def parse_body(request: Request, model: type[schemas.T]) -> schemas.T:
     raw = await request.body()
     decoder = _decoders.get(model)
     if decoder is None:
-        decoder = _decoders[model] = msgspec.json.Decoder(model)
+        decoder = _decoders[model] = msgspec.json.Decoder(model, float_hook=_float)
     if not raw.strip():
         raw = b"{}" if schemas.empty_body_allowed(model) else raw
     try:
@@ -169,6 +169,14 @@ async def parse_body(request: Request, model: type[schemas.T]) -> schemas.T:
         raise WaiaasError("INVALID_REQUEST", "The body is not valid JSON.") from None
     schemas.check(value)
     return value
+
+
+def _float(text: str) -> float:
+    """A number with a fraction or an exponent in an open (``Any``) field: at most 30 digits,
+    as for every number a route reads (an integer's size is checked by ``json_problem``)."""
+    if not number_digits_ok(text):
+        raise ValueError(f"a number of more than {MAX_NUMBER_DIGITS} digits")
+    return float(text)
 
 
 def parse_query(request: Request, model: type[schemas.T]) -> schemas.T:

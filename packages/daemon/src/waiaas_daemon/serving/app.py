@@ -19,7 +19,7 @@ from waiaas_daemon.domain.scheduler import running_scheduler
 from waiaas_daemon.domain.settlement import reconcile
 from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.domain.telegram import Prompts, running_bot, telegram_linked
-from waiaas_daemon.serving import console
+from waiaas_daemon.serving import console, public
 from waiaas_daemon.serving.middleware import LOOPBACK_NAMES, BodyLimit, HostGuard, request_id
 from waiaas_daemon.serving.remote_mcp import PATH as MCP_PATH
 from waiaas_daemon.serving.remote_mcp import RemoteMcp
@@ -32,6 +32,7 @@ from waiaas_daemon.serving.routes import (
     local_rpc,
     mcp_tokens,
     nonce,
+    oauth,
     openapi,
     payments,
     pending,
@@ -77,6 +78,7 @@ class DaemonApp(Starlette):
 
     daemon: DaemonState
     remote_mcp: RemoteMcp
+    oauth: oauth.OAuthEndpoints
 
 
 @asynccontextmanager
@@ -142,13 +144,22 @@ def api_routes() -> list[Route]:
 
 
 def create_app(state: DaemonState) -> DaemonApp:
-    remote_mcp = RemoteMcp(state, allowed_hosts=LOOPBACK_NAMES | set(_extra_hosts(state)))
+    remote_mcp = RemoteMcp(
+        state, allowed_hosts=LOOPBACK_NAMES | set(_extra_hosts(state)) | set(_public_hosts(state))
+    )
     # /mcp is not in the OpenAPI document: it speaks MCP (docs/mcp.md "Over HTTP").
     mcp_route: BaseRoute = Route(MCP_PATH, remote_mcp, methods=["GET", "POST", "DELETE"])
+    # OAuth speaks its own protocol (form bodies, OAuth errors): not in the OpenAPI either.
+    endpoints = oauth.OAuthEndpoints(state.clock)
     app = DaemonApp(
-        routes=[*api_routes(), mcp_route, *console.routes(state)],
+        routes=[*api_routes(), mcp_route, *endpoints.routes(), *console.routes(state)],
         middleware=[
-            Middleware(HostGuard, extra_hosts=_extra_hosts(state)),
+            Middleware(
+                HostGuard,
+                extra_hosts=_extra_hosts(state),
+                public_hosts=_public_hosts(state),
+                is_public=public.is_public_path,
+            ),
             Middleware(BodyLimit),
         ],
         lifespan=lifespan,
@@ -160,8 +171,17 @@ def create_app(state: DaemonState) -> DaemonApp:
     )
     app.daemon = state
     app.remote_mcp = remote_mcp
+    app.oauth = endpoints
     remote_mcp.bind(app)
     return app
+
+
+def _public_hosts(state: DaemonState) -> list[str]:
+    """public_url's name as a proxy may send it: with and without its default port."""
+    host = public.public_host(state.settings)
+    if host is None:
+        return []
+    return [host, public.with_default_port(state.settings)]
 
 
 def _extra_hosts(state: DaemonState) -> list[str]:

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from waiaas_core.errors import WaiaasError
+from waiaas_daemon.domain import oauth
 from waiaas_daemon.domain.sessions import authenticate, authenticate_remote
 from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.storage import Event
@@ -74,8 +75,14 @@ def session_auth(endpoint: Endpoint) -> Endpoint:
     @functools.wraps(endpoint)
     async def guarded(request: Request) -> Response:
         # A tool call of /mcp, in process: the bearer is judged as /mcp judges it.
-        check = authenticate_remote if REMOTE_SCOPE_KEY in request.scope else authenticate
-        request.state.auth = await check(state_of(request), bearer_token(request))
+        token = bearer_token(request)
+        state = state_of(request)
+        if REMOTE_SCOPE_KEY in request.scope and token.startswith(oauth.ACCESS_PREFIX):
+            # /mcp has checked the token's resource already.
+            request.state.auth = await oauth.authenticate_access(state, token, None)
+        else:
+            check = authenticate_remote if REMOTE_SCOPE_KEY in request.scope else authenticate
+            request.state.auth = await check(state, token)
         return await endpoint(request)
 
     guarded.auth = "session"  # type: ignore[attr-defined]

@@ -87,6 +87,58 @@ def serve(
             raise click.ClickException(f"cannot use {directory / DATABASE_FILE}: {exc}") from None
 
 
+@main.command("x402-demo")
+@click.option(
+    "--base-url",
+    default="http://127.0.0.1:3100",
+    envvar="WAIAAS_BASE_URL",
+    show_default=True,
+    help="The running daemon (its network must be local).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=4021,
+    show_default=True,
+    help="Where the paid API listens on 127.0.0.1 (0 takes a free port).",
+)
+@click.option(
+    "--wallet",
+    "wallet_name",
+    default="x402-demo",
+    show_default=True,
+    help="The wallet that pays: made if missing, given 5 test USDC, allowed to pay the demo.",
+)
+@click.option(
+    "--password-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File holding the master password (else $WAIAAS_MASTER_PASSWORD, else a prompt).",
+)
+def x402_demo(base_url: str, port: int, wallet_name: str, password_file: Path | None) -> None:
+    """Serve a paid API (x402) and its facilitator on the daemon's local chain.
+
+    Sets up the owner's side once through the daemon's REST API (a wallet with test USDC,
+    a shop wallet, the wallet's policy allowing exactly this demo's host:port), then
+    serves until Ctrl-C. Pay it with the MCP tool pay_for_resource.
+    """
+    import anyio
+
+    from waiaas_daemon.serving import x402_demo as demo
+
+    logging.basicConfig(level=logging.WARNING, format="[x402-demo] %(message)s")
+    password = _master_password(password_file, first_run=False)
+
+    def say(line: str) -> None:
+        click.echo(line, err=True)
+
+    try:
+        anyio.run(lambda: demo.run(base_url, password, port=port, payer_name=wallet_name, say=say))
+    except demo.DemoError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
+
+
 def _setup_logging() -> None:
     level = os.environ.get("WAIAAS_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(

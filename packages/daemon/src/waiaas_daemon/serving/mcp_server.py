@@ -106,6 +106,7 @@ class DaemonSession:
                     "createdAt": data.get("createdAt"),
                     "lastRenewedAt": data.get("lastRenewedAt"),
                     "constraints": data.get("constraints"),
+                    "budget": data.get("budget"),
                     # The daemon renews this session itself, within the request.
                     "renewing": False,
                 } | owner_controls(data)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -67,12 +67,23 @@ KNOWN_GOOD_HOSTS = 64
 
 
 class HostGuard:
-    def __init__(self, app: ASGIApp, extra_hosts: Iterable[str] = ()) -> None:
+    """``public_hosts`` (``public_url``'s name, as a proxy sends it) pass on the paths
+    ``is_public`` allows only: a hosted agent reaches ``/mcp`` and OAuth, nothing else."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        extra_hosts: Iterable[str] = (),
+        public_hosts: Iterable[str] = (),
+        is_public: Callable[[str], bool] = lambda path: False,
+    ) -> None:
         self.app = app
         self.allowed = LOOPBACK_NAMES | {h.lower() for h in extra_hosts}
+        self.public = frozenset(h.lower().encode("latin-1") for h in public_hosts)
+        self.is_public = is_public
         self._good: set[bytes] = set()
 
-    def _allowed(self, headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    def _allowed(self, headers: Iterable[tuple[bytes, bytes]], path: str = "") -> bool:
         hosts = [value for name, value in headers if name == b"host"]
         # Two Host headers are ambiguous (RFC 9112 3.2): which one would a proxy use?
         if len(hosts) != 1:
@@ -81,13 +92,14 @@ class HostGuard:
         if host in self._good:
             return True
         if not host_allowed(host.decode("latin-1"), self.allowed):
-            return False
+            # public_url's name (a proxy's Host) reaches the public paths only.
+            return host.lower() in self.public and self.is_public(path)
         if len(self._good) < KNOWN_GOOD_HOSTS:
             self._good.add(host)
         return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self._allowed(scope["headers"]):
+        if scope["type"] == "http" and not self._allowed(scope["headers"], scope["path"]):
             await send_error(
                 scope,
                 send,

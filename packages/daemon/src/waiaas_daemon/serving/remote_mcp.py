@@ -24,8 +24,9 @@ from anyio.abc import TaskGroup, TaskStatus
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon.domain import sessions
+from waiaas_daemon.domain import oauth, sessions
 from waiaas_daemon.domain.state import DaemonState
+from waiaas_daemon.serving import public
 from waiaas_daemon.serving.middleware import host_allowed, request_id
 
 if TYPE_CHECKING:
@@ -87,14 +88,22 @@ class RemoteMcp:
             return
         raw = next((v for k, v in headers if k == b"authorization"), b"").decode("latin-1")
         scheme, _, token = raw.partition(" ")
+        token = token.strip()
         try:
-            if scheme.lower() != "bearer" or not token.strip():
-                raise WaiaasError("INVALID_TOKEN", "Send Authorization: Bearer wai_sess_...")
-            auth = await sessions.authenticate_remote(self._state, token.strip())
+            if scheme.lower() != "bearer" or not token:
+                raise WaiaasError("INVALID_TOKEN", "Send Authorization: Bearer <token>")
+            if token.startswith(oauth.ACCESS_PREFIX):
+                resource = public.resource(scope, self._state.settings)
+                await oauth.authenticate_access(self._state, token, resource)
+            else:
+                auth = await sessions.authenticate_remote(self._state, token)
+                await sessions.renew_remote(self._state, auth.session)
         except WaiaasError as exc:
-            await _error(scope, send, exc, challenge=exc.status == 401)
+            challenge = (
+                _challenge(scope, self._state, given=bool(token)) if exc.status == 401 else None
+            )
+            await _error(scope, send, exc, challenge=challenge)
             return
-        await sessions.renew_remote(self._state, auth.session)
         try:
             manager = await self._started()
         except WaiaasError as exc:
@@ -102,7 +111,7 @@ class RemoteMcp:
             return
         from waiaas_daemon.serving.mcp_server import bearer  # imported by _started
 
-        reset = bearer.set(token.strip())
+        reset = bearer.set(token)
         try:
             await manager.handle_request(scope, receive, send)
         finally:
@@ -131,13 +140,26 @@ async def _run_manager(
             await api.aclose()
 
 
-async def _error(scope: Scope, send: Send, error: WaiaasError, *, challenge: bool = False) -> None:
+def _challenge(scope: Scope, state: DaemonState, *, given: bool) -> bytes:
+    """RFC 6750 3 and RFC 9728 5.1: where an OAuth client learns how to get a token."""
+    metadata = public.resource_metadata_url(scope, state.settings)
+    value = (
+        f'Bearer realm="waiaas", resource_metadata="{metadata}", scope="{" ".join(oauth.SCOPES)}"'
+    )
+    if given:
+        value += ', error="invalid_token"'
+    return value.encode("latin-1")
+
+
+async def _error(
+    scope: Scope, send: Send, error: WaiaasError, *, challenge: bytes | None = None
+) -> None:
     body = json.dumps(error.to_body(request_id(scope))).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
     ]
     if challenge:
-        headers.append((b"www-authenticate", b'Bearer realm="waiaas"'))
+        headers.append((b"www-authenticate", challenge))
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

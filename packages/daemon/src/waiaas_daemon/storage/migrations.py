@@ -97,6 +97,61 @@ USD_SCHEMA = """
     CREATE INDEX transactions_by_session ON transactions(session_id, created_at);
 """
 
+# OAuth 2.1 for /mcp (docs/remote-access.md, docs/notes/oauth.md). A grant is a session:
+# revoking the session ends every token of it. Request ids, codes and tokens are stored
+# as SHA-256 hashes only; a client's secret too.
+OAUTH_SCHEMA = """
+    CREATE TABLE oauth_clients (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        name TEXT,
+        redirect_uris TEXT NOT NULL,
+        application_type TEXT NOT NULL,
+        auth_method TEXT NOT NULL,
+        secret_hash TEXT,
+        metadata TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE oauth_requests (
+        id_hash TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL,
+        redirect_uri TEXT NOT NULL,
+        state TEXT NOT NULL,
+        code_challenge TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE oauth_grants (
+        session_id TEXT PRIMARY KEY REFERENCES sessions(id),
+        client_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE oauth_codes (
+        code_hash TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        client_id TEXT NOT NULL,
+        redirect_uri TEXT NOT NULL,
+        code_challenge TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+    );
+    CREATE TABLE oauth_tokens (
+        token_hash TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        kind TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        used_at INTEGER
+    );
+    CREATE INDEX oauth_tokens_by_session ON oauth_tokens(session_id);
+"""
+
 # Outbox of notifications (SPEC 13): one row per event, one per event and channel.
 # The audit log of SPEC 13: rows chained by hash from a genesis of zeros (domain/audit.py).
 AUDIT_SCHEMA = """
@@ -269,7 +324,14 @@ MIGRATIONS: tuple[str, ...] = (
     PAYMENTS_SCHEMA,
     # 10: dollar values of sends and payments, and why a dollar rule raised a tier.
     USD_SCHEMA,
-    # 11: wallet names are unique among live wallets (docs/notes/console-pages.md). A database
+    # 11: the embedded evm-local chain (docs/notes/evm-engine.md): py-evm's key-value
+    # store (state trie nodes, blocks, receipts, the transaction index), written per block.
+    """
+    CREATE TABLE evm_local_state (key BLOB PRIMARY KEY, value BLOB NOT NULL);
+    """,
+    # 12: OAuth 2.1 for /mcp: clients, authorization requests, grants, codes, tokens.
+    OAUTH_SCHEMA,
+    # 13: wallet names are unique among live wallets (docs/notes/console-pages.md). A database
     # that already holds two live wallets of one name keeps the oldest's name and gives the
     # others their id's first 8 characters as a suffix, so the index can be built.
     """

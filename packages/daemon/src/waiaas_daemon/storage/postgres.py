@@ -14,7 +14,10 @@ read by name and by position as ``sqlite3.Row`` does. What differs is here:
 - ``insert_session`` counts under a transaction-level advisory lock per wallet;
 - the audit chain's head is read ``FOR UPDATE`` (audit.append), so appends
   from every daemon form one chain;
-- no row cache: another daemon may change any row at any time.
+- sessions and wallets are kept in memory only under a lease, forgotten when
+  another daemon changes them, and a revoke waits until every daemon has
+  forgotten the row (pg_cache.py); no other row is kept: another daemon may
+  change any row at any time.
 
 asyncpg over psycopg 3: about twice the statements per second on one
 connection (benchmarks/postgres.py, docs/benchmarks.md).
@@ -25,15 +28,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
 import asyncpg
 
 from waiaas_daemon.storage.migrations import MIGRATIONS, SchemaTooNew
+from waiaas_daemon.storage.pg_cache import LEASE, Coherence
+from waiaas_daemon.storage.pg_cache import SETUP as CACHE_SETUP
 from waiaas_daemon.storage.rows import DAY_SECONDS, HOUR_SECONDS, MONTH_SECONDS, SendInputs
 from waiaas_daemon.storage.sqlite import SqliteStorage
 
@@ -140,20 +146,6 @@ class _PoolReader:
         raise TypeError("the reader does not write")
 
 
-class _NoCache:
-    """RowCache's interface, keeping nothing: other daemons change rows too."""
-
-    async def get(self, key: str, read: Any) -> Any:
-        return await read()
-
-    def invalidate(self, key: str | None = None) -> None:
-        return None
-
-    @contextmanager
-    def changing(self, key: str | None = None) -> Iterator[None]:
-        yield
-
-
 async def _pool(url: str, size: int, *, min_size: int) -> Any:
     try:
         return await asyncpg.create_pool(
@@ -167,6 +159,18 @@ async def _pool(url: str, size: int, *, min_size: int) -> Any:
         raise StorageUnavailable(_safe_error(exc)) from None
     except ValueError as exc:  # a URL asyncpg cannot parse: its words may quote it
         raise StorageUnavailable(f"not a usable URL ({type(exc).__name__})") from None
+
+
+async def _listener(url: str) -> Any:
+    """The connection the row cache LISTENs and holds its lease on (outside the pools).
+
+    Named with this process's id, so an operator (and a test) can tell whose it is.
+    """
+    return await asyncpg.connect(
+        url,
+        timeout=CONNECT_TIMEOUT,
+        server_settings={"application_name": f"waiaas-daemon-cache:{os.getpid()}"},
+    )
 
 
 def _safe_error(exc: BaseException) -> str:
@@ -234,6 +238,9 @@ async def migrate(conn: Any) -> None:
                 continue  # applied already (by another daemon, maybe meanwhile)
             await conn.execute(script)
             await conn.execute("UPDATE schema_version SET version = $1", number)
+    async with conn.transaction():
+        await conn.execute(lock, _MIGRATE_LOCK)
+        await conn.execute(CACHE_SETUP)
 
 
 # -- the storage -----------------------------------------------------------------
@@ -245,18 +252,21 @@ class PostgresStorage(SqliteStorage):
     shared = True
     _duplicate = (asyncpg.UniqueViolationError,)
 
-    def __init__(self, pool: Any, locks: Any) -> None:
+    def __init__(self, pool: Any, locks: Any, coherence: Coherence) -> None:
         super().__init__(None, _PoolReader(pool))
         self._pool = pool
         self._locks = locks
         # The connection holding each role this daemon plays (exclusive).
         self._roles: dict[str, Any] = {}
-        self._wallets = _NoCache()  # type: ignore[assignment]
-        self._sessions = _NoCache()  # type: ignore[assignment]
+        self.coherence = coherence
+        self._wallets = coherence.cache("wallet")
+        self._sessions = coherence.cache("session")
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, url: str) -> AsyncIterator[PostgresStorage]:  # type: ignore[override]
+    async def open(  # type: ignore[override]
+        cls, url: str, *, cache_lease: float | None = None
+    ) -> AsyncIterator[PostgresStorage]:
         pool = await _pool(url, POOL_SIZE, min_size=1)
         try:
             locks = await _pool(url, LOCK_POOL_SIZE, min_size=0)
@@ -266,7 +276,17 @@ class PostgresStorage(SqliteStorage):
                         await migrate(conn)
                 except _UNAVAILABLE as exc:  # gone, or refused (no right to create tables)
                     raise StorageUnavailable(_safe_error(exc)) from None
-                yield cls(pool, locks)
+                coherence = Coherence(
+                    functools.partial(_listener, url),
+                    pool,
+                    lease=LEASE if cache_lease is None else cache_lease,
+                )
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(coherence.run)
+                    try:
+                        yield cls(pool, locks, coherence)
+                    finally:
+                        tasks.cancel_scope.cancel()
             finally:
                 with anyio.CancelScope(shield=True):
                     await locks.close()
@@ -369,6 +389,35 @@ class PostgresStorage(SqliteStorage):
             return False
         return True
 
+    # -- changes every daemon must have heard of before they are answered -------------
+
+    async def revoke_session(self, *args: Any, **kwargs: Any) -> Any:
+        row = await super().revoke_session(*args, **kwargs)
+        await self.coherence.barrier()
+        return row
+
+    async def terminate_wallet(self, *args: Any, **kwargs: Any) -> Any:
+        row = await super().terminate_wallet(*args, **kwargs)
+        await self.coherence.barrier()
+        return row
+
+    async def set_wallet_status(self, *args: Any, **kwargs: Any) -> Any:
+        row = await super().set_wallet_status(*args, **kwargs)
+        await self.coherence.barrier()
+        return row
+
+    async def record_denial(self, *args: Any, **kwargs: Any) -> Any:
+        suspended = await super().record_denial(*args, **kwargs)
+        if suspended is not None:
+            await self.coherence.barrier()
+        return suspended
+
+    async def insert_session(self, *args: Any, **kwargs: Any) -> Any:
+        row = await super().insert_session(*args, **kwargs)
+        if kwargs.get("replace_label") is not None:
+            await self.coherence.barrier()  # sessions of that label were revoked
+        return row
+
     async def _serialize_wallet(self, db: Any, wallet_id: str) -> None:
         # Until this transaction ends: the session count and the insert are one step.
         await db.execute(
@@ -398,6 +447,7 @@ class PostgresStorage(SqliteStorage):
         params = (wallet_id, session_id, day, hour, month, mint)
         sql = (
             "SELECT (SELECT status FROM wallets WHERE id = $1) AS wallet_status, "  # noqa: S608
+            "(SELECT status_reason FROM wallets WHERE id = $1) AS wallet_reason, "
             "(SELECT revoked_at FROM sessions WHERE id = $2) AS revoked_at, "
             "(SELECT active FROM kill_switch WHERE id = 1) AS kill_switch, "
             "(SELECT document FROM policies WHERE wallet_id = $1) AS policy, "
@@ -431,6 +481,7 @@ class PostgresStorage(SqliteStorage):
             usd_monthly=int(row["usd_month"] or 0),
             session_usd_daily=int(row["session_usd_day"] or 0),
             session_usd_total=int(row["session_usd_total"] or 0),
+            wallet_reason=row["wallet_reason"],
         )
 
     async def token_totals(self, wallet_id: str, now: int) -> dict[str, tuple[int, int]]:

@@ -223,6 +223,8 @@ class SendInputs:
     usd_monthly: int = 0
     session_usd_daily: int = 0
     session_usd_total: int = 0
+    # Why the wallet is suspended (``auto: <n> denials within an hour`` or the owner's).
+    wallet_reason: str | None = None
 
 
 @dataclass(frozen=True)

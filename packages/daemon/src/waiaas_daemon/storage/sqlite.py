@@ -317,6 +317,11 @@ class SqliteStorage:
 
         return await self._sessions.get(session_id, read)
 
+    async def refresh_session(self, session_id: str) -> SessionRow | None:
+        """The session's row as the database has it now, past any row kept in memory."""
+        self._sessions.invalidate(session_id)
+        return await self.get_session(session_id)
+
     async def list_sessions(self, wallet_id: str | None) -> list[SessionRow]:
         if wallet_id is None:
             rows = await self._all("SELECT * FROM sessions ORDER BY created_at, id")
@@ -478,6 +483,29 @@ class SqliteStorage:
         async with self.transaction() as db:
             await _save_accounts(db, accounts)
 
+    # -- the embedded evm-local chain ----------------------------------------
+
+    async def load_evm_local(self) -> list[tuple[bytes, bytes]]:
+        """py-evm's whole key-value store, as the last saved block left it."""
+        rows = await self._all("SELECT key, value FROM evm_local_state")
+        return [(bytes(r[0]), bytes(r[1])) for r in rows]
+
+    async def save_evm_local(self, changes: Sequence[tuple[bytes, bytes | None]]) -> None:
+        """The keys a block changed, in one transaction (``None`` deletes)."""
+        puts = [(k, v) for k, v in changes if v is not None]
+        deletes = [(k,) for k, v in changes if v is None]
+        if not puts and not deletes:
+            return
+        async with self.transaction() as db:
+            if deletes:
+                await db.executemany("DELETE FROM evm_local_state WHERE key = ?", deletes)
+            if puts:
+                await db.executemany(
+                    "INSERT INTO evm_local_state (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    puts,
+                )
+
     # -- the token registry ---------------------------------------------------
 
     async def list_tokens(self, network: str) -> list[TokenRow]:
@@ -634,6 +662,7 @@ class SqliteStorage:
         }
         row = await self._one(
             "SELECT (SELECT status FROM wallets WHERE id = :w) AS wallet_status, "  # noqa: S608
+            "(SELECT status_reason FROM wallets WHERE id = :w) AS wallet_reason, "
             "(SELECT revoked_at FROM sessions WHERE id = :s) AS revoked_at, "
             "(SELECT active FROM kill_switch WHERE id = 1) AS kill_switch, "
             "(SELECT document FROM policies WHERE wallet_id = :w) AS policy, "
@@ -668,6 +697,7 @@ class SqliteStorage:
             usd_monthly=row["usd_month"] or 0,
             session_usd_daily=row["session_usd_day"] or 0,
             session_usd_total=row["session_usd_total"] or 0,
+            wallet_reason=row["wallet_reason"],
         )
 
     async def token_totals(self, wallet_id: str, now: int) -> dict[str, tuple[int, int]]:
@@ -712,11 +742,11 @@ class SqliteStorage:
                 await self._emit(db, events)
                 if threshold <= 0:
                     return None
-                async with db.execute(
+                found = await first_row(
+                    db,
                     "SELECT COUNT(*) FROM denials WHERE wallet_id = ? AND at > ?",
                     (wallet_id, now - HOUR_SECONDS),
-                ) as cursor:
-                    found = await cursor.fetchone()
+                )
                 count = found[0] if found is not None else 0
                 if count < threshold:
                     return None
@@ -749,12 +779,16 @@ class SqliteStorage:
         self._wallet_changed(wallet_id)
         try:
             async with self.transaction() as db:
-                async with db.execute(
+                row = await first_row(
+                    db,
                     "UPDATE wallets SET status = ?, status_reason = ?, status_changed_at = ? "
                     "WHERE id = ? AND status = ? RETURNING *",
                     (to_status, reason, now, wallet_id, from_status),
-                ) as cursor:
-                    row = await cursor.fetchone()
+                )
+                if row is not None and to_status == "ACTIVE":
+                    # A resume starts the count afresh: the denials that suspended the
+                    # wallet must not let the next one suspend it again.
+                    await db.execute("DELETE FROM denials WHERE wallet_id = ?", (wallet_id,))
                 if row is not None:
                     await self._emit(db, events)
         finally:
@@ -782,11 +816,11 @@ class SqliteStorage:
         marks = ", ".join("?" for _ in tx)
         try:
             async with self.transaction() as db:
-                async with db.execute(
+                row = await first_row(
+                    db,
                     f"INSERT INTO transactions ({columns}) VALUES ({marks}) RETURNING *",  # noqa: S608
                     tuple(tx.values()),
-                ) as cursor:
-                    row = await cursor.fetchone()
+                )
                 assert row is not None
                 await self._emit(db, events)
         except self._duplicate:
@@ -822,11 +856,11 @@ class SqliteStorage:
             conditions.append(GATE)
         where = " AND ".join(conditions)
         async with self.transaction() as db:
-            async with db.execute(
+            row = await first_row(
+                db,
                 f"UPDATE transactions SET {assignments} WHERE {where} RETURNING *",  # noqa: S608
                 params,
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
             if row is not None:
                 await _save_accounts(db, accounts)
                 await self._emit(db, events)
@@ -850,11 +884,11 @@ class SqliteStorage:
             where += " AND status IS NOT ?"
             params.append(changes["status"])
         async with self.transaction() as db:
-            async with db.execute(
+            row = await first_row(
+                db,
                 f"UPDATE transactions SET {assignments} WHERE {where} RETURNING *",  # noqa: S608
                 params,
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
             await _save_accounts(db, accounts)
             if row is not None and row["type"] in SPENDS and row["status"] in SETTLED:
                 details = {
@@ -879,13 +913,16 @@ class SqliteStorage:
         )
         return None if row is None else TransactionRow(**dict(row))
 
-    async def held_payment(self, wallet_id: str, url: str) -> TransactionRow | None:
-        """The newest payment for ``url`` that waits for the owner or was approved."""
+    async def held_payment(
+        self, wallet_id: str, url: str, session_id: str
+    ) -> TransactionRow | None:
+        """The session's newest payment for ``url`` that waits for the owner or was approved."""
         row = await self._one(
             "SELECT * FROM transactions WHERE wallet_id = ? AND type = 'PAYMENT' "
-            "AND payment_url = ? AND status IN ('QUEUED', 'PENDING_APPROVAL', 'APPROVED') "
+            "AND payment_url = ? AND session_id = ? "
+            "AND status IN ('QUEUED', 'PENDING_APPROVAL', 'APPROVED') "
             "ORDER BY seq DESC LIMIT 1",
-            (wallet_id, url),
+            (wallet_id, url, session_id),
         )
         return None if row is None else TransactionRow(**dict(row))
 
@@ -900,13 +937,13 @@ class SqliteStorage:
         carries a SUBMITTED payment's own signature, confirm that payment in the same step."""
         marks = ", ".join("?" for _ in signatures) or "NULL"
         async with self.transaction() as db:
-            async with db.execute(
+            row = await first_row(
+                db,
                 "UPDATE transactions SET status = 'CONFIRMED', payment_settlement = ?, "  # noqa: S608
                 "error = NULL, updated_at = ? WHERE type = 'PAYMENT' AND status IN "
                 f"('PENDING', 'SUBMITTED', 'FAILED') AND signature IN ({marks}) RETURNING *",
                 (settlement, now, *signatures),
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
             await _save_accounts(db, accounts)
             if row is not None:
                 details = {"signature": settlement, "error": None}
@@ -1005,6 +1042,15 @@ def _cancelled_by_revocation(rows: Sequence[sqlite3.Row]) -> list[Event]:
         )
         for r in rows
     ]
+
+
+async def first_row(db: Any, sql: str, parameters: Any = ()) -> Any:
+    """A statement's first row (or None) in one trip to the database thread.
+
+    ``async with db.execute(...) as cursor: await cursor.fetchone()`` is three
+    trips (execute, fetch, close); on the send path they added up (docs/benchmarks.md).
+    """
+    return next(iter(await db.execute_fetchall(sql, parameters)), None)
 
 
 async def _insert(db: Any, table: str, values: dict[str, Any]) -> list[sqlite3.Row]:

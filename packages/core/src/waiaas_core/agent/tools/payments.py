@@ -102,12 +102,14 @@ def register(server: MCPServer, api: Api) -> None:
         bodyEncoding, size}; payment = {transactionId, status, amount, token, payTo,
         origin, settlement}) or WAITING (the owner must approve first: tell the user, then
         call again with the same url before the approval expires, or cancel_transaction if
-        you no longer want it). Fails with POLICY_DENIED (host not allowed or price
-        above the owner's ceiling: ask the owner), CONSTRAINT_VIOLATED (above max_amount or
-        this session's limits), INSUFFICIENT_BALANCE, PAYMENT_UNSUPPORTED (the resource
-        wants a payment this wallet cannot make) or PAYMENT_FAILED (the resource misbehaved;
-        the message says whether anything was paid — never pay the same thing again
-        blindly).
+        you no longer want it). Fails with POLICY_DENIED (host not allowed, an address on
+        the owner's machine or private network, or price above the owner's ceiling: ask
+        the owner), KILL_SWITCH_ACTIVE (nothing is fetched until the owner turns it off),
+        CONSTRAINT_VIOLATED (above max_amount or this session's limits),
+        INSUFFICIENT_BALANCE, PAYMENT_UNSUPPORTED (the resource wants a payment this wallet
+        cannot make) or PAYMENT_FAILED (the resource misbehaved; the message says whether
+        anything was paid — never pay the same thing again blindly). When a resource offers
+        several ways to pay, the daemon pays exactly one.
         """
         request: dict[str, Any] = {
             "url": url,

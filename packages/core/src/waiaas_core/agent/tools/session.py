@@ -19,7 +19,10 @@ def register(server: MCPServer, source: SessionSource) -> None:
         Returns JSON {state ("active", "expired" or "error"), sessionId, walletId, label,
         expiresAt, absoluteExpiresAt (unix seconds; the session renews itself until then),
         renewalCount, maxRenewals, constraints (this session's hard caps: maxAmountPerTx,
-        maxAmountPerDay in base units, allowedRecipients; null when none), renewing,
+        maxAmountPerDay in base units, allowedRecipients, allowedTokens, allowNative,
+        allowedNetworks, and dollar budgets maxUsdPerTx, maxUsdPerDay, maxUsdTotal; null
+        when none), budget (what the dollar budgets leave now: {perTx, daily, total} in
+        dollars; null without one), renewing,
         wallet {status ("ACTIVE", "SUSPENDED"), reason, since}}, and killSwitch {active,
         reason, since, message} only while the owner's kill switch refuses every send.
         Without a valid session the answer says session_expired and what the owner must run.

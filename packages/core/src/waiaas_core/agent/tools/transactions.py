@@ -105,12 +105,15 @@ def send_outcome(body: Any) -> Any:
         }
     if status == "PENDING_APPROVAL":
         until = iso(body.get("approvalExpiresAt"))
+        why = ""
+        if body.get("tierReason") == "no price":
+            why = "No usable price was found to check the owner's dollar limits. "
         return {
             **body,
             "approvalExpiresAtIso": until,
             "message": (
-                "Not sent: this transfer waits for the wallet owner's approval. Tell the user "
-                f"to ask the owner to approve transaction {tx_id} (waiaas approve {tx_id}) "
+                f"{why}Not sent: this transfer waits for the wallet owner's approval. Tell the "
+                f"user to ask the owner to approve transaction {tx_id} (waiaas approve {tx_id}) "
                 f"before {until}; after that it expires and nothing is sent. Do not "
                 f"send it again meanwhile. Check it with get_transaction('{tx_id}')."
             ),

@@ -56,15 +56,20 @@ def register(server: MCPServer, api: Api) -> None:
         """Get the rules this wallet's sends must follow, and what is left of each limit.
 
         Returns JSON {policy, version, constraints, remaining: {daily, monthly,
-        sendsThisHour}}. `policy` is the owner's rule for the wallet: up to instantMax a
-        send goes out at once, up to notifyMax the owner is told, up to delayMax it waits
-        delaySeconds, above that it waits for the owner's approval (approvalTimeout
-        seconds); dailyLimit/monthlyLimit over rolling 24 h/30 days also escalate to
-        approval; allowedRecipients and allowedTokens refuse anything else; tokens holds
-        the same ceilings per mint. `constraints` are this session's hard caps
-        (maxAmountPerTx, maxAmountPerDay, allowedRecipients): a send above them is refused.
-        Amounts are base units as decimal strings (lamports for SOL); an absent field
-        means no such rule. Check it before a large send.
+        sendsThisHour, tokens, usd?: {daily, monthly, total, perTx}}}. `policy` is the
+        owner's rule for the wallet: up to instantMax a send goes out at once, up to
+        notifyMax the owner is told, up to delayMax it waits delaySeconds, above that it
+        waits for the owner's approval (approvalTimeout seconds); dailyLimit/monthlyLimit
+        over rolling 24 h/30 days also escalate to approval; allowedRecipients and
+        allowedTokens refuse anything else; tokens holds the same ceilings per mint.
+        `constraints` are this session's hard caps (maxAmountPerTx, maxAmountPerDay,
+        allowedRecipients): a send above them is refused. Amounts are base units as
+        decimal strings (lamports for SOL); an absent field means no such rule. Dollar
+        rules (policy.usd, constraints maxUsd*) are in US dollars over every token:
+        remaining.usd says what they leave in dollars (daily: the tighter of the wallet's
+        and this session's 24 h; total: what this session may still spend in its life).
+        A send the owner's dollar rules cannot price waits for the owner (tierReason
+        "no price"). Check it before a large send.
         """
         return tool_result(await api.get("/v1/wallet/policy"))
 

@@ -23,12 +23,22 @@ class TelegramError(Exception):
         self.retry = retry
 
 
-class TelegramUnavailable(Exception):
-    """Telegram could not be reached, timed out or answered 5xx/429: try again later."""
+# The longest ``retry_after`` taken as said: a larger one is read as this (a garbled answer
+# must not silence the bot for days).
+MAX_RETRY_AFTER = 3600.0
 
-    def __init__(self, method: str, why: str) -> None:
+
+class TelegramUnavailable(Exception):
+    """Telegram could not be reached, timed out or answered 5xx/429: try again later.
+
+    ``retry_after`` (seconds) when Telegram said how long to wait (a 429's
+    ``parameters.retry_after``): the caller waits exactly that, not its backoff.
+    """
+
+    def __init__(self, method: str, why: str, *, retry_after: float | None = None) -> None:
         super().__init__(f"{method}: {why}")
         self.method = method
+        self.retry_after = retry_after
 
 
 class BotApi:
@@ -46,7 +56,11 @@ class BotApi:
         except httpx.HTTPError as exc:
             # The class name only: httpx messages may quote the URL, and it holds the token.
             raise TelegramUnavailable(method, type(exc).__name__) from None
-        if response.status_code == 429 or response.status_code >= 500:
+        if response.status_code == 429:
+            told = _retry_after(response)
+            why = "HTTP 429" if told is None else f"HTTP 429, retry after {told:g} s"
+            raise TelegramUnavailable(method, why, retry_after=told)
+        if response.status_code >= 500:
             raise TelegramUnavailable(method, f"HTTP {response.status_code}")
         try:
             body = response.json()
@@ -71,3 +85,15 @@ class BotApi:
         return [
             u for u in result or [] if isinstance(u, dict) and isinstance(u.get("update_id"), int)
         ]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """A 429's ``parameters.retry_after`` (Telegram's flood control), else None."""
+    try:
+        body = response.json()
+        wait = body["parameters"]["retry_after"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or wait < 0:
+        return None
+    return float(min(wait, MAX_RETRY_AFTER))

@@ -3,9 +3,13 @@
 Decisions go through ``pending.approve`` / ``pending.reject`` with the actor
 ``owner:telegram:<chat>``, the very compare-and-swap the console and the CLI
 use, so approve, reject, expiry and the kill switch still give one outcome.
-A reply that cannot reach Telegram raises ``TelegramUnavailable``: the poller
-then keeps the update and handles it again later, which is safe because every
-step is idempotent (a decided send answers "already decided").
+A reply to the owner chat that cannot reach Telegram raises
+``TelegramUnavailable``: the poller then keeps the update and handles it again
+later, which is safe because every step is idempotent (a decided send answers
+"already decided"). A reply to any other chat (a wrong link code, a button
+pressed elsewhere) is best effort: tried once, briefly, dropped on any failure,
+and after a 429 no such reply is tried until Telegram's ``retry_after`` has
+passed, so a stranger can never hold the owner's updates.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon.domain import controls, pending
+from waiaas_daemon.domain import controls, pending, sessions
 from waiaas_daemon.domain.notify.messages import format_amount, format_time
-from waiaas_daemon.domain.telegram.api import BotApi, TelegramError
-from waiaas_daemon.domain.telegram.link import linked_changed
+from waiaas_daemon.domain.telegram.api import BotApi, TelegramError, TelegramUnavailable
+from waiaas_daemon.domain.telegram.link import Guesses, linked_changed
 from waiaas_daemon.domain.telegram.prompts import Prompts, amount_data, may_approve_in_chat
 from waiaas_daemon.domain.telegram.updates import (
     HELP,
@@ -44,6 +48,10 @@ log = logging.getLogger("waiaas.telegram")
 
 MAX_LISTED = 10
 _MAX_TEXT = 4096
+# A reply to a chat that is not the owner's: how long it may take, and how long such
+# replies stay off after one failed without Telegram saying how long to wait.
+BEST_EFFORT_WAIT = 3.0
+BEST_EFFORT_QUIET = 30.0
 
 
 def owner_actor(chat_id: str) -> str:
@@ -55,10 +63,19 @@ class Bot:
         self._state = state
         self._api = api
         self._prompts = Prompts(state)
+        self.guesses = Guesses()
+        self._owner: str | None = None
+        # Replies to other chats than the owner's are not tried before this time.
+        self._quiet_until = 0.0
+
+    async def owner_chat(self) -> str | None:
+        """The linked owner chat, read again (the console may have unlinked it)."""
+        owner = await store.owner_chat(self._state.db)
+        self._owner = owner.chat_id if owner else None
+        return self._owner
 
     async def handle(self, update: dict[str, Any]) -> None:
-        owner = await store.owner_chat(self._state.db)
-        action = classify(update, owner.chat_id if owner else None)
+        action = classify(update, await self.owner_chat())
         if isinstance(action, Link):
             await self._link(action)
         elif isinstance(action, Command):
@@ -78,6 +95,11 @@ class Bot:
         if not action.private:
             await self._ignore(Ignored(action.chat_id, "a link code outside a private chat"))
             return
+        now = self._state.now()
+        if self.guesses.blocked(action.chat_id, now):
+            # Used up its guesses: the code is not even looked at, and nothing is said.
+            await self._ignore(Ignored(action.chat_id, "too many wrong link codes"))
+            return
         event = Event(
             owner_actor(action.chat_id),
             "telegram.link",
@@ -93,14 +115,20 @@ class Bot:
         )
         if not linked:
             await store.count_ignored(self._state.db)
-            await self._say(action.chat_id, "That code is unknown or expired.")
+            left = self.guesses.wrong(action.chat_id, now)
+            text = "That code is unknown or expired."
+            if left == 0:
+                text += " Too many wrong codes: this chat's codes are ignored for an hour."
+            # Best effort even from the owner chat: the code is spent or wrong either way,
+            # so handling the update again could only say "unknown" once more.
+            await self._best_effort("sendMessage", {"chat_id": action.chat_id, "text": text})
             return
         linked_changed(self._state, True)
-        await self._say(
-            action.chat_id,
+        text = (
             f"Linked: this chat ({action.chat_id}) now receives approval requests and may "
-            "decide them.\n" + HELP,
+            "decide them.\n" + HELP
         )
+        await self._best_effort("sendMessage", {"chat_id": action.chat_id, "text": text})
 
     async def _ignore(self, action: Ignored) -> None:
         # No answer, so a stranger learns nothing; `waiaas telegram status` shows the count.
@@ -117,7 +145,8 @@ class Bot:
                 )
             ]
         )
-        await self._answer(action.callback_id, "Not allowed.")
+        params = {"callback_query_id": action.callback_id, "text": "Not allowed."}
+        await self._best_effort("answerCallbackQuery", params)
 
     async def _command(self, action: Command) -> None:
         if action.name == "status":
@@ -126,6 +155,10 @@ class Bot:
             await self._pending(action.chat_id)
         elif action.name == "killswitch":
             await self._kill_switch(action)
+        elif action.name == "sessions":
+            await self._say(action.chat_id, await self._sessions())
+        elif action.name == "revoke":
+            await self._revoke(action)
         else:
             await self._say(action.chat_id, HELP)
 
@@ -164,6 +197,50 @@ class Bot:
         return (
             f"{tx.tier} send of {format_amount(amount_data(tx))} to {tx.to_address}: "
             f"{tx.status}, {when}.\nTransaction {tx.id}"
+        )
+
+    async def _sessions(self) -> str:
+        """The active sessions, OAuth grants among them, with the ids /revoke takes."""
+        db = self._state.db
+        now = self._state.now()
+        names = {w.id: w.name for w in await db.list_wallets()}
+        active = [
+            s for s in await db.list_sessions(None) if s.revoked_at is None and s.expires_at > now
+        ]
+        if not active:
+            return "No active sessions."
+        lines = [f"Active sessions ({len(active)}); end one with /revoke <id>:"]
+        for session in active[:MAX_LISTED]:
+            lines.append(
+                f"{session.label or 'no label'} on {names.get(session.wallet_id, '?')}, "
+                f"until {format_time(session.expires_at)}: {session.id}"
+            )
+        return "\n".join(lines)
+
+    async def _revoke(self, action: Command) -> None:
+        """Ending a session protects, like the kill switch: the owner chat may do it.
+
+        The id, or a prefix of at least 8 characters that names one active session.
+        """
+        wanted = action.args[0].lower() if action.args else ""
+        now = self._state.now()
+        matches = [
+            s
+            for s in await self._state.db.list_sessions(None)
+            if len(wanted) >= 8
+            and s.id.startswith(wanted)
+            and s.revoked_at is None
+            and s.expires_at > now
+        ]
+        if len(matches) != 1:
+            await self._say(
+                action.chat_id,
+                "Use: /revoke <session id> (or its first 8 characters); /sessions lists them.",
+            )
+            return
+        await sessions.revoke(self._state, matches[0].id, actor=owner_actor(action.chat_id))
+        await self._say(
+            action.chat_id, f"Revoked {matches[0].label or 'the session'}: {matches[0].id}"
         )
 
     async def _kill_switch(self, action: Command) -> None:
@@ -233,6 +310,7 @@ class Bot:
 
     async def close_settled(self) -> int:
         """Take the buttons off messages whose send was decided elsewhere; how many."""
+        await self.owner_chat()
         settled = await store.settled_prompts(self._state.db)
         for prompt, status in settled:
             assert prompt.message_id is not None
@@ -282,7 +360,13 @@ class Bot:
         await self._polite("editMessageText", params)  # no reply_markup: the buttons go
 
     async def _polite(self, method: str, params: dict[str, Any]) -> Any:
-        """A reply Telegram refuses (too old a callback, an unchanged text) is not retried."""
+        """A reply Telegram refuses (too old a callback, an unchanged text) is not retried.
+
+        Only for the owner chat: a reply to any other chat goes through ``_best_effort``.
+        """
+        chat = params.get("chat_id")
+        if chat is not None and str(chat) != self._owner:
+            return await self._best_effort(method, params)
         try:
             return await self._api.call(method, params)
         except TelegramError as exc:
@@ -290,3 +374,19 @@ class Bot:
                 raise
             log.info("telegram %s refused: HTTP %d", method, exc.status)
             return None
+
+    async def _best_effort(self, method: str, params: dict[str, Any]) -> Any:
+        """Tried once and briefly; any failure drops the reply and never holds the updates."""
+        now = self._state.now()
+        if now < self._quiet_until:
+            log.debug("telegram %s to a chat not the owner's skipped (rate limited)", method)
+            return None
+        try:
+            return await self._api.call(method, params, wait=BEST_EFFORT_WAIT)
+        except TelegramUnavailable as exc:
+            wait = BEST_EFFORT_QUIET if exc.retry_after is None else exc.retry_after
+            self._quiet_until = now + wait
+            log.info("telegram %s to a chat not the owner's dropped: %s", method, exc)
+        except TelegramError as exc:
+            log.info("telegram %s to a chat not the owner's refused: HTTP %d", method, exc.status)
+        return None

@@ -2,9 +2,12 @@
 
 No inbound port: it works behind NAT. Telegram down, slow or refusing is
 backed off (``backoff`` doubling up to ``max_backoff``, all injectable, with
-an injectable ``sleep``), never a crash. The offset is saved after each update
-is handled, so a restart neither loses an update nor, since every handling is
-idempotent, does anything twice.
+an injectable ``sleep``; a 429 waits exactly its ``retry_after``), never a
+crash, and the backoff starts again at ``backoff`` after a poll that went
+well. Of each batch the owner chat's updates are handled first. The offset
+is saved as updates are handled (never past one that is not), so a restart
+neither loses an update nor, since every handling is idempotent, does
+anything twice.
 
 On a database several daemons share, one of them polls (``Storage.exclusive``);
 the others wait and take over when it stops or dies. The offset is in the
@@ -24,6 +27,7 @@ import httpx
 from waiaas_daemon.domain.telegram.api import BotApi, TelegramError, TelegramUnavailable
 from waiaas_daemon.domain.telegram.bot import Bot
 from waiaas_daemon.domain.telegram.status import PollerStatus
+from waiaas_daemon.domain.telegram.updates import owner_first
 from waiaas_daemon.storage import telegram as store
 
 if TYPE_CHECKING:
@@ -99,9 +103,11 @@ class Poller:
             await self.bot.close_settled()
             offset = await store.offset(self._state.db)
             updates = await self._api.get_updates(offset, self._poll_timeout)
-            for update in updates:
-                await self._handle(update)
-        except (TelegramUnavailable, TelegramError) as exc:
+            await self._handle_batch(updates, offset)
+        except TelegramUnavailable as exc:
+            await self._failed(str(exc), exc.retry_after)
+            return
+        except TelegramError as exc:
             await self._failed(str(exc))
             return
         except Exception as exc:  # a database hiccup must not end the bot
@@ -109,6 +115,23 @@ class Poller:
             await self._failed(type(exc).__name__)
             return
         self.status.failures, self.status.last_error = 0, None
+
+    async def _handle_batch(self, updates: list[dict[str, Any]], offset: int) -> None:
+        """The owner's updates first; the offset confirms only what was handled, so an
+        owner's update handled ahead of a stranger's is handled again after a crash
+        (harmless: every handling is idempotent), and none is ever skipped."""
+        left = sorted({u["update_id"] for u in updates})
+        if not left:
+            return
+        last = left[-1]
+        for update in owner_first(updates, await self.bot.owner_chat()):
+            await self._handle(update)
+            if update["update_id"] in left:
+                left.remove(update["update_id"])
+            confirmed = left[0] if left else last + 1
+            if confirmed != offset:
+                await store.save_offset(self._state.db, confirmed)
+                offset = confirmed
 
     async def _handle(self, update: dict[str, Any]) -> None:
         update_id = update["update_id"]
@@ -122,7 +145,6 @@ class Poller:
             await self._poisoned(update_id)
         except Exception:  # the bot must outlive any single update
             await self._poisoned(update_id)
-        await store.save_offset(self._state.db, update_id + 1)
         self.status.handled += 1
 
     async def _poisoned(self, update_id: int) -> None:
@@ -134,10 +156,15 @@ class Poller:
             raise TelegramUnavailable("handling", "an internal error") from None
         log.error("telegram update %d skipped after %d failures", update_id, POISON_TRIES)
 
-    async def _failed(self, error: str) -> None:
+    async def _failed(self, error: str, retry_after: float | None = None) -> None:
+        """Wait before the next poll: Telegram's own ``retry_after`` when it gave one (flood
+        control), else the backoff, which ``step`` resets after a poll that went well."""
         self.status.failures += 1
         self.status.last_error = error
-        delay = backoff_delay(self.status.failures, self._first, self._most)
+        if retry_after is not None:
+            delay = retry_after
+        else:
+            delay = backoff_delay(self.status.failures, self._first, self._most)
         # Method and status only (the messages are built without the URL, so no token).
         log.warning("telegram: %s; trying again in %.0f s", error, delay)
         await self._sleep(delay)

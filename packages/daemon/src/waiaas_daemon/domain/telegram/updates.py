@@ -19,7 +19,7 @@ from typing import Any, Literal
 _CALLBACK = re.compile(r"^([ar]):([0-9a-f-]{36}):([A-Za-z0-9_-]{16,24})$")
 _LINK = re.compile(r"^/(?:start|link)(?:@\w+)?\s+([A-Za-z0-9]{6,32})$")
 _COMMAND = re.compile(r"^/([a-z_]+)(?:@\w+)?((?:\s+\S+)*)\s*$")
-COMMANDS = ("status", "pending", "killswitch", "help", "start")
+COMMANDS = ("status", "pending", "killswitch", "sessions", "revoke", "help", "start")
 
 Kind = Literal["approve", "reject"]
 
@@ -119,6 +119,21 @@ def _name(message: Mapping[str, Any]) -> str | None:
     return str(name)[:64] if name else None
 
 
+def chat_of(update: Mapping[str, Any]) -> str | None:
+    """The chat an update comes from (a message's, or the message under a tapped button)."""
+    callback = update.get("callback_query")
+    message = callback.get("message") if isinstance(callback, Mapping) else update.get("message")
+    return _chat_id(message) if isinstance(message, Mapping) else None
+
+
+def owner_first(updates: list[dict[str, Any]], owner_chat: str | None) -> list[dict[str, Any]]:
+    """The owner chat's updates first, each group in Telegram's order: a stranger's
+    flood never stands between the owner and a decision."""
+    if owner_chat is None:
+        return list(updates)
+    return sorted(updates, key=lambda u: (chat_of(u) != owner_chat, u["update_id"]))
+
+
 def classify(update: Mapping[str, Any], owner_chat: str | None) -> Action:
     """The one thing ``update`` asks for, given the linked owner chat (None: not linked)."""
     callback = update.get("callback_query")
@@ -176,7 +191,7 @@ def _callback(callback: Mapping[str, Any], owner_chat: str | None) -> Action:
 # -- what the bot writes ---------------------------------------------------------
 
 HELP = (
-    "Commands: /status, /pending, /killswitch on [reason].\n"
+    "Commands: /status, /pending, /killswitch on [reason], /sessions, /revoke <session id>.\n"
     "Approve or reject a waiting send with the buttons under its message. "
     "Turning the kill switch off is only possible from the CLI or the console."
 )

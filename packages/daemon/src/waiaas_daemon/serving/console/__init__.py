@@ -21,6 +21,7 @@ from waiaas_daemon.serving.console.pages import (
     agents,
     approvals,
     audit,
+    consent,
     overview,
     signin,
     wallet,
@@ -36,7 +37,7 @@ from waiaas_daemon.serving.console.web import (
     redirect,
 )
 
-PAGES = [signin, overview, agents, activity, approvals, wallet, audit]
+PAGES = [signin, overview, agents, activity, approvals, wallet, audit, consent]
 
 
 async def to_overview(request: Request) -> Response:

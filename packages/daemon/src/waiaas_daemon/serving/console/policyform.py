@@ -34,10 +34,12 @@ ALLOWED_TOKENS = "allowedTokens"
 X402_HOSTS = "x402.allowedHosts"
 X402_ANY_HOST = "x402.allowAnyHost"
 X402_NETWORKS = "x402.networks"
-LISTS = (RECIPIENTS, ALLOWED_TOKENS, X402_HOSTS, X402_NETWORKS)
+X402_PREFERRED = "x402.preferredNetworks"
+LISTS = (RECIPIENTS, ALLOWED_TOKENS, X402_HOSTS, X402_NETWORKS, X402_PREFERRED)
 CHOICES = (X402_ANY_HOST,)
-# Dollar rules: typed and stored as dollars ("12.50"); the API checks the form.
+# Dollar rules: typed as dollars ("$12.50"), stored as dollars with at most 6 decimals.
 DOLLARS = tuple(f"usd.{name}" for name in LIMITS)
+USD_DECIMALS = 6
 # The fields every wallet's form has, whatever its tokens.
 FIELDS = (*AMOUNTS, *DURATIONS, *COUNTS, *LISTS, *CHOICES, *DOLLARS)
 _SEPARATORS = re.compile(r"[\s,]+")
@@ -192,7 +194,8 @@ def _value(name: str, text: str, assets: Sequence[Asset]) -> Any:
             raise ValueError(f"{text!r} is not yes or no")
         return text == "yes"
     if name in DOLLARS:
-        return text.removeprefix("$").strip()
+        micros = to_base_units(text.removeprefix("$").strip(), USD_DECIMALS, allow_zero=True)
+        return format_units(micros, USD_DECIMALS)
     return [item for item in _SEPARATORS.split(text) if item]
 
 

@@ -14,12 +14,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
-import jinja2
 import msgspec
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from waiaas_core.amounts import format_duration, format_units
@@ -99,7 +97,38 @@ def _when(seconds: float | None) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _environment() -> jinja2.Environment:
+def _limits(constraints: dict[str, Any] | None) -> str:
+    """A session's constraints as a person reads them: SOL, dollars, scopes ("-": none)."""
+    if not constraints:
+        return "-"
+    parts: list[str] = []
+    for field, text in (("maxAmountPerTx", "per send"), ("maxAmountPerDay", "per day")):
+        if constraints.get(field) is not None:
+            parts.append(f"{_sol(constraints[field])} SOL {text}")
+    for field, text in (
+        ("maxUsdPerTx", "per send"),
+        ("maxUsdPerDay", "per day"),
+        ("maxUsdTotal", "in total"),
+    ):
+        if constraints.get(field) is not None:
+            parts.append(f"${constraints[field]} {text}")
+    if constraints.get("allowNative") is False:
+        parts.append("no SOL")
+    if constraints.get("allowedTokens") is not None:
+        parts.append(f"{len(constraints['allowedTokens'])} token(s) only")
+    if constraints.get("allowedNetworks") is not None:
+        parts.append("on " + ", ".join(constraints["allowedNetworks"]))
+    if constraints.get("allowedRecipients") is not None:
+        parts.append(f"{len(constraints['allowedRecipients'])} recipient(s) only")
+    return "; ".join(parts) or "-"
+
+
+@functools.cache
+def templates() -> Any:
+    """The console's templates, loaded at the first page (jinja2 is not needed before)."""
+    import jinja2
+    from starlette.templating import Jinja2Templates
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
@@ -112,10 +141,8 @@ def _environment() -> jinja2.Environment:
     env.filters["units"] = _units
     env.filters["usd"] = _usd
     env.filters["duration"] = format_duration
-    return env
-
-
-templates = Jinja2Templates(env=_environment())
+    env.filters["limits"] = _limits
+    return Jinja2Templates(env=env)
 
 
 class ConsoleGuard:
@@ -182,7 +209,7 @@ def render(
         "csrf_token": session.csrf_token if session else "",
         **(context or {}),
     }
-    return templates.TemplateResponse(request, name, full, status_code=status)
+    return templates().TemplateResponse(request, name, full, status_code=status)
 
 
 def error_page(request: Request, error: WaiaasError) -> Response:

@@ -9,10 +9,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from waiaas_core.errors import WaiaasError
+from waiaas_core.limits import json_problem
 from waiaas_daemon.schemas._base import Model
 from waiaas_daemon.serving import local_rpc
 from waiaas_daemon.serving.api import operation
 from waiaas_daemon.serving.auth import state_of
+
+# A numeric id is a signed 64-bit integer (a Solana node reads a u64; 19 digits fit both).
+RpcId = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 class JsonRpcRequest(Model):
@@ -20,8 +25,15 @@ class JsonRpcRequest(Model):
 
     jsonrpc: Annotated[str, Meta(pattern=r"^2\.0$")]
     method: Annotated[str, Meta(max_length=64)]
-    id: int | Annotated[str, Meta(max_length=64)] | None = None
+    id: RpcId | Annotated[str, Meta(max_length=64)] | None = None
     params: Annotated[list[Any], Meta(max_length=8)] = []
+
+    def check(self) -> None:
+        # ``params`` is open JSON: the limits every typed route gets from its types
+        # (nesting, number size, NUL) are checked here; the body is level 1, params 2.
+        problem = json_problem(self.params, depth=2)
+        if problem is not None:
+            raise WaiaasError("INVALID_REQUEST", f"params: {problem}")
 
 
 class JsonRpcAnswer(Model, omit_defaults=True):

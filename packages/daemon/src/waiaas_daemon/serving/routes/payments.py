@@ -32,7 +32,7 @@ async def pay_for_resource(request: Request, body: PayRequest) -> PayResult:
             )
         body = msgspec.structs.replace(body, idempotency_key=header)
     state = state_of(request)
-    result, status = await payments.pay(state, request.state.auth, body, payments.client(state))
+    result, status = await payments.pay(state, request.state.auth, body)
     if status != 201:
         # The declared answer is PayResult; Reply only changes its status.
         return Reply(result, status)  # type: ignore[return-value]

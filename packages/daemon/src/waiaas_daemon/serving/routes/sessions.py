@@ -7,8 +7,9 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon.domain import sessions
+from waiaas_daemon.domain import policy, sessions
 from waiaas_daemon.domain.state import DaemonState
+from waiaas_daemon.schemas.policy import Policy
 from waiaas_daemon.schemas.sessions import (
     Constraints,
     OwnSession,
@@ -123,10 +124,22 @@ async def get_own_session(request: Request) -> OwnSession:
     wallet = await state.db.get_wallet(session.wallet_id)
     if wallet is None:  # pragma: no cover - a session's wallet is never deleted
         raise WaiaasError("WALLET_NOT_FOUND")
+    budget = None
+    if policy.usd_binds(Policy(), session.constraints):
+        inputs = await state.db.send_inputs(wallet.id, session.id, state.now())
+        budget = policy.budget_left(
+            session.constraints,
+            policy.Usd(
+                None,
+                session_daily=inputs.session_usd_daily,
+                session_total=inputs.session_usd_total,
+            ),
+        )
     return OwnSession(
         **msgspec.structs.asdict(session_model(state, session)),
         kill_switch=kill_switch_model(await state.db.get_kill_switch()),
         wallet=wallet_control(wallet),
+        budget=budget,
     )
 
 

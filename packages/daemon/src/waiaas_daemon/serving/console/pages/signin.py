@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -9,14 +11,25 @@ from starlette.routing import Route
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.serving.auth import state_of
 from waiaas_daemon.serving.console.sessions import COOKIE, cookie_header, expired_cookie_header
-from waiaas_daemon.serving.console.web import action, current, redirect, render, store
+from waiaas_daemon.serving.console.web import PREFIX, action, current, redirect, render, store
+
+# A console page, as a path (never a scheme or host): /console/ then letters, digits, - _ /.
+NEXT = re.compile(r"/console/[A-Za-z0-9_\-/]{0,200}")
+
+
+def next_path(raw: str | None) -> str:
+    """Where to go after signing in: a console path of ours only, else the overview."""
+    if raw and NEXT.fullmatch(raw):
+        return raw.removeprefix(PREFIX)
+    return "/"
 
 
 async def signin_form(request: Request) -> Response:
     request.state.console = current(request)
+    target = next_path(request.query_params.get("next"))
     if request.state.console is not None:
-        return redirect("/")
-    return render(request, "signin.html", {"error": None})
+        return redirect(target)
+    return render(request, "signin.html", {"error": None, "next": PREFIX + target})
 
 
 async def sign_in(request: Request) -> Response:
@@ -26,10 +39,11 @@ async def sign_in(request: Request) -> Response:
     except WaiaasError as error:
         # Wrong password or lockout: the page says which, never what was typed.
         request.state.console = None
-        return render(request, "signin.html", {"error": error}, status=error.status)
+        target = PREFIX + next_path(request.state.form.get("next"))
+        return render(request, "signin.html", {"error": error, "next": target}, status=error.status)
     sessions = store(request)
     sessions.end(request.cookies.get(COOKIE))  # a fresh id on every sign-in
-    response = redirect("/")
+    response = redirect(next_path(request.state.form.get("next")))
     response.headers.append("set-cookie", cookie_header(sessions.start()))
     return response
 
