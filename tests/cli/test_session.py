@@ -10,7 +10,7 @@ def test_list_shows_sessions_with_label_status_and_expiry(waiaas, daemon):
     lines = ok(waiaas("session", "list")).splitlines()
     assert lines[0].split() == ["ID", "WALLET", "LABEL", "STATUS", "EXPIRES", "RENEWALS"]
     [row] = [line.split() for line in lines[1:]]
-    assert row[:4] == [created["id"], wallet["id"], "mcp", "ACTIVE"]
+    assert row[:4] == [created["id"], "main", "mcp", "ACTIVE"]  # the wallet by its name
     assert row[4].endswith("Z") and row[5] == "0/30"
 
 

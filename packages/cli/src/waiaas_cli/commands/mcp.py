@@ -359,13 +359,12 @@ def choose_wallets(
     """Step 3: ``--wallet``, ``--all``, or the only active wallet."""
     active = [w for w in wallets if w.get("status") != "TERMINATED"]
     if wallet_id:
-        try:
-            found = find_wallet(wallets, wallet_id)
-        except click.ClickException:
+        wanted = wallet_id.strip()
+        named = any(w["name"] == wanted for w in wallets)
+        if not named and not any(w["id"].lower() == wanted.lower() for w in wallets):
             known = f"known wallets: {listing(wallets)}" if wallets else "there are no wallets"
-            raise click.ClickException(
-                f"no wallet has the id or name {wallet_id!r}; {known}."
-            ) from None
+            raise click.ClickException(f"unknown wallet id or name {wallet_id}; {known}.")
+        found = find_wallet(wallets, wallet_id)
         if found not in active:
             raise click.ClickException(f"wallet {wallet_id} is terminated.")
         return [found]
