@@ -61,5 +61,5 @@ async def test_dollar_values_limits_and_rules_show_where_the_money_goes(harness,
     assert policy.json()["policy"]["usd"] == {
         "instantMax": "20",
         "dailyLimit": "100",
-        "monthlyLimit": "1000.50",
+        "monthlyLimit": "1000.5",  # dollars, as the form shows them again
     }
