@@ -22,11 +22,7 @@ def ensure_chromium(session: nox.Session) -> None:
     """Install Debian's chromium package when it is missing (CI runs as root on Debian)."""
     if CHROMIUM.exists():
         return
-    if shutil.which("apt-get") is None:
-        session.error(f"The console's browser tests need Chromium at {CHROMIUM}.")
-    env = {"DEBIAN_FRONTEND": "noninteractive"}
-    session.run("apt-get", "update", external=True, env=env)
-    session.run("apt-get", "install", "-y", "chromium", external=True, env=env)
+    apt_install(session, "chromium", why=f"The console's browser tests need Chromium at {CHROMIUM}")
 
 
 def ensure_postgresql(session: nox.Session) -> None:
@@ -37,11 +33,27 @@ def ensure_postgresql(session: nox.Session) -> None:
     """
     if shutil.which("initdb") or glob.glob("/usr/lib/postgresql/*/bin/initdb"):
         return
+    if os.environ.get("WAIAAS_TEST_NO_POSTGRES") == "1":
+        return  # the PostgreSQL tests skip themselves
+    apt_install(
+        session,
+        "postgresql",
+        why="The storage tests need initdb (or WAIAAS_TEST_NO_POSTGRES=1 to skip them)",
+    )
+
+
+def apt_install(session: nox.Session, package: str, *, why: str) -> None:
+    """apt-get install a missing Debian package, as root (CI); otherwise one clear line."""
     if shutil.which("apt-get") is None:
-        session.error("The storage tests need PostgreSQL's initdb (Debian: postgresql).")
+        session.error(f"{why}: install {package}; this system has no apt-get.")
+    if os.geteuid() != 0:
+        session.error(
+            f"{why}: install it first (sudo apt-get install {package}) or run nox as root, "
+            "which installs it."
+        )
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     session.run("apt-get", "update", external=True, env=env)
-    session.run("apt-get", "install", "-y", "postgresql", external=True, env=env)
+    session.run("apt-get", "install", "-y", package, external=True, env=env)
 
 
 # The EVM tests' npm tools, pinned: anvil (its Linux binary comes in the platform
@@ -73,11 +85,7 @@ def ensure_npm_tools(session: nox.Session) -> None:
     if not missing:
         return
     if shutil.which("npm") is None:
-        if shutil.which("apt-get") is None:
-            session.error("The EVM tests need npm (anvil and solc come from npm).")
-        env = {"DEBIAN_FRONTEND": "noninteractive"}
-        session.run("apt-get", "update", external=True, env=env)
-        session.run("apt-get", "install", "-y", "npm", external=True, env=env)
+        apt_install(session, "npm", why="The EVM tests need npm (anvil and solc come from npm)")
     NPM_PREFIX.mkdir(parents=True, exist_ok=True)
     session.run(
         "npm",

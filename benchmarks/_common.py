@@ -119,21 +119,25 @@ def spawn_server(
     return Server(name, url[0], process, lines)
 
 
-def write_config(data_dir: Path, security: Mapping[str, int]) -> None:
+def write_config(data_dir: Path, security: Mapping[str, int], extra: str = "") -> None:
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     lines = ["[security]", *(f"{key} = {value}" for key, value in security.items())]
-    (data_dir / "config.toml").write_text("\n".join(lines) + "\n")
+    (data_dir / "config.toml").write_text("\n".join(lines) + "\n" + extra)
 
 
 def start_daemon(
-    data_dir: Path, security: Mapping[str, int] | None = None, stack: str = "standard"
+    data_dir: Path,
+    security: Mapping[str, int] | None = None,
+    stack: str = "standard",
+    extra_config: str = "",
 ) -> Server:
     """``waiaas-daemon serve --port 0`` on a fresh data dir, as a user would run it.
 
     ``$WAIAAS_BENCH_DAEMON_MODULE`` names another module to run instead of
-    ``waiaas_daemon`` (a patched build under trial, on ``$PYTHONPATH``).
+    ``waiaas_daemon`` (a patched build under trial, on ``$PYTHONPATH``);
+    ``extra_config`` is appended to config.toml (more sections).
     """
-    write_config(data_dir, security or {})
+    write_config(data_dir, security or {}, extra_config)
     module = os.environ.get("WAIAAS_BENCH_DAEMON_MODULE", "waiaas_daemon")
     server = spawn_server(
         "waiaas-daemon",

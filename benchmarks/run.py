@@ -13,12 +13,14 @@ import sys
 from benchmarks import (
     auth_get,
     cold_start,
+    evm_send,
     growth,
     mcp_roundtrip,
     memory,
     postgres,
     send,
     sessions,
+    usd_send,
     x402_pay,
 )
 
@@ -28,8 +30,10 @@ BENCHMARKS = {
     "mcp": mcp_roundtrip,
     "coldstart": cold_start,
     "send": send,
+    "evmsend": evm_send,
     "postgres": postgres,
     "x402": x402_pay,
+    "usd": usd_send,
     "growth": growth,
     "memory": memory,
 }

@@ -1,6 +1,13 @@
 """Shared fixtures: async tests run on asyncio (uvicorn and aiosqlite need it)."""
 
+import contextlib
+import socket
+import threading
+
 import pytest
+
+#: The daemon's default port (SPEC 3). The README's first command runs a daemon there.
+DEFAULT_PORT = 3100
 
 
 @pytest.fixture
@@ -44,6 +51,23 @@ def postgres_url(postgres_cluster) -> str:
 
 
 @pytest.fixture
+def postgres_alone():
+    """A PostgreSQL server this test alone uses, so it may stop and restart it
+    (tests/faults) without disturbing the tests sharing ``postgres_cluster``."""
+    import os
+
+    from tests.support.postgres import SKIP_ENV, start_cluster
+
+    if os.environ.get(SKIP_ENV) == "1":
+        pytest.skip(f"{SKIP_ENV}=1: PostgreSQL tests skipped")
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
 def anvil():
     """A fresh anvil (automine on) on a loopback port; fails, never skips, without the binary
     unless WAIAAS_TEST_NO_ANVIL=1 says to skip the anvil tests.
@@ -59,3 +83,38 @@ def anvil():
         yield node
     finally:
         node.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def default_port_is_taken():
+    """127.0.0.1:3100 is taken for the whole run, as when the README's daemon is running.
+
+    A test that binds the default port (a ``serve`` without ``--port``) or talks to
+    it (a client left on its default URL) then fails here, in CI, and not only on a
+    machine where a daemon happens to run: the README's two commands work together.
+    The first holder wins: another xdist worker, or a daemon already there, holds it
+    as well. Connections to it are accepted and closed at once, so such a test fails
+    quickly instead of waiting for a timeout.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", DEFAULT_PORT))
+        sock.listen(64)
+    except OSError:  # taken already: by another worker of this run, or a daemon
+        sock.close()
+        yield
+        return
+
+    def refuse() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = sock.accept()
+                conn.close()
+
+    threading.Thread(target=refuse, name="default-port-holder", daemon=True).start()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()

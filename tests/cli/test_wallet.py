@@ -24,9 +24,30 @@ def test_create_refuses_an_unknown_network_as_a_usage_error(waiaas):
 def test_list_shows_every_wallet_in_a_table(waiaas, daemon):
     a, b = daemon.create_wallet("alpha"), daemon.create_wallet("beta")
     lines = ok(waiaas("wallet", "list")).splitlines()
-    assert lines[0].split() == ["ID", "NAME", "NETWORK", "STATUS", "BALANCES", "ADDRESS", "CREATED"]
+    assert lines[0].split() == [
+        "ID",
+        "NAME",
+        "CHAIN",
+        "NETWORK",
+        "STATUS",
+        "BALANCES",
+        "ADDRESS",
+        "CREATED",
+    ]
     assert any(a["id"] in line and "alpha" in line and a["address"] in line for line in lines)
+    assert any("alpha" in line and "solana" in line for line in lines)
     assert any(b["id"] in line and "beta" in line for line in lines)
+
+
+def test_create_an_evm_wallet_with_chain_evm(waiaas):
+    out = ok(waiaas("wallet", "create", "eth", "--chain", "evm"))
+    assert "Chain:   evm" in out and "Network: evm-local" in out
+    address = next(line.split()[-1] for line in out.splitlines() if line.startswith("Address"))
+    assert address.startswith("0x") and len(address) == 42
+    listed = ok(waiaas("wallet", "list")).splitlines()
+    assert any("eth" in line and " evm " in line and "evm-local" in line for line in listed)
+    refused = waiaas("wallet", "create", "x", "--chain", "evm", "--network", "devnet")
+    assert refused.returncode == 1 and "devnet is a solana network" in refused.stderr
 
 
 def test_list_json_is_the_daemons_wallets(waiaas, daemon):

@@ -325,7 +325,7 @@ class _DownChain:
     async def get_balance(self, address: str) -> int:
         raise WaiaasError("CHAIN_ERROR")
 
-    async def token_accounts(self, owner: str) -> list[object]:
+    async def token_accounts(self, owner: str, known: tuple[str, ...] = ()) -> list[object]:
         raise WaiaasError("CHAIN_ERROR")
 
     async def aclose(self) -> None:

@@ -16,9 +16,11 @@ def test_table_has_every_code_of_the_spec_with_its_status():
     assert {code: ERRORS[code].status for code in SPEC_CODES} == SPEC_CODES
 
 
-def test_only_chain_rate_and_too_early_are_retryable():
+def test_only_chain_rate_too_early_and_storage_are_retryable():
+    # STORAGE_UNAVAILABLE (503) is ours beside SPEC's three (docs/decisions.md).
     retryable = {code for code, spec in ERRORS.items() if spec.retryable}
-    assert retryable == {"CHAIN_ERROR", "RATE_LIMITED", "RENEWAL_TOO_EARLY"}
+    assert retryable == {"CHAIN_ERROR", "RATE_LIMITED", "RENEWAL_TOO_EARLY", "STORAGE_UNAVAILABLE"}
+    assert ERRORS["STORAGE_UNAVAILABLE"].status == 503
 
 
 def test_error_body_round_trips():

@@ -1,5 +1,9 @@
 """Several real daemons on one PostgreSQL database and one JSON-RPC node.
 
+The node is the real `waiaas-daemon local-node` (tests/support/local_node.py), as
+docs/operations.md shows it; the tests that need a node to stall or slow down on
+purpose use the fake one (tests/daemon/fake_rpc_node.py) instead (``fake_node``).
+
 Every guarantee of one daemon must hold across them: one renewal winner,
 sessions never over the limit, one owner decision, a daily limit never
 passed by parallel sends through different daemons, queued sends executed
@@ -24,6 +28,7 @@ from solders.pubkey import Pubkey
 
 from tests.daemon.fake_rpc_node import Delay, Stall, ThreadedNode
 from tests.support.daemon import FAST_SECURITY, Daemon, start_daemon
+from tests.support.local_node import LocalNode, running_local_node
 from waiaas_core.tokens import decode_unverified
 
 pytestmark = pytest.mark.slow
@@ -43,23 +48,36 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 60, what: str = ""
     raise AssertionError(f"timed out waiting for {what or predicate}")
 
 
+Node = LocalNode | ThreadedNode
+
+
 @pytest.fixture
-def node() -> Iterator[ThreadedNode]:
+def node(tmp_path: Path) -> Iterator[LocalNode]:
+    """The real local node, in its own ledger file."""
+    with running_local_node(tmp_path / "local-node.db") as running:
+        yield running
+
+
+@pytest.fixture
+def fake_node() -> Iterator[ThreadedNode]:
+    """The fake node, for tests that make the node slow or stall on purpose."""
     with ThreadedNode() as running:
         yield running
 
 
-def config(postgres_url: str, node: ThreadedNode, **solana: Any) -> dict[str, Any]:
+def config(postgres_url: str, node: Node, **solana: Any) -> dict[str, Any]:
+    # The real node is a local chain over JSON-RPC (docs/operations.md); the fake, devnet.
+    network = "local" if isinstance(node, LocalNode) else "devnet"
     return {
         "storage": {"url": postgres_url},
-        "solana": {"network": "devnet", "rpc_url": node.url, **solana},
+        "solana": {"network": network, "rpc_url": node.url, **solana},
         "security": {**FAST_SECURITY, "max_sessions_per_wallet": 3},
     }
 
 
 @contextlib.contextmanager
 def daemons(
-    tmp_path: Path, postgres_url: str, node: ThreadedNode, count: int, **solana: Any
+    tmp_path: Path, postgres_url: str, node: Node, count: int, **solana: Any
 ) -> Iterator[list[Daemon]]:
     started: list[Daemon] = []
     try:
@@ -74,10 +92,18 @@ def daemons(
             daemon.close()
 
 
-def funded_wallet(daemon: Daemon, node: ThreadedNode, lamports: int = 10 * SOL) -> dict[str, Any]:
+def funded_wallet(daemon: Daemon, node: Node, lamports: int = 10 * SOL) -> dict[str, Any]:
     wallet = daemon.create_wallet()
-    node.call(lambda: node.node.fund(Pubkey.from_string(wallet["address"]), lamports))
+    fund(node, wallet["address"], lamports)
     return wallet
+
+
+def fund(node: Node, address: str, lamports: int) -> None:
+    """Lamports for ``address``: the real node's faucet (requestAirdrop), or the fake's."""
+    if isinstance(node, LocalNode):
+        node.airdrop(address, lamports)
+    else:
+        node.call(lambda: node.node.fund(Pubkey.from_string(address), lamports))
 
 
 def bearer(session: dict[str, Any]) -> dict[str, str]:
@@ -118,8 +144,9 @@ def audit_is_one_chain(daemon: Daemon) -> dict[str, Any]:
 
 
 def test_parallel_sends_through_two_daemons_never_pass_the_daily_limit(
-    tmp_path, postgres_url, node
+    tmp_path, postgres_url, fake_node
 ):
+    node = fake_node  # it slows getBalance down on purpose
     with daemons(tmp_path, postgres_url, node, 2) as (a, b):
         wallet = funded_wallet(a, node)
         policy = {"instantMax": str(100 * SOL), "dailyLimit": str(5 * AMOUNT)}
@@ -207,8 +234,9 @@ def test_approve_on_one_daemon_and_reject_on_another_decide_once(tmp_path, postg
 
 
 def test_a_daemon_killed_holding_a_claimed_queued_send_leaves_it_to_another_sent_once(
-    tmp_path, postgres_url, node
+    tmp_path, postgres_url, fake_node
 ):
+    node = fake_node  # it stalls sendTransaction on purpose
     # The first daemon stalls in sendTransaction with a claimed, signed queued send
     # (and the wallet's lock); the second is blocked on that lock until the first is
     # SIGKILLed, then finishes the orphan and runs the other queued sends.
@@ -344,3 +372,27 @@ def test_wrong_master_passwords_spread_over_two_daemons_lock_both(tmp_path, post
             answer = daemon.api("GET", "/v1/wallets")
             assert answer.status_code == 429, answer.text
             assert int(answer.headers["Retry-After"]) > 0
+
+
+def test_the_operations_page_setup_two_daemons_share_wallets_and_the_local_node(
+    tmp_path, postgres_url, node
+):
+    """docs/operations.md's one-machine setup: network local with rpc_url = the local node;
+    an airdrop through one daemon's API is the node's faucet, seen through the other."""
+    with daemons(tmp_path, postgres_url, node, 2) as (a, b):
+        wallet = a.create_wallet("main")
+        airdrop = a.api("POST", f"/v1/wallets/{wallet['id']}/airdrop", json={"amount": str(SOL)})
+        assert airdrop.status_code == 201, airdrop.text
+        assert airdrop.json()["status"] == "CONFIRMED"
+        assert node.balance(wallet["address"]) == SOL
+        listed = b.api("GET", "/v1/wallets").json()["items"]
+        assert [(w["id"], w["network"]) for w in listed] == [(wallet["id"], "local")]
+        session = b.create_session(wallet["id"])
+        with b.client() as http:
+            balance = http.get("/v1/wallet/balance", headers=bearer(session)).json()
+        assert balance["balance"] == str(SOL)
+        to = str(Keypair().pubkey())
+        assert send(b, session, to).status_code == 201
+        assert node.balance(to) == AMOUNT
+        [history] = node.rpc("getSignaturesForAddress", to)
+        assert history["err"] is None and history["confirmationStatus"] == "finalized"

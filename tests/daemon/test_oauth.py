@@ -709,3 +709,43 @@ def answer_of_uri(response: httpx.Response, uri: str) -> dict[str, str]:
     location = response.headers["location"]
     assert location.startswith(uri), location
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+async def test_invented_document_client_ids_cannot_make_the_daemon_fetch_without_bound(
+    harness: OAuthHarness,
+):
+    fetched: list[str] = []
+    fake = harness.app.oauth.fetch
+
+    async def counting(url: str) -> bytes:
+        fetched.append(url)
+        return await fake(url)
+
+    harness.app.oauth.fetch = counting
+    for n in range(30):
+        client = {"client_id": f"https://x{n}.example/c.json", "redirect_uris": [REDIRECT]}
+        refused, _ = await authorize(harness, client)
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_client"
+    limited, _ = await authorize(
+        harness, {"client_id": "https://x99.example/c.json", "redirect_uris": [REDIRECT]}
+    )
+    assert limited.status_code == 429
+    assert len(fetched) == 30
+
+
+async def test_the_wallet_page_shows_a_grant_with_its_scope_and_revokes_it(harness: OAuthHarness):
+    tokens, _, wallet = await granted(harness, access="read")
+    owner = harness.owner
+    assert owner is not None
+    page = await owner.get(f"/console/wallets/{wallet['id']}")
+    assert "oauth:Test Agent" in page.text and "(OAuth, wallet:read)" in page.text
+    [session] = (await harness.http.get("/v1/sessions", headers=MASTER)).json()["items"]
+    csrf = CSRF.search(page.text)
+    assert csrf is not None
+    revoked = await owner.post(
+        f"/console/wallets/{wallet['id']}/sessions/{session['id']}/revoke",
+        data={"csrf_token": csrf.group(1)},
+        headers=SAME_ORIGIN,
+    )
+    assert revoked.status_code == 303
+    assert (await mcp_call(harness, tokens["access_token"], "get_address")).status_code == 401

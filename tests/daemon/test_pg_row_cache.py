@@ -22,8 +22,8 @@ import anyio
 import asyncpg
 import pytest
 
-from tests.daemon.fake_rpc_node import ThreadedNode
 from tests.support.daemon import FAST_SECURITY, Daemon, start_daemon
+from tests.support.local_node import LocalNode, running_local_node
 from waiaas_daemon.storage.postgres import PostgresStorage
 from waiaas_daemon.storage.rows import NewSession, NewWallet
 
@@ -189,12 +189,12 @@ async def test_a_row_changed_elsewhere_and_not_yet_heard_of_is_read_afresh_when_
 
 
 @pytest.fixture
-def node() -> Iterator[ThreadedNode]:
-    with ThreadedNode() as running:
+def node(tmp_path: Path) -> Iterator[LocalNode]:
+    with running_local_node(tmp_path / "local-node.db") as running:
         yield running
 
 
-def two_daemons(tmp_path: Path, url: str, node: ThreadedNode, lease: float) -> list[Daemon]:
+def two_daemons(tmp_path: Path, url: str, node: LocalNode, lease: float) -> list[Daemon]:
     config = {
         "storage": {"url": url, "row_cache_lease": lease},
         "solana": {"network": "devnet", "rpc_url": node.url},
@@ -209,7 +209,7 @@ def get_address(daemon: Daemon, token: str) -> Any:
 
 
 @pytest.fixture
-def pair(tmp_path: Path, postgres_url: str, node: ThreadedNode, request) -> Iterator[list[Daemon]]:
+def pair(tmp_path: Path, postgres_url: str, node: LocalNode, request) -> Iterator[list[Daemon]]:
     lease = getattr(request, "param", 5.0)
     started = two_daemons(tmp_path, postgres_url, node, lease)
     try:

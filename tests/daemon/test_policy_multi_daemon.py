@@ -5,18 +5,19 @@ one wins and the other gets 409 POLICY_VERSION_CONFLICT, never both (lost update
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.daemon.fake_rpc_node import ThreadedNode
 from tests.daemon.test_multi_daemon import daemons, in_parallel
+from tests.support.local_node import LocalNode, running_local_node
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def node() -> Iterator[ThreadedNode]:
-    with ThreadedNode() as running:
+def node(tmp_path: Path) -> Iterator[LocalNode]:
+    with running_local_node(tmp_path / "local-node.db") as running:
         yield running
 
 

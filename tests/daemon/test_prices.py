@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -180,3 +181,40 @@ def test_assets_of_every_chain_map_to_feeds_and_unknown_ones_to_none():
     assert feed("solana", "mainnet", "Fake111111111111111111111111111111111111111", "USDC") is None
     assert feed("evm", "ethereum", "0x0000000000000000000000000000000000000001", "USDC") is None
     assert feed("cosmos", "hub", None) is None
+
+
+async def test_evm_sends_are_valued_in_eth_pol_and_usdc_on_their_network(service):
+    """An EVM wallet's sends: 18-decimal ETH, POL on Polygon, USDC by address on Base and
+    by symbol on a local test chain; the send's own network decides (not the wallet's)."""
+    from waiaas_daemon.domain import usd
+    from waiaas_daemon.storage import WalletRow
+
+    class Prices:  # what usd.appraise asks of the daemon's state
+        def price_service(self) -> PriceService:
+            return service
+
+    wallet = WalletRow(
+        1, "w", "evm", "evm", "evm-local", "0x" + "11" * 20, "ACTIVE", 0, b"", b"", b"", ""
+    )
+    state: Any = Prices()
+    eth = await usd.appraise(state, wallet, 5 * 10**17)  # 0.5 ETH at $3000
+    assert (eth.micros, eth.details()["feed"]) == (1_500_000_000, "ETH")
+    pol = await usd.appraise(state, wallet, 4 * 10**18, network="polygon")
+    assert (pol.micros, pol.details()["feed"]) == (1_000_000, "POL")
+    base_usdc = await usd.appraise(
+        state,
+        wallet,
+        2_500_000,
+        mint="0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+        decimals=6,
+        network="base",
+    )
+    assert base_usdc.micros == 2_499_500  # at $0.9998
+    test_usdc = await usd.appraise(
+        state, wallet, 10**6, mint="0x" + "ab" * 20, symbol="USDC", decimals=6
+    )
+    assert test_usdc.details()["feed"] == "USDC"
+    fake = await usd.appraise(
+        state, wallet, 10**6, mint="0x" + "ab" * 20, symbol="USDC", decimals=6, network="base"
+    )
+    assert fake.micros is None and "no price feed for USDC on base" in (fake.why or "")

@@ -49,6 +49,10 @@ async def test_failed_transaction_rolls_back(open_store):
         assert await db.get_meta("a") is None
 
 
+# --port 0 always: 3100 may be taken (the README's daemon; tests/conftest.py holds it).
+SERVE = [sys.executable, "-m", "waiaas_daemon", "serve"]
+
+
 def _serve(*args: str, password: str = "whatever-long") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "waiaas_daemon", "serve", *args],
@@ -232,7 +236,7 @@ async def test_postgres_triggers_cancel_waiting_sends_of_a_revoked_session(postg
 def test_postgres_with_the_in_process_chain_is_refused_in_one_line(tmp_path):
     # No server needed: the combination is refused before connecting.
     done = subprocess.run(
-        [sys.executable, "-m", "waiaas_daemon", "serve", "--data-dir", str(tmp_path / "d")],
+        [*SERVE, "--data-dir", str(tmp_path / "d"), "--port", "0"],
         env={
             "WAIAAS_MASTER_PASSWORD": "whatever-long",
             "WAIAAS_STORAGE_URL": "postgresql://u:s3cret-pw@127.0.0.1:1/x",
@@ -251,7 +255,7 @@ def test_postgres_with_the_in_process_chain_is_refused_in_one_line(tmp_path):
 
 def test_an_unreachable_postgres_is_one_line_without_the_password(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "waiaas_daemon", "serve", "--data-dir", str(tmp_path / "d")],
+        [*SERVE, "--data-dir", str(tmp_path / "d"), "--port", "0"],
         env={
             "WAIAAS_MASTER_PASSWORD": "whatever-long",
             "WAIAAS_STORAGE_URL": "postgresql://u:s3cret-pw@127.0.0.1:1/x",

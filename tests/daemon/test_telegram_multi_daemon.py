@@ -11,12 +11,11 @@ from typing import Any
 import anyio
 import pytest
 from solders.keypair import Keypair
-from solders.pubkey import Pubkey
 
-from tests.daemon.fake_rpc_node import ThreadedNode
 from tests.daemon.fake_telegram import OWNER, TOKEN, FakeTelegram, fake_telegram
 from tests.daemon.test_telegram_live import blocking, get, prompt_for
 from tests.support.daemon import FAST_SECURITY, Daemon, start_daemon
+from tests.support.local_node import LocalNode, running_local_node
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -24,15 +23,15 @@ SOL = 1_000_000_000
 
 
 @pytest.fixture
-def node() -> Iterator[ThreadedNode]:
-    with ThreadedNode() as running:
+def node(tmp_path: Path) -> Iterator[LocalNode]:
+    with running_local_node(tmp_path / "local-node.db") as running:
         yield running
 
 
-def config(postgres_url: str, node: ThreadedNode, telegram: FakeTelegram) -> dict[str, Any]:
+def config(postgres_url: str, node: LocalNode, telegram: FakeTelegram) -> dict[str, Any]:
     return {
         "storage": {"url": postgres_url},
-        "solana": {"network": "devnet", "rpc_url": node.url},
+        "solana": {"network": "local", "rpc_url": node.url},
         "security": FAST_SECURITY,
         # No telegram_chat_id: the chat is a channel because it is linked, which one
         # daemon's bot learns and every daemon must know (the link is in the database).
@@ -52,10 +51,10 @@ async def pollers(daemons: list[Daemon]) -> list[Daemon]:
             await anyio.sleep(0.05)
 
 
-def held_send(daemon: Daemon, node: ThreadedNode) -> str:
+def held_send(daemon: Daemon, node: LocalNode) -> str:
     """A funded wallet whose policy puts 2 SOL in the APPROVAL tier, and such a send."""
     wallet = daemon.create_wallet("agent")
-    node.call(lambda: node.node.fund(Pubkey.from_string(wallet["address"]), 10 * SOL))
+    node.airdrop(wallet["address"], 10 * SOL)
     policy = {"instantMax": str(SOL), "approvalTimeout": 3600}
     assert daemon.api("PUT", f"/v1/wallets/{wallet['id']}/policy", json=policy).status_code == 200
     session = daemon.create_session(wallet["id"])
@@ -71,7 +70,7 @@ def held_send(daemon: Daemon, node: ThreadedNode) -> str:
 
 
 async def test_one_daemon_polls_the_other_takes_over_after_sigkill_and_a_tap_decides_once(
-    tmp_path: Path, postgres_url: str, node: ThreadedNode
+    tmp_path: Path, postgres_url: str, node: LocalNode
 ):
     async with fake_telegram() as telegram:
         daemons: list[Daemon] = []

@@ -235,3 +235,36 @@ async def test_a_sessions_dollar_budget_is_validated_and_shows_what_is_left(pric
     other = await priced.session(wallet["id"], constraints={"maxUsdPerDay": "150"})
     other_headers = {"Authorization": f"Bearer {other['token']}"}
     assert (await send(priced, other_headers, to, SOL)).status_code == 201
+
+
+async def test_a_price_being_fetched_never_holds_the_wallets_other_sends(priced, fakes):
+    import threading
+
+    import anyio
+
+    wallet, headers, _ = await funded(priced)
+    await usdc_funded(priced, wallet)
+    to = await recipient(priced)
+    await set_policy(priced, wallet["id"], usd={"dailyLimit": "100000"})
+    assert (await send(priced, headers, to, SOL // 100)).status_code == 201  # SOL now cached
+    release = fakes.pyth.hold = threading.Event()
+    answers: list = []
+
+    async def usdc_send() -> None:
+        answers.append(await send(priced, headers, to, 5 * USDC, token="USDC"))
+
+    try:
+        async with anyio.create_task_group() as group:
+            before = fakes.pyth.hits
+            group.start_soon(usdc_send)
+            with anyio.fail_after(10):
+                while fakes.pyth.hits == before:  # the USDC price is being fetched, held
+                    await anyio.sleep(0.01)
+                # Meanwhile a SOL send of the same wallet is decided and sent.
+                sol = await send(priced, headers, to, SOL // 100)
+            assert sol.status_code == 201, sol.text
+            assert answers == []  # the USDC send still waits for its price
+            release.set()
+    finally:
+        release.set()
+    assert answers[0].status_code == 201 and answers[0].json()["usd"]["value"] == "5"

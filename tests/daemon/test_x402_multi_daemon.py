@@ -1,7 +1,8 @@
 """x402 payments with two real daemons on one PostgreSQL database, settled on a JSON-RPC
-devnet (tests/daemon/fake_rpc_node.py): the facilitator of tests/daemon/x402_fakes.py
-submits to that node. One idempotency key sent to both daemons at once is one payment;
-a payment held for the owner, approved through the other daemon, is paid once."""
+node (the real `waiaas-daemon local-node`, the daemons calling it devnet): the facilitator
+of tests/daemon/x402_fakes.py submits to that node. One idempotency key sent to both
+daemons at once is one payment; a payment held for the owner, approved through the other
+daemon, is paid once."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from tests.daemon.fake_rpc_node import ThreadedNode
 from tests.daemon.test_telegram_live import blocking
 from tests.daemon.x402_fakes import DEVNET, Shop, running_shop
 from tests.support.daemon import FAST_SECURITY, Daemon, start_daemon
+from tests.support.local_node import LocalNode, running_local_node
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -30,8 +31,8 @@ PRICE = 250_000
 
 
 @pytest.fixture
-def node() -> Iterator[ThreadedNode]:
-    with ThreadedNode() as running:
+def node(tmp_path: Path) -> Iterator[LocalNode]:
+    with running_local_node(tmp_path / "local-node.db") as running:
         yield running
 
 
@@ -68,7 +69,7 @@ class World:
 
 @asynccontextmanager
 async def world(
-    tmp_path: Path, postgres_url: str, node: ThreadedNode, policy: dict[str, Any]
+    tmp_path: Path, postgres_url: str, node: LocalNode, policy: dict[str, Any]
 ) -> AsyncIterator[World]:
     """Two daemons on devnet + PostgreSQL, a GOLD token on the node, a funded agent wallet,
     a merchant with a token account, and the shop (facilitator on the same node)."""
@@ -85,14 +86,14 @@ async def world(
             )
         a, b = daemons
         authority, merchant = Keypair(), Keypair()
-        mint = node.call(lambda: node.node.create_mint(authority, 6))
+        mint = await blocking(lambda: node.create_mint(authority, 6))
         token = {"network": "devnet", "mint": mint, "symbol": "GOLD"}
         assert (await blocking(lambda: a.api("POST", "/v1/tokens", json=token))).status_code == 201
         wallet = await blocking(a.create_wallet, "agent")
         agent_key = Pubkey.from_string(wallet["address"])
-        node.call(lambda: node.node.fund(agent_key, SOL))
-        node.call(lambda: node.node.mint_to(authority, agent_key, mint, 10 * UNITS))
-        node.call(lambda: node.node.mint_to(authority, merchant.pubkey(), mint, 1))
+        await blocking(lambda: node.airdrop(agent_key, SOL))
+        await blocking(lambda: node.mint_to(authority, agent_key, mint, 10 * UNITS))
+        await blocking(lambda: node.mint_to(authority, merchant.pubkey(), mint, 1))
         shop = Shop(node.url, mint, str(merchant.pubkey()), PRICE)
         shop.network, shop.v1_network = DEVNET
         shop.wait_confirmed = True
@@ -111,7 +112,7 @@ async def world(
 
 
 async def test_one_key_through_two_daemons_at_once_pays_once_on_a_json_rpc_chain(
-    tmp_path: Path, postgres_url: str, node: ThreadedNode
+    tmp_path: Path, postgres_url: str, node: LocalNode
 ):
     async with world(tmp_path, postgres_url, node, {}) as w:
         answers: list[httpx.Response] = []
@@ -141,7 +142,7 @@ async def test_one_key_through_two_daemons_at_once_pays_once_on_a_json_rpc_chain
 
 
 async def test_a_held_payment_approved_through_the_other_daemon_is_paid_once(
-    tmp_path: Path, postgres_url: str, node: ThreadedNode
+    tmp_path: Path, postgres_url: str, node: LocalNode
 ):
     async with world(tmp_path, postgres_url, node, {}) as w:
         # Any GOLD payment above 1000 base units waits for the owner.

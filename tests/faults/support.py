@@ -7,8 +7,12 @@ address after a restart.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +75,52 @@ async def serving(app: Any) -> AsyncIterator[str]:
                 server.should_exit = True
     finally:
         sock.close()
+
+
+class WebhookCounter:
+    """A webhook receiver in a thread (the tests around it block): counts each event id."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.types: dict[str, str] = {}
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                event_id = self.headers.get("X-Waiaas-Event-Id", "")
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                with receiver._lock:
+                    receiver.counts[event_id] = receiver.counts.get(event_id, 0) + 1
+                    receiver.types[event_id] = body.get("type", "")
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def of_type(self, event_type: str) -> list[int]:
+        """How often each event of this type arrived."""
+        with self._lock:
+            return [n for e, n in self.counts.items() if self.types[e] == event_type]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
+    """Poll a condition of another process, bounded: never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what or predicate}")

@@ -83,6 +83,17 @@ class Anvil:
             raise RuntimeError(f"anvil {method}: {answer['error']}")
         return answer["result"]
 
+    def receipt(self, tx_hash: str, polls: int = 1000) -> dict[str, Any]:
+        """The receipt of a transaction automine will mine: anvil answers a send once the
+        transaction is in its pool and mines it a moment later, so on a loaded machine
+        ``eth_getTransactionReceipt`` right after the send may still answer null."""
+        for _ in range(polls):
+            found = self.rpc("eth_getTransactionReceipt", [tx_hash])
+            if found is not None:
+                return dict(found)
+            time.sleep(0.01)
+        raise AssertionError(f"anvil did not mine {tx_hash}")
+
     def set_automine(self, on: bool) -> None:
         self.rpc("evm_setAutomine", [on])
 

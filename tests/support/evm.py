@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from eth_abi import decode, encode
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
@@ -103,9 +104,22 @@ async def send(node: EvmNode, key: str, **tx: Any) -> dict[str, Any]:
     raw, tx_hash = await sign_tx(node, key, **tx)
     answered = await node.request("eth_sendRawTransaction", ["0x" + raw.hex()])
     assert answered == tx_hash
-    receipt = await node.request("eth_getTransactionReceipt", [tx_hash])
-    assert receipt is not None, "the node did not mine the transaction"
-    return dict(receipt)
+    return await receipt_of(node, tx_hash)
+
+
+async def receipt_of(node: EvmNode, tx_hash: str, polls: int = 1000) -> dict[str, Any]:
+    """The receipt of a transaction the node mines by itself.
+
+    anvil's automine answers ``eth_sendRawTransaction`` once the transaction is in
+    its pool and mines it a moment later (on a loaded machine the receipt is not
+    always there at once); the embedded node mines before it answers.
+    """
+    for _ in range(polls):
+        receipt = await node.request("eth_getTransactionReceipt", [tx_hash])
+        if receipt is not None:
+            return dict(receipt)
+        await anyio.sleep(0.01)
+    raise AssertionError(f"the node did not mine {tx_hash}")
 
 
 async def deploy(node: EvmNode, key: str, name: str, constructor: bytes = b"") -> str:

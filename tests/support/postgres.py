@@ -82,17 +82,36 @@ class Cluster:
         return self.url(name)
 
     def stop(self) -> None:
-        subprocess.run(
-            _as_cluster_user(
-                [
-                    str(self.bindir / "pg_ctl"),
-                    *("-D", str(self.root / "data"), "-m", "immediate", "stop"),
-                ]
-            ),
-            capture_output=True,
-            check=False,
-        )
+        """Stop the server and remove the cluster."""
+        self._pg_ctl("-m", "immediate", "stop", check=False)
         shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- faults: the server gone and back, the data kept (tests/faults) ---------------
+
+    def restart(self) -> None:
+        """``pg_ctl restart``: every connection is cut, the server is back when it returns."""
+        # -l as at start: the new server must not inherit (and hold open) our pipes.
+        self._pg_ctl("-m", "fast", *_start_args(self.root), "restart")
+
+    def stop_server(self) -> None:
+        """The server gone (connections cut, new ones refused); the data stays."""
+        self._pg_ctl("-m", "fast", "-w", "-t", "60", "stop")
+
+    def start_server(self) -> None:
+        self._pg_ctl(*_start_args(self.root), "start")
+
+    def _pg_ctl(self, *args: str, check: bool = True) -> None:
+        argv = [str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), *args]
+        done = subprocess.run(_as_cluster_user(argv), capture_output=True, text=True, check=False)
+        if check and done.returncode != 0:
+            raise PostgresUnavailable(f"pg_ctl {args[-1]} failed: {done.stderr.strip()}")
+
+
+def _start_args(root: Path) -> list[str]:
+    return [
+        *("-l", str(root / "server.log"), "-w", "-t", "60"),
+        *("-o", f"-F -h '' -k {root / 'socket'} -c max_connections=300"),
+    ]
 
 
 def run_sql(url: str, sql: str, *args: Any) -> list[Any]:
@@ -129,19 +148,7 @@ def start_cluster() -> Cluster:
             *("-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"),
             *("--no-sync", "--no-instructions"),
         ],
-        [
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(root / "server.log"),
-            "-w",
-            "-t",
-            "60",
-            "-o",
-            f"-F -h '' -k {root / 'socket'} -c max_connections=300",
-            "start",
-        ],
+        [str(bindir / "pg_ctl"), "-D", str(data), *_start_args(root), "start"],
     ]
     for argv in run:
         done = subprocess.run(_as_cluster_user(argv), capture_output=True, text=True, check=False)

@@ -15,7 +15,7 @@ daemon's ``[prices]`` URLs point at them exactly as at the real services:
 Each source's quotes are set per asset id (``SOL``, ``USDC``, ...) with a price in
 dollars as text (so NaN, ``-5`` or ``1e308`` reach the wire as written), a confidence
 (Hermes only) and an age in seconds before the clock. ``down`` answers 503; every
-request is counted in ``hits``.
+request is counted in ``hits``; ``hold`` (an Event) keeps answers back until it is set.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ class Source:
     down: bool = False
     hits: int = 0
     url: str = ""
+    # While set and not released, each request waits for it (at most 10 s) before answering.
+    hold: threading.Event | None = None
 
 
 class PriceFakes:
@@ -193,6 +195,10 @@ def _handler(
             parts = urlsplit(self.path)
             with fakes._lock:
                 source.hits += 1
+                hold = source.hold
+            if hold is not None:
+                hold.wait(10)
+            with fakes._lock:
                 if source.down:
                     status, body = 503, "Service Unavailable"
                 else:

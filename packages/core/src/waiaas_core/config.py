@@ -6,6 +6,7 @@ listens. Both read the same file through this module.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -13,9 +14,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from waiaas_core.networks import EVM_LOCAL, EVM_NETWORKS, SOLANA_NETWORKS
 from waiaas_core.paths import CONFIG_FILE
 
-NETWORKS = ("local", "devnet", "testnet", "mainnet")
+NETWORKS = SOLANA_NETWORKS
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 # SPEC 13: what the owner can be told about; `events = []` in [notifications] means all.
 NOTIFICATION_EVENTS = (
@@ -75,6 +77,15 @@ class Settings:
     network: str = "local"
     rpc_url: str = ""
     rpc_timeout: int = 3
+    # [evm]: the default network of new EVM wallets, and per network (tables keyed by
+    # network name) the JSON-RPC URLs tried in order, the owner's fee ceiling (wei per
+    # gas), the confirmation depth; and when an unmined send is re-signed with a higher fee.
+    # RPC URLs may carry an API key: kept out of repr().
+    evm_network: str = EVM_LOCAL
+    evm_rpc_urls: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    evm_max_fee_per_gas: dict[str, int] = field(default_factory=dict)
+    evm_confirmations: dict[str, int] = field(default_factory=dict)
+    evm_replace_after: int = 180
     # [notifications] (each channel off when empty); secrets kept out of repr()
     webhook_url: str = field(default="", repr=False)
     webhook_secret: str = field(default="", repr=False)
@@ -125,6 +136,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "master_lockout_seconds",
     ),
     "solana": ("network", "rpc_url", "rpc_timeout"),
+    "evm": ("network", "rpc_urls", "max_fee_per_gas", "confirmations", "replace_after"),
     "notifications": (
         "webhook_url",
         "webhook_secret",
@@ -154,13 +166,20 @@ _FIELDS: dict[tuple[str, str], str] = {
     ("storage", "url"): "storage_url",
     ("prices", "max_age"): "price_max_age",
     ("prices", "timeout"): "price_timeout",
+    ("evm", "network"): "evm_network",
+    ("evm", "rpc_urls"): "evm_rpc_urls",
+    ("evm", "max_fee_per_gas"): "evm_max_fee_per_gas",
+    ("evm", "confirmations"): "evm_confirmations",
+    ("evm", "replace_after"): "evm_replace_after",
 }
+# [evm] tables: network name -> value.
+_TABLES = ("evm_rpc_urls", "evm_max_fee_per_gas", "evm_confirmations")
 # [prices] keys that grant access to a paid API: never logged, shown or echoed.
 PRICE_SECRETS = ("pyth_api_key", "coingecko_api_key", "jupiter_api_key")
 PRICE_URLS = ("pyth_url", "coingecko_url", "jupiter_url")
 STORAGE_SCHEMES = ("postgresql://", "postgres://")
 
-_TYPES = {f.name: type(f.default) for f in fields(Settings)}
+_TYPES = {f.name: type(f.default) for f in fields(Settings) if f.name not in _TABLES}
 # Keys that may be zero; every other integer must be positive.
 _MAY_BE_ZERO = {"port", "renewal_grace", "max_renewals"}
 _TRUE = ("1", "true", "yes", "on")
@@ -192,6 +211,16 @@ CONFIG_TEMPLATE = """\
 # network = "local"   # local | devnet | testnet | mainnet
 # rpc_url = ""        # overrides the public endpoint of the network
 # rpc_timeout = 3     # seconds per JSON-RPC attempt; 3 retries follow a failure
+
+[evm]
+# network = "evm-local"   # the default network of new EVM wallets (wallet create --chain evm)
+# replace_after = 180     # seconds before an unmined send is re-signed with a higher fee
+# [evm.rpc_urls]          # per network, tried in order (failover); else the public endpoint
+# base = ["https://mainnet.base.org", "https://base-rpc.publicnode.com"]
+# [evm.max_fee_per_gas]   # per network, wei per gas: a send never offers more
+# ethereum = 50000000000  # 50 gwei
+# [evm.confirmations]     # per network, blocks deep before a send is CONFIRMED
+# ethereum = 3
 
 [notifications]     # every channel is off while its keys are empty
 # webhook_url = ""      # POST JSON {id, type, at, walletId?, data}; header X-Waiaas-Event-Id
@@ -274,6 +303,8 @@ def _from_env(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def _coerce(key: str, value: Any) -> Any:
+    if key in _TABLES:
+        return _coerce_table(key, value)
     kind = _TYPES[key]
     if kind is tuple:
         return _coerce_list(key, value)
@@ -312,6 +343,51 @@ def _coerce(key: str, value: Any) -> Any:
     return value
 
 
+def _coerce_table(key: str, value: Any) -> dict[str, Any]:
+    """An [evm.*] table: EVM network name -> URLs (a list, or one string) or a positive integer.
+
+    From the environment it is JSON (``WAIAAS_EVM_RPC_URLS='{"base": ["https://..."]}'``).
+    """
+    where = key.removeprefix("evm_")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigError(
+                f"[evm] {where} must be a table (JSON from the environment)"
+            ) from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"[evm] {where} must be a table of network = value")
+    table: dict[str, Any] = {}
+    for network, item in value.items():
+        if network not in EVM_NETWORKS:
+            raise ConfigError(
+                f"[evm.{where}]: unknown network {network!r}; known: {', '.join(EVM_NETWORKS)}"
+            )
+        table[network] = _table_value(key, f"[evm.{where}] {network}", item)
+    return table
+
+
+def _table_value(key: str, where: str, item: Any) -> Any:
+    if key == "evm_rpc_urls":
+        urls = [item] if isinstance(item, str) else item
+        if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
+            raise ConfigError(f"{where} must be a URL or a list of URLs")
+        if not all(u.startswith(("http://", "https://")) for u in urls):
+            # A URL may carry an API key: the message never quotes it.
+            raise ConfigError(f"{where}: every URL must start with http:// or https://")
+        return tuple(urls)
+    if isinstance(item, bool) or not isinstance(item, int | str):
+        raise ConfigError(f"{where} must be a positive whole number")
+    try:
+        number = int(item)
+    except ValueError:
+        raise ConfigError(f"{where} must be a positive whole number, not {item!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{where} must be positive, not {number}")
+    return number
+
+
 def _coerce_list(key: str, value: Any) -> tuple[str, ...]:
     """A TOML array of strings, or (from the environment) a comma-separated string."""
     if isinstance(value, str):
@@ -341,6 +417,10 @@ def _validate_notifications(settings: Settings) -> None:
 def _validate(settings: Settings) -> None:
     if settings.network not in NETWORKS:
         raise ConfigError(f"network must be one of {', '.join(NETWORKS)}, not {settings.network!r}")
+    if settings.evm_network not in EVM_NETWORKS:
+        raise ConfigError(
+            f"[evm] network must be one of {', '.join(EVM_NETWORKS)}, not {settings.evm_network!r}"
+        )
     if settings.port > 65535:
         raise ConfigError(f"port must be at most 65535, not {settings.port}")
     if settings.host not in LOOPBACK_HOSTS and not settings.allow_remote:

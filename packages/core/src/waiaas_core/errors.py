@@ -112,6 +112,12 @@ ERRORS: dict[str, ErrorSpec] = _table(
         False,
         "No Telegram bot is configured ([notifications] telegram_bot_token).",
     ),
+    ErrorSpec(
+        "STORAGE_UNAVAILABLE",
+        503,
+        True,
+        "The daemon's database is unavailable for now; retry shortly.",
+    ),
     ErrorSpec("INTERNAL_ERROR", 500, False, "Internal error."),
 )
 
@@ -135,7 +141,7 @@ class WaiaasError(Exception):
         # An error rebuilt from the wire keeps the status it came with.
         self.status = status if status is not None else (spec.status if spec else 500)
         self.retryable = spec.retryable if spec else False
-        # Seconds until a 429 may be retried; the daemon sends it as Retry-After.
+        # Seconds until a 429 or 503 may be retried; the daemon sends it as Retry-After.
         self.retry_after = retry_after
         super().__init__(f"{code}: {self.message}")
 

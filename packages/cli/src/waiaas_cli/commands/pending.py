@@ -16,6 +16,7 @@ from waiaas_cli.lookup import all_wallets, wallet_label
 from waiaas_cli.options import State, daemon_options, json_option, pass_state, password_option
 from waiaas_cli.output import iso_time, print_json, print_table, units_text
 from waiaas_core.limits import canonical_uuid
+from waiaas_core.networks import NETWORKS
 
 #: As git: a prefix shorter than this is refused, it would match too much by chance.
 MIN_PREFIX = 4
@@ -23,11 +24,15 @@ _PREFIX = re.compile(r"[0-9a-f-]+")
 
 
 def amount_of(record: dict[str, Any]) -> str:
-    """The amount in the asset's own units: SOL, or the token's symbol and decimals."""
+    """The amount in the asset's own units: the network's coin (SOL, ETH, POL), or the
+    token's symbol and decimals."""
     token = record.get("token")
     if isinstance(token, dict) and isinstance(token.get("decimals"), int):
         symbol = token.get("symbol") or token.get("mint")
         return units_text(record.get("amount"), token["decimals"], symbol)
+    native = NETWORKS.get(str(record.get("network")))
+    if native is not None and native.native_symbol != "SOL":
+        return units_text(record.get("amount"), native.native_decimals, native.native_symbol)
     return units_text(record.get("amount"))
 
 
@@ -67,6 +72,7 @@ def pending(state: State, as_json: bool) -> None:
             t["id"],
             wallet_label(names, t.get("walletId")),
             what_of(t),
+            t.get("network") or "-",
             t.get("status"),
             amount_of(t),
             recipient_of(t, owned),
@@ -75,7 +81,7 @@ def pending(state: State, as_json: bool) -> None:
         )
         for t in items
     ]
-    print_table(("ID", "WALLET", "WHAT", "STATUS", "AMOUNT", "TO", "WHEN", "MEMO"), rows)
+    print_table(("ID", "WALLET", "WHAT", "NETWORK", "STATUS", "AMOUNT", "TO", "WHEN", "MEMO"), rows)
     click.echo("\nDecide with `waiaas approve ID` or `waiaas reject ID --reason TEXT`")
     click.echo("(the first characters of an ID are enough when no other waiting send shares them).")
 

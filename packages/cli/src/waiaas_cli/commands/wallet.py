@@ -12,8 +12,8 @@ from waiaas_cli.options import State, daemon_options, json_option, pass_state, p
 from waiaas_cli.output import iso_time, print_json, print_table, units_text
 from waiaas_cli.params import SOL_DECIMALS, NumberArguments
 from waiaas_core.amounts import to_base_units
-from waiaas_core.config import NETWORKS
 from waiaas_core.errors import WaiaasError
+from waiaas_core.networks import FAMILIES, NETWORK_NAMES, NETWORKS
 
 
 @click.group()
@@ -24,22 +24,29 @@ def wallet() -> None:
 @wallet.command()
 @click.argument("name")
 @click.option(
+    "--chain",
+    type=click.Choice(FAMILIES),
+    help="Chain family: solana (the default) or evm (one address on every EVM network).",
+)
+@click.option(
     "--network",
-    type=click.Choice(NETWORKS),
-    help="Solana network (default: the daemon's [solana] network).",
+    type=click.Choice(NETWORK_NAMES),
+    help="Network (default: the daemon's [solana] network, or [evm] network for --chain evm).",
 )
 @daemon_options
 @password_option
 @json_option
 @pass_state
-def create(state: State, name: str, network: str | None, as_json: bool) -> None:
+def create(state: State, name: str, chain: str | None, network: str | None, as_json: bool) -> None:
     """Create a wallet called NAME; its key stays encrypted in the daemon."""
     body = {"name": name} | ({"network": network} if network else {})
+    body |= {"chain": chain} if chain else {}
     created = state.client().request("POST", "/v1/wallets", master=True, json=body)
     if as_json:
         print_json(created)
         return
     click.echo(f"Created wallet {created['name']} ({created['id']})")
+    click.echo(f"Chain:   {created.get('chain', 'solana')}")
     click.echo(f"Network: {created['network']}")
     click.echo(f"Address: {created['address']}")
 
@@ -50,7 +57,7 @@ def create(state: State, name: str, network: str | None, as_json: bool) -> None:
 @json_option
 @pass_state
 def list_(state: State, as_json: bool) -> None:
-    """List the wallets: id, name, network, status, balances and address.
+    """List the wallets: id, name, chain, network, status, balances and address.
 
     BALANCES names every asset the wallet holds (SOL and tokens) in whole units;
     "unavailable" when the chain does not answer. A suspended wallet gets a line
@@ -69,6 +76,7 @@ def list_(state: State, as_json: bool) -> None:
         (
             w["id"],
             w["name"],
+            w.get("chain", "solana"),
             w["network"],
             w["status"],
             holdings_text(client, w),
@@ -77,7 +85,9 @@ def list_(state: State, as_json: bool) -> None:
         )
         for w in items
     ]
-    print_table(("ID", "NAME", "NETWORK", "STATUS", "BALANCES", "ADDRESS", "CREATED"), rows)
+    print_table(
+        ("ID", "NAME", "CHAIN", "NETWORK", "STATUS", "BALANCES", "ADDRESS", "CREATED"), rows
+    )
     # A reason may be long: one line under the table each, not a column.
     for w in items:
         if w["status"] == "SUSPENDED":
@@ -257,7 +267,7 @@ def find_token(client: DaemonClient, network: str, ref: str) -> dict[str, Any]:
 def airdrop(
     state: State, wallet_ref: str, amount: str, token_ref: str | None, as_json: bool
 ) -> None:
-    """Fund WALLET with AMOUNT test SOL (or tokens) on the local chain or devnet.
+    """Fund WALLET with AMOUNT test SOL, ETH (or tokens) on local, devnet or evm-local.
 
     AMOUNT is in whole units with decimals (1.5 SOL, 12.5 USDC); the token's decimals
     come from the daemon's registry.
@@ -267,7 +277,10 @@ def airdrop(
         raise click.BadParameter(f"{amount!r}: the amount cannot be negative.", param_hint="AMOUNT")
     client = state.client()
     found = resolve_wallet(client, wallet_ref)
+    native = NETWORKS.get(found["network"])
     decimals, symbol, body = SOL_DECIMALS, "SOL", {}
+    if native is not None:
+        decimals, symbol = native.native_decimals, native.native_symbol
     if token_ref:
         token = find_token(client, found["network"], token_ref)
         decimals, symbol = token["decimals"], token.get("symbol") or token["mint"]

@@ -1,4 +1,4 @@
-"""The chain adapter interface the daemon's send, balance, airdrop and token routes use.
+"""What the two Solana adapters share (the interface itself is in ``interface.py``).
 
 Two implementations: ``local`` (LiteSVM in-process, durable through the
 database) and ``rpc`` (Solana JSON-RPC over httpx for devnet/testnet/mainnet
@@ -31,8 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any
 
 from solders.hash import Hash
 from solders.instruction import AccountMeta, Instruction
@@ -45,176 +44,45 @@ from solders.transaction import Transaction
 from waiaas_core.errors import WaiaasError
 from waiaas_core.limits import MAX_AMOUNT
 
-TxStatus = Literal["PENDING", "SUBMITTED", "CONFIRMED", "FAILED"]
+from .interface import (
+    AccountSnapshot,
+    Chain,
+    MintInfo,
+    Outcome,
+    PreparedTransfer,
+    TokenBalance,
+    TokenTransferCost,
+    TxStatus,
+)
 
-
-@dataclass(frozen=True)
-class AccountSnapshot:
-    """One account's full state, saved by the storage layer for the local ledger."""
-
-    address: str
-    lamports: int
-    data: bytes
-    owner: str
-    executable: bool
-    rent_epoch: int
-
-
-@dataclass(frozen=True)
-class PreparedTransfer:
-    """A signed transaction, not yet submitted: its signature is known in advance."""
-
-    signature: str
-    raw: bytes  # serialized signed transaction (wire format)
-    last_valid_block_height: int | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What the chain says of a transaction.
-
-    ``status`` is SUBMITTED while the cluster has not settled it yet, CONFIRMED
-    or FAILED (with the chain's reason in ``error``) once it has.
-    ``accounts`` is filled by the local chain only: every account the
-    transaction touched, to be saved in the same database step.
-    """
-
-    signature: str
-    status: TxStatus
-    error: str | None = None
-    accounts: tuple[AccountSnapshot, ...] = field(default=())
-
+__all__ = [
+    "AccountSnapshot",
+    "Chain",
+    "MintInfo",
+    "Outcome",
+    "PreparedTransfer",
+    "TokenBalance",
+    "TokenTransferCost",
+    "TxStatus",
+]
 
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
 TOKEN_2022_PROGRAM = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
 TOKEN_PROGRAMS = (TOKEN_PROGRAM, TOKEN_2022_PROGRAM)
 
 
-@dataclass(frozen=True)
-class TokenBalance:
-    """One token account an owner holds: SPL Token or Token-2022."""
+class SolanaChain:
+    """What both Solana adapters answer alike: no nonces, no fee bumps (a blockhash expires)."""
 
-    account: str  # the token account's own address (the owner's ATA, or any other)
-    mint: str
-    amount: int  # base units
-    decimals: int
-    program: str  # TOKEN_PROGRAM or TOKEN_2022_PROGRAM
+    native_symbol = "SOL"
+    native_decimals = 9
+    replace_after: int | None = None
 
+    async def sequence_floor(self, address: str) -> int | None:
+        return None
 
-@dataclass(frozen=True)
-class MintInfo:
-    """What a mint account says of its token.
-
-    ``extensions`` names every Token-2022 extension the mint carries (empty for
-    SPL Token); ``unsupported`` is the subset waiaas refuses to send
-    (TransferFeeConfig, TransferHook, ConfidentialTransferMint): non-empty means
-    400 UNSUPPORTED_TOKEN.
-    """
-
-    mint: str
-    decimals: int
-    program: str
-    supply: int
-    mint_authority: str | None
-    extensions: tuple[str, ...] = ()
-    unsupported: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class TokenTransferCost:
-    """Lamports a token transfer takes from the sender's SOL, known before signing.
-
-    ``rent`` is the rent-exempt minimum of the recipient's associated token
-    account when it does not exist yet (the transfer creates it), else 0.
-    """
-
-    fee: int
-    rent: int
-    recipient_account: str  # the recipient's associated token account
-
-    @property
-    def lamports(self) -> int:
-        return self.fee + self.rent
-
-
-class Chain(Protocol):
-    network: str
-    airdrop_allowed: bool
-
-    async def get_balance(self, address: str) -> int: ...
-
-    async def transfer_fee(self) -> int:
-        """Lamports the fee payer pays for a one-signature transfer."""
-        ...
-
-    async def prepare_transfer(
-        self, signer: Keypair, to: str, amount: int, memo: str | None
-    ) -> PreparedTransfer:
-        """Build and sign a transfer with a fresh blockhash (two identical sends differ)."""
-        ...
-
-    async def submit(self, prepared: PreparedTransfer) -> Outcome: ...
-
-    async def fresh_blockhash(self) -> Hash:
-        """A recent blockhash for a transaction another party submits (an x402 payment)."""
-        ...
-
-    async def status(self, signature: str) -> Outcome | None:
-        """The chain's view of a signature, or None if the chain never saw it."""
-        ...
-
-    async def airdrop(self, address: str, amount: int) -> Outcome: ...
-
-    async def token_accounts(self, owner: str) -> list[TokenBalance]:
-        """Every SPL Token and Token-2022 account ``owner`` holds, zero balances included."""
-        ...
-
-    async def mint_info(self, mint: str) -> MintInfo:
-        """The mint's decimals, program and extensions.
-
-        INVALID_ADDRESS for a malformed address; TOKEN_NOT_FOUND when no mint
-        account of either token program is at that address.
-        """
-        ...
-
-    async def token_balance(self, owner: str, mint: str, program: str) -> int:
-        """Base units in ``owner``'s associated token account of ``mint`` (0 if it has none).
-
-        This is the account a token transfer draws from.
-        """
-        ...
-
-    async def token_transfer_cost(
-        self, to_owner: str, mint: str, program: str
-    ) -> TokenTransferCost:
-        """The SOL a transfer of ``mint`` to ``to_owner`` costs: fee, plus rent of a new ATA.
-
-        INVALID_ADDRESS when ``to_owner`` is itself a token account or a mint
-        (tokens sent there could never be spent); TOKEN_NOT_FOUND as mint_info.
-        """
-        ...
-
-    async def prepare_token_transfer(
-        self,
-        signer: Keypair,
-        to_owner: str,
-        mint: str,
-        amount: int,
-        decimals: int,
-        program: str,
-        memo: str | None,
-    ) -> PreparedTransfer:
-        """Build and sign a token transfer with a fresh blockhash, like ``prepare_transfer``.
-
-        From the signer's associated token account to ``to_owner``'s, which a
-        CreateIdempotent instruction in the same transaction creates (the signer
-        paying the rent) when it is missing; TransferChecked with ``decimals``;
-        the memo through the Memo program. It does not check the mint's
-        extensions: the caller refuses ``MintInfo.unsupported`` mints first.
-        """
-        ...
-
-    async def aclose(self) -> None: ...
+    async def bump_fee(self, signer: Any, raw: bytes) -> PreparedTransfer | None:
+        return None
 
 
 # SPL Memo (v2+); LiteSVM loads it by default, and every public cluster has it.

@@ -38,6 +38,7 @@ from .base import (
     MintInfo,
     Outcome,
     PreparedTransfer,
+    SolanaChain,
     TokenBalance,
     TokenTransferCost,
     build_transfer,
@@ -67,7 +68,7 @@ class CreatedMint:
     outcome: Outcome
 
 
-class LocalChain:
+class LocalChain(SolanaChain):
     """One LiteSVM runtime shared by every wallet of the daemon.
 
     ``accounts`` (or ``restore()``) loads the snapshots the daemon saved, so
@@ -141,7 +142,13 @@ class LocalChain:
         return LAMPORTS_PER_SIGNATURE
 
     async def prepare_transfer(
-        self, signer: Keypair, to: str, amount: int, memo: str | None
+        self,
+        signer: Keypair,
+        to: str,
+        amount: int,
+        memo: str | None,
+        *,
+        sequence: int | None = None,
     ) -> PreparedTransfer:
         tx = build_transfer(signer, to, amount, memo, self._fresh_blockhash())
         return PreparedTransfer(signature=str(tx.signatures[0]), raw=bytes(tx))
@@ -211,7 +218,7 @@ class LocalChain:
         # each runtime makes a new one with its own key and a fresh supply.
         return self._outcome(str(meta.signature()), result, (pubkey,))
 
-    async def token_accounts(self, owner: str) -> list[TokenBalance]:
+    async def token_accounts(self, owner: str, known: tuple[str, ...] = ()) -> list[TokenBalance]:
         owner_key = parse_address(owner)
         found = []
         for program in TOKEN_PROGRAMS:
@@ -258,6 +265,8 @@ class LocalChain:
         decimals: int,
         program: str,
         memo: str | None,
+        *,
+        sequence: int | None = None,
     ) -> PreparedTransfer:
         missing = self._svm.get_account(spl.associated_address(to_owner, mint, program)) is None
         instructions = spl.transfer_instructions(

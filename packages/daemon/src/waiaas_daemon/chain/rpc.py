@@ -36,6 +36,7 @@ from .base import (
     MintInfo,
     Outcome,
     PreparedTransfer,
+    SolanaChain,
     TokenBalance,
     TokenTransferCost,
     build_transfer,
@@ -108,7 +109,7 @@ class _Transient(Exception):
     """A failure worth asking again for; its text names no URL and no secret."""
 
 
-class RpcChain:
+class RpcChain(SolanaChain):
     """A Solana cluster reached over JSON-RPC.
 
     ``transport`` replaces httpx's network transport (tests); ``sleep``,
@@ -156,7 +157,13 @@ class RpcChain:
         return LAMPORTS_PER_SIGNATURE
 
     async def prepare_transfer(
-        self, signer: Keypair, to: str, amount: int, memo: str | None
+        self,
+        signer: Keypair,
+        to: str,
+        amount: int,
+        memo: str | None,
+        *,
+        sequence: int | None = None,
     ) -> PreparedTransfer:
         parse_address(to)
         check_amount(amount)
@@ -164,7 +171,7 @@ class RpcChain:
             lambda blockhash: build_transfer(signer, to, amount, memo, blockhash)
         )
 
-    async def token_accounts(self, owner: str) -> list[TokenBalance]:
+    async def token_accounts(self, owner: str, known: tuple[str, ...] = ()) -> list[TokenBalance]:
         parse_address(owner)
         found: list[TokenBalance] = []
         config = {"commitment": COMMITMENT, "encoding": "jsonParsed"}
@@ -217,6 +224,8 @@ class RpcChain:
         decimals: int,
         program: str,
         memo: str | None,
+        *,
+        sequence: int | None = None,
     ) -> PreparedTransfer:
         recipient = spl.associated_address(to_owner, mint, program)
         missing = await self._account(str(recipient)) is None

@@ -51,19 +51,25 @@ class KeyStore:
         self._derived: dict[bytes, bytes] = {}
 
     def seal(self, keypair: Keypair, wallet_id: str) -> SealedKey:
+        return self.seal_secret(bytes(keypair), wallet_id)
+
+    def open(self, sealed: SealedKey, wallet_id: str) -> Keypair:
+        return Keypair.from_bytes(self.open_secret(sealed, wallet_id))
+
+    def seal_secret(self, secret: bytes, wallet_id: str) -> SealedKey:
+        """Any family's secret key (Ed25519 keypair bytes, a secp256k1 key), sealed alike."""
         salt = os.urandom(16)
         nonce = os.urandom(12)
         key = self._key(salt, self._params)
-        ciphertext = AESGCM(key).encrypt(nonce, bytes(keypair), wallet_id.encode())
+        ciphertext = AESGCM(key).encrypt(nonce, secret, wallet_id.encode())
         return SealedKey(ciphertext, nonce, salt, self._params.to_json())
 
-    def open(self, sealed: SealedKey, wallet_id: str) -> Keypair:
+    def open_secret(self, sealed: SealedKey, wallet_id: str) -> bytes:
         key = self._key(sealed.salt, KdfParams.from_json(sealed.kdf))
         try:
-            secret = AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, wallet_id.encode())
+            return AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, wallet_id.encode())
         except InvalidTag:
             raise RuntimeError(f"the key of wallet {wallet_id} cannot be decrypted") from None
-        return Keypair.from_bytes(secret)
 
     def is_unlocked(self, sealed: SealedKey) -> bool:
         """True once the key of ``sealed`` is derived: opening it costs no argon2."""

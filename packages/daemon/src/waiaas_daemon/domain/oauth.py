@@ -281,7 +281,7 @@ async def _document_client(state: DaemonState, url: str, fetch: Fetch) -> Client
     """A client ID metadata document: the client is who the https URL names."""
     try:
         document = json.loads(await fetch(url))
-    except OAuthError:
+    except (OAuthError, WaiaasError):
         raise
     except Exception:
         raise OAuthError(
@@ -336,31 +336,46 @@ def client_name(client: ClientRow) -> str:
 MAX_DOCUMENT = 16 * 1024
 
 
-async def fetch_document(url: str, *, timeout: float = 5.0) -> bytes:
+async def _resolve(host: str, port: int) -> list[str]:
+    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+async def fetch_document(
+    url: str,
+    *,
+    timeout: float = 5.0,
+    resolve: Callable[[str, int], Awaitable[list[str]]] = _resolve,
+    allowed: Callable[[str], bool] | None = None,
+    verify: Any = True,
+) -> bytes:
     """GET an https client metadata document from a public address only (SSRF).
 
     The name is resolved once; every address must be global (no loopback, private,
     link-local, reserved or multicast one), and the connection goes to the address
     checked, with the name kept for TLS (SNI and certificate). No redirect is
-    followed; at most 16 KiB is read.
+    followed; at most 16 KiB is read. ``resolve``, ``allowed`` and ``verify`` let a
+    test serve a document on loopback with its own certificate.
     """
     import httpx
 
+    allowed = allowed or public_address
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or 443
     try:
-        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = sorted(set(await resolve(host, port)))
     except OSError:
         raise OAuthError("invalid_client", "The client's metadata host does not resolve.") from None
-    addresses = sorted({str(info[4][0]) for info in infos})
-    if not addresses or not all(public_address(a) for a in addresses):
+    if not addresses or not all(allowed(a) for a in addresses):
         raise OAuthError("invalid_client", "The client's metadata host is not a public address.")
     ip = addresses[0]
     netloc = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
     target = urlunsplit(("https", netloc, parts.path, parts.query, ""))
     headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "Accept": "application/json"}
-    client = httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False)
+    client = httpx.AsyncClient(
+        timeout=timeout, follow_redirects=False, trust_env=False, verify=verify
+    )
     stream = client.stream("GET", target, headers=headers, extensions={"sni_hostname": host})
     async with client, stream as r:
         if r.status_code != 200:

@@ -277,6 +277,15 @@ async def pay(
             tx = await _decide_and_record(state, auth, wallet, target, req, token, key)
         except _Replay as replay:
             return await _again(state, auth, wallet, replay.tx, target, request)
+        except usd.NeedsPrice:
+            # Priced outside the wallet's lock, then decided again (transactions.send).
+            appraisal = await transactions.appraise(state, wallet, req.amount, token)
+            try:
+                tx = await _decide_and_record(
+                    state, auth, wallet, target, req, token, key, appraisal
+                )
+            except _Replay as replay:
+                return await _again(state, auth, wallet, replay.tx, target, request)
         if tx.status in ("QUEUED", "PENDING_APPROVAL"):
             state.waiting_changed()
             return PayResult(outcome="WAITING", resource=None, payment=payment_of(tx)), 202
@@ -422,11 +431,14 @@ async def _decide_and_record(
     req: x402.Requirement,
     token: tokens.Token,
     key: str | None,
+    appraisal: usd.Appraisal | None = None,
 ) -> TransactionRow:
-    """SPEC 12 under the wallet's lock, as for a send, then the PAYMENT record."""
+    """SPEC 12 under the wallet's lock, as for a send, then the PAYMENT record.
+
+    ``usd.NeedsPrice`` when a dollar rule needs a price not at hand: the caller fetches
+    it outside the lock and calls again with it.
+    """
     session = auth.session
-    # Valued before the lock, as a send is (transactions.send).
-    appraisal = await transactions.appraise_if_needed(state, wallet, session, req.amount, token)
     async with state.wallet_lock(wallet.id):
         now = state.now()
         inputs = await state.db.send_inputs(wallet.id, session.id, now, mint=token.mint)
@@ -434,8 +446,9 @@ async def _decide_and_record(
         if error is not None:
             raise error
         rules = policy.load(inputs.policy)
-        if appraisal is None and policy.needs_usd(rules, session.constraints):
-            appraisal = await transactions.appraise(state, wallet, req.amount, token)
+        appraisal = transactions.at_hand(
+            state, wallet, appraisal, rules, session.constraints, req.amount, token
+        )
         decision = policy.Decision(None)
         error = x402_rules_error(rules, wallet, target, req, token.mint)
         if error is None:

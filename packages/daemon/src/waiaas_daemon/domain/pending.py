@@ -139,6 +139,15 @@ async def execute(
                 state, wallet, int(tx.amount), to=tx.to_address, token=tokens.of_transaction(tx)
             )
         except WaiaasError as exc:
+            if exc.retryable:
+                # The chain could not be asked (CHAIN_ERROR): nothing was signed, so the
+                # send waits again where it came from; the scheduler tries it later.
+                await state.db.swap_transaction(
+                    tx.id,
+                    ("PENDING",),
+                    {"status": origin, "error": f"not sent yet: {exc.message}", "updated_at": now},
+                )
+                raise
             failed = await state.db.swap_transaction(
                 tx.id,
                 ("PENDING",),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -24,6 +24,8 @@ from waiaas_daemon.schemas.policy import (
     UsdRules,
     usd_micros,
 )
+
+T = TypeVar("T")
 
 Tier = Literal["INSTANT", "NOTIFY", "DELAY", "APPROVAL"]
 TIERS: tuple[Tier, ...] = ("INSTANT", "NOTIFY", "DELAY", "APPROVAL")
@@ -127,18 +129,26 @@ def decide(
     token: str | None = None,
     usd: Usd | None = None,
     network: str | None = None,
+    home_network: str | None = None,
 ) -> Decision:
     """SPEC 12 steps 2-6, in order; the first denial answers.
 
     Dollar rules (the session's ``maxUsd*`` in step 2, the policy's ``usd`` in
     steps 5-6) only ever make the answer stricter; without a usable price
     (``usd`` None or its value None) a send they bind waits for the owner.
+    ``network`` is where the send goes out, ``home_network`` the wallet's own: a
+    send elsewhere needs the policy's ``allowedNetworks`` (step 3, with the other
+    allow lists); when that list is set, every send's network must be in it.
     """
     session = constraints or {}
     for check in (_constraints, _allow_lists, _rate):
         error = check(policy, session, totals, to, amount, now, token)
         if error is None and check is _constraints:
-            error = _session_scope(session, token, network) or _session_usd(session, usd)
+            error = (
+                _session_scope(session, token, network)
+                or _session_usd(session, usd)
+                or network_error(policy, network, home_network)
+            )
         if error is not None:
             return Decision(None, error)
     tier = _escalate(policy, totals, amount, tier_of(policy, amount, token), token)
@@ -249,7 +259,43 @@ def _limits(policy: Policy, token: str | None) -> Any:
         return policy
     from waiaas_daemon.schemas.policy import TokenLimits
 
-    return (policy.tokens or {}).get(token) or TokenLimits()
+    return lookup(policy.tokens or {}, token) or TokenLimits()
+
+
+def _same(a: str, b: str) -> bool:
+    """One address? EVM addresses (``0x``) are the same whatever their letters' case."""
+    return a == b or (a[:2] == "0x" and b[:2] == "0x" and a.lower() == b.lower())
+
+
+def member(item: str, items: Any) -> bool:
+    return any(_same(item, other) for other in items)
+
+
+def lookup(mapping: Mapping[str, T], key: str) -> T | None:
+    """``mapping[key]``, an EVM address key matched whatever its case."""
+    if key in mapping:
+        return mapping[key]
+    return next((v for k, v in mapping.items() if _same(k, key)), None)
+
+
+def network_error(policy: Policy, network: str | None, home: str | None) -> WaiaasError | None:
+    """Step 3: which networks the wallet may send on (``allowedNetworks``; else its own)."""
+    if network is None:
+        return None
+    allowed = policy.allowed_networks
+    if allowed is not None and network not in allowed:
+        return WaiaasError(
+            "POLICY_DENIED",
+            f"allowedNetworks: {network} is not in the policy's allowedNetworks "
+            f"({', '.join(allowed) or 'none'}).",
+        )
+    if allowed is None and home is not None and network != home:
+        return WaiaasError(
+            "POLICY_DENIED",
+            f"allowedNetworks: the wallet sends on {home}; to send on {network} the owner "
+            "must list it in the policy's allowedNetworks.",
+        )
+    return None
 
 
 def _constraints(
@@ -271,14 +317,14 @@ def _constraints(
             "CONSTRAINT_VIOLATED", "This session may only read: its owner granted no spending."
         )
     allowed = constraints.get("allowedRecipients")
-    if allowed is not None and to not in allowed:
+    if allowed is not None and not member(to, allowed):
         return WaiaasError("CONSTRAINT_VIOLATED", "The recipient is not in allowedRecipients.")
     caps, where, unit = constraints, "", "lamports"
     if token is not None:
         allowed_tokens = constraints.get("allowedTokens")
-        if allowed_tokens is not None and token not in allowed_tokens:
+        if allowed_tokens is not None and not member(token, allowed_tokens):
             return WaiaasError("CONSTRAINT_VIOLATED", "The token is not in allowedTokens.")
-        caps = (constraints.get("tokens") or {}).get(token) or {}
+        caps = lookup(constraints.get("tokens") or {}, token) or {}
         where, unit = f"tokens.{token}.", "base units"
     per_tx = caps.get("maxAmountPerTx")
     if per_tx is not None and amount > int(per_tx):
@@ -312,11 +358,11 @@ def _allow_lists(
 ) -> WaiaasError | None:
     """Step 3: the owner's allow lists (allowedTokens binds token sends only)."""
     allowed_tokens = policy.allowed_tokens
-    if token is not None and allowed_tokens is not None and token not in allowed_tokens:
+    if token is not None and allowed_tokens is not None and not member(token, allowed_tokens):
         return WaiaasError(
             "POLICY_DENIED", "allowedTokens: the token is not in the policy's allowedTokens."
         )
-    if policy.allowed_recipients is not None and to not in policy.allowed_recipients:
+    if policy.allowed_recipients is not None and not member(to, policy.allowed_recipients):
         return WaiaasError(
             "POLICY_DENIED",
             "allowedRecipients: the recipient is not in the policy's allowedRecipients.",

@@ -19,11 +19,13 @@ from argon2 import PasswordHasher
 
 from waiaas_core.atomic import remove_stale_temp_files
 from waiaas_core.config import Settings
+from waiaas_core.errors import WaiaasError
+from waiaas_core.networks import EVM_LOCAL
 from waiaas_core.paths import DATABASE_FILE, TOKENS_DIR, ensure_private_dir
 from waiaas_core.tokens import SessionClaims
-from waiaas_daemon.chain.base import Chain
+from waiaas_daemon.chain import families
+from waiaas_daemon.chain.interface import Chain
 from waiaas_daemon.chain.local import LocalChain
-from waiaas_daemon.chain.rpc import RpcChain
 from waiaas_daemon.domain.eventlog import EventLog
 from waiaas_daemon.domain.keystore import (
     KdfParams,
@@ -35,6 +37,7 @@ from waiaas_daemon.domain.master import MasterGuard
 from waiaas_daemon.domain.notify import Notifier
 from waiaas_daemon.domain.token_files import settle_pending
 from waiaas_daemon.domain.tokens import ensure_local_test_mint
+from waiaas_daemon.domain.workers import Workers
 from waiaas_daemon.storage import SqliteStorage, Storage
 
 if TYPE_CHECKING:
@@ -44,6 +47,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("waiaas.daemon")
 
 MIN_PASSWORD_LENGTH = 8
+# Networks whose chain runs inside the daemon.
+IN_PROCESS = ("local", EVM_LOCAL)
 
 
 class StartupError(Exception):
@@ -79,6 +84,8 @@ class DaemonState:
     # calls it, the scheduler (while the app's lifespan runs it) answers it. A callback,
     # so that nothing here knows the scheduler.
     waiting_changed: Callable[[], None] = field(default=lambda: None)
+    # The background workers failing now (workers.py); GET /health reports them.
+    workers: Workers = field(default_factory=Workers)
     # USD valuation (domain/prices), made when a USD rule first needs a price.
     prices: PriceService | None = None
 
@@ -94,12 +101,31 @@ class DaemonState:
         return self.prices
 
     def chain_for(self, network: str) -> Chain:
-        """One adapter per network, made on first use; ``local`` is restored at open."""
+        """One adapter per network, made on first use; ``local`` is restored at open.
+
+        The family registry picks the adapter (``chain/families.py``); ``evm-local``,
+        the embedded EVM, is opened on the daemon's database at its first use.
+        """
         chain = self.chains.get(network)
         if chain is None:
-            factory = self.chain_factory or rpc_chain
-            chain = self.chains[network] = factory(network, self.settings)
+            self.check_network_usable(network)
+            if network == EVM_LOCAL and self.chain_factory is None:
+                chain = self.chains[network] = open_embedded_evm(self)
+            else:
+                factory = self.chain_factory or open_chain
+                chain = self.chains[network] = factory(network, self.settings)
         return chain
+
+    def check_network_usable(self, network: str) -> None:
+        """400 for an in-process network on a shared database (every daemon would have its own)."""
+        if self.db.shared and network in IN_PROCESS and network not in self.chains:
+            if network == "local" and self.settings.rpc_url:
+                return
+            raise WaiaasError(
+                "INVALID_REQUEST",
+                f"network: {network} is an in-process chain, which daemons sharing a "
+                "PostgreSQL database cannot share; use a JSON-RPC network.",
+            )
 
     def wallet_lock(self, wallet_id: str) -> AbstractAsyncContextManager[None]:
         """Sends of one wallet run one at a time, so limits and balances hold.
@@ -162,9 +188,14 @@ class DaemonState:
                 base_url=settings.base_url,
                 chains=chains,
                 chain_factory=chain_factory,
+                workers=Workers(clock),
             )
             state.notifier = Notifier(
-                db, lambda: state.settings, clock=clock, base_url=lambda: state.base_url
+                db,
+                lambda: state.settings,
+                clock=clock,
+                base_url=lambda: state.base_url,
+                workers=state.workers,
             )
             db.sink = EventLog(clock, state.notifier).write
             # A renewal killed between its commit and its token file: finish it.
@@ -206,10 +237,16 @@ async def open_storage(settings: Settings, data_dir: Path) -> AsyncIterator[Stor
         raise StartupError(f"cannot use the PostgreSQL database of [storage] url: {exc}") from None
 
 
-def rpc_chain(network: str, settings: Settings) -> Chain:
-    # rpc_url overrides the endpoint of the configured network only.
-    url = settings.rpc_url if network == settings.network and settings.rpc_url else None
-    return RpcChain(network, url, timeout=settings.rpc_timeout)
+def open_chain(network: str, settings: Settings) -> Chain:
+    """The JSON-RPC adapter of ``network``, from its family (the registry)."""
+    return families.of_network(network).open_chain(network, settings)
+
+
+def open_embedded_evm(state: DaemonState) -> Chain:
+    """``evm-local``: the in-process EVM, its state in the daemon's database."""
+    from waiaas_daemon.domain.evm_local import open_evm_local
+
+    return open_evm_local(state.db, state.settings, state.clock)
 
 
 async def _check_or_set_password(db: Storage, password: str, hasher: PasswordHasher | None) -> None:

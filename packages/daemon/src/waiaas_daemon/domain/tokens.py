@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from solders.keypair import Keypair
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon.chain.base import Chain, parse_address
+from waiaas_core.networks import looks_evm
+from waiaas_daemon.chain.base import parse_address
+from waiaas_daemon.chain.interface import Chain
 from waiaas_daemon.chain.local import LocalChain
 from waiaas_daemon.domain.keystore import KeyStore, SealedKey
 from waiaas_daemon.storage import Storage, TokenRow, TransactionRow
@@ -116,6 +118,9 @@ def _sealed(token: TokenRow) -> SealedKey:
 
 
 def is_mint_address(ref: str) -> bool:
+    """A token's address of either family: a Solana mint or an ERC-20 contract."""
+    if looks_evm(ref):
+        return True
     try:
         parse_address(ref)
     except WaiaasError:
@@ -161,4 +166,6 @@ async def resolve(db: Storage, chain: Chain, network: str, ref: str) -> Token:
     info = await chain.mint_info(mint)
     if info.unsupported:
         raise unsupported(mint, info.unsupported)
-    return Token(mint, row.symbol if row is not None else None, info.decimals, info.program)
+    # An ERC-20 answers its own symbol; the registry's name wins where there is one.
+    symbol = row.symbol if row is not None else info.symbol
+    return Token(info.mint, symbol, info.decimals, info.program)

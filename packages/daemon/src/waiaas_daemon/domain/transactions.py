@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import logging
 import re
 import uuid
@@ -18,11 +19,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import anyio
-from solders.keypair import Keypair
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon.chain.base import Chain, Outcome, PreparedTransfer
-from waiaas_daemon.chain.local import LocalChain
+from waiaas_daemon.chain.interface import Chain, Outcome, PreparedTransfer, Signer
 from waiaas_daemon.domain import policy, tokens, usd, wallets
 from waiaas_daemon.domain.controls import OWNER_REASON
 from waiaas_daemon.domain.sessions import Authenticated
@@ -83,23 +82,51 @@ async def send(
     amount: int,
     memo: str | None,
     token_ref: str | None = None,
+    network: str | None = None,
 ) -> TransactionRow:
     """parse (route) -> decide -> record -> sign -> submit -> settle, under the wallet's lock.
 
     ``token_ref`` (a registry symbol or a mint) makes it a token send: its own
-    totals, limits and balance; SOL pays only the fee and any new account's rent.
+    totals, limits and balance; the native coin pays only the fee and any new
+    account's rent. ``network`` (default: the wallet's) must be of the wallet's
+    chain family and allowed by the policy (``allowedNetworks``).
     """
     wallet = await wallets.get(state, auth.claims.wallet_id)
+    network = wallets.network_for(wallet, network)
+    to = wallets.family_of_wallet(wallet).check_address(to, "to")
     session = auth.session
-    actor = f"session:{session.id}"
+    if network != wallet.network:
+        await _check_network(state, wallet, session.id, network, to, amount)
     token = None
     if token_ref is not None:
-        chain = state.chain_for(wallet.network)
-        token = await tokens.resolve(state.db, chain, wallet.network, token_ref)
+        chain = state.chain_for(network)
+        token = await tokens.resolve(state.db, chain, network, token_ref)
+    appraisal: usd.Appraisal | None = None
+    while True:
+        try:
+            return await _decide_and_send(
+                state, wallet, session, to, amount, memo, token, appraisal, network
+            )
+        except usd.NeedsPrice:
+            # A dollar rule needs a price the daemon has not got fresh: fetched outside
+            # the wallet's lock (a slow source never holds its other sends), then the
+            # send is decided again under it, totals read anew. Once at most.
+            appraisal = await appraise(state, wallet, amount, token)
+
+
+async def _decide_and_send(
+    state: DaemonState,
+    wallet: WalletRow,
+    session: Any,
+    to: str,
+    amount: int,
+    memo: str | None,
+    token: tokens.Token | None,
+    appraisal: usd.Appraisal | None,
+    network: str,
+) -> TransactionRow:
+    actor = f"session:{session.id}"
     mint = None if token is None else token.mint
-    # A dollar rule needs the send's value: priced before the lock, so a slow price
-    # source never holds the wallet's other sends (the totals are read under it).
-    appraisal = await appraise_if_needed(state, wallet, session, amount, token)
     async with state.wallet_lock(wallet.id):
         now = state.now()
         inputs = await state.db.send_inputs(wallet.id, session.id, now, mint=mint)
@@ -107,9 +134,7 @@ async def send(
         if error is not None:
             raise error
         rules = policy.load(inputs.policy)
-        if appraisal is None and policy.needs_usd(rules, session.constraints):
-            # The policy gained a dollar rule between the two reads.
-            appraisal = await appraise(state, wallet, amount, token)
+        appraisal = at_hand(state, wallet, appraisal, rules, session.constraints, amount, token)
         decision = policy.decide(
             rules,
             session.constraints,
@@ -119,13 +144,14 @@ async def send(
             now=now,
             token=mint,
             usd=usd.inputs_of(appraisal, inputs),
-            network=wallet.network,
+            network=network,
+            home_network=wallet.network,
         )
         if decision.error is not None:
             await _deny(state, wallet, session.id, rules, decision.error, to, amount, mint)
             raise decision.error
         assert decision.tier is not None
-        await check_balance(state, wallet, amount, to=to, token=token)
+        await check_balance(state, wallet, amount, to=to, token=token, network=network)
         valued, noted = usd.record(appraisal, decision)
         if decision.tier in ("DELAY", "APPROVAL"):
             return await _hold(
@@ -138,6 +164,7 @@ async def send(
                 amount,
                 memo,
                 token,
+                network,
                 valued=valued,
                 noted=noted,
             )
@@ -150,6 +177,7 @@ async def send(
             memo,
             session.id,
             tier=decision.tier,
+            network=network,
             extra={**tokens.columns(token), **valued},
             events=[
                 _event(
@@ -162,6 +190,7 @@ async def send(
                     to=to,
                     amount=str(amount),
                     mint=mint,
+                    network=network,
                     **noted,
                 )
             ],
@@ -169,23 +198,54 @@ async def send(
         return await sign_and_submit(state, wallet, tx)
 
 
-async def appraise_if_needed(
+async def _check_network(
+    state: DaemonState, wallet: WalletRow, session_id: str, network: str, to: str, amount: int
+) -> None:
+    """allowedNetworks, before any node of that network is asked anything (the token).
+
+    ``decide`` checks it again under the lock; a denial here is the same denial.
+    """
+    row = await state.db.get_policy(wallet.id)
+    rules = policy.load(row.document if row is not None else None)
+    error = policy.network_error(rules, network, wallet.network)
+    if error is not None:
+        await _deny(state, wallet, session_id, rules, error, to, amount)
+        raise error
+
+
+def network_of(wallet: WalletRow, tx: TransactionRow) -> str:
+    return tx.network or wallet.network
+
+
+def at_hand(
     state: DaemonState,
     wallet: WalletRow,
-    session: Any,
+    appraisal: usd.Appraisal | None,
+    rules: policy.Policy,
+    constraints: dict[str, Any] | None,
     amount: int,
     token: tokens.Token | None,
 ) -> usd.Appraisal | None:
-    stored = await state.db.get_policy(wallet.id)
-    rules = policy.load(stored.document if stored else None)
-    if not policy.needs_usd(rules, session.constraints):
-        return None
-    return await appraise(state, wallet, amount, token)
+    """``usd.at_hand`` for a send of SOL (``token`` None) or of a token."""
+    if token is None:
+        return usd.at_hand(state, wallet, appraisal, rules, constraints, amount)
+    return usd.at_hand(
+        state,
+        wallet,
+        appraisal,
+        rules,
+        constraints,
+        amount,
+        mint=token.mint,
+        symbol=token.symbol,
+        decimals=token.decimals,
+    )
 
 
 async def appraise(
     state: DaemonState, wallet: WalletRow, amount: int, token: tokens.Token | None
 ) -> usd.Appraisal:
+    """The value of a send with its price fetched when needed (outside any lock)."""
     if token is None:
         return await usd.appraise(state, wallet, amount)
     return await usd.appraise(
@@ -242,24 +302,30 @@ async def check_balance(
     *,
     to: str | None = None,
     token: tokens.Token | None = None,
+    network: str | None = None,
 ) -> None:
     """Step 7: the amount plus the fee must be there (the chain itself refuses rent).
 
     For a token: the amount in the sender's token account, and fee plus the
-    rent of the recipient's new token account in SOL, both before signing.
+    rent of the recipient's new token account in the native coin, both before signing.
     """
-    chain = state.chain_for(wallet.network)
+    chain = state.chain_for(network or wallet.network)
     if token is not None:
         await _check_token_balance(chain, wallet, amount, to or "", token)
         return
     fee = await chain.transfer_fee()
     balance = await chain.get_balance(wallet.address)
     if balance < amount + fee:
+        unit = _unit(chain)
         raise WaiaasError(
             "INSUFFICIENT_BALANCE",
-            f"The balance is {balance} lamports; the send needs {amount + fee} "
-            f"({amount} + {fee} fee).",
+            f"The balance is {balance} {unit}; the send needs {amount + fee} "
+            f"({amount} + {fee} fee at most).",
         )
+
+
+def _unit(chain: Chain) -> str:
+    return "lamports" if chain.native_symbol == "SOL" else f"base units of {chain.native_symbol}"
 
 
 async def _check_token_balance(
@@ -272,12 +338,14 @@ async def _check_token_balance(
             f"The {token.label} balance is {held} base units; the send needs {amount}.",
         )
     cost = await chain.token_transfer_cost(to, token.mint, token.program)
-    sol = await chain.get_balance(wallet.address)
-    if sol < cost.lamports:
+    native = await chain.get_balance(wallet.address)
+    if native < cost.lamports:
+        symbol = chain.native_symbol
+        rent = f" + {cost.rent} rent of the recipient's new token account" if cost.rent else ""
         raise WaiaasError(
             "INSUFFICIENT_BALANCE",
-            f"The SOL balance is {sol} lamports; this {token.label} send needs {cost.lamports} "
-            f"in SOL ({cost.fee} fee + {cost.rent} rent of the recipient's new token account).",
+            f"The {symbol} balance is {native} {_unit(chain)}; this {token.label} send needs "
+            f"{cost.lamports} in {symbol} ({cost.fee} fee at most{rent}).",
         )
 
 
@@ -291,6 +359,7 @@ async def _hold(
     amount: int,
     memo: str | None,
     token: tokens.Token | None = None,
+    network: str | None = None,
     *,
     valued: dict[str, Any] | None = None,
     noted: dict[str, Any] | None = None,
@@ -315,6 +384,7 @@ async def _hold(
         to=to,
         amount=str(amount),
         mint=None if token is None else token.mint,
+        network=network or wallet.network,
         **when,
         **(noted or {}),
     )
@@ -328,6 +398,7 @@ async def _hold(
         session_id,
         tier=tier,
         status=status,
+        network=network,
         extra={**when, **tokens.columns(token), **(valued or {})},
         events=[event],
     )
@@ -343,9 +414,13 @@ async def sign_and_submit(
     ``origin`` is where a queued or approved send came from: if the kill switch
     or a suspension stops it at the gate, it goes back there to wait.
     """
-    chain = state.chain_for(wallet.network)
+    network = network_of(wallet, tx)
+    chain = state.chain_for(network)
     try:
-        prepared = await _prepare(chain, wallets.signer(state, wallet), tx)
+        # The nonce (EVM) is taken under the wallet's lock, which every caller holds:
+        # one sequence per wallet and network, across daemons on a shared database.
+        sequence = await next_sequence(state, chain, wallet, network)
+        prepared = await _prepare(chain, wallets.signer(state, wallet), tx, sequence)
     except BaseException as exc:
         # Nothing was signed, so nothing can reach the chain: the record is
         # final, and must not count against the daily limit.
@@ -370,22 +445,52 @@ async def sign_and_submit(
             "status": "SUBMITTED",
             "signature": prepared.signature,
             "raw": prepared.raw,
+            "nonce": prepared.sequence,
+            "broadcast_at": state.now(),
             "updated_at": state.now(),
         },
         gate=True,
     )
     if passed is None:
         raise await _stopped_at_gate(state, tx, origin)
-    return await _submit(state, tx.id, wallet, prepared)
+    return await _submit(state, tx.id, chain, prepared)
 
 
-async def _prepare(chain: Chain, signer: Keypair, tx: TransactionRow) -> PreparedTransfer:
+async def next_sequence(
+    state: DaemonState, chain: Chain, wallet: WalletRow, network: str
+) -> int | None:
+    """The first nonce at or above the chain's floor that no record of the wallet holds.
+
+    Contiguous records give the next one in line; a nonce a refused transaction gave
+    back (a gap, which leaves the later ones waiting in the mempool) is taken first.
+    """
+    floor = await chain.sequence_floor(wallet.address)
+    if floor is None:
+        return None
+    sequence = floor
+    for held in await state.db.held_sequences(wallet.id, network, floor):
+        if held != sequence:
+            break
+        sequence += 1
+    return sequence
+
+
+async def _prepare(
+    chain: Chain, signer: Signer, tx: TransactionRow, sequence: int | None
+) -> PreparedTransfer:
     to, amount = tx.to_address or "", int(tx.amount)
     token = tokens.of_transaction(tx)
     if token is None:
-        return await chain.prepare_transfer(signer, to, amount, tx.memo)
+        return await chain.prepare_transfer(signer, to, amount, tx.memo, sequence=sequence)
     return await chain.prepare_token_transfer(
-        signer, to, token.mint, amount, token.decimals, token.program, tx.memo
+        signer,
+        to,
+        token.mint,
+        amount,
+        token.decimals,
+        token.program,
+        tx.memo,
+        sequence=sequence,
     )
 
 
@@ -410,14 +515,16 @@ async def airdrop(
     chain = state.chain_for(wallet.network)
     if not chain.airdrop_allowed:
         raise WaiaasError(
-            "INVALID_REQUEST", f"Airdrops are allowed on local and devnet, not {wallet.network}."
+            "INVALID_REQUEST",
+            f"Airdrops are allowed on local, devnet and evm-local, not {wallet.network}.",
         )
     token = None
+    mint_to = getattr(chain, "mint_to", None)
     if token_ref is not None:
-        if not isinstance(chain, LocalChain):
+        if mint_to is None:
             raise WaiaasError(
                 "INVALID_REQUEST",
-                f"token: token airdrops mint the local chain's test tokens; the "
+                f"token: token airdrops mint the local chains' test tokens; the "
                 f"{wallet.network} chain has no mint authority of the daemon's.",
             )
         token = await tokens.resolve(state.db, chain, wallet.network, token_ref)
@@ -430,14 +537,15 @@ async def airdrop(
             amount,
             None,
             None,
+            network=wallet.network,
             extra=tokens.columns(token),
         )
         try:
             if token is None:
                 outcome = await chain.airdrop(wallet.address, amount)
             else:
-                assert isinstance(chain, LocalChain)
-                outcome = await chain.mint_to(wallet.address, token.mint, amount)
+                assert mint_to is not None
+                outcome = await mint_to(wallet.address, token.mint, amount)
         except WaiaasError as exc:
             await _update(state, tx.id, status="FAILED", error=exc.message)
             raise
@@ -455,6 +563,7 @@ async def _record(
     *,
     tier: str | None = None,
     status: str = "PENDING",
+    network: str | None = None,
     extra: dict[str, Any] | None = None,
     events: Sequence[Event] = (),
 ) -> TransactionRow:
@@ -473,6 +582,7 @@ async def _record(
             "created_at": now,
             "updated_at": now,
             "tier": tier,
+            "network": network or wallet.network,
             **(extra or {}),
         },
         [dataclasses.replace(e, transaction_id=tx_id) for e in events],
@@ -480,9 +590,8 @@ async def _record(
 
 
 async def _submit(
-    state: DaemonState, tx_id: str, wallet: WalletRow, prepared: PreparedTransfer
+    state: DaemonState, tx_id: str, chain: Chain, prepared: PreparedTransfer
 ) -> TransactionRow:
-    chain = state.chain_for(wallet.network)
     try:
         outcome = await chain.submit(prepared)
     except WaiaasError as exc:
@@ -490,20 +599,29 @@ async def _submit(
         log.warning("transaction %s: submit failed (%s); will reconcile", tx_id, exc.code)
         await _update(state, tx_id, error=f"outcome unknown: {exc.message}")
         return await _get(state, tx_id)
-    return await _settle(state, tx_id, outcome)
+    settled = await _settle(state, tx_id, outcome)
+    if settled.status == "SUBMITTED" and settled.nonce is not None:
+        state.waiting_changed()  # the scheduler follows it up (confirmations, stuck)
+    return settled
 
 
 async def _settle(state: DaemonState, tx_id: str, outcome: Outcome) -> TransactionRow:
-    await state.db.settle_transaction(
-        tx_id,
-        {
-            "status": outcome.status,
-            "signature": outcome.signature,
-            "error": outcome.error,
-            "updated_at": state.now(),
-        },
-        outcome.accounts,
-    )
+    changes: dict[str, Any] = {
+        "status": outcome.status,
+        "signature": outcome.signature,
+        "error": outcome.error or outcome.note,
+        "updated_at": state.now(),
+    }
+    if outcome.status == "SUBMITTED":
+        # Still on its way (the record is SUBMITTED already): what is new is where it stands.
+        del changes["status"]
+    if outcome.fee is not None:
+        changes["fee"] = str(outcome.fee)
+    elif outcome.status == "FAILED":
+        # Refused without entering a block: nothing was paid, and its nonce (if it
+        # has one) is free for the next send, which takes it.
+        changes["nonce"] = None
+    await state.db.settle_transaction(tx_id, changes, outcome.accounts)
     return await _get(state, tx_id)
 
 
@@ -525,15 +643,100 @@ async def current(state: DaemonState, tx: TransactionRow) -> TransactionRow:
 
 
 async def refresh(state: DaemonState, tx: TransactionRow) -> TransactionRow:
-    """Ask the chain about an unsettled transaction; a chain error leaves it as it is."""
+    """Ask the chain about an unsettled transaction; a chain error leaves it as it is.
+
+    Where a transaction can be stuck and replaced (EVM), reading it also follows it
+    up (``follow_up``), when no send of the wallet holds its lock just now.
+    """
     wallet = await wallets.get(state, tx.wallet_id)
+    chain = state.chain_for(network_of(wallet, tx))
+    if chain.replace_after is not None:
+        async with state.db.try_wallet_lock(tx.wallet_id) as free:
+            fresh = await state.db.get_transaction(tx.id) if free else None
+            if fresh is None or fresh.status not in UNSETTLED:
+                return fresh or tx
+            return await follow_up(state, wallet, fresh)
     try:
-        outcome = await state.chain_for(wallet.network).status(tx.signature or "")
+        outcome = await chain.status(tx.signature or "")
     except WaiaasError:
         return tx
     if outcome is None or outcome.status in UNSETTLED:
         return tx
     return await _settle(state, tx.id, outcome)
+
+
+async def follow_up(state: DaemonState, wallet: WalletRow, tx: TransactionRow) -> TransactionRow:
+    """Bring a SUBMITTED send with a nonce up to date; the caller holds the wallet's lock.
+
+    - Mined (its hash or one a fee bump replaced): settled once deep enough;
+      until then SUBMITTED, saying where it stands.
+    - Unknown to the node (dropped, or its block reorged away and the node forgot
+      it): the very bytes stored are broadcast again.
+    - In the mempool longer than the chain's ``replace_after``: re-signed with a
+      higher fee, same nonce and contents, stored before it is broadcast; the old
+      hash is kept, since either may still be mined.
+    """
+    if not tx.signature or not tx.raw:
+        return tx
+    chain = state.chain_for(network_of(wallet, tx))
+    try:
+        outcome = await _seen(chain, tx)
+        if outcome is None:
+            outcome = await chain.submit(PreparedTransfer(tx.signature, tx.raw, sequence=tx.nonce))
+            if outcome.status == "SUBMITTED":
+                await _update(state, tx.id, broadcast_at=state.now())
+        elif outcome.status == "SUBMITTED" and outcome.fee is None and _stuck(state, chain, tx):
+            outcome = await _replace(state, wallet, chain, tx) or outcome
+    except WaiaasError as exc:
+        log.info("transaction %s: cannot follow up yet (%s)", tx.id, exc.code)
+        return tx
+    return await _settle(state, tx.id, outcome)
+
+
+async def _seen(chain: Chain, tx: TransactionRow) -> Outcome | None:
+    """What the chain knows of the transaction under any hash it was signed with."""
+    first: Outcome | None = None
+    for signature in (tx.signature or "", *reversed(tx.replaced_hashes)):
+        outcome = await chain.status(signature)
+        if outcome is None:
+            continue
+        if outcome.fee is not None:  # mined: that is the one
+            return outcome
+        first = first or outcome
+    return first
+
+
+def _stuck(state: DaemonState, chain: Chain, tx: TransactionRow) -> bool:
+    after = chain.replace_after
+    since = tx.broadcast_at or tx.updated_at
+    return after is not None and state.now() - since >= after
+
+
+async def _replace(
+    state: DaemonState, wallet: WalletRow, chain: Chain, tx: TransactionRow
+) -> Outcome | None:
+    assert tx.raw is not None and tx.signature is not None
+    signer = await wallets.unlock_signer(state, wallet)
+    bumped = await chain.bump_fee(signer, tx.raw)
+    if bumped is None:
+        return None
+    waited = state.now() - (tx.broadcast_at or tx.updated_at)
+    # Stored before the chain sees it, as every signed transaction is.
+    await _update(
+        state,
+        tx.id,
+        signature=bumped.signature,
+        raw=bumped.raw,
+        replaced=json.dumps([*tx.replaced_hashes, tx.signature]),
+        broadcast_at=state.now(),
+        error=f"replaced with a higher fee after {waited} s unmined (same nonce and contents)",
+    )
+    log.info("transaction %s: stuck %d s, replaced by %s", tx.id, waited, bumped.signature)
+    outcome = await chain.submit(bumped)
+    if outcome.status == "SUBMITTED":
+        note = f"replaced with a higher fee after {waited} s unmined; {outcome.note or 'sent'}"
+        outcome = dataclasses.replace(outcome, note=note)
+    return outcome
 
 
 async def reconcile_one(state: DaemonState, tx: TransactionRow) -> None:
@@ -554,14 +757,14 @@ async def reconcile_one(state: DaemonState, tx: TransactionRow) -> None:
         await _update(state, tx.id, status="FAILED", error="not sent: the daemon stopped first")
         return
     wallet = await wallets.get(state, tx.wallet_id)
-    chain = state.chain_for(wallet.network)
-    try:
-        outcome = await chain.status(tx.signature)
-        if outcome is None:
-            outcome = await chain.submit(PreparedTransfer(tx.signature, tx.raw))
-    except WaiaasError as exc:
-        log.warning("transaction %s: cannot reconcile yet (%s)", tx.id, exc.code)
+    chain = state.chain_for(network_of(wallet, tx))
+    if chain.replace_after is not None:
+        await follow_up(state, wallet, tx)
         return
+    # A chain error (the node away) raises: the caller logs it, the record stays as it is.
+    outcome = await chain.status(tx.signature)
+    if outcome is None:
+        outcome = await chain.submit(PreparedTransfer(tx.signature, tx.raw))
     await _settle(state, tx.id, outcome)
 
 

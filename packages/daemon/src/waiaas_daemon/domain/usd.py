@@ -1,9 +1,11 @@
 """A send's dollar value for the owner's USD rules, and what its record keeps of it.
 
-Sends and payments ask ``appraise`` when a dollar rule binds them
-(``policy.needs_usd``); the price module is imported then, never at start. A
-failure to price is not an error: the value is None with the reason, and
-``policy.decide`` holds the send for the owner (``no price``).
+Under the wallet's lock a send asks ``at_hand`` once it has read its policy: no
+dollar rule, nothing (the price module is never imported); a fresh cached price,
+the value at once; else ``NeedsPrice``, and the send fetches it with ``appraise``
+outside the lock and decides again, so a slow price source never holds the
+wallet's other sends. A failure to price is not an error: the value is None with
+the reason, and ``policy.decide`` holds the send for the owner (``no price``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ if TYPE_CHECKING:
 
 # Base units of one native coin, per chain family.
 NATIVE_DECIMALS = {"solana": 9, "evm": 18}
+
+
+class NeedsPrice(Exception):
+    """No fresh price at hand: fetch it (``appraise``) outside the wallet's lock, then retry."""
 
 
 @dataclass(frozen=True)
@@ -62,11 +68,13 @@ async def appraise(
     mint: str | None = None,
     symbol: str | None = None,
     decimals: int | None = None,
+    network: str | None = None,
 ) -> Appraisal:
-    """``amount`` base units of the wallet's native coin (``mint`` None) or of a token."""
+    """``amount`` base units of the native coin (``mint`` None) or of a token on ``network``
+    (default: the wallet's), fetching the price when it is not cached."""
     from waiaas_daemon.domain.prices import Asset, NoPrice
 
-    asset = Asset(wallet.chain, wallet.network, mint, symbol)
+    asset = Asset(wallet.chain, network or wallet.network, mint, symbol)
     places = decimals if mint is not None else NATIVE_DECIMALS.get(wallet.chain)
     if places is None:
         return Appraisal(None, f"no decimals known for {wallet.chain}")
@@ -74,6 +82,40 @@ async def appraise(
         return Appraisal(await state.price_service().value(asset, amount, places))
     except NoPrice as exc:
         return Appraisal(None, str(exc))
+
+
+def at_hand(
+    state: DaemonState,
+    wallet: WalletRow,
+    appraisal: Appraisal | None,
+    rules: policy.Policy,
+    constraints: dict[str, Any] | None,
+    amount: int,
+    *,
+    mint: str | None = None,
+    symbol: str | None = None,
+    decimals: int | None = None,
+    network: str | None = None,
+) -> Appraisal | None:
+    """Under the lock: None without a dollar rule; the value from a fresh cached price or
+    the one fetched before (``appraisal``); else NeedsPrice. Never any I/O."""
+    if not policy.needs_usd(rules, constraints):
+        return None
+    if appraisal is not None:
+        return appraisal
+    from waiaas_daemon.domain.prices import Asset, NoPrice
+
+    asset = Asset(wallet.chain, network or wallet.network, mint, symbol)
+    places = decimals if mint is not None else NATIVE_DECIMALS.get(wallet.chain)
+    if places is None:
+        return Appraisal(None, f"no decimals known for {wallet.chain}")
+    try:
+        valuation = state.price_service().cached_value(asset, amount, places)
+    except NoPrice as exc:
+        return Appraisal(None, str(exc))
+    if valuation is None:
+        raise NeedsPrice
+    return Appraisal(valuation)
 
 
 def inputs_of(appraisal: Appraisal | None, inputs: SendInputs) -> policy.Usd | None:

@@ -8,6 +8,7 @@ the same declaration.
 from __future__ import annotations
 
 from waiaas_daemon.schemas._base import (
+    ADDRESS_PATTERN,
     BASE58_PATTERN,
     PATTERN_TEXT,
     Address,
@@ -29,6 +30,7 @@ from waiaas_daemon.schemas._base import (
 )
 
 __all__ = [
+    "ADDRESS_PATTERN",
     "BASE58_PATTERN",
     "PATTERN_TEXT",
     "Address",

@@ -17,6 +17,7 @@ from waiaas_core.limits import (
     MAX_MEMO,
     MAX_NAME,
 )
+from waiaas_core.networks import looks_evm
 
 T = TypeVar("T")
 
@@ -59,11 +60,17 @@ Amount = Annotated[
         examples=["1000000"],
     ),
 ]
+EVM_ADDRESS_PATTERN = r"0x[0-9a-fA-F]{40}"
+ADDRESS_PATTERN = rf"^({BASE58_PATTERN[1:-1]}|{EVM_ADDRESS_PATTERN})$"
+PATTERN_TEXT[ADDRESS_PATTERN] = (
+    "must be an address: base58 text of 32 bytes (Solana) or 0x and 40 hex digits (EVM)"
+)
 Address = Annotated[
     str,
     Meta(
-        pattern=BASE58_PATTERN,
-        description="A Solana address: base58 text of exactly 32 bytes.",
+        pattern=ADDRESS_PATTERN,
+        description="An address of the wallet's chain: Solana's base58 text of exactly "
+        "32 bytes, or an EVM address (0x and 40 hex digits, EIP-55 checksum when mixed case).",
     ),
 ]
 Uuid = Annotated[str, Meta(pattern=UUID_PATTERN, description="A UUID in canonical form.")]
@@ -71,7 +78,25 @@ Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME, pattern=NAME_PATTE
 Label = Annotated[str, Meta(max_length=MAX_LABEL, pattern=TEXT_PATTERN)]
 Memo = Annotated[str, Meta(max_length=MAX_MEMO, pattern=TEXT_PATTERN)]
 Sha256Hex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
-Network = Literal["local", "devnet", "testnet", "mainnet"]
+# waiaas_core.networks.NETWORK_NAMES, spelled out for the type checker (a test compares them).
+Network = Literal[
+    "local",
+    "devnet",
+    "testnet",
+    "mainnet",
+    "evm-local",
+    "ethereum",
+    "sepolia",
+    "base",
+    "base-sepolia",
+    "arbitrum",
+    "arbitrum-sepolia",
+    "optimism",
+    "optimism-sepolia",
+    "polygon",
+    "polygon-amoy",
+]
+ChainName = Literal["solana", "evm"]
 
 
 def check(value: Any) -> None:
@@ -90,11 +115,19 @@ def check_amount(value: str | None, field: str) -> int | None:
 
 
 def check_address(value: str, field: str) -> str:
-    """The pattern admits 44 characters that decode to more than 32 bytes; this does not."""
+    """The pattern admits 44 characters that decode to more than 32 bytes; this does not.
+
+    An EVM address passes on its shape; whether it fits the wallet's chain (and its
+    EIP-55 checksum) is the domain's check, which knows the wallet.
+    """
+    if looks_evm(value):
+        return value
     try:
         Pubkey.from_string(value)
     except ValueError:
-        raise WaiaasError("INVALID_ADDRESS", f"{field}: not a base58 Solana address") from None
+        raise WaiaasError(
+            "INVALID_ADDRESS", f"{field}: not a base58 Solana address nor an EVM address"
+        ) from None
     return value
 
 

@@ -12,6 +12,7 @@ from waiaas_daemon.schemas._base import (
     PATTERN_TEXT,
     Address,
     Model,
+    Network,
     Uuid,
     check_address,
 )
@@ -180,6 +181,9 @@ class Policy(TokenLimits, omit_defaults=True):
     auto_suspend_after_denials: Annotated[int, Meta(ge=0, le=1_000_000)] | None = None
     tokens: Annotated[dict[str, TokenLimits], Meta(max_length=MAX_LIST)] | None = None
     allowed_tokens: Annotated[list[Address], Meta(max_length=MAX_LIST)] | None = None
+    # The networks the wallet may send on (unset: its own network only; an EVM
+    # wallet's one key works on every EVM network, so the owner opts each in).
+    allowed_networks: Annotated[list[Network], Meta(max_length=32)] | None = None
     x402: X402Rules | None = None
     usd: UsdRules | None = None
 

@@ -24,10 +24,26 @@ class ErrorBody(Model):
 ERROR_CODES = tuple(ERRORS)
 
 
+class FailingWorker(Model):
+    """A background worker failing now (docs/rest-api.md, GET /health)."""
+
+    worker: Annotated[
+        str,
+        Meta(
+            description="scheduler, settlement, notifications, telegram, mcp, or storage "
+            "(the database itself)."
+        ),
+    ]
+    since: UnixTime
+    failures: Annotated[int, Meta(ge=1, description="Failed tries in a row.")]
+    error: Annotated[str, Meta(description="The last error: a code or an exception's name.")]
+
+
 class Health(Model):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
     version: str
     uptime_seconds: Count
+    failing: list[FailingWorker]
 
 
 class Nonce(Model):

@@ -12,6 +12,7 @@ from waiaas_daemon.schemas._base import (
     Amount,
     Memo,
     Model,
+    Network,
     Query,
     Uuid,
     check_address,
@@ -22,10 +23,23 @@ from waiaas_daemon.schemas.tokens import TokenRef, TokenRefField
 
 
 class SendRequest(Model):
-    to: Address
+    to: Annotated[
+        Address,
+        Meta(
+            description="The recipient: an address of the wallet's chain (base58 for a Solana "
+            "wallet, 0x... for an EVM wallet); another chain's address is 400 INVALID_ADDRESS."
+        ),
+    ]
     amount: Amount
     token: TokenRef | None = None
     memo: Memo | None = None
+    network: Annotated[
+        Network | None,
+        Meta(
+            description="Where to send (EVM wallets: any EVM network the policy's "
+            "allowedNetworks lists); default the wallet's own network."
+        ),
+    ] = None
 
     def check(self) -> None:
         check_address(self.to, "to")
@@ -85,6 +99,18 @@ class Transaction(Model):
     settlement: str | None = None
     usd: UsdValue | None = None
     tier_reason: str | None = None
+    network: Annotated[str | None, Meta(description="The network the transaction went out on.")] = (
+        None
+    )
+    nonce: Annotated[int | None, Meta(description="EVM: the account nonce it was signed with.")] = (
+        None
+    )
+    fee: Annotated[
+        str | None,
+        Meta(
+            description="EVM: the fee it paid once mined, in wei (a reverted transaction pays too)."
+        ),
+    ] = None
 
 
 class TransactionPage(Model):
@@ -95,3 +121,10 @@ class TransactionPage(Model):
 class TransactionListQuery(Query):
     limit: Annotated[int, Meta(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE
     cursor: Annotated[str, Meta(max_length=200)] | None = None
+    network: Network | None = None
+
+
+class NetworkQuery(Query):
+    """Which network of the wallet's family to read (default: the wallet's own)."""
+
+    network: Network | None = None

@@ -6,7 +6,16 @@ from typing import Annotated, Literal
 
 from msgspec import Meta
 
-from waiaas_daemon.schemas._base import Address, Amount, Model, Name, Network, Uuid, check_amount
+from waiaas_daemon.schemas._base import (
+    Address,
+    Amount,
+    ChainName,
+    Model,
+    Name,
+    Network,
+    Uuid,
+    check_amount,
+)
 from waiaas_daemon.schemas.system import UnixTime
 from waiaas_daemon.schemas.tokens import TokenRef
 
@@ -16,6 +25,13 @@ WalletStatus = Literal["ACTIVE", "SUSPENDED", "TERMINATED"]
 class WalletCreate(Model):
     name: Name
     network: Network | None = None
+    chain: Annotated[
+        ChainName | None,
+        Meta(
+            description="The chain family: `solana` (the default) or `evm` (one address on "
+            "every EVM network). Without it, the family of `network`."
+        ),
+    ] = None
 
 
 class WalletRename(Model):
@@ -25,7 +41,7 @@ class WalletRename(Model):
 class Wallet(Model):
     id: Uuid
     name: str
-    chain: Literal["solana"]
+    chain: ChainName
     network: Network
     address: Address
     status: WalletStatus
@@ -56,14 +72,14 @@ class AirdropRequest(Model):
 
 class WalletAddress(Model):
     wallet_id: Uuid
-    chain: Literal["solana"]
+    chain: ChainName
     network: Network
     address: Address
 
 
 class WalletBalance(Model):
     wallet_id: Uuid
-    chain: Literal["solana"]
+    chain: ChainName
     network: Network
     address: Address
     balance: str

@@ -245,8 +245,11 @@ def validation_error(exc: msgspec.ValidationError) -> WaiaasError:
         return _invalid(_join(where, found["name"]), "is required")
     if found := _REGEX.match(detail):
         pattern = found["pattern"]
-        if pattern == schemas.BASE58_PATTERN:
-            return WaiaasError("INVALID_ADDRESS", f"{where}: not a base58 Solana address")
+        if pattern in (schemas.BASE58_PATTERN, schemas.ADDRESS_PATTERN):
+            return WaiaasError(
+                "INVALID_ADDRESS",
+                f"{where}: not an address (base58 Solana address, or 0x and 40 hex digits)",
+            )
         return _invalid(where, schemas.PATTERN_TEXT.get(pattern, "has characters not allowed"))
     return _invalid(where, detail[0].lower() + detail[1:] if detail else "is not valid")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from waiaas_core.config import ConfigError, load_settings
+from waiaas_core.config import LOOPBACK_HOSTS, ConfigError, load_settings
 from waiaas_core.paths import DATABASE_FILE, PID_FILE, ensure_private_dir, resolve_data_dir
 from waiaas_daemon.domain.state import MIN_PASSWORD_LENGTH, StartupError
 from waiaas_daemon.serving.server import (
@@ -25,6 +25,8 @@ from waiaas_daemon.serving.server import (
     run_server,
 )
 from waiaas_daemon.storage import SchemaTooNew
+
+LOCAL_NODE_FILE = "local-node.db"
 
 
 @click.group()
@@ -137,6 +139,66 @@ def x402_demo(base_url: str, port: int, wallet_name: str, password_file: Path | 
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         pass
+
+
+@main.command("local-node")
+@click.option(
+    "--ledger",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The node's own SQLite file (default: DATA_DIR/local-node.db).",
+)
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Default: ~/.waiaas.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8899, show_default=True, help="0: any."
+)
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow a host other than loopback (the node has a faucet: anyone reaching it "
+    "can mint test SOL and send transactions).",
+)
+def local_node(
+    ledger: Path | None, data_dir: Path | None, host: str, port: int, allow_remote: bool
+) -> None:
+    """Serve the local chain (LiteSVM) as a Solana JSON-RPC node for several daemons.
+
+    Point each daemon at it with network = "local" and rpc_url = the URL it
+    prints. The ledger (accounts and transaction history) survives restarts.
+    """
+    from waiaas_daemon.serving.local_node import run_node
+
+    _setup_logging()
+    if host not in LOOPBACK_HOSTS and not allow_remote:
+        raise click.ClickException(
+            f"{host} is not a loopback address: the node would be reachable from the network. "
+            "Pass --allow-remote if that is what you want."
+        )
+    if ledger is None:
+        directory = resolve_data_dir(data_dir)
+        ensure_private_dir(directory)
+        ledger = directory / LOCAL_NODE_FILE
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    with _file_lock(ledger.with_name(ledger.name + ".lock"), f"the ledger {ledger}"):
+        try:
+            asyncio.run(run_node(ledger, host, port, any_host=allow_remote))
+        except StartupError as exc:
+            raise click.ClickException(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise click.ClickException(f"cannot use {ledger}: {exc}") from None
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, what: str) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise click.ClickException(f"another local node is running on {what}") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def _setup_logging() -> None:

@@ -1,4 +1,5 @@
-"""Pure-ASGI guards in front of every route: request id, Host check, body limit.
+"""Pure-ASGI guards in front of every route: request id, Host check, body limit,
+the database's outages answered 503.
 
 The Host guard is modelled on starlette's TrustedHostMiddleware but answers
 with our JSON error and understands ``[::1]:port``. It stops DNS rebinding:
@@ -14,8 +15,12 @@ from collections.abc import Callable, Iterable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from waiaas_core.errors import WaiaasError
+from waiaas_daemon.domain.workers import Workers
+from waiaas_daemon.storage import unavailable
 
 MAX_BODY_BYTES = 64 * 1024
+#: Seconds a client is asked to wait (Retry-After) while the database is unavailable.
+STORAGE_RETRY_AFTER = 5
 LOOPBACK_NAMES: frozenset[str] = frozenset({"127.0.0.1", "localhost", "[::1]"})
 
 
@@ -25,16 +30,13 @@ def request_id(scope: Scope) -> str:
 
 async def send_error(scope: Scope, send: Send, error: WaiaasError) -> None:
     body = json.dumps(error.to_body(request_id(scope))).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": error.status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if error.retry_after is not None:
+        headers.append((b"retry-after", str(error.retry_after).encode()))
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -155,3 +157,53 @@ def _too_large(limit: int, code: str) -> str | None:
     if code == "INVALID_REQUEST":
         return "The Content-Length header is not a number."
     return f"The request body is larger than {limit // 1024} KiB."
+
+
+def storage_failure(exc: BaseException) -> BaseException | None:
+    """The database's unavailability behind ``exc`` (in a task group's group too), if that is it."""
+    if isinstance(exc, BaseExceptionGroup):
+        found = [storage_failure(e) for e in exc.exceptions]
+        return found[0] if found and all(found) else None
+    return exc if unavailable(exc) else None
+
+
+class StorageGuard:
+    """503 ``STORAGE_UNAVAILABLE`` (retryable, ``Retry-After``) while the database cannot be used.
+
+    Wherever it is found below (a route, the auth check, /mcp), the daemon's
+    ``Workers`` note the outage (one log line when it starts, one when the
+    database is back, never a traceback) and the client is told to come back.
+    """
+
+    def __init__(self, app: ASGIApp, workers: Workers) -> None:
+        self.app = app
+        self.workers = workers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            failure = storage_failure(exc)
+            if failure is None:
+                raise
+            self.workers.lose_storage(failure)
+            if not started:
+                await send_error(scope, send, storage_unavailable())
+
+
+def storage_unavailable() -> WaiaasError:
+    return WaiaasError(
+        "STORAGE_UNAVAILABLE",
+        hint="The daemon's database is unavailable for a moment; retry after Retry-After seconds.",
+        retry_after=STORAGE_RETRY_AFTER,
+    )

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("waiaas_daemon.mcp")
 
 PATH = "/mcp"
+WORKER = "mcp"
 
 
 class RemoteMcp:
@@ -75,10 +76,35 @@ class RemoteMcp:
                     importlib.import_module, "waiaas_daemon.serving.mcp_server"
                 )
                 manager, api = module.build(self._app)
-                await self._task_group.start(_run_manager, manager, api)
+                await self._task_group.start(self._run_manager, manager, api)
                 log.info("MCP over Streamable HTTP ready at %s", PATH)
                 self._manager = manager
+                self._state.workers.ok(WORKER)
         return self._manager
+
+    async def _run_manager(
+        self,
+        manager: StreamableHTTPSessionManager,
+        api: Any,
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """The SDK's manager for the daemon's lifetime; if it fails, the next request
+        starts a new one (the SDK runs a manager once), and nothing else stops."""
+        try:
+            async with manager.run():
+                task_status.started()
+                await anyio.sleep_forever()
+        except Exception as exc:
+            if self._manager is not manager:
+                raise  # it failed to start: the request that started it answers
+            self._manager = None
+            if not self._state.workers.failing(WORKER):
+                log.error("the MCP transport stopped; the next request starts it", exc_info=exc)
+            self._state.workers.failed(WORKER, exc)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await api.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = scope["headers"]
@@ -123,21 +149,6 @@ class RemoteMcp:
         if not sep or scheme not in ("http", "https") or "/" in rest:
             return False
         return host_allowed(rest, self._allowed_hosts)
-
-
-async def _run_manager(
-    manager: StreamableHTTPSessionManager,
-    api: Any,
-    *,
-    task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
-) -> None:
-    try:
-        async with manager.run():
-            task_status.started()
-            await anyio.sleep_forever()
-    finally:
-        with anyio.CancelScope(shield=True):
-            await api.aclose()
 
 
 def _challenge(scope: Scope, state: DaemonState, *, given: bool) -> bytes:

@@ -11,7 +11,9 @@ from waiaas_daemon.storage.interface import (
     LimitReached,
     NameTaken,
     Storage,
+    StorageUnavailable,
     VersionConflict,
+    unavailable,
 )
 from waiaas_daemon.storage.migrations import MIGRATIONS, SchemaTooNew
 from waiaas_daemon.storage.rows import (
@@ -50,8 +52,10 @@ __all__ = [
     "SessionRow",
     "SqliteStorage",
     "Storage",
+    "StorageUnavailable",
     "TokenRow",
     "TransactionRow",
     "VersionConflict",
     "WalletRow",
+    "unavailable",
 ]

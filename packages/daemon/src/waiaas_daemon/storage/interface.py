@@ -19,11 +19,13 @@ advisory locks and compare-and-swap statements, so it holds across daemons.
 
 from __future__ import annotations
 
+import sqlite3
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
-from waiaas_daemon.chain.base import AccountSnapshot
+from waiaas_daemon.chain.interface import AccountSnapshot
 from waiaas_daemon.storage.rows import (
     Event,
     KillSwitchRow,
@@ -40,6 +42,40 @@ from waiaas_daemon.storage.rows import (
 )
 
 Hook = Callable[[], Awaitable[None]]
+
+
+class StorageUnavailable(Exception):
+    """The database cannot be reached or refused us (no URL or password in the message)."""
+
+
+# SQLite's words for a file it cannot use now (another process holds it, the disk fails).
+_SQLITE_UNAVAILABLE = ("locked", "busy", "disk i/o", "unable to open", "disk is full")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Is ``exc`` the database gone or busy for now (retry later), not a defect of ours?
+
+    PostgreSQL: a connection refused, cut or restarting (asyncpg's connection and
+    operator-intervention errors, a connection it closed); SQLite: a locked file
+    or a failing disk. asyncpg is looked at only where it is loaded already.
+    """
+    if isinstance(exc, StorageUnavailable):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        return any(words in text for words in _SQLITE_UNAVAILABLE)
+    asyncpg = sys.modules.get("asyncpg")
+    if asyncpg is None:
+        return False
+    return isinstance(
+        exc,
+        (
+            asyncpg.PostgresConnectionError,
+            asyncpg.exceptions.OperatorInterventionError,
+            asyncpg.exceptions.InsufficientResourcesError,
+            asyncpg.InterfaceError,
+        ),
+    )
 
 
 class LimitReached(Exception):
@@ -203,8 +239,12 @@ class Storage(Protocol):
     ) -> TransactionRow: ...
     async def get_transaction(self, tx_id: str) -> TransactionRow | None: ...
     async def list_transactions(
-        self, wallet_id: str, limit: int, before_seq: int | None
+        self, wallet_id: str, limit: int, before_seq: int | None, network: str | None = None
     ) -> list[TransactionRow]: ...
+    async def held_sequences(self, wallet_id: str, network: str, floor: int) -> list[int]:
+        """The nonces at or above ``floor`` the wallet's records hold on ``network``, in order."""
+        ...
+
     async def unsettled_transactions(self) -> list[TransactionRow]: ...
     async def sent_since(self, wallet_id: str, since: int) -> int: ...
     async def load_accounts(self) -> list[AccountSnapshot]: ...

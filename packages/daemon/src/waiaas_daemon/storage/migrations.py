@@ -199,6 +199,49 @@ CREATE TABLE notification_deliveries (
 CREATE INDEX notification_deliveries_due ON notification_deliveries(status, next_attempt_at);
 """
 
+EVM_SCHEMA = """
+    -- The network a send went out on (an EVM wallet uses several; older rows: the wallet's),
+    -- the nonce it was signed with, the fee it paid, the hashes a fee bump replaced
+    -- (JSON list) and when its current bytes were last broadcast.
+    ALTER TABLE transactions ADD COLUMN network TEXT;
+    ALTER TABLE transactions ADD COLUMN nonce INTEGER;
+    ALTER TABLE transactions ADD COLUMN fee TEXT;
+    ALTER TABLE transactions ADD COLUMN replaced TEXT;
+    ALTER TABLE transactions ADD COLUMN broadcast_at INTEGER;
+    UPDATE transactions
+        SET network = (SELECT network FROM wallets WHERE wallets.id = transactions.wallet_id);
+    -- One signed content per nonce: a second transaction can never take a nonce a
+    -- stored one holds (a refused broadcast gives its nonce back: NULL).
+    CREATE UNIQUE INDEX transactions_by_nonce ON transactions(wallet_id, network, nonce)
+        WHERE nonce IS NOT NULL;
+    -- Circle's USDC on every EVM network (waiaas_core.networks, with the source), and
+    -- evm-local's test USDC (its faucet's first deployment: chain/evm/embedded.py).
+    INSERT INTO tokens (network, mint, symbol, decimals, program, builtin, created_at) VALUES
+        ('evm-local',
+         '0x0312eaBB9E6856FCaeD2E12746FC4dc4129872E1', 'USDC', 6, 'erc20', 1, 0),
+        ('ethereum',
+         '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48', 'USDC', 6, 'erc20', 1, 0),
+        ('sepolia',
+         '0x1c7D4B196Cb0C7B01d743Fbc6116a902379C7238', 'USDC', 6, 'erc20', 1, 0),
+        ('base',
+         '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913', 'USDC', 6, 'erc20', 1, 0),
+        ('base-sepolia',
+         '0x036CbD53842c5426634e7929541eC2318f3dCF7e', 'USDC', 6, 'erc20', 1, 0),
+        ('arbitrum',
+         '0xaf88d065e77c8cC2239327C5EDb3A432268e5831', 'USDC', 6, 'erc20', 1, 0),
+        ('arbitrum-sepolia',
+         '0x75faf114eafb1BDbe2F0316DF893fd58CE46AA4d', 'USDC', 6, 'erc20', 1, 0),
+        ('optimism',
+         '0x0b2C639c533813f4Aa9D7837CAf62653d097Ff85', 'USDC', 6, 'erc20', 1, 0),
+        ('optimism-sepolia',
+         '0x5fd84259d66Cd46123540766Be93DFE6D43130D7', 'USDC', 6, 'erc20', 1, 0),
+        ('polygon',
+         '0x3c499c542cEF5E3811e1192ce70d8cC03d5c3359', 'USDC', 6, 'erc20', 1, 0),
+        ('polygon-amoy',
+         '0x41E94Eb019C0762f9Bfcf9Fb1E58725BfB0e7582', 'USDC', 6, 'erc20', 1, 0);
+"""
+
+
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -331,7 +374,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 12: OAuth 2.1 for /mcp: clients, authorization requests, grants, codes, tokens.
     OAUTH_SCHEMA,
-    # 13: wallet names are unique among live wallets (docs/notes/console-pages.md). A database
+    # 13: EVM chains (docs/notes/evm.md): a send's network, nonce, fee and replaced hashes.
+    EVM_SCHEMA,
+    # 14: wallet names are unique among live wallets (docs/notes/console-pages.md). A database
     # that already holds two live wallets of one name keeps the oldest's name and gives the
     # others their id's first 8 characters as a suffix, so the index can be built.
     """

@@ -37,6 +37,7 @@ from typing import Any
 import anyio
 import asyncpg
 
+from waiaas_daemon.storage.interface import StorageUnavailable
 from waiaas_daemon.storage.migrations import MIGRATIONS, SchemaTooNew
 from waiaas_daemon.storage.pg_cache import LEASE, Coherence
 from waiaas_daemon.storage.pg_cache import SETUP as CACHE_SETUP
@@ -60,8 +61,29 @@ _UNAVAILABLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutE
 _BROKEN = (*_UNAVAILABLE, asyncpg.InternalClientError)
 
 
-class StorageUnavailable(Exception):
-    """The PostgreSQL server cannot be reached or refused us (no URL or password in it)."""
+class _QuietPool(logging.Filter):
+    """asyncpg's pool logs every failed reconnect with a traceback while the server is
+    away; the daemon says so once per outage itself (domain/workers.py): DEBUG, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.WARNING and "restore the pool" in record.getMessage():
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.exc_info = record.exc_text = None
+            return record_enabled(record)
+        return True
+
+
+def record_enabled(record: logging.LogRecord) -> bool:
+    return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def _quiet_pool_logs() -> None:
+    pool_log = logging.getLogger("asyncpg.pool")
+    if not any(isinstance(f, _QuietPool) for f in pool_log.filters):
+        pool_log.addFilter(_QuietPool())
+
+
+_quiet_pool_logs()
 
 
 # -- the translating connection ---------------------------------------------------
@@ -76,6 +98,24 @@ def translate(sql: str) -> str:
     for number, part in enumerate(parts[1:], start=1):
         out.append(f"${number}{part}")
     return "".join(out)
+
+
+@asynccontextmanager
+async def _acquire(pool: Any) -> AsyncIterator[Any]:
+    """A pooled connection; a server that cannot be reached is ``StorageUnavailable``.
+
+    asyncpg reconnects a pooled connection the server dropped (a restart) when it
+    is next acquired; while the server is away that connect fails with a bare
+    ``OSError``, which would look like any other I/O failure.
+    """
+    try:
+        conn = await pool.acquire()
+    except (OSError, TimeoutError) as exc:
+        raise StorageUnavailable(_safe_error(exc)) from None
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
 
 
 class _Cursor:
@@ -136,7 +176,7 @@ class _PoolReader:
         self._pool = pool
 
     async def execute_fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
-        async with self._pool.acquire() as conn:
+        async with _acquire(self._pool) as conn:
             return list(await conn.fetch(translate(sql), *parameters))
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
@@ -297,7 +337,7 @@ class PostgresStorage(SqliteStorage):
     @asynccontextmanager
     async def transaction(self, *, after_commit: Any = None) -> AsyncIterator[Any]:
         """BEGIN ... COMMIT on a pooled connection (READ COMMITTED); ROLLBACK if it raises."""
-        async with self._pool.acquire() as conn:
+        async with _acquire(self._pool) as conn:
             tx = conn.transaction()
             # Shielded as on SQLite: a cancel inside BEGIN or COMMIT must not
             # leave a pooled connection mid-transaction.
@@ -320,7 +360,7 @@ class PostgresStorage(SqliteStorage):
     @asynccontextmanager
     async def wallet_lock(self, wallet_id: str) -> AsyncIterator[None]:
         """The in-process lock, then the wallet's advisory lock, held for the whole send."""
-        async with super().wallet_lock(wallet_id), self._locks.acquire() as conn:
+        async with super().wallet_lock(wallet_id), _acquire(self._locks) as conn:
             key = _lock_key("wallet", wallet_id)
             await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
             try:
@@ -335,7 +375,7 @@ class PostgresStorage(SqliteStorage):
             if not mine:
                 yield False
                 return
-            async with self._locks.acquire() as conn:
+            async with _acquire(self._locks) as conn:
                 key = _lock_key("wallet", wallet_id)
                 got = bool(
                     await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key)
@@ -357,7 +397,7 @@ class PostgresStorage(SqliteStorage):
         the connection, the server the lock, and a waiting daemon takes over.
         """
         key = _lock_key("role", role)
-        async with self._locks.acquire() as conn:
+        async with _acquire(self._locks) as conn:
             try_lock = "SELECT pg_try_advisory_lock(hashtextextended($1, 0))"
             unlock = "SELECT pg_advisory_unlock(hashtextextended($1, 0))"
             while not await conn.fetchval(try_lock, key):
@@ -464,7 +504,7 @@ class PostgresStorage(SqliteStorage):
             "FROM transactions WHERE wallet_id = $1 AND type IN ('TRANSFER', 'PAYMENT') "
             "AND created_at > $5"
         )
-        async with self._pool.acquire() as conn:
+        async with _acquire(self._pool) as conn:
             row = await conn.fetchrow(sql, *params)
         assert row is not None
         return SendInputs(
@@ -496,7 +536,7 @@ class PostgresStorage(SqliteStorage):
             f"AND token_mint IS NOT NULL AND created_at > $3 AND {counted} "
             "GROUP BY token_mint"
         )
-        async with self._pool.acquire() as conn:
+        async with _acquire(self._pool) as conn:
             rows = await conn.fetch(sql, wallet_id, now - DAY_SECONDS, now - MONTH_SECONDS)
         return {
             row["token_mint"]: (int(row["daily"] or 0), int(row["monthly"] or 0)) for row in rows

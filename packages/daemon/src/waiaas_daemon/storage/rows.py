@@ -129,6 +129,15 @@ class TransactionRow:
     usd_priced_at: int | None = None
     usd_error: str | None = None
     tier_reason: str | None = None
+    network: str | None = None
+    nonce: int | None = None
+    fee: str | None = None
+    replaced: str | None = None  # JSON list of the hashes a fee bump replaced
+    broadcast_at: int | None = None
+
+    @property
+    def replaced_hashes(self) -> list[str]:
+        return list(json.loads(self.replaced)) if self.replaced else []
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,10 @@ TRANSACTION_CHANGES = frozenset(
         "decided_at",
         "payment_settlement",
         "payment_blockhash",
+        "nonce",
+        "fee",
+        "replaced",
+        "broadcast_at",
     }
 )
 

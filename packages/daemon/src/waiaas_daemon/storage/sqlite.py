@@ -22,7 +22,7 @@ from typing import Any
 import aiosqlite
 import anyio
 
-from waiaas_daemon.chain.base import AccountSnapshot
+from waiaas_daemon.chain.interface import AccountSnapshot
 from waiaas_daemon.storage.cache import RowCache
 from waiaas_daemon.storage.interface import (
     DuplicateKey,
@@ -440,13 +440,23 @@ class SqliteStorage:
         return None if row is None else transaction_row(row)
 
     async def list_transactions(
-        self, wallet_id: str, limit: int, before_seq: int | None
+        self, wallet_id: str, limit: int, before_seq: int | None, network: str | None = None
     ) -> list[TransactionRow]:
+        where = "wallet_id = ? AND seq < ?" + (" AND network = ?" if network else "")
+        params: tuple[Any, ...] = (wallet_id, before_seq if before_seq is not None else 2**63 - 1)
         rows = await self._all(
-            "SELECT * FROM transactions WHERE wallet_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
-            (wallet_id, before_seq if before_seq is not None else 2**63 - 1, limit),
+            f"SELECT * FROM transactions WHERE {where} ORDER BY seq DESC LIMIT ?",  # noqa: S608
+            (*params, *((network,) if network else ()), limit),
         )
         return [transaction_row(r) for r in rows]
+
+    async def held_sequences(self, wallet_id: str, network: str, floor: int) -> list[int]:
+        rows = await self._all(
+            "SELECT nonce FROM transactions WHERE wallet_id = ? AND network = ? "
+            "AND nonce >= ? ORDER BY nonce",
+            (wallet_id, network, floor),
+        )
+        return [int(r["nonce"]) for r in rows]
 
     async def unsettled_transactions(self) -> list[TransactionRow]:
         rows = await self._all(

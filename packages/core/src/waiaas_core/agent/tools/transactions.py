@@ -21,13 +21,44 @@ from waiaas_core.limits import (
     MAX_PAGE,
     canonical_uuid,
 )
+from waiaas_core.networks import NETWORK_NAMES
+
+# A Solana address (base58) or an EVM one (0x and 40 hex digits); the daemon checks
+# that it is of the wallet's chain, and an EVM address's EIP-55 checksum.
+ADDRESS_PATTERN = rf"^({BASE58_ADDRESS[1:-1]}|0x[0-9a-fA-F]{{40}})$"
 
 Recipient = Annotated[
     str,
     Field(
-        description="Recipient's Solana wallet address, base58 (32 to 44 characters).",
-        pattern=BASE58_ADDRESS,
+        description=(
+            "Recipient's address, of this wallet's chain (get_address says which): base58, "
+            "32 to 44 characters, for a Solana wallet; 0x and 40 hex digits for an EVM "
+            "wallet. Another chain's address is refused (INVALID_ADDRESS)."
+        ),
+        pattern=ADDRESS_PATTERN,
     ),
+]
+
+
+def known_network(value: str | None) -> str | None:
+    if value is not None and value not in NETWORK_NAMES:
+        raise ValueError(f"network must be one of {', '.join(NETWORK_NAMES)}")
+    return value
+
+
+Network = Annotated[
+    str | None,
+    Field(
+        description=(
+            "The network to use, of this wallet's chain: omit for the wallet's own (see "
+            "get_address). An EVM wallet has one address on every EVM network: ethereum, "
+            "base, arbitrum, optimism, polygon, their testnets (sepolia, base-sepolia, "
+            "arbitrum-sepolia, optimism-sepolia, polygon-amoy) and evm-local; sending "
+            "elsewhere than its own network needs the owner's allowedNetworks."
+        ),
+        json_schema_extra={"enum": [*NETWORK_NAMES, None]},
+    ),
+    AfterValidator(known_network),
 ]
 Amount = Annotated[
     Annotated[int, Strict(), Field(ge=1, le=MAX_AMOUNT)]
@@ -36,8 +67,8 @@ Amount = Annotated[
         description=(
             "Amount in the asset's base units, a positive integer (or the same integer as a "
             "decimal string, safer above 2^53): lamports for SOL (1 SOL = 1,000,000,000 "
-            "lamports); for a token, 10^decimals base units make one token (decimals from "
-            "get_assets, e.g. 6 for USDC)."
+            "lamports), wei for ETH or POL (1 ETH = 10^18 wei); for a token, 10^decimals "
+            "base units make one token (decimals from get_assets, e.g. 6 for USDC)."
         )
     ),
     AfterValidator(lambda value: base_units(value)),
@@ -46,8 +77,9 @@ TokenRef = Annotated[
     str | None,
     Field(
         description=(
-            "The token to send: a symbol from get_assets (e.g. USDC) or its mint address. "
-            "Omit to send SOL."
+            "The token to send: a symbol from get_assets (e.g. USDC) or its mint address "
+            "(Solana) or contract address (EVM, an ERC-20). Omit to send the native coin "
+            "(SOL, ETH, POL)."
         ),
         pattern=r"^[A-Za-z0-9._-]{1,44}$",
     ),
@@ -140,12 +172,20 @@ def register(server: MCPServer, api: Api) -> None:
         ),
     )
     async def send_token(
-        to: Recipient, amount: Amount, token: TokenRef = None, memo: Memo = None
+        to: Recipient,
+        amount: Amount,
+        token: TokenRef = None,
+        memo: Memo = None,
+        network: Network = None,
     ) -> CallToolResult:
-        """Send SOL, or an SPL token, from this wallet to another address. Moves real funds.
+        """Send the native coin (SOL; ETH, or POL on Polygon) or a token (SPL, ERC-20) from
+        this wallet to another address of the same chain. Moves real funds.
 
-        `amount` is in base units: lamports for SOL (1 SOL = 1,000,000,000 lamports); for
-        a token, 10^decimals per token (decimals from get_assets). Two identical calls make
+        `amount` is in base units: lamports for SOL (1 SOL = 1,000,000,000 lamports), wei
+        for ETH/POL (10^18 per coin); for a token, 10^decimals per token (decimals from
+        get_assets). `to` must be an address of this wallet's chain (a Solana address for
+        an EVM wallet, or the reverse, is INVALID_ADDRESS). `network` picks another network
+        of the wallet's chain (EVM), if the owner allows it. Two identical calls make
         two transfers. Returns JSON {id, status, tier, signature}; status is PENDING,
         SUBMITTED, CONFIRMED or FAILED. The owner's policy may hold a send: status QUEUED
         (sent at executeAt unless the owner stops it) or PENDING_APPROVAL (sent only when
@@ -160,6 +200,8 @@ def register(server: MCPServer, api: Api) -> None:
             body["token"] = token
         if memo:
             body["memo"] = memo
+        if network:
+            body["network"] = network
         result = await api.post("/v1/transactions/send", body, timeout=SEND_TIMEOUT)
         if isinstance(result, Ok):
             result = Ok(send_outcome(result.data))
@@ -182,18 +224,22 @@ def register(server: MCPServer, api: Api) -> None:
 
     @server.tool(title="List transactions", annotations=ToolAnnotations(read_only_hint=True))
     async def list_transactions(
-        limit: Limit = DEFAULT_PAGE, cursor: Cursor = None
+        limit: Limit = DEFAULT_PAGE, cursor: Cursor = None, network: Network = None
     ) -> CallToolResult:
-        """List this wallet's transactions, newest first, one page at a time.
+        """List this wallet's transactions, newest first, one page at a time (`network`:
+        only those of one network; omit for all).
 
         Returns JSON {items, cursor}: each item is {id, walletId, type, status, tier, to,
-        amount (base units, decimal string: lamports for SOL), token (null for SOL), memo,
-        signature, error, executeAt, approvalExpiresAt, createdAt, updatedAt (unix
-        seconds)}; pass `cursor` back for the next page; it is null after the last one.
+        amount (base units, decimal string: lamports for SOL, wei for ETH), token (null for
+        the native coin), network, memo, signature, error, fee (EVM, wei, once mined),
+        executeAt, approvalExpiresAt, createdAt, updatedAt (unix seconds)}; pass `cursor`
+        back for the next page; it is null after the last one.
         """
         params: dict[str, str | int] = {"limit": limit}
         if cursor:
             params["cursor"] = cursor
+        if network:
+            params["network"] = network
         return tool_result(await api.get("/v1/transactions", params=params))
 
     @server.tool(title="Get a transaction", annotations=ToolAnnotations(read_only_hint=True))

@@ -9,44 +9,59 @@ from mcp.types import CallToolResult, ToolAnnotations
 
 from waiaas_core.agent.api import Api, Ok
 from waiaas_core.agent.results import tool_result
+from waiaas_core.agent.tools.transactions import Network
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 LAMPORTS_PER_SOL = Decimal(10**9)
 
 
+def _network(network: str | None) -> dict[str, str] | None:
+    return {"network": network} if network else None
+
+
 def register(server: MCPServer, api: Api) -> None:
     @server.tool(title="Wallet address", annotations=READ_ONLY)
     async def get_address() -> CallToolResult:
-        """Get the Solana address of this wallet, the one to give out to receive funds.
+        """Get this wallet's address, the one to give out to receive funds, and its chain.
 
-        Returns JSON {walletId, chain: "solana", network, address (base58)}.
+        Returns JSON {walletId, chain: "solana" | "evm", network, address}: base58 for a
+        Solana wallet; for an EVM wallet a 0x address (EIP-55), the same on every EVM network.
         """
         return tool_result(await api.get("/v1/wallet/address"))
 
     @server.tool(title="Wallet balance", annotations=READ_ONLY)
-    async def get_balance() -> CallToolResult:
-        """Get this wallet's SOL balance.
+    async def get_balance(network: Network = None) -> CallToolResult:
+        """Get this wallet's balance of its native coin (SOL; ETH, or POL on Polygon).
 
-        Returns JSON {walletId, chain, network, address, balance, balanceSol, decimals: 9,
-        symbol: "SOL"}. `balance` is in lamports as a decimal string (1 SOL =
-        1,000,000,000 lamports); `balanceSol` is the same amount in SOL, for reading only.
+        Returns JSON {walletId, chain, network, address, balance, decimals, symbol} and,
+        for SOL, balanceSol; for others uiBalance. `balance` is in base units as a decimal
+        string (lamports: 1 SOL = 10^9; wei: 1 ETH = 10^18); the other is the same amount in
+        whole coins, for reading only. `network` reads another network of the wallet's
+        chain (EVM: e.g. base); omit for the wallet's own.
         """
-        result = await api.get("/v1/wallet/balance")
+        result = await api.get("/v1/wallet/balance", params=_network(network))
         if isinstance(result, Ok) and isinstance(result.data, dict):
-            result = Ok({**result.data, "balanceSol": _sol(result.data.get("balance"))})
+            data = result.data
+            if data.get("symbol") == "SOL":
+                result = Ok({**data, "balanceSol": _sol(data.get("balance"))})
+            else:
+                ui = ui_amount(data.get("balance"), data.get("decimals"))
+                result = Ok({**data, "uiBalance": ui})
         return tool_result(result)
 
     @server.tool(title="Wallet assets", annotations=READ_ONLY)
-    async def get_assets() -> CallToolResult:
-        """List what this wallet holds: SOL and every SPL token account.
+    async def get_assets(network: Network = None) -> CallToolResult:
+        """List what this wallet holds: the native coin, and every SPL token account (Solana)
+        or the registry's ERC-20 tokens, USDC among them (EVM).
 
         Returns JSON {walletId, network, items: [{symbol (null for an unknown mint), mint
-        (null for SOL), amount, decimals, uiAmount, tokenProgram}]}. `amount` is in base
-        units as a decimal string (lamports for SOL); one token is 10^decimals base units,
-        and send_token takes amounts in those base units. `uiAmount` is the same amount in
-        whole tokens, for reading only.
+        (null for the native coin; a token's mint or contract address), amount, decimals,
+        uiAmount, tokenProgram}]}. `amount` is in base units as a decimal string (lamports
+        for SOL, wei for ETH); one token is 10^decimals base units, and send_token takes
+        amounts in those base units. `uiAmount` is the same amount in whole tokens, for
+        reading only. `network` reads another network of the wallet's chain; omit for its own.
         """
-        result = await api.get("/v1/wallet/assets")
+        result = await api.get("/v1/wallet/assets", params=_network(network))
         if isinstance(result, Ok):
             result = Ok(with_ui_amounts(result.data))
         return tool_result(result)

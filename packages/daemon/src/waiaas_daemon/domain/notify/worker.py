@@ -11,6 +11,7 @@ timeout, so a hanging receiver holds only its own slot.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -32,6 +33,7 @@ from waiaas_daemon.domain.notify.channels import (
     wanted,
 )
 from waiaas_daemon.domain.notify.messages import render
+from waiaas_daemon.domain.workers import Workers, supervise
 from waiaas_daemon.storage import telegram as telegram_store
 
 if TYPE_CHECKING:  # storage imports this package for its migration
@@ -63,6 +65,7 @@ DEFAULT_TIMEOUT = 5.0
 DEFAULT_CONCURRENCY = 8
 # On a shared database: look for deliveries at least this often.
 SHARED_POLL = 1.0
+WORKER = "notifications"
 
 
 class TelegramPrompts(Protocol):
@@ -95,6 +98,7 @@ class Notifier:
         timeout: float = DEFAULT_TIMEOUT,
         concurrency: int = DEFAULT_CONCURRENCY,
         base_url: Callable[[], str] | None = None,
+        workers: Workers | None = None,
     ) -> None:
         self._db = db
         self._settings = settings if callable(settings) else (lambda: settings)
@@ -111,6 +115,8 @@ class Notifier:
         self.prompts: TelegramPrompts | None = None
         # An owner chat is linked to the bot: Telegram is a channel even without telegram_chat_id.
         self.telegram_linked = False
+        # Where the worker reports failing and working again (the daemon's, read by /health).
+        self.workers = workers or Workers(clock)
 
     # -- the API of the code that causes events ------------------------------
 
@@ -149,13 +155,23 @@ class Notifier:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Notifier]:
-        """Run the worker for the duration of the block (the daemon's lifespan)."""
+        """Run the worker for the duration of the block (the daemon's lifespan).
+
+        Supervised: the database failing ends a run, and it starts again after a backoff.
+        """
         async with anyio.create_task_group() as tg:
-            await tg.start(self.run)
+            await tg.start(self._supervised)
             try:
                 yield self
             finally:
                 tg.cancel_scope.cancel()
+
+    async def _supervised(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        """``run`` under its supervisor; started once the first run has pruned the outbox."""
+        once = _Once(task_status)
+        await supervise(
+            WORKER, functools.partial(self.run, task_status=once), self.workers, sleep=self._sleep
+        )
 
     async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
         async with self._http() as client, anyio.create_task_group() as tg:
@@ -183,7 +199,13 @@ class Notifier:
         if free <= 0:
             await self._wake.wait()  # a finishing delivery wakes us
             return
-        ready, later = await self._claim(free)
+        try:
+            ready, later = await self._claim(free)
+        except Exception as exc:
+            # The database away: deliveries in flight go on; claim again after a backoff.
+            await self._wait(self.workers.failed(WORKER, exc))
+            return
+        self.workers.ok(WORKER)
         for delivery in ready:
             tg.start_soon(self._deliver, client, delivery)
         if len(ready) == free:
@@ -293,6 +315,19 @@ class Notifier:
             event.type, event.data, wallet_id=event.wallet_id, base_url=self._base_url()
         )
         return build_request(delivery.channel, settings, event, message, now=self._clock())
+
+
+class _Once:
+    """A task status whose ``started`` passes on the first call only (a restarted run calls
+    it again)."""
+
+    def __init__(self, status: Any) -> None:
+        self._status: Any = status
+
+    def started(self, value: Any = None) -> None:
+        if self._status is not None:
+            status, self._status = self._status, None
+            status.started(value)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

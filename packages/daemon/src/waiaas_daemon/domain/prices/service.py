@@ -178,13 +178,27 @@ class PriceService:
             why.append("every source is turned off in [prices]")
         raise NoPrice(f"no price for {feed.id}: " + "; ".join(why))
 
-    async def value(self, asset: Asset, amount: int, decimals: int) -> Valuation:
-        """``amount`` base units of ``asset`` in micro-dollars (rounded up), or NoPrice."""
+    def cached_value(self, asset: Asset, amount: int, decimals: int) -> Valuation | None:
+        """The value from a fresh cached price, without any I/O; None when a fetch is needed.
+
+        NoPrice at once for an asset no feed values (no fetch could help).
+        """
+        feed = self._feed(asset)
+        cached = self._cache.get(feed.id)
+        if cached is None or unusable(cached, self.now(), self.max_age, feed.stable) is not None:
+            return None
+        return valuation(cached, amount, decimals)
+
+    def _feed(self, asset: Asset) -> Feed:
         feed = feed_of(asset)
         if feed is None:
             label = asset.symbol or asset.address or "the native coin"
             raise NoPrice(f"no price feed for {label} on {asset.network}")
-        quote = await self.quote(feed)
+        return feed
+
+    async def value(self, asset: Asset, amount: int, decimals: int) -> Valuation:
+        """``amount`` base units of ``asset`` in micro-dollars (rounded up), or NoPrice."""
+        quote = await self.quote(self._feed(asset))
         return valuation(quote, amount, decimals)
 
 

@@ -28,6 +28,7 @@ from waiaas_daemon.domain.telegram.api import BotApi, TelegramError, TelegramUna
 from waiaas_daemon.domain.telegram.bot import Bot
 from waiaas_daemon.domain.telegram.status import PollerStatus
 from waiaas_daemon.domain.telegram.updates import owner_first
+from waiaas_daemon.domain.workers import describe, supervise
 from waiaas_daemon.storage import telegram as store
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ POISON_TRIES = 3
 KEEP_PROMPTS = 30 * 86400
 # The role one daemon of a shared database plays: long-polling this bot token.
 ROLE = "telegram-poller"
+WORKER = "telegram"
 
 
 def backoff_delay(failures: int, first: float = FIRST_BACKOFF, most: float = MAX_BACKOFF) -> float:
@@ -92,8 +94,7 @@ class Poller:
                         log.warning("telegram: the poller's database lock was lost; waiting")
                 except Exception as exc:  # the database unreachable must not end the bot
                     self.status.polling = False
-                    log.warning("telegram: cannot take the poller's role: %s", type(exc).__name__)
-                    await self._failed(type(exc).__name__)
+                    await self._failed(exc)
         finally:
             self.status.running = self.status.polling = False
 
@@ -111,10 +112,10 @@ class Poller:
             await self._failed(str(exc))
             return
         except Exception as exc:  # a database hiccup must not end the bot
-            log.exception("telegram poll failed")
-            await self._failed(type(exc).__name__)
+            await self._failed(exc)
             return
         self.status.failures, self.status.last_error = 0, None
+        self._state.workers.ok(WORKER)
 
     async def _handle_batch(self, updates: list[dict[str, Any]], offset: int) -> None:
         """The owner's updates first; the offset confirms only what was handled, so an
@@ -156,17 +157,20 @@ class Poller:
             raise TelegramUnavailable("handling", "an internal error") from None
         log.error("telegram update %d skipped after %d failures", update_id, POISON_TRIES)
 
-    async def _failed(self, error: str, retry_after: float | None = None) -> None:
+    async def _failed(self, error: str | Exception, retry_after: float | None = None) -> None:
         """Wait before the next poll: Telegram's own ``retry_after`` when it gave one (flood
-        control), else the backoff, which ``step`` resets after a poll that went well."""
+        control), else the backoff, which ``step`` resets after a poll that went well.
+        One log line per failure streak (workers.py), not one per retry."""
+        self._state.workers.failed(WORKER, error)
+        words = describe(error)
         self.status.failures += 1
-        self.status.last_error = error
+        self.status.last_error = words
         if retry_after is not None:
             delay = retry_after
         else:
             delay = backoff_delay(self.status.failures, self._first, self._most)
         # Method and status only (the messages are built without the URL, so no token).
-        log.warning("telegram: %s; trying again in %.0f s", error, delay)
+        log.debug("telegram: %s; trying again in %.0f s", words, delay)
         await self._sleep(delay)
 
 
@@ -180,7 +184,8 @@ async def running_bot(state: DaemonState, **options: Any) -> AsyncIterator[Polle
         poller = Poller(state, client, **options)
         state.telegram = poller.status
         async with anyio.create_task_group() as group:
-            await group.start(poller.run)
+            poller.status.running = True  # as from the first request on, before its first pass
+            group.start_soon(supervise, WORKER, poller.run, state.workers)
             try:
                 yield poller
             finally:

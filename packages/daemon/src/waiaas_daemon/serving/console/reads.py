@@ -53,7 +53,10 @@ async def holdings(state: DaemonState, wallet: WalletRow) -> list[Holding] | Non
     """The wallet's token accounts (SPL Token and Token-2022); None if the chain did not answer."""
     with anyio.move_on_after(BALANCE_SECONDS):
         try:
-            held = await state.chain_for(wallet.network).token_accounts(wallet.address)
+            registry = await state.db.list_tokens(wallet.network)
+            held = await state.chain_for(wallet.network).token_accounts(
+                wallet.address, tuple(t.mint for t in registry)
+            )
         except WaiaasError as error:
             log.info("console: no token accounts for wallet %s: %s", wallet.id, error.code)
             return None
@@ -76,17 +79,23 @@ class AssetBalance:
 
 
 async def assets(state: DaemonState, wallet: WalletRow) -> list[AssetBalance] | None:
-    """SOL and every token of the wallet; None if the chain did not answer in time."""
+    """The native coin and every token of the wallet; None if the chain did not answer in time."""
     with anyio.move_on_after(BALANCE_SECONDS):
         try:
             chain = state.chain_for(wallet.network)
-            lamports = await chain.get_balance(wallet.address)
-            held = await chain.token_accounts(wallet.address)
+            registry = await state.db.list_tokens(wallet.network)
+            native = await chain.get_balance(wallet.address)
+            held = await chain.token_accounts(wallet.address, tuple(t.mint for t in registry))
         except WaiaasError as error:
             log.info("console: no assets for wallet %s: %s", wallet.id, error.code)
             return None
-        symbols = {t.mint: t.symbol for t in await state.db.list_tokens(wallet.network)}
-        items = [AssetBalance("SOL", None, format_units(lamports, 9), lamports, 9)]
+        symbols = {t.mint: t.symbol for t in registry}
+        decimals = chain.native_decimals
+        items = [
+            AssetBalance(
+                chain.native_symbol, None, format_units(native, decimals), native, decimals
+            )
+        ]
         items += [
             AssetBalance(
                 symbols.get(b.mint),
@@ -132,8 +141,11 @@ class Spend:
 
 async def spending(state: DaemonState, wallet: WalletRow) -> list[Spend]:
     """SOL, and every token the wallet sent or has a limit for: 24 h and 30 day totals."""
+    from waiaas_core.networks import NETWORKS
     from waiaas_daemon.domain import policy
     from waiaas_daemon.schemas.policy import usd_micros
+
+    native = NETWORKS.get(wallet.network)
 
     now = int(state.now())
     row = await state.db.get_policy(wallet.id)
@@ -141,9 +153,9 @@ async def spending(state: DaemonState, wallet: WalletRow) -> list[Spend]:
     sol = await state.db.send_inputs(wallet.id, None, now)
     out = [
         Spend(
-            "SOL",
+            native.native_symbol if native else "SOL",
             None,
-            9,
+            native.native_decimals if native else 9,
             sol.daily,
             sol.monthly,
             _int(rules.daily_limit),

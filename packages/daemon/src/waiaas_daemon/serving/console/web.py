@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from waiaas_core.amounts import format_duration, format_units
 from waiaas_core.errors import WaiaasError
+from waiaas_core.networks import NETWORKS
 from waiaas_daemon import schemas
 from waiaas_daemon.serving.api import validation_error
 from waiaas_daemon.serving.console.origin import from_console
@@ -52,10 +53,22 @@ def _sol(lamports: int | str | None) -> str:
     return format_units(int(lamports), 9)
 
 
+def _native(base_units: int | str | None, network: str) -> str:
+    """A native coin amount in whole units with its symbol: "1.5 SOL", "0.25 ETH"."""
+    if base_units is None:
+        return "unavailable"
+    info = NETWORKS.get(network)
+    symbol, decimals = (info.native_symbol, info.native_decimals) if info else ("SOL", 9)
+    return f"{format_units(int(base_units), decimals)} {symbol}"
+
+
 def _asset_amount(tx: Any) -> str:
-    """A transaction's amount in whole units of its asset: "0.25 USDC", "1.5 SOL"."""
+    """A transaction's amount in whole units of its asset: "0.25 USDC", "1.5 SOL", "1 ETH"."""
     decimals = getattr(tx, "token_decimals", None)
     if decimals is None:
+        network = getattr(tx, "network", None)
+        if network and network in NETWORKS and NETWORKS[network].native_symbol != "SOL":
+            return _native(tx.amount, network)
         return f"{_sol(tx.amount)} SOL"
     label = getattr(tx, "token_symbol", None) or "tokens"
     return f"{format_units(int(tx.amount), decimals)} {label}"
@@ -135,6 +148,7 @@ def templates() -> Any:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["sol"] = _sol
+    env.filters["native"] = _native
     env.filters["when"] = _when
     env.filters["asset_amount"] = _asset_amount
     env.filters["left"] = _left

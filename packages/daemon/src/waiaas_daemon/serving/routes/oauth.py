@@ -74,6 +74,12 @@ class OAuthEndpoints:
         self.registrations = RateLimit(20, 600, clock)
         self.authorizations = RateLimit(60, 600, clock)
         self.tokens = RateLimit(60, 600, clock)
+        # Every unknown https client_id is a fetch: at most this many, from all callers.
+        self.documents = RateLimit(30, 600, clock)
+
+    async def _fetch(self, url: str) -> bytes:
+        self.documents.hit("documents")
+        return await self.fetch(url)
 
     # -- metadata ------------------------------------------------------------------------
 
@@ -132,11 +138,12 @@ class OAuthEndpoints:
         except OAuthError as error:
             return _page_error(error)
         client_id = params.get("client_id", "")
-        self.authorizations.hit(client_id[:200] or _client_address(request))
+        # Authorization requests are a person's clicks: per caller, whatever client_id.
+        self.authorizations.hit(_client_address(request))
         # Until the client and its redirect URI are known good, errors go to the browser,
         # never to a URI (RFC 6749 4.1.2.1): no open redirect.
         try:
-            client = await oauth.find_client(state, client_id, self.fetch)
+            client = await oauth.find_client(state, client_id, self._fetch)
         except OAuthError as error:
             return _page_error(error)
         if client is None:
@@ -256,7 +263,7 @@ class OAuthEndpoints:
         elif secret is not None:
             method = "client_secret_post"
         self.tokens.hit(client_id[:200] or _client_address(request))
-        client = await oauth.find_client(state_of(request), client_id, self.fetch)
+        client = await oauth.find_client(state_of(request), client_id, self._fetch)
         if client is None or not oauth.client_authenticates(client, method, secret):
             raise OAuthError("invalid_client", "Client authentication failed.", 401)
         return client

@@ -16,9 +16,9 @@ from waiaas_daemon.schemas.tokens import (
     TokenList,
     TokenListQuery,
 )
+from waiaas_daemon.schemas.transactions import NetworkQuery
 from waiaas_daemon.serving.api import operation, path_id
 from waiaas_daemon.serving.auth import state_of
-from waiaas_daemon.serving.routes.agent_wallet import SOL_DECIMALS
 from waiaas_daemon.storage import TokenRow, WalletRow
 
 
@@ -84,25 +84,35 @@ async def add_token(request: Request, body: TokenCreate) -> TokenEntry:
     return token_entry(row)
 
 
-async def get_assets(request: Request) -> Assets:
-    """SOL and every token account of the token's wallet, amounts in base units."""
+async def get_assets(request: Request, query: NetworkQuery) -> Assets:
+    """The native coin and the tokens of the token's wallet, amounts in base units, on its
+    own network or ``?network=`` another of its family (EVM: the registry's tokens)."""
     state = state_of(request)
-    return await assets_of(state, await wallets.get(state, request.state.auth.claims.wallet_id))
+    wallet = await wallets.get(state, request.state.auth.claims.wallet_id)
+    return await assets_of(state, wallet, wallets.network_for(wallet, query.network))
 
 
 async def get_wallet_assets(request: Request) -> Assets:
-    """SOL and every token account of a wallet, amounts in base units (the owner's view)."""
+    """The native coin and the tokens of a wallet, amounts in base units (the owner's view)."""
     state = state_of(request)
     wallet = await wallets.get(state, path_id(request, "id", "WALLET_NOT_FOUND"))
-    return await assets_of(state, wallet)
+    return await assets_of(state, wallet, wallet.network)
 
 
-async def assets_of(state: DaemonState, wallet: WalletRow) -> Assets:
-    chain = state.chain_for(wallet.network)
-    lamports = await chain.get_balance(wallet.address)
-    held = await chain.token_accounts(wallet.address)
-    symbols = {r.mint: r.symbol for r in await state.db.list_tokens(wallet.network)}
-    items = [Asset(symbol="SOL", mint=None, amount=str(lamports), decimals=SOL_DECIMALS)]
+async def assets_of(state: DaemonState, wallet: WalletRow, network: str) -> Assets:
+    chain = state.chain_for(network)
+    native = await chain.get_balance(wallet.address)
+    registry = await state.db.list_tokens(network)
+    held = await chain.token_accounts(wallet.address, tuple(r.mint for r in registry))
+    symbols = {r.mint: r.symbol for r in registry}
+    items = [
+        Asset(
+            symbol=chain.native_symbol,
+            mint=None,
+            amount=str(native),
+            decimals=chain.native_decimals,
+        )
+    ]
     items += [
         Asset(
             symbol=symbols.get(b.mint),
@@ -113,7 +123,7 @@ async def assets_of(state: DaemonState, wallet: WalletRow) -> Assets:
         )
         for b in held
     ]
-    return Assets(wallet_id=wallet.id, network=wallet.network, items=items)  # type: ignore[arg-type]
+    return Assets(wallet_id=wallet.id, network=network, items=items)  # type: ignore[arg-type]
 
 
 def routes() -> list[Route]:
@@ -124,7 +134,7 @@ def routes() -> list[Route]:
             get_assets,
             auth="session",
             tag="agent",
-            errors=("CHAIN_ERROR",),
+            errors=("CHAIN_ERROR", "INVALID_REQUEST"),
         ),
         operation(
             "GET",

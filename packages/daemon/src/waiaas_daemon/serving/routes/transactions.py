@@ -44,6 +44,9 @@ def transaction_model(tx: TransactionRow) -> Transaction:
         token=token_field(tx),
         origin=tx.payment_origin,
         settlement=tx.payment_settlement,
+        network=tx.network,
+        nonce=tx.nonce,
+        fee=tx.fee,
         usd=usd_field(tx),
         tier_reason=tx.tier_reason,
     )
@@ -68,7 +71,13 @@ def token_field(tx: TransactionRow) -> TokenRefField | None:
 async def send_transaction(request: Request, body: SendRequest) -> SendResult:
     """Send lamports, or a token's base units, from the token's wallet (202 when it waits)."""
     tx = await transactions.send(
-        state_of(request), request.state.auth, body.to, int(body.amount), body.memo, body.token
+        state_of(request),
+        request.state.auth,
+        body.to,
+        int(body.amount),
+        body.memo,
+        body.token,
+        body.network,
     )
     result = SendResult(
         id=tx.id,
@@ -96,12 +105,12 @@ async def cancel_transaction(request: Request) -> Transaction:
 
 
 async def list_transactions(request: Request, query: TransactionListQuery) -> TransactionPage:
-    """The token's wallet transactions, newest first."""
+    """The token's wallet transactions, newest first (``?network=``: those of one network)."""
     state = state_of(request)
     before = transactions.decode_cursor(query.cursor) if query.cursor else None
     wallet_id = request.state.auth.claims.wallet_id
     # One more than asked tells whether another page exists.
-    rows = await state.db.list_transactions(wallet_id, query.limit + 1, before)
+    rows = await state.db.list_transactions(wallet_id, query.limit + 1, before, query.network)
     page = rows[: query.limit]
     more = len(rows) > query.limit
     return TransactionPage(

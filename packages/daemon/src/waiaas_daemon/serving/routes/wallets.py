@@ -27,7 +27,7 @@ def wallet_model(wallet: WalletRow) -> Wallet:
     return Wallet(
         id=wallet.id,
         name=wallet.name,
-        chain="solana",
+        chain=wallet.chain,  # type: ignore[arg-type]
         network=wallet.network,  # type: ignore[arg-type]
         address=wallet.address,
         status=wallet.status,  # type: ignore[arg-type]
@@ -38,10 +38,10 @@ def wallet_model(wallet: WalletRow) -> Wallet:
 
 
 async def create_wallet(request: Request, body: WalletCreate) -> Wallet:
-    """Create a wallet with a new keypair."""
+    """Create a wallet with a new key: Solana (the default) or EVM (``chain``)."""
     state = state_of(request)
-    network = body.network or state.settings.network
-    return wallet_model(await wallets.create(state, body.name.strip(), network))
+    wallet = await wallets.create(state, body.name.strip(), body.network, body.chain)
+    return wallet_model(wallet)
 
 
 async def list_wallets(request: Request) -> WalletList:

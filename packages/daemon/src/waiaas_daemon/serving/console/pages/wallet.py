@@ -19,6 +19,7 @@ from waiaas_daemon.serving.console.reads import balances, holdings
 from waiaas_daemon.serving.console.web import action, decode, page, reason_body, redirect, render
 from waiaas_daemon.serving.routes import controls as control_routes
 from waiaas_daemon.serving.routes import policy as policy_routes
+from waiaas_daemon.storage import oauth as oauth_store
 
 TRANSACTIONS_SHOWN = 50
 
@@ -47,6 +48,8 @@ async def _wallet_page(
             "balance": (await balances(state, [wallet]))[wallet.id],
             "holdings": await holdings(state, wallet) if wallet.status != "TERMINATED" else [],
             "sessions": [(s, sessions.status_of(state, s)) for s in rows],
+            # OAuth grants among them: the client's scope beside the label.
+            "grants": await oauth_store.grants(state.db),
             "transactions": await state.db.list_transactions(wallet.id, TRANSACTIONS_SHOWN, None),
             "policy_version": version,
             "fields": fields or policyform.fields_of(document, assets),
