@@ -116,7 +116,8 @@ def test_policy_set_from_a_file_then_a_flag_keeps_every_rule_of_the_file(waiaas,
     ok(waiaas("policy", "set", "main", "--file", str(path)))
     # The next set GETs what the daemon stored and PUTs it back with one change.
     shown = ok(waiaas("policy", "set", "main", "--delay", "90s"))
-    assert f"token {mint}: instantMax 7 (base units)" in shown
+    # A token outside the registry is shown in base units, with its rule's path.
+    assert f"7 base units of {mint} (not in the registry)  (tokens.{mint}.instantMax)" in shown
     stored = daemon.api("GET", f"/v1/wallets/{wallet['id']}/policy").json()
     assert stored["version"] == 2 and stored["policy"] == document | {"delaySeconds": 90}
 

@@ -267,7 +267,7 @@ def find_token(client: DaemonClient, network: str, ref: str) -> dict[str, Any]:
 def airdrop(
     state: State, wallet_ref: str, amount: str, token_ref: str | None, as_json: bool
 ) -> None:
-    """Fund WALLET with AMOUNT test SOL, ETH (or tokens) on local, devnet or evm-local.
+    """Fund WALLET with AMOUNT of test SOL, ETH or tokens (local, devnet, evm-local).
 
     AMOUNT is in whole units with decimals (1.5 SOL, 12.5 USDC); the token's decimals
     come from the daemon's registry.
