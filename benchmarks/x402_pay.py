@@ -1,4 +1,4 @@
-"""x402: a paid request's overhead over an unpaid one, through the daemon, same run.
+"""x402: a paid request's overhead over an unpaid one, on Solana and on EVM, same run.
 
 One local-chain daemon and the tests' loopback resource server + facilitator
 (tests/daemon/x402_fakes.py, which settles through the daemon's local
@@ -7,7 +7,9 @@ the resource fetched directly (no daemon), ``POST /v1/x402/pay`` of a free
 URL (the baseline: the same route, auth, policy read and fetch, no 402), and
 ``POST /v1/x402/pay`` of a URL that answers 402 (decide, record, sign, the
 facilitator's verify + co-sign + submit on the local chain, the paid fetch,
-settle). The overhead is the paid p50 minus the free p50.
+settle), and the same paid request from an EVM wallet on the embedded evm-local
+(an EIP-3009 authorization; the facilitator's transferWithAuthorization through the
+daemon's ``/v1/local-rpc/evm-local``). The overhead is a paid p50 minus the free p50.
 """
 
 from __future__ import annotations
@@ -55,30 +57,58 @@ def main(args: argparse.Namespace) -> bool:
         registry = admin.call("GET", "/v1/tokens", 200)["items"]
         mint = next(t["mint"] for t in registry if t["symbol"] == "USDC")
         token = admin.session(payer["id"])["token"]
+        # The same daemon's EVM side: a wallet on the embedded evm-local with test USDC.
+        evm_payer = admin.master("POST", "/v1/wallets", 201, json={"name": "evm", "chain": "evm"})
+        path = f"/v1/wallets/{evm_payer['id']}/airdrop"
+        admin.master("POST", path, 201, json={"amount": str(10**6 * USDC), "token": "USDC"})
+        evm_token = admin.session(evm_payer["id"])["token"]
         base_url = daemon.base_url
-        result = asyncio.run(_measure(admin, base_url, payer, merchant, mint, token, args))
+        result = asyncio.run(
+            _measure(admin, base_url, payer, merchant, mint, token, (evm_payer, evm_token), args)
+        )
         admin.close()
     return result
 
 
-async def _measure(admin, base_url, payer, merchant, mint, token, args) -> bool:  # type: ignore[no-untyped-def]
+async def _measure(admin, base_url, payer, merchant, mint, token, evm_side, args) -> bool:  # type: ignore[no-untyped-def]
+    from eth_account import Account
+
+    from tests.daemon.x402_evm_fakes import EvmShop, running_evm_shop
     from tests.daemon.x402_fakes import Shop, running_shop
+    from waiaas_daemon.chain.evm.embedded import EVM_LOCAL_CHAIN_ID, USDC_ADDRESS
+    from waiaas_daemon.chain.evm.jsonrpc import JsonRpcNode
 
     shop = Shop(f"{base_url}/v1/local-rpc", mint, merchant["address"], price=1)
-    results: dict[str, list[list[float]]] = {"direct": [], "free": [], "paid": []}
+    # The EVM facilitator settles through the daemon's evm-local JSON-RPC.
+    node = JsonRpcNode([f"{base_url}/v1/local-rpc/evm-local"])
+    key = Account.create()
+    await node.request("waiaas_requestAirdrop", [key.address, 10**18])
+    evm_shop = EvmShop(
+        node, EVM_LOCAL_CHAIN_ID, USDC_ADDRESS, Account.create().address, 1, key.key.hex()
+    )
+    evm_payer, evm_token = evm_side
+    results: dict[str, list[list[float]]] = {"direct": [], "free": [], "paid": [], "evm": []}
     statuses: dict[str, set[int]] = {name: set() for name in results}
-    async with running_shop(shop):
-        host = shop.url.removeprefix("http://")
-        policy = f"/v1/wallets/{payer['id']}/policy"
-        admin.master("PUT", policy, 200, json={"x402": {"allowedHosts": [host]}})
+    async with running_shop(shop), running_evm_shop(evm_shop):
+        for wallet, url in ((payer, shop.url), (evm_payer, evm_shop.url)):
+            host = url.removeprefix("http://")
+            policy = f"/v1/wallets/{wallet['id']}/policy"
+            admin.master("PUT", policy, 200, json={"x402": {"allowedHosts": [host]}})
         headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as http:
+        evm_headers = {"Authorization": f"Bearer {evm_token}"}
+        async with (
+            httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as http,
+            httpx.AsyncClient(base_url=base_url, headers=evm_headers, timeout=30) as evm_http,
+        ):
             for rep in range(args.repeat):
                 for name in results:
                     times = []
                     for _ in range(args.requests):
                         started = time.perf_counter()
-                        status = await _one(http, shop.url, name)
+                        if name == "evm":
+                            status = await _one(evm_http, evm_shop.url, "paid")
+                        else:
+                            status = await _one(http, shop.url, name)
                         times.append(time.perf_counter() - started)
                         statuses[name].add(status)
                     results[name].append(times)
@@ -87,7 +117,8 @@ async def _measure(admin, base_url, payer, merchant, mint, token, args) -> bool:
                         f"p99 {ms(percentile(times, 99))}",
                         flush=True,
                     )
-    return _report(results, statuses, len(shop.settled), args)
+    await node.aclose()
+    return _report(results, statuses, len(shop.settled), len(evm_shop.settled), args)
 
 
 async def _one(http: httpx.AsyncClient, shop_url: str, name: str) -> int:
@@ -102,6 +133,7 @@ def _report(
     results: dict[str, list[list[float]]],
     statuses: dict[str, set[int]],
     settled: int,
+    evm_settled: int,
     args: argparse.Namespace,
 ) -> bool:
     p50 = {name: median([percentile(t, 50) for t in runs]) for name, runs in results.items()}
@@ -109,15 +141,21 @@ def _report(
     labels = {
         "direct": "GET the free resource directly (no daemon)",
         "free": "POST /v1/x402/pay, free resource (baseline)",
-        "paid": "POST /v1/x402/pay, 402 then paid (1 base unit of USDC)",
+        "paid": "POST /v1/x402/pay, 402 then paid on Solana local (1 base unit of USDC)",
+        "evm": "POST /v1/x402/pay, 402 then paid on evm-local (EIP-3009, 1 base unit)",
     }
     rows = [[labels[name], ms(p50[name]), ms(p99[name])] for name in results]
     print()
     print(table(["case, one request at a time", "p50", "p99"], rows))
     print(f"\noverhead of paying, p50: {ms(p50['paid'] - p50['free'])} over the unpaid request")
-    expected = {"direct": {200}, "free": {200}, "paid": {201}}
-    ok = statuses == expected and settled == args.requests * args.repeat
-    print(f"check: every answer as expected and {settled} settlements: {'ok' if ok else 'FAILED'}")
+    print(f"overhead of paying on EVM, p50: {ms(p50['evm'] - p50['free'])}")
+    expected = {"direct": {200}, "free": {200}, "paid": {201}, "evm": {201}}
+    runs = args.requests * args.repeat
+    ok = statuses == expected and settled == runs and evm_settled == runs
+    print(
+        f"check: every answer as expected, {settled} Solana and {evm_settled} EVM "
+        f"settlements: {'ok' if ok else 'FAILED'}"
+    )
     return ok
 
 

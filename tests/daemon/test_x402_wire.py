@@ -229,3 +229,54 @@ async def test_good_x402_rules_are_stored_and_read_back(harness):
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["policy"]["x402"] == rules
+
+
+def _wallet_row(chain: str, network: str):
+    from waiaas_daemon.storage import WalletRow
+
+    return WalletRow(
+        seq=1,
+        id="w",
+        name="w",
+        chain=chain,
+        network=network,
+        address="0x" + "11" * 20 if chain == "evm" else PAY_TO,
+        status="ACTIVE",
+        created_at=0,
+        key_ciphertext=b"",
+        key_nonce=b"",
+        key_salt=b"",
+        kdf="",
+    )
+
+
+def test_an_evm_wallet_pays_on_the_networks_its_policy_lets_it_send_on_in_the_owners_order():
+    evm_wallet = _wallet_row("evm", "evm-local")
+    own = payments.accepted_networks(policy.load(None), evm_wallet)
+    assert own == ["eip155:31338"]
+    rules = policy.load(
+        json.dumps(
+            {
+                "allowedNetworks": ["evm-local", "base-sepolia", "local"],
+                "x402": {"preferredNetworks": ["base-sepolia"]},
+            }
+        )
+    )
+    accepted = payments.accepted_networks(rules, evm_wallet)
+    assert accepted == ["eip155:31338", "base-sepolia", "eip155:84532"]  # not Solana's
+    sepolia_usdc = {**BASE_USDC, "network": "eip155:84532"}
+    local_usdc = {**BASE_USDC, "network": "eip155:31338"}
+    challenge = _offers(_entry(), local_usdc, sepolia_usdc, BASE_USDC)
+    ordered = x402.candidates(challenge, accepted, payments.preferred_networks(rules))
+    assert [r.network for r in ordered] == ["eip155:84532", "eip155:31338"]
+    # A Solana wallet pays none of the EVM offers.
+    solana = payments.accepted_networks(rules, _wallet_row("solana", "local"))
+    assert [r.network for r in x402.candidates(challenge, solana)] == ["solana:localnet"]
+
+
+def test_an_evm_offer_without_its_tokens_domain_is_passed_over():
+    bare = {**BASE_USDC, "extra": {}}
+    with pytest.raises(WaiaasError) as caught:
+        x402.candidates(_offers(bare), ["eip155:8453"])
+    assert "extra.name/version" in caught.value.message
+    assert x402.network_of("base") == "base" and x402.network_of("eip155:8453") == "base"

@@ -64,10 +64,12 @@ class Demo:
             self.process.stderr.close()
 
 
+@pytest.mark.parametrize("chain", ["solana", "evm"])
 async def test_the_readme_demo_pays_through_the_mcp_tool(
-    daemon: Daemon, waiaas: Any, tmp_path: Path
+    daemon: Daemon, waiaas: Any, tmp_path: Path, chain: str
 ):
-    demo = Demo(daemon, "--port", "0")
+    demo = Demo(daemon, "--port", "0", "--chain", chain)
+    name = "x402-demo" if chain == "solana" else "x402-demo-evm"
     try:
         assert await anyio.to_thread.run_sync(demo.announced.wait, 60)
         assert demo.url, "".join(demo.lines)
@@ -77,16 +79,19 @@ async def test_the_readme_demo_pays_through_the_mcp_tool(
         assert found, text
         # The command the demo printed, as the newcomer copies it (HOME is the test's).
         setup = ok(waiaas("mcp", "setup", "--wallet", found.group(1), "--write-config"))
-        assert "x402-demo" in setup
+        assert name in setup
         wallets = daemon.api("GET", "/v1/wallets").json()["items"]
         payer = next(w for w in wallets if w["id"] == found.group(1))
-        assert payer["name"] == "x402-demo"
+        assert payer["name"] == name
         async with mcp_client(daemon.base_url, daemon.data_dir, payer, tmp_path / "mcp.log") as mcp:
             paid = await call(mcp, "pay_for_resource", {"url": demo.url})
             assert paid["outcome"] == "PAID", paid
             assert "Today's numbers" in paid["resource"]["body"]
             assert paid["payment"]["status"] == "CONFIRMED"
             assert paid["payment"]["amount"] == "10000"
+            assert paid["payment"]["network"] == (
+                "solana:localnet" if chain == "solana" else "eip155:31338"
+            )
             assets = await call(mcp, "get_assets")
         usdc = [a for a in assets["items"] if a["symbol"] == "USDC"]
         assert usdc[0]["amount"] == str(5_000_000 - 10_000)

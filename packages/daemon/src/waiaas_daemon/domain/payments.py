@@ -12,6 +12,7 @@ signed, so a retry or a crash never pays twice (docs/notes/x402.md).
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import uuid
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ import anyio
 import httpx
 
 from waiaas_core.errors import WaiaasError
+from waiaas_core.networks import family_of
 from waiaas_daemon.chain import spl
 from waiaas_daemon.chain import x402 as exact
 from waiaas_daemon.chain.local import LocalChain
@@ -114,10 +116,25 @@ def host_allowed(rules: Policy, target: Target) -> bool:
     return False
 
 
-def accepted_networks(rules: Policy, network: str) -> list[str]:
-    own = list(x402.NETWORK_IDS.get(network, ()))
+def payable_networks(rules: Policy, wallet: WalletRow) -> list[str]:
+    """The waiaas networks this wallet may pay on: those of its family the policy's
+    ``allowedNetworks`` lists (as for a send), else its own."""
+    allowed = rules.allowed_networks
+    if allowed is None:
+        return [wallet.network]
+    return [n for n in allowed if family_of(n) == wallet.chain]
+
+
+def accepted_networks(rules: Policy, wallet: WalletRow) -> list[str]:
+    """The x402 network ids this wallet pays on, narrowed by the owner's ``x402.networks``."""
+    own = [i for n in payable_networks(rules, wallet) for i in x402.NETWORK_IDS.get(n, ())]
     wanted = (rules.x402.networks if rules.x402 else None) or own
     return [n for n in wanted if n in own]
+
+
+def network_of(wallet: WalletRow, req: x402.Requirement) -> str:
+    """The waiaas network a chosen requirement pays on."""
+    return x402.network_of(req.network) or wallet.network
 
 
 # -- the HTTP side ----------------------------------------------------------------
@@ -366,7 +383,7 @@ def x402_rules_error(
     error = _host_error(rules, target)
     if error is not None:
         return error
-    if req.network not in accepted_networks(rules, wallet.network):
+    if req.network not in accepted_networks(rules, wallet):
         return WaiaasError(
             "POLICY_DENIED", f"x402.networks: the owner does not accept payments on {req.network}."
         )
@@ -388,13 +405,13 @@ async def _select(
     then the resource's order), skipping those in a token it does not pay with and those
     its balance cannot cover. None left: the best one's reason."""
     ordered = x402.candidates(
-        challenge, accepted_networks(rules, wallet.network), preferred_networks(rules)
+        challenge, accepted_networks(rules, wallet), preferred_networks(rules)
     )
     errors: list[WaiaasError] = []
     for req in ordered:
         try:
             token = await _token(state, wallet, req)
-            await _check_token_balance(state, wallet, token, req.amount)
+            await _check_token_balance(state, wallet, token, req.amount, network_of(wallet, req))
         except WaiaasError as exc:
             if exc.code not in ("PAYMENT_UNSUPPORTED", "INSUFFICIENT_BALANCE"):
                 raise
@@ -410,15 +427,16 @@ def preferred_networks(rules: Policy) -> list[str]:
 
 
 async def _token(state: DaemonState, wallet: WalletRow, req: x402.Requirement) -> tokens.Token:
-    chain = state.chain_for(wallet.network)
+    network = network_of(wallet, req)
+    chain = state.chain_for(network)
     try:
-        return await tokens.resolve(state.db, chain, wallet.network, req.asset)
+        return await tokens.resolve(state.db, chain, network, req.asset)
     except WaiaasError as exc:
         if exc.code in ("TOKEN_NOT_FOUND", "INVALID_ADDRESS", "UNSUPPORTED_TOKEN"):
             raise WaiaasError(
                 "PAYMENT_UNSUPPORTED",
                 f"The resource asks to be paid in {req.asset[:44]}, not a token this wallet "
-                f"pays with on {wallet.network}: {exc.message}",
+                f"pays with on {network}: {exc.message}",
             ) from None
         raise
 
@@ -439,6 +457,7 @@ async def _decide_and_record(
     it outside the lock and calls again with it.
     """
     session = auth.session
+    network = network_of(wallet, req)
     async with state.wallet_lock(wallet.id):
         now = state.now()
         inputs = await state.db.send_inputs(wallet.id, session.id, now, mint=token.mint)
@@ -461,7 +480,8 @@ async def _decide_and_record(
                 now=now,
                 token=token.mint,
                 usd=usd.inputs_of(appraisal, inputs),
-                network=wallet.network,
+                network=network,
+                home_network=wallet.network,
             )
             error = decision.error
         if error is not None:
@@ -473,7 +493,7 @@ async def _decide_and_record(
             )
             raise error
         assert decision.tier is not None
-        await _check_token_balance(state, wallet, token, req.amount)
+        await _check_token_balance(state, wallet, token, req.amount, network)
         when: dict[str, Any] = {}
         status, action = "PENDING", "send_requested"
         if decision.tier == "DELAY":
@@ -519,6 +539,7 @@ async def _decide_and_record(
             "payment_url": target.url,
             "payment_origin": target.origin,
             "payment_network": req.network,
+            "network": network,
             **when,
             **tokens.columns(token),
             **valued,
@@ -539,9 +560,9 @@ class _Replay(Exception):
 
 
 async def _check_token_balance(
-    state: DaemonState, wallet: WalletRow, token: tokens.Token, amount: int
+    state: DaemonState, wallet: WalletRow, token: tokens.Token, amount: int, network: str
 ) -> None:
-    chain = state.chain_for(wallet.network)
+    chain = state.chain_for(network)
     held = await chain.token_balance(wallet.address, token.mint, token.program)
     if held < amount:
         raise WaiaasError(
@@ -600,6 +621,8 @@ async def _sign(
     back_to: str | None,
 ) -> TransactionRow:
     """Sign the payer's part and save it (SUBMITTED) through the gate, before it leaves."""
+    if x402.is_evm(req.network):
+        return await _sign_evm(state, wallet, tx, req, back_to)
     chain = state.chain_for(wallet.network)
     token = tokens.of_transaction(tx)
     assert token is not None and req.fee_payer is not None
@@ -638,6 +661,94 @@ async def _sign(
         await _unclaim(state, tx, back_to, error)
         raise error
     return passed
+
+
+async def _sign_evm(
+    state: DaemonState,
+    wallet: WalletRow,
+    tx: TransactionRow,
+    req: x402.Requirement,
+    back_to: str | None,
+) -> TransactionRow:
+    """EIP-3009 on EVM: the nonce and validBefore are recorded on the PENDING record first,
+    then the authorization is signed and saved (SUBMITTED) through the gate. The payload
+    (``{signature, authorization}``) is the record's ``raw``."""
+    from waiaas_daemon.chain.evm import x402 as evm_exact
+
+    chain = state.chain_for(network_of(wallet, req))
+    token = tokens.of_transaction(tx)
+    assert token is not None and req.token_name and req.token_version
+    try:
+        chain_id = await chain.chain_id()  # type: ignore[attr-defined]
+        # The token compares the window with its block's timestamp: the chain's clock.
+        after, before = evm_exact.window(await _chain_time(chain), req.max_timeout)
+        authorization = evm_exact.Authorization(
+            token=token.mint,
+            chain_id=chain_id,
+            name=req.token_name,
+            version=req.token_version,
+            sender=wallet.address,
+            to=req.pay_to,
+            value=req.amount,
+            valid_after=after,
+            valid_before=before,
+            nonce=evm_exact.new_nonce(),
+        )
+        noted = await state.db.swap_transaction(
+            tx.id,
+            ("PENDING",),
+            {
+                "payment_nonce": authorization.nonce,
+                "payment_valid_before": before,
+                "updated_at": state.now(),
+            },
+        )
+        if noted is None:
+            raise WaiaasError("TRANSACTION_NOT_PENDING")
+        signer = await wallets.unlock_signer(state, wallet)
+        signature = evm_exact.sign(signer, authorization)
+    except BaseException as exc:
+        reason = exc.message if isinstance(exc, WaiaasError) else "not signed"
+        with anyio.CancelScope(shield=True):
+            await _update(state, tx.id, status="FAILED", error=f"not paid: {reason}")
+        raise
+    raw = json.dumps(evm_exact.payload(authorization, signature)).encode()
+    passed = await state.db.swap_transaction(
+        tx.id,
+        ("PENDING",),
+        {"status": "SUBMITTED", "signature": signature, "raw": raw, "updated_at": state.now()},
+        gate=True,
+    )
+    if passed is None:
+        # Never left the daemon: this signature can never be used.
+        inputs = await state.db.send_inputs(tx.wallet_id, tx.session_id, state.now())
+        error = transactions.live_error(inputs) or WaiaasError("TRANSACTION_NOT_PENDING")
+        await _unclaim(state, tx, back_to, error)
+        raise error
+    return passed
+
+
+def _scheme_payload(tx: TransactionRow) -> dict[str, Any]:
+    """The payment header's ``payload``: EVM's ``{signature, authorization}`` as saved, or
+    Solana's partially signed transaction."""
+    assert tx.raw is not None
+    if tx.payment_nonce is not None:
+        return dict(json.loads(tx.raw))
+    return {"transaction": base64.b64encode(tx.raw).decode()}
+
+
+async def _evm_call(chain: Any, method: str, params: list[Any]) -> Any:
+    from waiaas_daemon.chain.evm import EvmNodeUnavailable, EvmRpcError
+
+    try:
+        return await chain.node.request(method, params)
+    except (EvmRpcError, EvmNodeUnavailable) as exc:
+        raise WaiaasError("CHAIN_ERROR", f"{method}: {exc}") from None
+
+
+async def _chain_time(chain: Any) -> int:
+    block = await _evm_call(chain, "eth_getBlockByNumber", ["latest", False])
+    return int(block["timestamp"], 16)
 
 
 async def _unclaim(
@@ -682,7 +793,7 @@ async def _pay_recorded(
             raise error
         signed = await _sign(state, wallet, tx, req, back_to)
     assert signed.raw is not None
-    header = x402.payment_header(challenge, req, base64.b64encode(signed.raw).decode())
+    header = x402.payment_header(challenge, req, _scheme_payload(signed))
     try:
         answer = await fetch(client, target, request, {header[0]: header[1]})
     except WaiaasError as exc:
@@ -724,7 +835,8 @@ def _after_payment(what: str, tx: TransactionRow) -> WaiaasError:
     else:
         state_text = (
             f"The payment (transaction {tx.id}) is not settled; it can still settle until its "
-            "blockhash expires. Check it with get_transaction; do not pay again meanwhile."
+            "authorization or blockhash expires. Check it with get_transaction; do not pay "
+            "again meanwhile."
         )
     return WaiaasError("PAYMENT_FAILED", f"{what}. {state_text}")
 
@@ -737,8 +849,10 @@ async def _settle(
     fresh = await _get(state, tx.id)
     if fresh.status != "SUBMITTED":
         return fresh
-    chain = state.chain_for(wallet.network)
     settlement = receipt.transaction if receipt and receipt.success else None
+    if fresh.payment_nonce is not None:
+        return await _settle_evm(state, wallet, fresh, settlement)
+    chain = state.chain_for(wallet.network)
     if settlement and not isinstance(chain, LocalChain):
         try:
             outcome = await chain.status(settlement)
@@ -754,6 +868,8 @@ async def refresh(state: DaemonState, tx: TransactionRow) -> TransactionRow:
     """A SUBMITTED payment as the chain has it. On the local chain one whose blockhash
     expired can never land: FAILED. On an RPC network the payer's token account's history
     is searched for the transaction carrying the payment's signature (``_search``)."""
+    if tx.status == "SUBMITTED" and tx.payment_nonce is not None:
+        return await _settle_evm(state, await wallets.get(state, tx.wallet_id), tx, None)
     if tx.status != "SUBMITTED" or tx.payment_blockhash is None:
         return tx
     wallet = await wallets.get(state, tx.wallet_id)
@@ -772,6 +888,96 @@ async def refresh(state: DaemonState, tx: TransactionRow) -> TransactionRow:
         )
         return await _get(state, tx.id)
     return tx
+
+
+async def _settle_evm(
+    state: DaemonState, wallet: WalletRow, tx: TransactionRow, settlement: str | None
+) -> TransactionRow:
+    """An EIP-3009 payment as the token has it, asked with ``authorizationState(from,
+    nonce)``: used -> CONFIRMED (its settlement: the receipt's transaction once the chain
+    holds it deep enough, else the token's AuthorizationUsed log); unused after its
+    ``validBefore`` -> FAILED, it can never be used; unused before -> still SUBMITTED. A
+    crashed payment is resolved the same way, never paid again with a new nonce while the
+    old one can still land. The node not answering changes nothing."""
+    from waiaas_daemon.chain.evm import x402 as evm_exact
+
+    assert tx.payment_nonce is not None and tx.token_mint is not None
+    chain = state.chain_for(tx.network or wallet.network)
+    call = evm_exact.authorization_state_call(wallet.address, tx.payment_nonce)
+    try:
+        answer = await _evm_call(chain, "eth_call", [{"to": tx.token_mint, "data": call}, "latest"])
+        used = evm_exact.is_used(answer)
+        if not used:
+            expired = (await _chain_time(chain)) >= (tx.payment_valid_before or 0)
+        else:
+            settlement = settlement or await _used_in(chain, tx, wallet.address)
+            outcome = await chain.status(settlement) if settlement else None
+    except WaiaasError as exc:
+        log.warning("payment %s: the chain cannot tell yet (%s)", tx.id, exc.message)
+        return tx
+    if used:
+        if outcome is not None and outcome.status == "SUBMITTED":
+            return tx  # mined, not yet as deep as the network's confirmations
+        found = settlement if outcome is None or outcome.status == "CONFIRMED" else None
+        await _update(state, tx.id, status="CONFIRMED", payment_settlement=found, error=None)
+    elif expired:
+        await _update(
+            state,
+            tx.id,
+            status="FAILED",
+            error="not paid: the authorization expired unused; it can never be paid",
+        )
+    else:
+        return tx
+    return await _get(state, tx.id)
+
+
+async def _used_in(chain: Any, tx: TransactionRow, payer: str) -> str | None:
+    """The transaction that used the payment's authorization: the token's AuthorizationUsed
+    log (authorizer, nonce), searched over the last blocks only (a node bounds the range)."""
+    from waiaas_daemon.chain.evm import x402 as evm_exact
+
+    assert tx.payment_nonce is not None
+    head = int(await _evm_call(chain, "eth_blockNumber", []), 16)
+    wallet_topic = "0x" + payer.removeprefix("0x").lower().rjust(64, "0")
+    try:
+        logs = await _evm_call(
+            chain,
+            "eth_getLogs",
+            [
+                {
+                    "address": tx.token_mint,
+                    "fromBlock": hex(max(0, head - 5000)),
+                    "toBlock": "latest",
+                    "topics": [evm_exact.AUTHORIZATION_USED, wallet_topic, tx.payment_nonce],
+                }
+            ],
+        )
+    except WaiaasError:
+        # A node without eth_getLogs (the embedded one): the receipts of the last blocks.
+        return await _used_in_blocks(chain, tx.token_mint, wallet_topic, tx.payment_nonce, head)
+    return str(logs[-1]["transactionHash"]) if logs else None
+
+
+SCANNED_BLOCKS = 64
+
+
+async def _used_in_blocks(
+    chain: Any, token: str | None, wallet_topic: str, nonce: str, head: int
+) -> str | None:
+    from waiaas_daemon.chain.evm import x402 as evm_exact
+
+    wanted = [evm_exact.AUTHORIZATION_USED, wallet_topic, nonce.lower()]
+    for number in range(head, max(-1, head - SCANNED_BLOCKS), -1):
+        block = await _evm_call(chain, "eth_getBlockByNumber", [hex(number), False])
+        for tx_hash in (block or {}).get("transactions") or ():
+            receipt = await _evm_call(chain, "eth_getTransactionReceipt", [tx_hash])
+            for entry in (receipt or {}).get("logs") or ():
+                topics = [str(t).lower() for t in entry.get("topics") or ()]
+                same_token = str(entry.get("address", "")).lower() == (token or "").lower()
+                if same_token and topics[:3] == wanted:
+                    return str(tx_hash)
+    return None
 
 
 async def _search(
@@ -897,7 +1103,7 @@ def _approved_option(
 ) -> x402.Requirement:
     """The way to pay in the resource's new 402 that is the payment the owner approved."""
     ordered = x402.candidates(
-        challenge, accepted_networks(rules, wallet.network), preferred_networks(rules)
+        challenge, accepted_networks(rules, wallet), preferred_networks(rules)
     )
     for req in ordered:
         if (req.pay_to, req.amount, req.asset) == (tx.to_address, int(tx.amount), token.mint):

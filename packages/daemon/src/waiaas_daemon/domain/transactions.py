@@ -111,7 +111,7 @@ async def send(
             # A dollar rule needs a price the daemon has not got fresh: fetched outside
             # the wallet's lock (a slow source never holds its other sends), then the
             # send is decided again under it, totals read anew. Once at most.
-            appraisal = await appraise(state, wallet, amount, token)
+            appraisal = await appraise(state, wallet, amount, token, network)
 
 
 async def _decide_and_send(
@@ -134,7 +134,9 @@ async def _decide_and_send(
         if error is not None:
             raise error
         rules = policy.load(inputs.policy)
-        appraisal = at_hand(state, wallet, appraisal, rules, session.constraints, amount, token)
+        appraisal = at_hand(
+            state, wallet, appraisal, rules, session.constraints, amount, token, network
+        )
         decision = policy.decide(
             rules,
             session.constraints,
@@ -225,10 +227,12 @@ def at_hand(
     constraints: dict[str, Any] | None,
     amount: int,
     token: tokens.Token | None,
+    network: str | None = None,
 ) -> usd.Appraisal | None:
-    """``usd.at_hand`` for a send of SOL (``token`` None) or of a token."""
+    """``usd.at_hand`` for a send of the native coin (``token`` None) or of a token, on
+    ``network`` (default: the wallet's)."""
     if token is None:
-        return usd.at_hand(state, wallet, appraisal, rules, constraints, amount)
+        return usd.at_hand(state, wallet, appraisal, rules, constraints, amount, network=network)
     return usd.at_hand(
         state,
         wallet,
@@ -239,17 +243,28 @@ def at_hand(
         mint=token.mint,
         symbol=token.symbol,
         decimals=token.decimals,
+        network=network,
     )
 
 
 async def appraise(
-    state: DaemonState, wallet: WalletRow, amount: int, token: tokens.Token | None
+    state: DaemonState,
+    wallet: WalletRow,
+    amount: int,
+    token: tokens.Token | None,
+    network: str | None = None,
 ) -> usd.Appraisal:
     """The value of a send with its price fetched when needed (outside any lock)."""
     if token is None:
-        return await usd.appraise(state, wallet, amount)
+        return await usd.appraise(state, wallet, amount, network=network)
     return await usd.appraise(
-        state, wallet, amount, mint=token.mint, symbol=token.symbol, decimals=token.decimals
+        state,
+        wallet,
+        amount,
+        mint=token.mint,
+        symbol=token.symbol,
+        decimals=token.decimals,
+        network=network,
     )
 
 

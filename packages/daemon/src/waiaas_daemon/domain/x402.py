@@ -1,4 +1,5 @@
-"""The x402 wire format (HTTP 402 Payment Required), versions 1 and 2, "exact" scheme on Solana.
+"""The x402 wire format (HTTP 402 Payment Required), versions 1 and 2, "exact" scheme on
+Solana and EVM networks.
 
 Pure functions: read a 402 answer's payment requirements, pick the one this
 wallet can pay, write the payment header, read the settlement receipt. The
@@ -30,12 +31,52 @@ MAX_HEADER = 16 * 1024
 # The x402 network ids of each waiaas network: the v1 name and the CAIP-2 id.
 # ``local`` is ours: no public x402 party pays on it, so its ids are made up
 # in the same two shapes (docs/notes/x402.md).
-NETWORK_IDS: dict[str, tuple[str, ...]] = {
+SOLANA_IDS: dict[str, tuple[str, ...]] = {
     "mainnet": ("solana", "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp"),
     "devnet": ("solana-devnet", "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1"),
     "testnet": ("solana-testnet", "solana:4uhcVJyU9pJkvQyS88uRDiswHXSCkY3z"),
     "local": ("solana-localnet", "solana:localnet"),
 }
+# The x402 v1 names of the EVM networks that have one (the published spec's list);
+# every EVM network also has its CAIP-2 id, eip155:<chain id>.
+EVM_V1_NAMES = {
+    "base": "base",
+    "base-sepolia": "base-sepolia",
+    "polygon": "polygon",
+    "polygon-amoy": "polygon-amoy",
+}
+EVM_LOCAL_CHAIN_ID = 31_338  # chain/evm/embedded.py's, restated: importing it loads nothing
+
+
+def _evm_ids() -> dict[str, tuple[str, ...]]:
+    from waiaas_core.networks import EVM, EVM_LOCAL, NETWORK_LIST
+
+    ids: dict[str, tuple[str, ...]] = {}
+    for info in NETWORK_LIST:
+        if info.family != EVM:
+            continue
+        chain_id = info.chain_id if info.name != EVM_LOCAL else EVM_LOCAL_CHAIN_ID
+        v1 = EVM_V1_NAMES.get(info.name)
+        ids[info.name] = (*((v1,) if v1 else ()), f"eip155:{chain_id}")
+    return ids
+
+
+# The x402 network ids of each waiaas network: the v1 name (where there is one) and the
+# CAIP-2 id. ``local`` is ours: no public x402 party pays on it, so its ids are made up
+# in the same two shapes (docs/notes/x402.md).
+NETWORK_IDS: dict[str, tuple[str, ...]] = {**SOLANA_IDS, **_evm_ids()}
+
+
+def network_of(x402_network: str) -> str | None:
+    """The waiaas network an x402 network id names, or None."""
+    for network, ids in NETWORK_IDS.items():
+        if x402_network in ids:
+            return network
+    return None
+
+
+def is_evm(x402_network: str) -> bool:
+    return x402_network.startswith("eip155:") or x402_network in EVM_V1_NAMES.values()
 
 
 @dataclass(frozen=True)
@@ -50,6 +91,10 @@ class Requirement:
     pay_to: str
     fee_payer: str | None
     raw: dict[str, Any] = field(hash=False, compare=False)
+    # EVM: the token's EIP-712 domain (``extra.name``, ``extra.version``).
+    token_name: str | None = None
+    token_version: str | None = None
+    max_timeout: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +167,8 @@ def _requirement(version: int, entry: dict[str, Any]) -> Requirement:
     if not isinstance(extra, dict):
         extra = {}
     fee_payer = extra.get("feePayer")
+    name, domain_version = extra.get("name"), extra.get("version")
+    timeout = entry.get("maxTimeoutSeconds")
     return Requirement(
         version=version,
         scheme=str(entry.get("scheme", "")),
@@ -131,14 +178,18 @@ def _requirement(version: int, entry: dict[str, Any]) -> Requirement:
         pay_to=str(entry.get("payTo", "")),
         fee_payer=fee_payer if isinstance(fee_payer, str) else None,
         raw=entry,
+        token_name=name[:100] if isinstance(name, str) else None,
+        token_version=domain_version[:20] if isinstance(domain_version, str) else None,
+        max_timeout=timeout if isinstance(timeout, int) and not isinstance(timeout, bool) else None,
     )
 
 
 def canonical(network: str) -> str:
     """One name per network: an x402 v1 name or a CAIP-2 id of the same network give the
-    same answer (``solana-devnet`` and ``solana:EtWT...`` both name devnet)."""
-    for ids in NETWORK_IDS.values():
-        if network in ids:
+    same answer (``solana-devnet`` and ``solana:EtWT...`` both name devnet), and so does
+    waiaas's own name of it (``devnet``, ``sepolia``, ``evm-local``)."""
+    for name, ids in NETWORK_IDS.items():
+        if network in ids or network == name:
             return ids[-1]
     return network
 
@@ -160,7 +211,9 @@ def candidates(
             reasons.append(f"network {req.network[:64]!r} (accepted: {', '.join(networks)})")
         elif not 0 < req.amount <= MAX_AMOUNT:
             reasons.append("an amount that is not a positive integer below 2^64")
-        elif not req.fee_payer:
+        elif is_evm(req.network) and not (req.token_name and req.token_version):
+            reasons.append("no extra.name/version (the token's EIP-712 domain)")
+        elif not is_evm(req.network) and not req.fee_payer:
             reasons.append("no extra.feePayer (the exact scheme needs the facilitator's)")
         else:
             payable.append(req)
@@ -185,21 +238,24 @@ def choose(
     return candidates(challenge, networks, preferred)[0]
 
 
-def payment_header(challenge: Challenge, req: Requirement, transaction_b64: str) -> tuple[str, str]:
-    """(header name, value) carrying the partially signed transaction for ``req``."""
+def payment_header(
+    challenge: Challenge, req: Requirement, scheme_payload: dict[str, Any]
+) -> tuple[str, str]:
+    """(header name, value) carrying the scheme's payload for ``req``: Solana's
+    ``{transaction}`` (partially signed, base64), EVM's ``{signature, authorization}``."""
     if req.version == 1:
         payload: dict[str, Any] = {
             "x402Version": 1,
             "scheme": req.scheme,
             "network": req.network,
-            "payload": {"transaction": transaction_b64},
+            "payload": scheme_payload,
         }
         name = V1_PAYMENT_HEADER
     else:
         payload = {
             "x402Version": 2,
             "accepted": req.raw,
-            "payload": {"transaction": transaction_b64},
+            "payload": scheme_payload,
         }
         if challenge.resource is not None:
             payload["resource"] = challenge.resource

@@ -105,19 +105,28 @@ def serve(
     help="Where the paid API listens on 127.0.0.1 (0 takes a free port).",
 )
 @click.option(
+    "--chain",
+    type=click.Choice(["solana", "evm"]),
+    default="solana",
+    show_default=True,
+    help="Where it is paid: Solana's local chain, or the embedded EVM (evm-local).",
+)
+@click.option(
     "--wallet",
     "wallet_name",
-    default="x402-demo",
-    show_default=True,
-    help="The wallet that pays: made if missing, given 5 test USDC, allowed to pay the demo.",
+    help="The wallet that pays (default x402-demo, x402-demo-evm with --chain evm): made "
+    "if missing, given 5 test USDC, allowed to pay the demo.",
 )
 @click.option(
     "--password-file",
     type=click.Path(path_type=Path, dir_okay=False),
     help="File holding the master password (else $WAIAAS_MASTER_PASSWORD, else a prompt).",
 )
-def x402_demo(base_url: str, port: int, wallet_name: str, password_file: Path | None) -> None:
-    """Serve a paid API (x402) and its facilitator on the daemon's local chain.
+def x402_demo(
+    base_url: str, port: int, chain: str, wallet_name: str | None, password_file: Path | None
+) -> None:
+    """Serve a paid API (x402) and its facilitator on the daemon's local chain (Solana
+    local, or with --chain evm the embedded EVM).
 
     Sets up the owner's side once through the daemon's REST API (a wallet with test USDC,
     a shop wallet, the wallet's policy allowing exactly this demo's host:port), then
@@ -134,7 +143,10 @@ def x402_demo(base_url: str, port: int, wallet_name: str, password_file: Path | 
         click.echo(line, err=True)
 
     try:
-        anyio.run(lambda: demo.run(base_url, password, port=port, payer_name=wallet_name, say=say))
+        payer = wallet_name or ("x402-demo-evm" if chain == "evm" else "x402-demo")
+        anyio.run(
+            lambda: demo.run(base_url, password, port=port, payer_name=payer, chain=chain, say=say)
+        )
     except demo.DemoError as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:

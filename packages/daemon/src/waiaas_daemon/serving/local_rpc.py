@@ -180,3 +180,53 @@ _METHODS = {
     "getSignatureStatuses": _statuses,
     "requestAirdrop": _airdrop,
 }
+
+
+# -- evm-local: the embedded EVM's JSON-RPC, for an x402 facilitator ------------------
+
+# What a facilitator settling EIP-3009 payments needs: read, estimate, send, follow.
+EVM_METHODS = frozenset(
+    {
+        "eth_chainId",
+        "eth_blockNumber",
+        "eth_getBalance",
+        "eth_getTransactionCount",
+        "eth_getCode",
+        "eth_gasPrice",
+        "eth_maxPriorityFeePerGas",
+        "eth_feeHistory",
+        "eth_estimateGas",
+        "eth_call",
+        "eth_sendRawTransaction",
+        "eth_getTransactionReceipt",
+        "eth_getTransactionByHash",
+        "eth_getBlockByNumber",
+    }
+)
+EVM_AIRDROP = "waiaas_requestAirdrop"
+MAX_EVM_AIRDROP = 10 * 10**18  # 10 test ETH: evm-local's coins are worth nothing
+
+
+async def call_evm(state: DaemonState, method: str, params: list[Any]) -> Any:
+    """Ethereum JSON-RPC on the embedded ``evm-local`` chain (the node checks everything
+    a real node does); ``waiaas_requestAirdrop(address, wei)`` is its faucet."""
+    from waiaas_daemon.chain.evm import EvmRpcError
+
+    try:
+        chain: Any = state.chain_for("evm-local")
+    except WaiaasError:
+        raise WaiaasError("NOT_FOUND", "evm-local is not used by this daemon.") from None
+    node = chain.node
+    try:
+        if method == EVM_AIRDROP:
+            address, wei = _arg(params, 0), params[1] if len(params) > 1 else None
+            if not isinstance(wei, int) or not 0 < wei <= MAX_EVM_AIRDROP:
+                raise RpcFault(
+                    INVALID_PARAMS, f"Invalid params: wei must be 1 to {MAX_EVM_AIRDROP}"
+                )
+            return await node.airdrop(address, wei)
+        if method not in EVM_METHODS:
+            raise RpcFault(METHOD_NOT_FOUND, f"Method not found: {method[:64]}")
+        return await node.request(method, params)
+    except EvmRpcError as exc:
+        raise RpcFault(exc.code, exc.message) from None

@@ -47,6 +47,10 @@ PAYER_USDC = 5_000_000  # 5 USDC
 PRICE = 10_000  # 0.01 USDC
 USDC_DECIMALS = 6
 FEE_PAYER_SOL = 1_000_000_000
+FEE_PAYER_ETH = 10**18
+# transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)
+TRANSFER_WITH_AUTHORIZATION = bytes.fromhex("cf092995")
+CHAINS = ("solana", "evm")
 
 
 class Rejected(Exception):
@@ -56,8 +60,12 @@ class Rejected(Exception):
 class Scheme(Protocol):
     """One chain's ``exact`` scheme, as the demo's facilitator settles it."""
 
-    network: str  # x402 v2 (CAIP-2) id
-    v1_network: str
+    @property
+    def network(self) -> str:
+        """The x402 v2 (CAIP-2) id."""
+
+    @property
+    def v1_network(self) -> str: ...
 
     async def prepare(self) -> None:
         """Fund the facilitator (it pays the network fees)."""
@@ -147,6 +155,115 @@ class SolanaLocal:
         for i in range(3, len(steps)):
             _check(program(i) == str(MEMO_PROGRAM_ID), "only memos after the transfer")
         return tx
+
+
+@dataclass
+class EvmLocal:
+    """The EVM ``exact`` scheme on the daemon's embedded EVM (evm-local, its test USDC):
+    the payer's EIP-3009 authorization, submitted as ``transferWithAuthorization`` from
+    the facilitator's account through ``/v1/local-rpc/evm-local``."""
+
+    rpc: LocalRpc
+    usdc: str
+    pay_to: str
+    chain_id: int
+    facilitator: Any  # eth-account LocalAccount
+    name: str = "USD Coin"  # the test USDC's EIP-712 domain, as Circle's
+    version: str = "2"
+
+    @property
+    def network(self) -> str:
+        return f"eip155:{self.chain_id}"
+
+    @property
+    def v1_network(self) -> str:
+        return self.network
+
+    async def prepare(self) -> None:
+        await self.rpc("waiaas_requestAirdrop", [self.facilitator.address, FEE_PAYER_ETH])
+
+    def offer(self) -> dict[str, Any]:
+        return {
+            "asset": self.usdc,
+            "payTo": self.pay_to,
+            "extra": {"name": self.name, "version": self.version},
+        }
+
+    async def settle(self, payload: dict[str, Any], requirement: dict[str, Any]) -> str:
+        from eth_abi import encode
+
+        wire = await self.verify(payload, requirement)
+        data = TRANSFER_WITH_AUTHORIZATION + encode(
+            ["address", "address", "uint256", "uint256", "uint256", "bytes32", "bytes"],
+            [
+                wire.sender,
+                wire.to,
+                wire.value,
+                wire.valid_after,
+                wire.valid_before,
+                bytes.fromhex(wire.nonce[2:]),
+                bytes.fromhex(str(payload["signature"])[2:]),
+            ],
+        )
+        return await self.send(data)
+
+    async def verify(self, payload: dict[str, Any], requirement: dict[str, Any]) -> Any:
+        from waiaas_daemon.chain.evm import x402 as exact
+
+        try:
+            wire = payload["authorization"]
+            authorization = exact.Authorization(
+                token=self.usdc,
+                chain_id=self.chain_id,
+                name=self.name,
+                version=self.version,
+                sender=str(wire["from"]),
+                to=str(wire["to"]),
+                value=int(wire["value"]),
+                valid_after=int(wire["validAfter"]),
+                valid_before=int(wire["validBefore"]),
+                nonce=str(wire["nonce"]),
+            )
+            signer = exact.signer_of(authorization, str(payload["signature"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise Rejected(f"invalid_exact_evm_payload: {type(exc).__name__}") from None
+        _check(signer.lower() == authorization.sender.lower(), "the payer's signature")
+        _check(requirement["asset"].lower() == self.usdc.lower(), "the asset")
+        _check(authorization.to.lower() == self.pay_to.lower(), "payTo")
+        _check(authorization.value == int(requirement["amount"]), "the amount")
+        block = await self.rpc("eth_getBlockByNumber", ["latest", False])
+        now = int(block["timestamp"], 16)
+        _check(authorization.valid_after <= now < authorization.valid_before, "the window")
+        return authorization
+
+    async def send(self, data: bytes) -> str:
+        """A transaction of the facilitator to the token, mined (evm-local automines)."""
+        from eth_account import Account
+
+        sender = self.facilitator.address
+        nonce = int(await self.rpc("eth_getTransactionCount", [sender, "pending"]), 16)
+        block = await self.rpc("eth_getBlockByNumber", ["latest", False])
+        call = {"from": sender, "to": self.usdc, "data": "0x" + data.hex()}
+        gas = int(await self.rpc("eth_estimateGas", [call]), 16)
+        tip = 10**9
+        tx = {
+            "type": 2,
+            "chainId": self.chain_id,
+            "nonce": nonce,
+            "to": self.usdc,
+            "value": 0,
+            "data": data,
+            "gas": gas,
+            "maxPriorityFeePerGas": tip,
+            "maxFeePerGas": 2 * int(block["baseFeePerGas"], 16) + tip,
+        }
+        signed = Account.sign_transaction(tx, self.facilitator.key)
+        tx_hash = str(
+            await self.rpc("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()])
+        )
+        receipt = await self.rpc("eth_getTransactionReceipt", [tx_hash])
+        _check(receipt is not None and receipt.get("status") == "0x1", "the settlement")
+        return tx_hash
 
 
 def _check(condition: bool, what: str) -> None:
@@ -261,12 +378,12 @@ class Owner:
             raise DemoError(f"{method} {path}: {text}")
         return answer.json(), answer.headers
 
-    async def wallet(self, name: str) -> dict[str, Any]:
+    async def wallet(self, name: str, chain: str = "solana") -> dict[str, Any]:
         listed, _ = await self.call("GET", "/v1/wallets")
         for wallet in listed["items"]:
             if wallet["name"] == name and wallet["status"] != "TERMINATED":
                 return dict(wallet)
-        made, _ = await self.call("POST", "/v1/wallets", json={"name": name})
+        made, _ = await self.call("POST", "/v1/wallets", json={"name": name, "chain": chain})
         return dict(made)
 
     async def airdrop_usdc(self, wallet: dict[str, Any], amount: int) -> None:
@@ -300,7 +417,7 @@ class Prepared:
 
 
 async def prepare(
-    http: httpx.AsyncClient, password: str, *, payer_name: str, price: int
+    http: httpx.AsyncClient, password: str, *, payer_name: str, price: int, chain: str = "solana"
 ) -> Prepared:
     """The daemon's side: a local chain, the USDC mint, the two wallets, the facilitator."""
     try:
@@ -313,6 +430,8 @@ async def prepare(
     if status.get("status") != "ok":
         raise DemoError(f"the daemon at {http.base_url} is not healthy")
     owner = Owner(http, password)
+    if chain == "evm":
+        return await _prepare_evm(http, owner, payer_name, price)
     admin, _ = await owner.call("GET", "/v1/admin/status")
     if admin.get("network") != "local":
         raise DemoError(
@@ -334,6 +453,26 @@ async def prepare(
     return Prepared(Shop(scheme, price), payer, merchant)
 
 
+async def _prepare_evm(
+    http: httpx.AsyncClient, owner: Owner, payer_name: str, price: int
+) -> Prepared:
+    """evm-local: the embedded EVM every daemon has (its test USDC is in the registry)."""
+    from eth_account import Account
+
+    registry, _ = await owner.call("GET", "/v1/tokens", params={"network": "evm-local"})
+    usdc = next((t for t in registry["items"] if t["symbol"] == "USDC"), None)
+    if usdc is None:
+        raise DemoError("the daemon's evm-local chain has no USDC test token")
+    payer = await owner.wallet(payer_name, "evm")
+    merchant = await owner.wallet(SHOP_WALLET + "-evm", "evm")
+    await owner.airdrop_usdc(payer, PAYER_USDC)
+    rpc = LocalRpc(http, "/v1/local-rpc/evm-local")
+    chain_id = int(await rpc("eth_chainId", []), 16)
+    scheme = EvmLocal(rpc, usdc["mint"], merchant["address"], chain_id, Account.create())
+    await scheme.prepare()
+    return Prepared(Shop(scheme, price), payer, merchant)
+
+
 async def run(
     base_url: str,
     password: str,
@@ -341,6 +480,7 @@ async def run(
     port: int = DEFAULT_PORT,
     payer_name: str = PAYER_WALLET,
     price: int = PRICE,
+    chain: str = "solana",
     say: Callable[[str], None] = print,
     ready: Callable[[Prepared], Awaitable[None]] | None = None,
 ) -> None:
@@ -356,7 +496,7 @@ async def run(
     sock.listen()
     host = f"127.0.0.1:{sock.getsockname()[1]}"
     async with httpx.AsyncClient(base_url=base_url, timeout=30, trust_env=False) as http:
-        prepared = await prepare(http, password, payer_name=payer_name, price=price)
+        prepared = await prepare(http, password, payer_name=payer_name, price=price, chain=chain)
         prepared.shop.url = f"http://{host}"
         await Owner(http, password).allow(prepared.payer, host)
         server = uvicorn.Server(

@@ -376,6 +376,12 @@ MIGRATIONS: tuple[str, ...] = (
     OAUTH_SCHEMA,
     # 13: EVM chains (docs/notes/evm.md): a send's network, nonce, fee and replaced hashes.
     EVM_SCHEMA,
+    # 14: x402 on EVM (docs/notes/x402.md): an EIP-3009 payment's 32-byte nonce and the
+    # instant its authorization lapses, recorded before it is signed.
+    """
+    ALTER TABLE transactions ADD COLUMN payment_nonce TEXT;
+    ALTER TABLE transactions ADD COLUMN payment_valid_before INTEGER;
+    """,
 )
 
 

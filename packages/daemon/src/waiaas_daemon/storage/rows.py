@@ -134,6 +134,8 @@ class TransactionRow:
     fee: str | None = None
     replaced: str | None = None  # JSON list of the hashes a fee bump replaced
     broadcast_at: int | None = None
+    payment_nonce: str | None = None  # x402 on EVM: the EIP-3009 authorization's nonce
+    payment_valid_before: int | None = None
 
     @property
     def replaced_hashes(self) -> list[str]:
@@ -173,6 +175,8 @@ TRANSACTION_CHANGES = frozenset(
         "fee",
         "replaced",
         "broadcast_at",
+        "payment_nonce",
+        "payment_valid_before",
     }
 )
 

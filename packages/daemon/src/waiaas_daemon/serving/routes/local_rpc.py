@@ -56,6 +56,16 @@ async def local_rpc_call(request: Request, body: JsonRpcRequest) -> JsonRpcAnswe
     return JSONResponse(answer)  # type: ignore[return-value]
 
 
+async def local_evm_rpc_call(request: Request, body: JsonRpcRequest) -> JsonRpcAnswer:
+    """Ethereum JSON-RPC on the daemon's embedded EVM, evm-local (loopback)."""
+    answer: dict[str, Any] = {"jsonrpc": "2.0", "id": body.id}
+    try:
+        answer["result"] = await local_rpc.call_evm(state_of(request), body.method, body.params)
+    except local_rpc.RpcFault as fault:
+        answer["error"] = {"code": fault.code, "message": fault.message}
+    return JSONResponse(answer)  # type: ignore[return-value]
+
+
 def routes() -> list[Route]:
     return [
         operation(
@@ -65,5 +75,13 @@ def routes() -> list[Route]:
             auth="public",
             tag="system",
             errors=("NOT_FOUND",),
-        )
+        ),
+        operation(
+            "POST",
+            "/v1/local-rpc/evm-local",
+            local_evm_rpc_call,
+            auth="public",
+            tag="system",
+            errors=("NOT_FOUND",),
+        ),
     ]
