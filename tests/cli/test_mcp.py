@@ -54,7 +54,7 @@ def test_unknown_wallet_id_lists_the_known_ones():
     a = _wallet("a")
     with pytest.raises(click.ClickException) as caught:
         choose_wallets([a], "nope", False)
-    assert caught.value.message == f"unknown wallet id nope; known wallets: {a['id']} (a)."
+    assert caught.value.message == f"unknown wallet id or name nope; known wallets: {a['id']} (a)."
 
 
 def test_terminated_wallet_cannot_be_set_up():

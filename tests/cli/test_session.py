@@ -10,7 +10,7 @@ def test_list_shows_sessions_with_label_status_and_expiry(waiaas, daemon):
     lines = ok(waiaas("session", "list")).splitlines()
     assert lines[0].split() == ["ID", "WALLET", "LABEL", "STATUS", "EXPIRES", "RENEWALS"]
     [row] = [line.split() for line in lines[1:]]
-    assert row[:4] == [created["id"], wallet["id"], "mcp", "ACTIVE"]
+    assert row[:4] == [created["id"], "main", "mcp", "ACTIVE"]  # the wallet by its name
     assert row[4].endswith("Z") and row[5] == "0/30"
 
 
@@ -29,11 +29,21 @@ def test_list_without_sessions_says_so(waiaas, daemon):
 
 def test_list_for_an_unknown_wallet_id_is_an_error(waiaas, daemon):
     unknown = str(uuid.uuid4())
-    assert_one_line_error(waiaas("session", "list", "--wallet", unknown), "unknown wallet id")
+    result = waiaas("session", "list", "--wallet", unknown)
+    assert_one_line_error(result, "no wallet has the id or name")
 
 
-def test_list_for_a_wallet_id_that_is_not_a_uuid_is_an_error(waiaas):
-    assert_one_line_error(waiaas("session", "list", "--wallet", "../x"), "not a wallet id")
+def test_list_for_a_wallet_that_is_neither_an_id_nor_a_name_is_an_error(waiaas, daemon):
+    assert_one_line_error(waiaas("session", "list", "--wallet", "../x"), "no wallet has the id")
+
+
+def test_list_takes_a_wallet_name_and_names_the_wallet(waiaas, daemon):
+    a, b = daemon.create_wallet("alpha"), daemon.create_wallet("beta")
+    daemon.create_session(a["id"], label="claude")
+    mine = daemon.create_session(b["id"], label="cursor")
+    out = ok(waiaas("session", "list", "--wallet", "beta"))
+    assert mine["id"] in out and "beta" in out and "cursor" in out
+    assert "alpha" not in out and b["id"] not in out
 
 
 def test_revoke_revokes_and_the_token_stops_working(waiaas, daemon):

@@ -24,7 +24,16 @@ def test_create_refuses_an_unknown_network_as_a_usage_error(waiaas):
 def test_list_shows_every_wallet_in_a_table(waiaas, daemon):
     a, b = daemon.create_wallet("alpha"), daemon.create_wallet("beta")
     lines = ok(waiaas("wallet", "list")).splitlines()
-    assert lines[0].split() == ["ID", "NAME", "CHAIN", "NETWORK", "STATUS", "ADDRESS", "CREATED"]
+    assert lines[0].split() == [
+        "ID",
+        "NAME",
+        "CHAIN",
+        "NETWORK",
+        "STATUS",
+        "BALANCES",
+        "ADDRESS",
+        "CREATED",
+    ]
     assert any(a["id"] in line and "alpha" in line and a["address"] in line for line in lines)
     assert any("alpha" in line and "solana" in line for line in lines)
     assert any(b["id"] in line and "beta" in line for line in lines)

@@ -53,6 +53,7 @@ def test_sol_amounts_and_durations_convert_exactly_both_ways():
     assert document == {
         "tokens": {"m": {"instantMax": "5"}},
         "allowedTokens": ["m"],
+        "delayMax": "9",  # not in the form: kept, never dropped
         "instantMax": "100000000",
         "dailyLimit": "18446744073709551615",
         "delaySeconds": 900,

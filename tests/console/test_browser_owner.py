@@ -87,7 +87,8 @@ def test_approving_a_pending_send_in_the_console_sends_it_and_shows_it_confirmed
     expect(row).to_contain_text("APPROVAL")
     expect(row).to_contain_text("until expired")
     row.get_by_role("button", name="Approve").click()
-    expect(page.get_by_role("heading", name="Send to approve")).to_be_visible()
+    # The send's own page, now its story: confirmed.
+    expect(page.get_by_role("heading", name="Send CONFIRMED")).to_be_visible()
     expect(page.locator("#send-status")).to_have_text("CONFIRMED")
     assert _status(daemon, tx["id"]) == "not waiting"
     with daemon.client() as http:
@@ -107,7 +108,7 @@ def test_rejecting_a_queued_send_with_a_reason_makes_it_rejected(daemon, page, a
     page.get_by_label("Reason to reject").fill("not this one")
     page.get_by_role("button", name="Reject").click()
     expect(page.locator("#send-status")).to_have_text("REJECTED")
-    expect(page.get_by_text("not this one")).to_be_visible()
+    expect(page.get_by_text("not this one").first).to_be_visible()  # the reason, in the story too
     assert _status(daemon, tx["id"]) == "not waiting"
 
 

@@ -72,3 +72,18 @@ async def test_status_and_session_info_show_the_kill_switch_while_it_is_on(
         assert status["status"] == "ok"
         assert "killSwitch" not in status
         assert status["wallet"]["status"] == "ACTIVE"
+
+
+async def test_status_resource_shows_the_same_renewal_facts_as_get_session_info(
+    daemon: Daemon, tmp_path: Path
+):
+    wallet = daemon.create_wallet("agent")
+    response = daemon.api("POST", "/v1/mcp/tokens", json={"walletId": wallet["id"]})
+    assert response.status_code == 201, response.text
+    async with mcp_client(daemon.base_url, daemon.data_dir, wallet, tmp_path / "mcp.log") as client:
+        session = (await status_of(client))["session"]
+        info = await call(client, "get_session_info")
+    for key in ("renewalCount", "maxRenewals", "absoluteExpiresAt", "expiresAt", "label"):
+        assert session[key] is not None, (key, session)
+        assert session[key] == info[key], key
+    assert session["renewalCount"] == 0 and session["label"] == "mcp"

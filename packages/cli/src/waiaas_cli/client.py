@@ -110,5 +110,9 @@ def _decode(response: httpx.Response, base_url: str) -> Any:
         # Every 429 says how long to wait, even when the daemon sent a hint of its own.
         error.retry_after = int(retry_after)
         wait = f"Try again in {retry_after} s."
-        error.hint = wait if not error.hint else f"{error.hint.rstrip('.')}. {wait}"
+        if not error.hint:
+            error.hint = wait
+        elif "try again" not in error.hint.lower():
+            # The daemon's own hint may say the time already: once is enough.
+            error.hint = f"{error.hint.rstrip('.')}. {wait}"
     raise error

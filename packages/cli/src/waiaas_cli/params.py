@@ -6,6 +6,7 @@ click's usage error naming the option (exit code 2).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import click
@@ -131,6 +132,22 @@ class Uuid(click.ParamType):
             return canonical_uuid(text)
         except ValueError:
             self.fail(f"{value!r} is not a {self.what} id (a UUID).", param, ctx)
+
+
+_NEGATIVE_NUMBER = re.compile(r"-[0-9.][0-9.,_]*")
+
+
+class NumberArguments(click.Command):
+    """A command with an amount argument: ``-1`` is a (wrong) amount, not an unknown option.
+
+    Without this, click reads ``waiaas wallet airdrop main -1`` as an option and
+    says "No such option '-1'", which says nothing about the amount.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if any(_NEGATIVE_NUMBER.fullmatch(arg) for arg in args):
+            ctx.ignore_unknown_options = True
+        return super().parse_args(ctx, args)
 
 
 SOL = Amount()

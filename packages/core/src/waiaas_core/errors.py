@@ -51,6 +51,9 @@ ERRORS: dict[str, ErrorSpec] = _table(
     ),
     ErrorSpec("CONSTRAINT_VIOLATED", 403, False, "The session's constraints forbid this."),
     ErrorSpec("WALLET_TERMINATED", 403, False, "The wallet has been terminated."),
+    ErrorSpec(
+        "WALLET_NAME_TAKEN", 409, False, "Another wallet that is not terminated has this name."
+    ),
     ErrorSpec("RENEWAL_CONFLICT", 409, False, "The token has already been renewed."),
     ErrorSpec("RENEWAL_LIMIT_EXCEEDED", 403, False, "The session has used all its renewals."),
     ErrorSpec(

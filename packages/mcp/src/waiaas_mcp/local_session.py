@@ -59,9 +59,11 @@ class LocalSession:
         await self._manager.wait_started()
         health = await self._api.public_get("/health")
         controls: dict[str, Any] = {}
+        daemon: Any = None
         if isinstance(health, Ok) and self._manager.state is SessionState.ACTIVE:
             own = await self._api.get("/v1/session")
-            controls = owner_controls(own.data) if isinstance(own, Ok) else {}
+            daemon = own.data if isinstance(own, Ok) else None
+            controls = owner_controls(daemon) if daemon is not None else {}
         info = self._manager.info()
         healthy = isinstance(health, Ok) and info["state"] == "active" and unhindered(controls)
         status: dict[str, Any] = {
@@ -71,7 +73,9 @@ class LocalSession:
             | payload(health),
             "wallet": {"id": self._settings.wallet_id, "name": self._settings.wallet_name}
             | controls.get("wallet", {}),
-            "session": info,
+            # The same renewal facts as get_session_info (the daemon's row completes the
+            # token's claims), and what this server knows of its own renewals.
+            "session": {**session_info(info, daemon), "problem": info["problem"]},
         }
         if "killSwitch" in controls:
             status["killSwitch"] = controls["killSwitch"]

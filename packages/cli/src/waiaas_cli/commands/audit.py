@@ -9,7 +9,7 @@ import click
 
 from waiaas_cli.lookup import resolve_wallet
 from waiaas_cli.options import State, daemon_options, json_option, pass_state, password_option
-from waiaas_cli.output import iso_time, print_json, print_table
+from waiaas_cli.output import iso_time, print_json, print_table, units_text
 from waiaas_core.limits import MAX_PAGE
 
 
@@ -18,6 +18,39 @@ def details_text(details: Any) -> str:
         return "-"
     text = json.dumps(details, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def entry_text(entry: dict[str, Any]) -> str:
+    """The entry's details as a person reads them: amounts in units, the memo, the site."""
+    details = dict(entry.get("details") or {})
+    token = entry.get("token")
+    parts = []
+    if "amount" in details:
+        amount = details.pop("amount")
+        if isinstance(token, dict) and isinstance(token.get("decimals"), int):
+            unit = token.get("symbol") or token.get("mint")
+            parts.append(units_text(amount, token["decimals"], unit))
+        elif details.get("mint") is None:
+            parts.append(units_text(amount))
+        else:
+            parts.append(f"{amount} base units")
+        details.pop("mint", None)
+    if entry.get("origin"):
+        parts.append(f"pays {entry['origin']}")
+    if entry.get("memo"):
+        parts.append(f"memo: {entry['memo']}")
+    if details:
+        parts.append(details_text(details))
+    return "; ".join(parts) or "-"
+
+
+def actor_text(entry: dict[str, Any]) -> str:
+    """``owner``, ``daemon``, or ``agent mcp (session 1f2e3d4c)``."""
+    actor = str(entry.get("actor") or "-")
+    if not actor.startswith("session:"):
+        return actor
+    label = entry.get("sessionLabel") or "agent"
+    return f"{label} (session {actor.removeprefix('session:')[:8]})"
 
 
 @click.group(invoke_without_command=True)
@@ -63,10 +96,10 @@ def audit(
         (
             e.get("seq"),
             iso_time(e.get("at")),
-            e.get("actor"),
+            actor_text(e),
             e.get("action"),
-            e.get("walletId"),
-            details_text(e.get("details")),
+            e.get("walletName") or e.get("walletId"),
+            entry_text(e),
         )
         for e in items
     ]

@@ -26,6 +26,7 @@ import click
 from waiaas_cli.client import DaemonClient
 from waiaas_cli.desktop_config import install_servers, load_config, merge_servers
 from waiaas_cli.errors import describe
+from waiaas_cli.lookup import find_wallet
 from waiaas_cli.options import State, daemon_options, pass_state, password_option
 from waiaas_cli.output import iso_time
 from waiaas_cli.params import ADDRESS, BUDGET, SOL, Duration
@@ -55,7 +56,9 @@ def mcp() -> None:
 
 
 @mcp.command()
-@click.option("--wallet", "wallet_id", metavar="ID", help="The wallet to set up (its id).")
+@click.option(
+    "--wallet", "wallet_id", metavar="WALLET", help="The wallet to set up (its id or name)."
+)
 @click.option("--all", "all_wallets", is_flag=True, help="Set up every active wallet.")
 @click.option(
     "--expires-in",
@@ -187,6 +190,7 @@ def setup(
         # A key another server holds stops us before any session is created.
         merge_servers(load_config(config_path) or {}, snippet["mcpServers"])
     waiting_before = waiting_sends(client, {w["id"] for w in chosen})
+    running = token_readers(config_path, snippet["mcpServers"])
     for wallet in chosen:
         scoped = with_tokens(client, wallet, constraints, tokens)
         item = provision(client, state.data_dir, wallet, expires_in, scoped)
@@ -196,9 +200,43 @@ def setup(
         warn_dropped(waiting_before, waiting_sends(client, {w["id"] for w in chosen}))
     show(snippet, config_path)
     if write_config:
-        write(config_path, snippet["mcpServers"])
+        write(config_path, snippet["mcpServers"], running)
+    elif len(running) == len(snippet["mcpServers"]):
+        click.echo(PICKED_UP)
     else:
         click.echo("Run again with --write-config to merge the entries into it.")
+
+
+PICKED_UP = (
+    "Claude Desktop already has these entries: a running waiaas-mcp picks up the new "
+    "token from its file within a minute, no restart needed."
+)
+# What makes an entry read the same token file from the same daemon.
+_TOKEN_SOURCE = ("WAIAAS_WALLET_ID", "WAIAAS_DATA_DIR", "WAIAAS_BASE_URL")
+
+
+def token_readers(config_path: Path, servers: dict[str, Any]) -> set[str]:
+    """Names of ``servers`` that the config file already starts reading the same token file.
+
+    Such a server, once running, adopts a new token by itself (it polls its file),
+    so the owner need not restart Claude Desktop for it.
+    """
+    try:
+        current = (load_config(config_path) or {}).get("mcpServers")
+    except (OSError, ValueError, click.ClickException):
+        return set()
+    if not isinstance(current, dict):
+        return set()
+    same = set()
+    for name, entry in servers.items():
+        old = current.get(name)
+        if not isinstance(old, dict) or not isinstance(old.get("env"), dict):
+            continue
+        if old.get("command") != entry["command"] or old.get("args") != entry["args"]:
+            continue
+        if all(old["env"].get(key) == entry["env"].get(key) for key in _TOKEN_SOURCE):
+            same.add(name)
+    return same
 
 
 def setup_http(
@@ -321,13 +359,15 @@ def choose_wallets(
     """Step 3: ``--wallet``, ``--all``, or the only active wallet."""
     active = [w for w in wallets if w.get("status") != "TERMINATED"]
     if wallet_id:
-        found = [w for w in wallets if w["id"].lower() == wallet_id.strip().lower()]
-        if not found:
+        wanted = wallet_id.strip()
+        named = any(w["name"] == wanted for w in wallets)
+        if not named and not any(w["id"].lower() == wanted.lower() for w in wallets):
             known = f"known wallets: {listing(wallets)}" if wallets else "there are no wallets"
-            raise click.ClickException(f"unknown wallet id {wallet_id}; {known}.")
-        if found[0] not in active:
+            raise click.ClickException(f"unknown wallet id or name {wallet_id}; {known}.")
+        found = find_wallet(wallets, wallet_id)
+        if found not in active:
             raise click.ClickException(f"wallet {wallet_id} is terminated.")
-        return found
+        return [found]
     if not active:
         raise click.ClickException("No wallets found. Create one with `waiaas wallet create NAME`.")
     if all_wallets or len(active) == 1:
@@ -544,14 +584,22 @@ def show(snippet: dict[str, Any], config_path: Path) -> None:
     click.echo(f"\nClaude Desktop config file: {config_path}")
 
 
-def write(config_path: Path, servers: dict[str, Any]) -> None:
-    """Step 9."""
+def write(config_path: Path, servers: dict[str, Any], running: set[str]) -> None:
+    """Step 9; ``running``: the entries that already read the same token files."""
     result = install_servers(config_path, servers, now=datetime.now(UTC))
     if not result.changed:
         click.echo(f"{result.path} already has these entries; left as it was.")
+        click.echo(PICKED_UP)
         return
     entries = "entry" if len(servers) == 1 else "entries"
     click.echo(f"Merged {len(servers)} {entries} into {result.path}")
     if result.backup:
         click.echo(f"Backup of the old file: {result.backup}")
-    click.echo("Restart Claude Desktop to load them.")
+    if len(running) == len(servers):
+        # Only a name shown in Claude changed: the token is picked up anyway.
+        click.echo(
+            "A running waiaas-mcp picks up the new token within a minute; restart Claude "
+            "Desktop only to show the changed entries."
+        )
+    else:
+        click.echo("Restart Claude Desktop to load them.")

@@ -6,16 +6,21 @@ when approved, and expire otherwise (SPEC 12).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import click
 
+from waiaas_cli.client import DaemonClient
+from waiaas_cli.lookup import all_wallets, wallet_label
 from waiaas_cli.options import State, daemon_options, json_option, pass_state, password_option
 from waiaas_cli.output import iso_time, print_json, print_table, units_text
-from waiaas_cli.params import Uuid
+from waiaas_core.limits import canonical_uuid
 from waiaas_core.networks import NETWORKS
 
-TRANSACTION_ID = Uuid("transaction")
+#: As git: a prefix shorter than this is refused, it would match too much by chance.
+MIN_PREFIX = 4
+_PREFIX = re.compile(r"[0-9a-f-]+")
 
 
 def amount_of(record: dict[str, Any]) -> str:
@@ -59,21 +64,65 @@ def pending(state: State, as_json: bool) -> None:
     if not items:
         click.echo("Nothing is waiting.")
         return
+    wallets = all_wallets(state.client())
+    names = {w["id"]: w["name"] for w in wallets}
+    owned = {w.get("address"): w["name"] for w in wallets}
     rows = [
         (
             t["id"],
-            t.get("walletId"),
+            wallet_label(names, t.get("walletId")),
             what_of(t),
             t.get("network") or "-",
             t.get("status"),
             amount_of(t),
-            t.get("to"),
+            recipient_of(t, owned),
             when_of(t),
+            about_of(t),
         )
         for t in items
     ]
-    print_table(("ID", "WALLET", "WHAT", "NETWORK", "STATUS", "AMOUNT", "TO", "WHEN"), rows)
-    click.echo("\nDecide with `waiaas approve ID` or `waiaas reject ID --reason TEXT`.")
+    print_table(("ID", "WALLET", "WHAT", "NETWORK", "STATUS", "AMOUNT", "TO", "WHEN", "MEMO"), rows)
+    click.echo("\nDecide with `waiaas approve ID` or `waiaas reject ID --reason TEXT`")
+    click.echo("(the first characters of an ID are enough when no other waiting send shares them).")
+
+
+def recipient_of(record: dict[str, Any], owned: dict[Any, str]) -> str:
+    """The recipient's address, and the owner's wallet name when it is one of theirs."""
+    to = record.get("to")
+    if to is None:
+        return "-"
+    return f"{to} (wallet {owned[to]})" if to in owned else str(to)
+
+
+def about_of(record: dict[str, Any]) -> str:
+    """The memo the agent gave (a payment's site is in WHAT)."""
+    return str(record["memo"]) if record.get("memo") else "-"
+
+
+def resolve_id(client: DaemonClient, typed: str) -> str:
+    """A full id as it is; a prefix (as git takes one) the waiting send whose id it starts."""
+    text = typed.strip().lower()
+    try:
+        return canonical_uuid(text)
+    except ValueError:
+        pass
+    if not _PREFIX.fullmatch(text):
+        raise click.BadParameter(f"{typed!r} is not a transaction id or the start of one.")
+    if len(text.replace("-", "")) < MIN_PREFIX:
+        raise click.BadParameter(
+            f"{typed!r} is too short: give at least {MIN_PREFIX} characters of the id."
+        )
+    items = client.request("GET", "/v1/pending", master=True)["items"]
+    found = [t["id"] for t in items if str(t.get("id", "")).startswith(text)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise click.ClickException(
+            f"no waiting send has an id starting with {typed!r}; `waiaas pending` lists them."
+        )
+    raise click.ClickException(
+        f"{typed!r} is ambiguous: it starts the ids of {', '.join(found)}; type more of it."
+    )
 
 
 def report(verb: str, record: dict[str, Any]) -> None:
@@ -87,24 +136,26 @@ def report(verb: str, record: dict[str, Any]) -> None:
 
 
 @click.command()
-@click.argument("transaction_id", metavar="ID", type=TRANSACTION_ID)
+@click.argument("transaction_id", metavar="ID")
 @daemon_options
 @password_option
 @pass_state
 def approve(state: State, transaction_id: str) -> None:
-    """Approve waiting send ID: it is sent now."""
-    path = f"/v1/pending/{transaction_id}/approve"
-    report("Approved", state.client().request("POST", path, master=True, json={}))
+    """Approve waiting send ID (or the start of its id): it is sent now."""
+    client = state.client()
+    path = f"/v1/pending/{resolve_id(client, transaction_id)}/approve"
+    report("Approved", client.request("POST", path, master=True, json={}))
 
 
 @click.command()
-@click.argument("transaction_id", metavar="ID", type=TRANSACTION_ID)
+@click.argument("transaction_id", metavar="ID")
 @click.option("--reason", help="Why, kept in the audit log and told to the agent.")
 @daemon_options
 @password_option
 @pass_state
 def reject(state: State, transaction_id: str, reason: str | None) -> None:
-    """Reject waiting send ID: it is never sent."""
+    """Reject waiting send ID (or the start of its id): it is never sent."""
+    client = state.client()
     body = {"reason": reason} if reason else {}
-    path = f"/v1/pending/{transaction_id}/reject"
-    report("Rejected", state.client().request("POST", path, master=True, json=body))
+    path = f"/v1/pending/{resolve_id(client, transaction_id)}/reject"
+    report("Rejected", client.request("POST", path, master=True, json=body))

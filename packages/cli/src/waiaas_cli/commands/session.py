@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from waiaas_cli.client import DaemonClient
+from waiaas_cli.lookup import find_wallet, wallet_label
 from waiaas_cli.options import State, daemon_options, json_option, pass_state, password_option
 from waiaas_cli.output import iso_time, print_json, print_table
-from waiaas_core.errors import WaiaasError
 from waiaas_core.limits import canonical_uuid
 
 
@@ -17,21 +16,24 @@ def session() -> None:
 
 
 @session.command(name="list")
-@click.option("--wallet", "wallet_id", metavar="ID", help="Only this wallet's sessions.")
+@click.option(
+    "--wallet", "wallet_ref", metavar="WALLET", help="Only this wallet's sessions (id or name)."
+)
 @daemon_options
 @password_option
 @json_option
 @pass_state
-def list_(state: State, wallet_id: str | None, as_json: bool) -> None:
-    """List sessions with their status and expiry (all wallets, or one with --wallet)."""
+def list_(state: State, wallet_ref: str | None, as_json: bool) -> None:
+    """List sessions with their wallet, label, status, expiry and renewals.
+
+    All wallets, or one with --wallet (an id or a name).
+    """
     client = state.client()
-    if wallet_id:
-        wallet_id = parse_uuid(wallet_id, "wallet")
+    wallets = client.request("GET", "/v1/wallets", master=True)["items"]
+    wallet_id = find_wallet(wallets, wallet_ref)["id"] if wallet_ref else None
+    names = {w["id"]: w["name"] for w in wallets}
     params = {"walletId": wallet_id} if wallet_id else None
     items = client.request("GET", "/v1/sessions", master=True, params=params)["items"]
-    if wallet_id and not items:
-        # An empty list would hide a mistyped id; ask whether the wallet exists at all.
-        check_wallet(client, wallet_id)
     if as_json:
         print_json(items)
         return
@@ -41,7 +43,7 @@ def list_(state: State, wallet_id: str | None, as_json: bool) -> None:
     rows = [
         (
             s["id"],
-            s["walletId"],
+            wallet_label(names, s["walletId"]),
             s.get("label") or "-",
             s["status"],
             iso_time(s.get("expiresAt")),
@@ -59,17 +61,6 @@ def parse_uuid(value: str, what: str) -> str:
         return canonical_uuid(value.strip().lower())
     except ValueError:
         raise click.ClickException(f"{value!r} is not a {what} id (a UUID).") from None
-
-
-def check_wallet(client: DaemonClient, wallet_id: str) -> None:
-    try:
-        client.request("GET", f"/v1/wallets/{wallet_id}", master=True)
-    except WaiaasError as exc:
-        if exc.code != "WALLET_NOT_FOUND":
-            raise
-        raise click.ClickException(
-            f"unknown wallet id {wallet_id}; `waiaas wallet list` shows the wallets."
-        ) from None
 
 
 @session.command()

@@ -16,15 +16,19 @@ from waiaas_cli.output import iso_time, print_json
 @json_option
 @pass_state
 def status(state: State, as_json: bool) -> None:
-    """Show the daemon's health, network, wallet and session counts, and the kill switch.
+    """Show the daemon's health, network, wallet and session counts, the kill switch and
+    how many sends wait for a decision.
 
     The counts come from the admin status, which needs the master password.
     """
     client = state.client()
     health = client.health()
     admin = client.request("GET", "/v1/admin/status", master=True)
+    waiting = client.request("GET", "/v1/pending", master=True)["items"]
     if as_json:
-        print_json({"baseUrl": client.base_url, "health": health, "admin": admin})
+        print_json(
+            {"baseUrl": client.base_url, "health": health, "admin": admin, "pending": len(waiting)}
+        )
         return
     click.echo(f"Daemon:          {client.base_url} ({health.get('status')})")
     click.echo(f"Version:         {health.get('version')}")
@@ -33,6 +37,16 @@ def status(state: State, as_json: bool) -> None:
     click.echo(f"Wallets:         {admin.get('walletCount')}")
     click.echo(f"Active sessions: {admin.get('activeSessionCount')}")
     click.echo(f"Kill switch:     {kill_switch_text(admin.get('killSwitch'))}")
+    click.echo(f"Waiting:         {waiting_text(waiting)}")
+
+
+def waiting_text(items: list[Any]) -> str:
+    """How many sends wait for a decision, and the command that shows them."""
+    if not items:
+        return "nothing waits for a decision"
+    held = sum(1 for t in items if isinstance(t, dict) and t.get("status") == "PENDING_APPROVAL")
+    queued = len(items) - held
+    return f"{len(items)} ({held} for your approval, {queued} delayed): see `waiaas pending`"
 
 
 def kill_switch_text(switch: Any) -> str:

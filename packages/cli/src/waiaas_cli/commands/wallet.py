@@ -1,4 +1,4 @@
-"""`waiaas wallet create|list|suspend|resume|airdrop`: the daemon's wallets."""
+"""`waiaas wallet ...`: create, list, balance, rename, delete, suspend, resume, airdrop."""
 
 from __future__ import annotations
 
@@ -7,17 +7,18 @@ from typing import Any
 import click
 
 from waiaas_cli.client import DaemonClient
-from waiaas_cli.lookup import resolve_wallet
+from waiaas_cli.lookup import find_wallet, resolve_wallet
 from waiaas_cli.options import State, daemon_options, json_option, pass_state, password_option
 from waiaas_cli.output import iso_time, print_json, print_table, units_text
-from waiaas_cli.params import SOL_DECIMALS
+from waiaas_cli.params import SOL_DECIMALS, NumberArguments
 from waiaas_core.amounts import to_base_units
+from waiaas_core.errors import WaiaasError
 from waiaas_core.networks import FAMILIES, NETWORK_NAMES, NETWORKS
 
 
 @click.group()
 def wallet() -> None:
-    """Create, list, suspend, resume and fund wallets."""
+    """Create, list, rename, delete, suspend, resume and fund wallets; show balances."""
 
 
 @wallet.command()
@@ -56,12 +57,15 @@ def create(state: State, name: str, chain: str | None, network: str | None, as_j
 @json_option
 @pass_state
 def list_(state: State, as_json: bool) -> None:
-    """List the wallets: id, name, chain, network, status and address.
+    """List the wallets: id, name, chain, network, status, balances and address.
 
-    A suspended wallet gets a line under the table with the time and the reason
-    (the owner's, or `auto: <n> denials within an hour`).
+    BALANCES names every asset the wallet holds (SOL and tokens) in whole units;
+    "unavailable" when the chain does not answer. A suspended wallet gets a line
+    under the table with the time and the reason (the owner's, or
+    `auto: <n> denials within an hour`).
     """
-    items = state.client().request("GET", "/v1/wallets", master=True)["items"]
+    client = state.client()
+    items = client.request("GET", "/v1/wallets", master=True)["items"]
     if as_json:
         print_json(items)
         return
@@ -75,17 +79,139 @@ def list_(state: State, as_json: bool) -> None:
             w.get("chain", "solana"),
             w["network"],
             w["status"],
+            holdings_text(client, w),
             w["address"],
             iso_time(w.get("createdAt")),
         )
         for w in items
     ]
-    print_table(("ID", "NAME", "CHAIN", "NETWORK", "STATUS", "ADDRESS", "CREATED"), rows)
+    print_table(
+        ("ID", "NAME", "CHAIN", "NETWORK", "STATUS", "BALANCES", "ADDRESS", "CREATED"), rows
+    )
     # A reason may be long: one line under the table each, not a column.
     for w in items:
         if w["status"] == "SUSPENDED":
             since, reason = iso_time(w.get("suspendedAt")), w.get("suspendedReason") or "-"
             click.echo(f"{w['name']} is suspended since {since}: {reason}")
+
+
+def assets_of(client: DaemonClient, wallet_id: str) -> list[dict[str, Any]]:
+    """``GET /v1/wallets/{id}/assets``: SOL first, then every token account."""
+    return client.request("GET", f"/v1/wallets/{wallet_id}/assets", master=True)["items"]
+
+
+def asset_text(asset: dict[str, Any]) -> str:
+    """``1.5 SOL``, ``12.5 USDC``; a token outside the registry by its mint."""
+    symbol = asset.get("symbol") or f"(mint {asset.get('mint')})"
+    return units_text(asset.get("amount"), int(asset.get("decimals") or 0), symbol)
+
+
+def holdings_text(client: DaemonClient, wallet: dict[str, Any]) -> str:
+    """Every asset with a balance, ``0 SOL`` when there is none; "-" for a terminated wallet."""
+    if wallet.get("status") == "TERMINATED":
+        return "-"
+    try:
+        items = assets_of(client, wallet["id"])
+    except WaiaasError as error:
+        if error.code in ("CHAIN_ERROR", "RATE_LIMITED", "NOT_FOUND"):
+            return "unavailable"
+        raise
+    held = [a for a in items if a.get("mint") is None or str(a.get("amount")) != "0"]
+    return ", ".join(asset_text(a) for a in held) or "0 SOL"
+
+
+@wallet.command()
+@click.argument("wallet_ref", metavar="WALLET", required=False)
+@daemon_options
+@password_option
+@json_option
+@pass_state
+def balance(state: State, wallet_ref: str | None, as_json: bool) -> None:
+    """Show every asset WALLET holds (SOL and tokens), in whole units.
+
+    WALLET is an id or a name; without it, every wallet that is not terminated.
+    """
+    client = state.client()
+    wallets = client.request("GET", "/v1/wallets", master=True)["items"]
+    if wallet_ref:
+        chosen = [find_wallet(wallets, wallet_ref)]
+    else:
+        chosen = [w for w in wallets if w.get("status") != "TERMINATED"]
+    if not chosen:
+        click.echo("No wallets found. Create one with `waiaas wallet create NAME`.")
+        return
+    reports = [(w, assets_of(client, w["id"])) for w in chosen]
+    if as_json:
+        print_json([{"walletId": w["id"], "name": w["name"], "items": a} for w, a in reports])
+        return
+    for number, (found, assets) in enumerate(reports):
+        if number:
+            click.echo()
+        click.echo(f"{found['name']} ({found['network']}, {found['address']})")
+        rows = [(a.get("symbol") or "-", asset_text(a), a.get("mint") or "-") for a in assets]
+        print_table(("ASSET", "BALANCE", "MINT"), rows)
+
+
+@wallet.command()
+@click.argument("wallet_ref", metavar="WALLET")
+@click.argument("new_name", metavar="NEW_NAME")
+@daemon_options
+@password_option
+@pass_state
+def rename(state: State, wallet_ref: str, new_name: str) -> None:
+    """Rename WALLET (an id or a name) to NEW_NAME, unique among live wallets.
+
+    The MCP entries already written keep working (they name the wallet by id);
+    run `waiaas mcp setup` again to refresh the name Claude Desktop shows.
+    """
+    client = state.client()
+    found = resolve_wallet(client, wallet_ref)
+    body = {"name": new_name}
+    renamed = client.request("PATCH", f"/v1/wallets/{found['id']}", master=True, json=body)
+    click.echo(f"Renamed wallet {found['name']} to {renamed['name']} ({renamed['id']})")
+
+
+@wallet.command()
+@click.argument("wallet_ref", metavar="WALLET")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Delete even though the wallet still holds funds (they stay on its address).",
+)
+@daemon_options
+@password_option
+@pass_state
+def delete(state: State, wallet_ref: str, force: bool) -> None:
+    """Delete (terminate) WALLET: its sessions are revoked and its waiting sends cancelled.
+
+    A deleted wallet can never send again; its record, transactions and audit
+    entries are kept and its name is free for a new wallet. A wallet that still
+    holds SOL or tokens is refused unless --force: move the funds out first, or
+    they stay on an address nobody can spend from.
+    """
+    client = state.client()
+    found = resolve_wallet(client, wallet_ref)
+    if found.get("status") == "TERMINATED":
+        raise click.ClickException(f"wallet {found['name']} ({found['id']}) is already deleted.")
+    if not force:
+        try:
+            assets = assets_of(client, found["id"])
+        except WaiaasError as error:
+            raise click.ClickException(
+                f"cannot read the balances of {found['name']} ({error.code}), so it is not "
+                "deleted; use --force to delete it anyway."
+            ) from None
+        funded = [asset_text(a) for a in assets if str(a.get("amount")) != "0"]
+        if funded:
+            raise click.ClickException(
+                f"wallet {found['name']} still holds {', '.join(funded)}; move the funds out "
+                "first, or use --force to delete it anyway (the funds stay on its address)."
+            )
+    deleted = client.request("DELETE", f"/v1/wallets/{found['id']}", master=True)
+    click.echo(
+        f"Deleted wallet {found['name']} ({found['id']}): status {deleted.get('status')}; "
+        "its sessions are revoked."
+    )
 
 
 @wallet.command()
@@ -128,7 +254,7 @@ def find_token(client: DaemonClient, network: str, ref: str) -> dict[str, Any]:
     raise click.ClickException(f"no token {ref!r} on {network} (known: {known}).")
 
 
-@wallet.command()
+@wallet.command(cls=NumberArguments)
 @click.argument("wallet_ref", metavar="WALLET")
 @click.argument("amount", metavar="AMOUNT")
 @click.option(
@@ -146,6 +272,9 @@ def airdrop(
     AMOUNT is in whole units with decimals (1.5 SOL, 12.5 USDC); the token's decimals
     come from the daemon's registry.
     """
+    if amount.strip().startswith("-"):
+        # Said before the daemon is asked: the token's decimals do not matter for a sign.
+        raise click.BadParameter(f"{amount!r}: the amount cannot be negative.", param_hint="AMOUNT")
     client = state.client()
     found = resolve_wallet(client, wallet_ref)
     native = NETWORKS.get(found["network"])

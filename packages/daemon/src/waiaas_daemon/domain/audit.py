@@ -19,7 +19,7 @@ finds edits made with a database tool; it is not a signature: whoever can
 rewrite every row and the head can forge a consistent log.
 
 Actions (the fixed vocabulary; ``append`` refuses any other):
-wallet.create, wallet.terminate, wallet.suspend, wallet.resume,
+wallet.create, wallet.rename, wallet.terminate, wallet.suspend, wallet.resume,
 wallet.auto_suspend, session.create, session.revoke, session.renew,
 mcp_token.create, policy.set, policy.clear, pending.approve, pending.reject,
 kill_switch.on, kill_switch.off, master.failure, master.lockout,
@@ -52,6 +52,7 @@ GENESIS = "0" * 64
 ACTIONS = frozenset(
     {
         "wallet.create",
+        "wallet.rename",
         "wallet.terminate",
         "wallet.suspend",
         "wallet.resume",
@@ -280,6 +281,53 @@ async def list_entries(
     items = [_from_row(r) for r in rows[:limit]]
     more = len(rows) > limit
     return {"items": items, "cursor": encode_cursor(items[-1]["seq"]) if more else None}
+
+
+async def of_transaction(reader: Connection, transaction_id: str) -> list[dict[str, Any]]:
+    """Every entry about one send, oldest first: its story from request to outcome."""
+    rows = await reader.execute_fetchall(
+        "SELECT * FROM audit_log WHERE transaction_id = ? ORDER BY seq", (transaction_id,)
+    )
+    return [_from_row(r) for r in rows]
+
+
+async def policy_history(reader: Connection) -> dict[str, list[tuple[int, str | None]]]:
+    """Each wallet's policies in log order: (seq, canonical text, or None once cleared)."""
+    rows = await reader.execute_fetchall(
+        "SELECT wallet_id, seq, action, details FROM audit_log "
+        "WHERE action IN ('policy.set', 'policy.clear') AND wallet_id IS NOT NULL ORDER BY seq"
+    )
+    history: dict[str, list[tuple[int, str | None]]] = {}
+    for r in rows:
+        text = json.loads(r["details"]).get("policy") if r["action"] == "policy.set" else None
+        history.setdefault(r["wallet_id"], []).append(
+            (r["seq"], text if isinstance(text, str) else None)
+        )
+    return history
+
+
+async def first_entries(reader: Connection, transaction_ids: list[str]) -> dict[str, int]:
+    """The seq of each send's first entry: the moment it was asked, in log order."""
+    found: dict[str, int] = {}
+    for start in range(0, len(transaction_ids), 500):
+        chunk = transaction_ids[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        rows = await reader.execute_fetchall(
+            "SELECT transaction_id, MIN(seq) AS seq FROM audit_log "  # noqa: S608 - marks only
+            f"WHERE transaction_id IN ({marks}) GROUP BY transaction_id",
+            tuple(chunk),
+        )
+        found.update({r["transaction_id"]: r["seq"] for r in rows})
+    return found
+
+
+async def last_seen(reader: Connection) -> dict[str, float]:
+    """When each session last did something itself that the log records (a send, a renewal)."""
+    rows = await reader.execute_fetchall(
+        "SELECT session_id, MAX(at) AS at FROM audit_log WHERE session_id IS NOT NULL "
+        "AND actor LIKE 'session:%' GROUP BY session_id"
+    )
+    return {r["session_id"]: r["at"] for r in rows}
 
 
 _PAGE = 1000

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from waiaas_daemon.domain import audit
+from waiaas_daemon.domain import audit, moneylog
 
 if TYPE_CHECKING:
     from waiaas_daemon.domain.notify import Notifier
@@ -141,6 +141,39 @@ async def _with_mint(conn: Connection, event: Event) -> Event:
     return dataclasses.replace(event, details={**details, "mint": row[0]})
 
 
+async def _log_money(conn: Connection, event: Event) -> None:
+    """The daemon log's line for a money event, with the names read from its records."""
+    send = None
+    wallet_name = None
+    if event.transaction_id is not None:
+        async with conn.execute(
+            "SELECT t.type, t.amount, t.to_address, t.token_symbol, t.token_decimals, "
+            "t.payment_origin, t.signature, w.name, s.label FROM transactions t "
+            "LEFT JOIN wallets w ON w.id = t.wallet_id "
+            "LEFT JOIN sessions s ON s.id = t.session_id WHERE t.id = ?",
+            (event.transaction_id,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is not None:
+            send = moneylog.Send(*tuple(row))
+    if send is None and event.wallet_id is not None:
+        async with conn.execute(
+            "SELECT name FROM wallets WHERE id = ?", (event.wallet_id,)
+        ) as cursor:
+            found = await cursor.fetchone()
+        wallet_name = found[0] if found else None
+    moneylog.write(
+        moneylog.line(
+            event.action,
+            event.actor,
+            event.details or {},
+            send,
+            wallet_name,
+            event.transaction_id,
+        )
+    )
+
+
 class EventLog:
     """Writes each event into the audit log and the outbox on the caller's connection."""
 
@@ -164,6 +197,8 @@ class EventLog:
                 transaction_id=event.transaction_id,
                 details=_audit_details(event),
             )
+            if moneylog.is_money(event.action):
+                await _log_money(conn, event)
             note = notification_of(event)
             if note is not None and self.notifier is not None:
                 event_id = await self.notifier.enqueue(

@@ -19,7 +19,7 @@ from waiaas_daemon.chain import families
 from waiaas_daemon.chain.interface import ChainFamily
 from waiaas_daemon.domain.keystore import SealedKey
 from waiaas_daemon.domain.state import DaemonState
-from waiaas_daemon.storage import Event, NewWallet, WalletRow
+from waiaas_daemon.storage import Event, NameTaken, NewWallet, WalletRow
 
 
 async def create(
@@ -35,11 +35,35 @@ async def create(
     # Key generation (eth-account's) and argon2 are slow: in a worker thread.
     secret, address = await anyio.to_thread.run_sync(family.new_key)
     sealed = await anyio.to_thread.run_sync(state.keystore.seal_secret, secret, wallet_id)
+    try:
+        return await _insert(state, wallet_id, name, network, family.name, address, sealed)
+    except NameTaken:
+        raise _name_taken(name) from None
+
+
+def _name_taken(name: str) -> WaiaasError:
+    # A unique index over live wallets' names decides, so two creations at once cannot both win.
+    return WaiaasError(
+        "WALLET_NAME_TAKEN",
+        f"name: another wallet is already called {name!r}",
+        hint="Choose another name, or rename or delete the other wallet first.",
+    )
+
+
+async def _insert(
+    state: DaemonState,
+    wallet_id: str,
+    name: str,
+    network: str,
+    chain: str,
+    address: str,
+    sealed: SealedKey,
+) -> WalletRow:
     return await state.db.insert_wallet(
         NewWallet(
             id=wallet_id,
             name=name,
-            chain=family.name,
+            chain=chain,
             network=network,
             address=address,
             status="ACTIVE",
@@ -54,7 +78,7 @@ async def create(
                 "owner",
                 "wallet.create",
                 wallet_id,
-                details={"name": name, "chain": family.name, "network": network},
+                details={"name": name, "chain": chain, "network": network},
             )
         ],
     )
@@ -95,6 +119,23 @@ async def active_wallet(state: DaemonState, wallet_id: str) -> WalletRow:
         # The first use after a start derives the key: in a worker thread, off the loop.
         await unlock_signer(state, wallet)
     return wallet
+
+
+async def rename(state: DaemonState, wallet_id: str, name: str) -> WalletRow:
+    """A new name for a live wallet; unique among live wallets as at creation."""
+    wallet = await get(state, wallet_id)
+    if wallet.status == "TERMINATED":
+        raise WaiaasError("WALLET_TERMINATED")
+    if wallet.name == name:
+        return wallet
+    event = Event("owner", "wallet.rename", wallet_id, details={"from": wallet.name, "to": name})
+    try:
+        renamed = await state.db.rename_wallet(wallet_id, name, [event])
+    except NameTaken:
+        raise _name_taken(name) from None
+    if renamed is None:
+        raise WaiaasError("WALLET_NOT_FOUND")
+    return renamed
 
 
 async def terminate(state: DaemonState, wallet_id: str) -> WalletRow:

@@ -9,6 +9,7 @@ from msgspec import Meta
 from waiaas_daemon.domain.audit import ACTIONS, MAX_LIMIT
 from waiaas_daemon.domain.notify.outbox import MAX_LIST
 from waiaas_daemon.schemas._base import Model, Query, Uuid
+from waiaas_daemon.schemas.tokens import TokenRefField
 
 if TYPE_CHECKING:
     AuditAction = str
@@ -36,6 +37,21 @@ class AuditEntry(Model):
     transaction_id: str | None
     details: dict[str, Any]
     hash: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
+    # Read beside the entry when it is listed, not part of it nor of its hash.
+    wallet_name: Annotated[
+        str | None, Meta(description="The wallet's name now (not part of the hashed entry).")
+    ] = None
+    session_label: Annotated[
+        str | None, Meta(description="The session's label (`mcp`, a client's name), if any.")
+    ] = None
+    memo: Annotated[str | None, Meta(description="The memo of the send the entry names.")] = None
+    origin: Annotated[
+        str | None, Meta(description="The site a payment the entry names was made to.")
+    ] = None
+    token: Annotated[
+        TokenRefField | None,
+        Meta(description="The token the send moves (null for SOL): decimals for its amounts."),
+    ] = None
 
 
 class AuditPage(Model):

@@ -34,6 +34,10 @@ class WalletCreate(Model):
     ] = None
 
 
+class WalletRename(Model):
+    name: Name
+
+
 class Wallet(Model):
     id: Uuid
     name: str

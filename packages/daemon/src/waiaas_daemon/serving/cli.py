@@ -214,11 +214,16 @@ def _file_lock(path: Path, what: str) -> Iterator[None]:
 
 
 def _setup_logging() -> None:
+    level = os.environ.get("WAIAAS_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(
         stream=sys.stderr,
-        level=os.environ.get("WAIAAS_LOG_LEVEL", "INFO").upper(),
+        level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if level != "DEBUG":
+        # The MCP SDK says "Terminating session: None" (and the like) on every /mcp call:
+        # noise that buries the daemon's own lines. Its warnings and errors still show.
+        logging.getLogger("mcp").setLevel(logging.WARNING)
 
 
 def _is_first_run(directory: Path) -> bool:

@@ -86,6 +86,10 @@ class DuplicateKey(Exception):
     """An insert met a unique key already taken (a payment's idempotency key), in any daemon."""
 
 
+class NameTaken(Exception):
+    """Another live (not terminated) wallet already has this name, in any daemon."""
+
+
 class VersionConflict(Exception):
     """A conditional write found another version than the one it was made from."""
 
@@ -171,6 +175,9 @@ class Storage(Protocol):
     async def list_wallets(self) -> list[WalletRow]: ...
     async def terminate_wallet(
         self, wallet_id: str, now: int, events: Sequence[Event] = ()
+    ) -> WalletRow | None: ...
+    async def rename_wallet(
+        self, wallet_id: str, name: str, events: Sequence[Event] = ()
     ) -> WalletRow | None: ...
     async def count_wallets(self) -> int: ...
     async def set_wallet_status(

@@ -382,6 +382,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE transactions ADD COLUMN payment_nonce TEXT;
     ALTER TABLE transactions ADD COLUMN payment_valid_before INTEGER;
     """,
+    # 15: wallet names are unique among live wallets (docs/notes/console-pages.md). A database
+    # that already holds two live wallets of one name keeps the oldest's name and gives the
+    # others their id's first 8 characters as a suffix, so the index can be built.
+    """
+    UPDATE wallets SET name = name || ' (' || substr(id, 1, 8) || ')'
+    WHERE status != 'TERMINATED' AND seq NOT IN (
+        SELECT MIN(seq) FROM wallets WHERE status != 'TERMINATED' GROUP BY name
+    );
+    CREATE UNIQUE INDEX wallets_live_name ON wallets(name) WHERE status != 'TERMINATED';
+    """,
 )
 
 

@@ -28,6 +28,7 @@ from waiaas_daemon.storage.interface import (
     DuplicateKey,
     Hook,
     LimitReached,
+    NameTaken,
     Sink,
     VersionConflict,
 )
@@ -198,10 +199,33 @@ class SqliteStorage:
     # -- wallets ------------------------------------------------------------
 
     async def insert_wallet(self, wallet: NewWallet, events: Sequence[Event] = ()) -> WalletRow:
-        async with self.transaction() as db:
-            [row] = await _insert(db, "wallets", columns(wallet))
-            await self._emit(db, events)
+        try:
+            async with self.transaction() as db:
+                [row] = await _insert(db, "wallets", columns(wallet))
+                await self._emit(db, events)
+        except self._duplicate:
+            # Ids are random UUIDs and addresses fresh keys: the index taken is the live name's.
+            raise NameTaken from None
         return wallet_row(row)
+
+    async def rename_wallet(
+        self, wallet_id: str, name: str, events: Sequence[Event] = ()
+    ) -> WalletRow | None:
+        """Give a wallet another name; None if there is no such wallet."""
+        with self._wallets.changing(wallet_id):
+            try:
+                async with self.transaction() as db:
+                    rows = list(
+                        await db.execute_fetchall(
+                            "UPDATE wallets SET name = ? WHERE id = ? RETURNING *",
+                            (name, wallet_id),
+                        )
+                    )
+                    if rows:
+                        await self._emit(db, events)
+            except self._duplicate:
+                raise NameTaken from None
+        return wallet_row(rows[0]) if rows else None
 
     async def get_wallet(self, wallet_id: str) -> WalletRow | None:
         async def read() -> WalletRow | None:

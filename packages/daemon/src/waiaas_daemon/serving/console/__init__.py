@@ -16,7 +16,16 @@ from starlette.staticfiles import StaticFiles
 
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.domain.state import DaemonState
-from waiaas_daemon.serving.console.pages import approvals, audit, consent, overview, signin, wallet
+from waiaas_daemon.serving.console.pages import (
+    activity,
+    agents,
+    approvals,
+    audit,
+    consent,
+    overview,
+    signin,
+    wallet,
+)
 from waiaas_daemon.serving.console.sessions import ConsoleSessions
 from waiaas_daemon.serving.console.web import (
     HERE,
@@ -28,7 +37,7 @@ from waiaas_daemon.serving.console.web import (
     redirect,
 )
 
-PAGES = [signin, overview, approvals, wallet, audit, consent]
+PAGES = [signin, overview, agents, activity, approvals, wallet, audit, consent]
 
 
 async def to_overview(request: Request) -> Response:

@@ -65,3 +65,137 @@ async def holdings(state: DaemonState, wallet: WalletRow) -> list[Holding] | Non
             Holding(symbols.get(b.mint), b.mint, format_units(b.amount, b.decimals)) for b in held
         ]
     return None
+
+
+@dataclass(frozen=True)
+class AssetBalance:
+    """One asset a wallet holds, in its own units: SOL first, then each token account."""
+
+    symbol: str | None
+    mint: str | None
+    amount: str  # whole units, exact
+    raw: int
+    decimals: int
+
+
+async def assets(state: DaemonState, wallet: WalletRow) -> list[AssetBalance] | None:
+    """The native coin and every token of the wallet; None if the chain did not answer in time."""
+    with anyio.move_on_after(BALANCE_SECONDS):
+        try:
+            chain = state.chain_for(wallet.network)
+            registry = await state.db.list_tokens(wallet.network)
+            native = await chain.get_balance(wallet.address)
+            held = await chain.token_accounts(wallet.address, tuple(t.mint for t in registry))
+        except WaiaasError as error:
+            log.info("console: no assets for wallet %s: %s", wallet.id, error.code)
+            return None
+        symbols = {t.mint: t.symbol for t in registry}
+        decimals = chain.native_decimals
+        items = [
+            AssetBalance(
+                chain.native_symbol, None, format_units(native, decimals), native, decimals
+            )
+        ]
+        items += [
+            AssetBalance(
+                symbols.get(b.mint),
+                b.mint,
+                format_units(b.amount, b.decimals),
+                b.amount,
+                b.decimals,
+            )
+            for b in held
+        ]
+        return items
+    return None
+
+
+async def all_assets(
+    state: DaemonState, wallets: Sequence[WalletRow]
+) -> dict[str, list[AssetBalance] | None]:
+    """Each live wallet's assets, read concurrently (a terminated wallet's: an empty list)."""
+    result: dict[str, list[AssetBalance] | None] = {w.id: [] for w in wallets}
+
+    async def one(wallet: WalletRow) -> None:
+        result[wallet.id] = await assets(state, wallet)
+
+    async with anyio.create_task_group() as group:
+        for wallet in wallets:
+            if wallet.status != "TERMINATED":
+                group.start_soon(one, wallet)
+    return result
+
+
+@dataclass(frozen=True)
+class Spend:
+    """What one asset's counted sends add up to, against the policy's limits."""
+
+    symbol: str
+    mint: str | None
+    decimals: int
+    day: int
+    month: int
+    daily_limit: int | None
+    monthly_limit: int | None
+
+
+async def spending(state: DaemonState, wallet: WalletRow) -> list[Spend]:
+    """SOL, and every token the wallet sent or has a limit for: 24 h and 30 day totals."""
+    from waiaas_core.networks import NETWORKS
+    from waiaas_daemon.domain import policy
+    from waiaas_daemon.schemas.policy import usd_micros
+
+    native = NETWORKS.get(wallet.network)
+
+    now = int(state.now())
+    row = await state.db.get_policy(wallet.id)
+    rules = policy.load(row.document if row else None)
+    sol = await state.db.send_inputs(wallet.id, None, now)
+    out = [
+        Spend(
+            native.native_symbol if native else "SOL",
+            None,
+            native.native_decimals if native else 9,
+            sol.daily,
+            sol.monthly,
+            _int(rules.daily_limit),
+            _int(rules.monthly_limit),
+        )
+    ]
+    usd = rules.usd
+    if sol.usd_daily or sol.usd_monthly or (usd is not None and usd.any()):
+        # Every asset's sends together, in micro-dollars, as the dollar rules count them.
+        out.append(
+            Spend(
+                "USD",
+                None,
+                6,
+                sol.usd_daily,
+                sol.usd_monthly,
+                usd_micros(usd.daily_limit) if usd and usd.daily_limit else None,
+                usd_micros(usd.monthly_limit) if usd and usd.monthly_limit else None,
+            )
+        )
+    totals = await state.db.token_totals(wallet.id, now)
+    registry = {t.mint: t for t in await state.db.list_tokens(wallet.network)}
+    mints = [*totals, *(m for m in (rules.tokens or {}) if m not in totals)]
+    for mint in mints:
+        limits = (rules.tokens or {}).get(mint)
+        token = registry.get(mint)
+        day, month = totals.get(mint, (0, 0))
+        out.append(
+            Spend(
+                token.symbol if token else mint[:8] + "…",
+                mint,
+                token.decimals if token else 0,
+                day,
+                month,
+                _int(limits.daily_limit) if limits else None,
+                _int(limits.monthly_limit) if limits else None,
+            )
+        )
+    return out
+
+
+def _int(value: str | None) -> int | None:
+    return None if value is None else int(value)

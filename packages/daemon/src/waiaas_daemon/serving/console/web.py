@@ -74,6 +74,22 @@ def _asset_amount(tx: Any) -> str:
     return f"{format_units(int(tx.amount), decimals)} {label}"
 
 
+def _units(value: Any, decimals: int) -> str:
+    """Base units as whole units (``250000`` at 6 decimals: ``0.25``); other values as they are."""
+    text = str(value)
+    if not (text.isascii() and text.isdigit() and len(text) <= 40):
+        return text
+    return format_units(int(text), decimals)
+
+
+def _usd(tx: Any) -> str:
+    """`` ≈ $12.50`` when the send was valued in dollars; nothing otherwise."""
+    micros = getattr(tx, "usd_micros", None)
+    if micros is None:
+        return ""
+    return f" ≈ ${format_units(int(micros), 6)}"
+
+
 def _left(seconds: float | None) -> str:
     """Seconds until a deadline as a person reads it: "14m 05s", "2h 03m", "due"."""
     if seconds is None:
@@ -136,6 +152,8 @@ def templates() -> Any:
     env.filters["when"] = _when
     env.filters["asset_amount"] = _asset_amount
     env.filters["left"] = _left
+    env.filters["units"] = _units
+    env.filters["usd"] = _usd
     env.filters["duration"] = format_duration
     env.filters["limits"] = _limits
     return Jinja2Templates(env=env)

@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.domain import audit, notify
+from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.schemas.audit import (
     AuditPage,
     AuditQuery,
@@ -18,7 +19,8 @@ from waiaas_daemon.schemas.audit import (
 )
 from waiaas_daemon.serving.api import operation
 from waiaas_daemon.serving.auth import state_of
-from waiaas_daemon.storage import Event
+from waiaas_daemon.serving.routes.transactions import token_field
+from waiaas_daemon.storage import Event, TransactionRow
 
 
 async def list_audit(request: Request, query: AuditQuery) -> AuditPage:
@@ -30,7 +32,31 @@ async def list_audit(request: Request, query: AuditQuery) -> AuditPage:
         limit=query.limit,
         cursor=query.cursor,
     )
-    return msgspec.convert(page, AuditPage)
+    return await described(state_of(request), msgspec.convert(page, AuditPage))
+
+
+async def described(state: DaemonState, page: AuditPage) -> AuditPage:
+    """Each entry with the names a person reads it by: wallet, session label, memo, site."""
+    names = {w.id: w.name for w in await state.db.list_wallets()}
+    labels = {s.id: s.label for s in await state.db.list_sessions(None)}
+    sends: dict[str, TransactionRow | None] = {}
+    for entry in page.items:
+        if entry.transaction_id and entry.transaction_id not in sends:
+            sends[entry.transaction_id] = await state.db.get_transaction(entry.transaction_id)
+    items = []
+    for entry in page.items:
+        tx = sends.get(entry.transaction_id) if entry.transaction_id else None
+        items.append(
+            msgspec.structs.replace(
+                entry,
+                wallet_name=names.get(entry.wallet_id) if entry.wallet_id else None,
+                session_label=labels.get(entry.session_id) if entry.session_id else None,
+                memo=tx.memo if tx else None,
+                origin=tx.payment_origin if tx else None,
+                token=token_field(tx) if tx else None,
+            )
+        )
+    return AuditPage(items=items, cursor=page.cursor)
 
 
 async def verify_audit(request: Request) -> AuditVerification:

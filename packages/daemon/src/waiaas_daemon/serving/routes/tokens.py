@@ -7,6 +7,7 @@ from starlette.routing import Route
 
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.domain import wallets
+from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.schemas.tokens import (
     Asset,
     Assets,
@@ -16,9 +17,9 @@ from waiaas_daemon.schemas.tokens import (
     TokenListQuery,
 )
 from waiaas_daemon.schemas.transactions import NetworkQuery
-from waiaas_daemon.serving.api import operation
+from waiaas_daemon.serving.api import operation, path_id
 from waiaas_daemon.serving.auth import state_of
-from waiaas_daemon.storage import TokenRow
+from waiaas_daemon.storage import TokenRow, WalletRow
 
 
 def token_entry(row: TokenRow) -> TokenEntry:
@@ -88,7 +89,17 @@ async def get_assets(request: Request, query: NetworkQuery) -> Assets:
     own network or ``?network=`` another of its family (EVM: the registry's tokens)."""
     state = state_of(request)
     wallet = await wallets.get(state, request.state.auth.claims.wallet_id)
-    network = wallets.network_for(wallet, query.network)
+    return await assets_of(state, wallet, wallets.network_for(wallet, query.network))
+
+
+async def get_wallet_assets(request: Request) -> Assets:
+    """The native coin and the tokens of a wallet, amounts in base units (the owner's view)."""
+    state = state_of(request)
+    wallet = await wallets.get(state, path_id(request, "id", "WALLET_NOT_FOUND"))
+    return await assets_of(state, wallet, wallet.network)
+
+
+async def assets_of(state: DaemonState, wallet: WalletRow, network: str) -> Assets:
     chain = state.chain_for(network)
     native = await chain.get_balance(wallet.address)
     registry = await state.db.list_tokens(network)
@@ -124,6 +135,15 @@ def routes() -> list[Route]:
             auth="session",
             tag="agent",
             errors=("CHAIN_ERROR", "INVALID_REQUEST"),
+        ),
+        operation(
+            "GET",
+            "/v1/wallets/{id}/assets",
+            get_wallet_assets,
+            auth="master",
+            tag="wallets",
+            path_params={"id": "Wallet id."},
+            errors=("WALLET_NOT_FOUND", "CHAIN_ERROR"),
         ),
         operation("GET", "/v1/tokens", list_tokens, auth="public", tag="tokens"),
         operation(

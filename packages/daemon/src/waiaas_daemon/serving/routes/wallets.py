@@ -7,7 +7,13 @@ from starlette.routing import Route
 
 from waiaas_daemon.domain import transactions, wallets
 from waiaas_daemon.schemas.transactions import Transaction
-from waiaas_daemon.schemas.wallets import AirdropRequest, Wallet, WalletCreate, WalletList
+from waiaas_daemon.schemas.wallets import (
+    AirdropRequest,
+    Wallet,
+    WalletCreate,
+    WalletList,
+    WalletRename,
+)
 from waiaas_daemon.serving.api import operation, path_id
 from waiaas_daemon.serving.auth import state_of
 from waiaas_daemon.serving.routes.transactions import transaction_model
@@ -49,6 +55,12 @@ async def get_wallet(request: Request) -> Wallet:
     return wallet_model(await wallets.get(state_of(request), wallet_id))
 
 
+async def rename_wallet(request: Request, body: WalletRename) -> Wallet:
+    """Rename a wallet (unique among wallets that are not terminated)."""
+    wallet_id = path_id(request, "id", "WALLET_NOT_FOUND")
+    return wallet_model(await wallets.rename(state_of(request), wallet_id, body.name.strip()))
+
+
 async def terminate_wallet(request: Request) -> Wallet:
     """Terminate a wallet and revoke its sessions."""
     wallet_id = path_id(request, "id", "WALLET_NOT_FOUND")
@@ -65,7 +77,15 @@ async def airdrop_to_wallet(request: Request, body: AirdropRequest) -> Transacti
 def routes() -> list[Route]:
     unknown = ("WALLET_NOT_FOUND",)
     return [
-        operation("POST", "/v1/wallets", create_wallet, auth="master", tag="wallets", status=201),
+        operation(
+            "POST",
+            "/v1/wallets",
+            create_wallet,
+            auth="master",
+            tag="wallets",
+            status=201,
+            errors=("WALLET_NAME_TAKEN",),
+        ),
         operation("GET", "/v1/wallets", list_wallets, auth="master", tag="wallets"),
         operation(
             "GET",
@@ -75,6 +95,15 @@ def routes() -> list[Route]:
             tag="wallets",
             path_params=WALLET_ID,
             errors=unknown,
+        ),
+        operation(
+            "PATCH",
+            "/v1/wallets/{id}",
+            rename_wallet,
+            auth="master",
+            tag="wallets",
+            path_params=WALLET_ID,
+            errors=(*unknown, "WALLET_TERMINATED", "WALLET_NAME_TAKEN"),
         ),
         operation(
             "DELETE",

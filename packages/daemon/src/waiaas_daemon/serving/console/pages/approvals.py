@@ -7,17 +7,16 @@ routes' own handlers, so the rules (compare-and-swap, expiry, kill switch) are t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from waiaas_core.errors import WaiaasError
-from waiaas_daemon.domain.state import DaemonState
+from waiaas_daemon.domain import audit
 from waiaas_daemon.schemas.policy import Decision
 from waiaas_daemon.serving.api import path_id
 from waiaas_daemon.serving.auth import state_of
+from waiaas_daemon.serving.console.described import WAITING, describe
 from waiaas_daemon.serving.console.web import (
     action,
     decode,
@@ -28,40 +27,11 @@ from waiaas_daemon.serving.console.web import (
     render,
 )
 from waiaas_daemon.serving.routes import pending as pending_routes
-from waiaas_daemon.storage import TransactionRow
-
-WAITING = ("QUEUED", "PENDING_APPROVAL")
-
-
-@dataclass(frozen=True)
-class Waiting:
-    """One row of the list: the send, its wallet's name and the seconds left to its deadline."""
-
-    tx: TransactionRow
-    wallet_name: str
-    left: float | None
-
-
-def deadline(tx: TransactionRow) -> int | None:
-    """When a waiting send goes out by itself (QUEUED) or expires (PENDING_APPROVAL)."""
-    return tx.execute_at if tx.status == "QUEUED" else tx.approval_expires_at
-
-
-async def _rows(state: DaemonState, txs: list[TransactionRow]) -> list[Waiting]:
-    names = {w.id: w.name for w in await state.db.list_wallets()}
-    now = state.now()
-    return [
-        Waiting(tx, names.get(tx.wallet_id, tx.wallet_id), _left(deadline(tx), now)) for tx in txs
-    ]
-
-
-def _left(at: int | None, now: float) -> float | None:
-    return None if at is None else at - now
 
 
 async def _waiting(request: Request) -> dict[str, object]:
     state = state_of(request)
-    return {"items": await _rows(state, await state.db.waiting_transactions())}
+    return {"items": await describe(state, await state.db.waiting_transactions())}
 
 
 async def approvals(request: Request) -> Response:
@@ -73,12 +43,36 @@ async def approvals_list(request: Request) -> Response:
 
 
 async def one(request: Request) -> Response:
+    """A send's whole story: request, decision and its rule, approvals, outcome, chain."""
     state = state_of(request)
     tx = await state.db.get_transaction(path_id(request, "id", "TRANSACTION_NOT_FOUND"))
     if tx is None:
         raise WaiaasError("TRANSACTION_NOT_FOUND")
-    (item,) = await _rows(state, [tx])
-    return render(request, "approval.html", {"item": item, "waiting": tx.status in WAITING})
+    (item,) = await describe(state, [tx])
+    entries = await audit.of_transaction(state.db.reader, tx.id)
+    labels = {s.id: s.label for s in await state.db.list_sessions(None)}
+    return render(
+        request,
+        "approval.html",
+        {
+            "item": item,
+            "waiting": tx.status in WAITING,
+            "entries": entries,
+            "actors": {e["seq"]: actor_name(e["actor"], labels) for e in entries},
+        },
+    )
+
+
+def actor_name(actor: str, labels: dict[str, str | None]) -> str:
+    """``owner``, ``daemon``, ``agent claude``, ``Telegram chat 42``."""
+    if actor.startswith("session:"):
+        session_id = actor.removeprefix("session:")
+        return f"agent {labels.get(session_id) or session_id[:8]}"
+    if actor.startswith("owner:telegram:"):
+        return "owner (Telegram)"
+    if actor.startswith("telegram:"):
+        return f"Telegram chat {actor.removeprefix('telegram:')}"
+    return actor
 
 
 async def approve(request: Request) -> Response:
@@ -98,4 +92,5 @@ def routes() -> list[Route]:
         Route("/approvals/{id}", page(one), methods=["GET"]),
         Route("/approvals/{id}/approve", action(approve), methods=["POST"]),
         Route("/approvals/{id}/reject", action(reject), methods=["POST"]),
+        Route("/transactions/{id}", page(one), methods=["GET"]),
     ]

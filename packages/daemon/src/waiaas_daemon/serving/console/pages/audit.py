@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from waiaas_core.amounts import format_units
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.domain.audit import ACTIONS
-from waiaas_daemon.schemas.audit import AuditQuery, NotificationQuery
+from waiaas_daemon.schemas.audit import AuditEntry, AuditQuery, NotificationQuery
 from waiaas_daemon.serving.api import convert_query
 from waiaas_daemon.serving.auth import state_of
 from waiaas_daemon.serving.console.web import action, page, redirect, render
@@ -32,9 +36,8 @@ async def audit_page(request: Request) -> Response:
     query, chosen = _query(request)
     entries = await audit_routes.list_audit(request, query)
     wallets = await state_of(request).db.list_wallets()
-    verification = None
-    if request.query_params.get("verify"):
-        verification = await audit_routes.verify_audit(request)
+    # The chain is checked on every visit: the page says whether the log was altered.
+    verification = await audit_routes.verify_audit(request)
     return render(
         request,
         "audit.html",
@@ -46,8 +49,64 @@ async def audit_page(request: Request) -> Response:
             "actions": sorted(ACTIONS),
             "verification": verification,
             "next_query": _next(chosen, entries.cursor),
+            "readable": {e.seq: readable(e) for e in entries.items},
+            "actors": {e.seq: actor_text(e) for e in entries.items},
+            "raw": {e.seq: _raw(e) for e in entries.items},
         },
     )
+
+
+_TIMES = ("executeAt", "approvalExpiresAt", "approval_expires_at", "execute_at", "until", "since")
+_QUIET = ("mint", "kind")
+
+
+def readable(entry: AuditEntry) -> list[str]:
+    """The entry's details as a person reads them: amounts in units, the memo, the site."""
+    details = dict(entry.details)
+    parts = []
+    if "amount" in details:
+        amount = str(details.pop("amount"))
+        if entry.token is not None:
+            unit, decimals = entry.token.symbol or entry.token.mint, entry.token.decimals
+        elif details.get("mint") is None:
+            unit, decimals = "SOL", 9
+        else:
+            unit, decimals = f"base units of {details['mint']}", 0
+        shown = (
+            format_units(int(amount), decimals) if amount.isdigit() and len(amount) < 40 else amount
+        )
+        parts.append(f"{shown} {unit}")
+    if entry.origin:
+        parts.append(f"pays {entry.origin}")
+    if "to" in details:
+        parts.append(f"to {details.pop('to')}")
+    if entry.memo:
+        parts.append(f"memo “{entry.memo}”")
+    for key, value in details.items():
+        if key in _QUIET:
+            continue
+        if key in _TIMES and isinstance(value, int | float):
+            value = datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        elif key == "policy" and isinstance(value, str):
+            value = "the whole document (see raw)"
+        elif isinstance(value, dict | list):
+            value = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+        parts.append(f"{key}: {value}")
+    return parts
+
+
+def actor_text(entry: AuditEntry) -> str:
+    """``owner``, ``daemon``, ``agent claude``; a Telegram chat by its number."""
+    actor = entry.actor
+    if actor.startswith("session:"):
+        return f"agent {entry.session_label or actor.removeprefix('session:')[:8]}"
+    if actor.startswith("owner:telegram:"):
+        return "owner (Telegram)"
+    return actor
+
+
+def _raw(entry: AuditEntry) -> str:
+    return json.dumps(msgspec.to_builtins(entry), indent=2, ensure_ascii=False, sort_keys=True)
 
 
 def _next(chosen: dict[str, str], cursor: str | None) -> str | None:

@@ -1,4 +1,4 @@
-"""Overview: every wallet with its status and SOL balance, the pending count, the kill switch."""
+"""Overview: every wallet's assets and spending against its limits, what waits, the kill switch."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from waiaas_daemon.schemas.policy import Decision
 from waiaas_daemon.serving.auth import state_of
-from waiaas_daemon.serving.console.reads import balances
+from waiaas_daemon.serving.console.reads import all_assets, spending
 from waiaas_daemon.serving.console.web import action, decode, page, reason_body, redirect, render
 from waiaas_daemon.serving.routes import controls as control_routes
 
@@ -16,13 +16,18 @@ from waiaas_daemon.serving.routes import controls as control_routes
 async def overview(request: Request) -> Response:
     state = state_of(request)
     wallets = await state.db.list_wallets()
+    waiting = await state.db.waiting_transactions()
+    live = [w for w in wallets if w.status != "TERMINATED"]
     return render(
         request,
         "overview.html",
         {
-            "wallets": wallets,
-            "balances": await balances(state, wallets),
-            "pending_count": len(await state.db.waiting_transactions()),
+            "wallets": live,
+            "terminated": len(wallets) - len(live),
+            "assets": await all_assets(state, live),
+            "spending": {w.id: await spending(state, w) for w in live},
+            "pending_count": len(waiting),
+            "approval_count": sum(1 for t in waiting if t.status == "PENDING_APPROVAL"),
             "kill_switch": await state.db.get_kill_switch(),
         },
     )

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.domain import policy, sessions, wallets
+from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.schemas.policy import Decision, Policy
 from waiaas_daemon.serving.api import path_id
 from waiaas_daemon.serving.auth import state_of
@@ -38,6 +39,7 @@ async def _wallet_page(
     wallet = await wallets.get(state, path_id(request, "id", "WALLET_NOT_FOUND"))
     rows = await state.db.list_sessions(wallet.id)
     version, document = await _current_policy(request)
+    assets = await _assets(state, wallet.network, document)
     return render(
         request,
         "wallet.html",
@@ -50,13 +52,24 @@ async def _wallet_page(
             "grants": await oauth_store.grants(state.db),
             "transactions": await state.db.list_transactions(wallet.id, TRANSACTIONS_SHOWN, None),
             "policy_version": version,
-            "fields": fields or policyform.fields_of(document),
+            "fields": fields or policyform.fields_of(document, assets),
+            "assets": assets,
             "field_errors": errors or {},
             "policy_error": error,
             "saved": request.query_params.get("saved") == "policy",
         },
         status=error.status if error else (400 if errors else 200),
     )
+
+
+async def _assets(
+    state: DaemonState, network: str, document: dict[str, Any]
+) -> list[policyform.Asset]:
+    """The tokens the policy form has fields for: the network's registry and the policy's own."""
+    registry = [
+        policyform.Asset(t.mint, t.symbol, t.decimals) for t in await state.db.list_tokens(network)
+    ]
+    return policyform.assets_for(document, registry)
 
 
 async def wallet_page(request: Request) -> Response:
@@ -77,8 +90,12 @@ async def set_policy(request: Request) -> Response:
     form = request.state.form
     expected = _form_version(form)
     _, current = await _current_policy(request)
-    document, errors = policyform.document_of(form, current)
-    typed = {name: form.get(name, "") for name in policyform.FIELDS}
+    wallet = await wallets.get(state_of(request), path_id(request, "id", "WALLET_NOT_FOUND"))
+    assets = await _assets(state_of(request), wallet.network, current)
+    names = policyform.field_names(assets)
+    document, errors = policyform.document_of(form, current, assets)
+    shown = policyform.fields_of(current, assets)
+    typed = {name: form.get(name, shown[name]) for name in names}
     if errors:
         return await _wallet_page(request, typed, errors)
     try:
@@ -91,7 +108,7 @@ async def set_policy(request: Request) -> Response:
             return await _wallet_page(request, None, None, error)
         if error.code != "INVALID_REQUEST":
             raise
-        field = policyform.field_of(error.message)
+        field = policyform.field_of(error.message, names)
         return await _wallet_page(
             request, typed, {field: error.message} if field else {}, None if field else error
         )
