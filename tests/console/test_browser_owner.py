@@ -244,6 +244,14 @@ def _screenshots(daemon: Daemon, wide_page: Page, folder: Path) -> None:
     expect(wide_page.get_by_role("button", name="Approve").first).to_be_visible()
     wide_page.screenshot(path=folder / "console-approvals.png", full_page=True)
     assert (folder / "console-approvals.png").stat().st_size > 10_000
+    for agent in agents:
+        agent.send("50000000")  # 0.05 SOL, instant: something for the activity chart
+    wide_page.get_by_role("link", name="Activity", exact=True).click()
+    expect(wide_page.get_by_role("img", name="Daily spend in SOL")).to_be_visible()
+    wide_page.screenshot(path=folder / "console-activity.png", full_page=True)
+    wide_page.get_by_role("link", name="Agents", exact=True).click()
+    expect(wide_page.get_by_role("button", name="Revoke").first).to_be_visible()
+    wide_page.screenshot(path=folder / "console-agents.png", full_page=True)
 
 
 def test_the_audit_log_shows_the_owners_suspension_and_the_chain_checks(daemon, page, agent):

@@ -30,9 +30,8 @@ async def test_an_evm_wallet_shows_its_chain_eth_balance_and_each_sends_network(
     assert sent.status_code == 201, sent.text
     await harness.wallet("sol wallet")
     overview = (await owner.http.get("/console/")).text
-    assert '<td data-label="Chain">evm</td>' in overview
-    assert '<td data-label="Chain">solana</td>' in overview
-    assert " ETH</td>" in overview and " SOL</td>" in overview
+    assert "evm · evm-local" in overview and "solana · local" in overview
+    assert "0.89" in overview and " ETH</li>" in overview  # 1 ETH less 0.1 sent and its fee
     page = (await owner.http.get(f"/console/wallets/{wallet['id']}")).text
     assert "<dt>Chain</dt><dd>evm</dd>" in page and wallet["address"] in page
     assert '<td data-label="Network">evm-local</td>' in page

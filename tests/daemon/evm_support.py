@@ -134,3 +134,49 @@ def usdc_balance(anvil: Anvil, usdc: str, owner: str) -> int:
 
     data = "0x70a08231" + encode(["address"], [owner]).hex()
     return int(anvil.rpc("eth_call", [{"to": usdc, "data": data}, "latest"]), 16)
+
+
+class RefusingProxy:
+    """JSON-RPC in front of anvil that refuses the next ``refuse`` broadcasts as a node does
+    when the sender cannot pay (geth's words, code -32000); everything else goes through."""
+
+    def __init__(self, target: str, refuse: int = 1) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.refuse = refuse
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = json.loads(body)
+                if request.get("method") == "eth_sendRawTransaction" and proxy.refuse > 0:
+                    proxy.refuse -= 1
+                    error = {
+                        "code": -32000,
+                        "message": "insufficient funds for gas * price + value",
+                    }
+                    answer = json.dumps({"jsonrpc": "2.0", "id": request["id"], "error": error})
+                    data = answer.encode()
+                else:
+                    data = httpx.post(
+                        target, content=body, headers={"Content-Type": "application/json"}
+                    ).content
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

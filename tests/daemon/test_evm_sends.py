@@ -15,6 +15,7 @@ from tests.daemon.evm_support import (
     CONTRACTS,
     ETH,
     NETWORK,
+    RefusingProxy,
     anvil_node,
     balance,
     deploy_usdc,
@@ -335,3 +336,53 @@ async def test_parallel_sends_take_consecutive_nonces(tmp_path, anvil):
         assert balance(anvil, RECIPIENT) == 6000
         account = Account.from_key(b"\x01" * 32)  # unrelated: the module imports eth-account
         assert account.address
+
+
+async def test_the_scheduler_replaces_a_stuck_send_without_anyone_reading_it(tmp_path, anvil):
+    from waiaas_daemon.domain.scheduler import Scheduler
+
+    anvil.set_automine(False)
+    async with evm_harness(tmp_path, evm_settings(anvil.url, evm_replace_after=60)) as harness:
+        agent = await evm_agent(harness, anvil)
+        sent = (await _send(harness, agent, to=RECIPIENT, amount=str(ETH))).json()
+        scheduler = Scheduler(harness.state)
+        assert await scheduler.run_due() == 0
+        row = await harness.state.db.get_transaction(sent["id"])
+        assert row is not None and row.signature == sent["signature"]
+        harness.clock.advance(60)
+        await scheduler.run_due()
+        row = await harness.state.db.get_transaction(sent["id"])
+        assert row is not None and row.signature != sent["signature"]
+        assert row.replaced_hashes == [sent["signature"]] and row.nonce == 0
+        anvil.mine(1)
+        assert await scheduler.run_due() == 1
+        row = await harness.state.db.get_transaction(sent["id"])
+        assert row is not None and row.status == "CONFIRMED"
+        assert balance(anvil, RECIPIENT) == ETH
+
+
+async def test_a_refused_broadcast_gives_its_nonce_back_to_the_next_send(tmp_path, anvil):
+    proxy = RefusingProxy(anvil.url, refuse=1)
+    try:
+        async with evm_harness(tmp_path, evm_settings(proxy.url)) as harness:
+            agent = await evm_agent(harness, anvil)
+            refused = await _send(harness, agent, to=RECIPIENT, amount="1000")
+            assert refused.status_code == 201 and refused.json()["status"] == "FAILED"
+            record = (
+                await harness.http.get(
+                    f"/v1/transactions/{refused.json()['id']}", headers=agent.headers
+                )
+            ).json()
+            assert record["error"].startswith("refused: insufficient funds")
+            assert record["nonce"] is None and record["fee"] is None
+            sent = await _send(harness, agent, to=RECIPIENT, amount="1000")
+            assert sent.json()["status"] == "CONFIRMED", sent.text
+            again = (
+                await harness.http.get(
+                    f"/v1/transactions/{sent.json()['id']}", headers=agent.headers
+                )
+            ).json()
+            assert again["nonce"] == 0  # no gap left behind the refused one
+            assert balance(anvil, RECIPIENT) == 1000
+    finally:
+        proxy.close()

@@ -98,6 +98,8 @@ def test_waiting_sends_say_what_to_do_and_link_to_the_console():
         ({"amount": "12500000", "decimals": 6, "symbol": "USDC"}, "12.5 USDC"),
         ({"amount": "3000000000"}, "3 SOL"),
         ({"amount": "x"}, "x SOL"),
+        ({"amount": "250000000000000000", "network": "base"}, "0.25 ETH"),
+        ({"amount": "2000000000000000000", "network": "polygon"}, "2 POL"),
     ],
 )
 def test_amounts_are_shown_in_whole_units(data, text):

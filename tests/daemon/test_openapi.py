@@ -190,14 +190,16 @@ def with_examples(document: dict[str, Any], seed: dict[str, Any]) -> dict[str, A
 
 
 def only_local_networks(document: dict[str, Any]) -> dict[str, Any]:
-    """Generated requests name the in-process networks only: every other network is a
-    JSON-RPC node this test does not run (its 502 CHAIN_ERROR is documented, not a fault)."""
+    """Generated requests name the Solana local network only: every other network is a
+    JSON-RPC node this test does not run (its 502 CHAIN_ERROR is documented, not a fault),
+    or evm-local, whose first use loads the EVM engine (seconds: tests/daemon/test_evm_local.py
+    covers it)."""
     names = set(NETWORK_NAMES)
 
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
             if isinstance(node.get("enum"), list) and set(node["enum"]) == names:
-                return {**node, "enum": ["local", "evm-local"]}
+                return {**node, "enum": ["local"]}
             return {k: walk(v) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v) for v in node]

@@ -905,7 +905,10 @@ class SqliteStorage:
                     "signature": row["signature"],
                     "error": row["error"],
                     "mint": row["token_mint"],
+                    "network": row["network"],
                 }
+                if row["fee"] is not None:
+                    details["fee"] = row["fee"]
                 outcome = Event(
                     "daemon",
                     f"send_{row['status'].lower()}",

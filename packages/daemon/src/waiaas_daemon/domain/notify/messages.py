@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from waiaas_core.config import NOTIFICATION_EVENTS
+from waiaas_core.networks import NETWORKS
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,12 @@ class Message:
 
 
 def format_amount(data: Mapping[str, Any]) -> str:
-    """Lamports (or a token's base units) as a decimal with its symbol."""
+    """The native coin's base units (lamports, wei: by the event's ``network``) or a
+    token's, as a decimal with its symbol."""
     raw = data.get("amount")
-    symbol = str(data.get("symbol") or "SOL")
-    decimals = data.get("decimals", 9)
+    native = NETWORKS.get(str(data.get("network") or "local")) or NETWORKS["local"]
+    symbol = str(data.get("symbol") or native.native_symbol)
+    decimals = data.get("decimals", native.native_decimals)
     try:
         units, places = int(str(raw)), int(decimals)
     except (TypeError, ValueError):

@@ -31,7 +31,7 @@ PROMPTED = ("approval_required", "tx_queued")
 
 
 def amount_data(tx: TransactionRow) -> dict[str, Any]:
-    data: dict[str, Any] = {"amount": tx.amount}
+    data: dict[str, Any] = {"amount": tx.amount, "network": tx.network}
     if tx.token_mint is not None:
         data.update(symbol=tx.token_symbol or tx.token_mint[:8], decimals=tx.token_decimals or 0)
     return data
