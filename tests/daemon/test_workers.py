@@ -138,3 +138,49 @@ async def test_a_worker_that_returns_is_started_again():
             [trouble] = workers.troubles()
             group.cancel_scope.cancel()
     assert (trouble.worker, trouble.error) == ("returns", "stopped")
+
+
+async def test_a_sqlite_file_locked_by_another_process_is_503_then_back(harness, caplog):
+    # Another process (a backup tool, an sqlite3 shell) holds the write lock. The
+    # daemon's wait for it (busy_timeout, 5 s) is set to nothing here: no real wait.
+    from tests.daemon.conftest import PASSWORD
+    from waiaas_daemon.domain.workers import watch_storage
+
+    state = harness.state
+    await state.db._writer.execute("PRAGMA busy_timeout = 0")  # type: ignore[attr-defined]
+    other = sqlite3.connect(harness.state.data_dir / "waiaas.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with caplog.at_level(logging.INFO, logger="waiaas.workers"):
+            for _ in range(3):
+                refused = await harness.http.post(
+                    "/v1/wallets", json={"name": "w"}, headers={"X-Master-Password": PASSWORD}
+                )
+                assert refused.status_code == 503, refused.text
+                assert refused.json()["code"] == "STORAGE_UNAVAILABLE"
+                assert refused.json()["retryable"] is True
+                assert refused.headers["Retry-After"] == "5"
+        assert [t.worker for t in state.workers.troubles()] == [STORAGE]
+        outage = [r for r in caplog.records if "database is unavailable" in r.getMessage()]
+        assert len(outage) == 1 and not any(r.exc_info for r in caplog.records)
+    finally:
+        other.rollback()
+        other.close()
+
+    probes: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        probes.append(seconds)
+        await anyio.lowlevel.checkpoint()
+
+    with anyio.move_on_after(5):
+        async with anyio.create_task_group() as group:
+            group.start_soon(partial(watch_storage, state.db, state.workers, sleep=no_wait))
+            while state.workers.failing(STORAGE):
+                await anyio.sleep(0.01)
+            group.cancel_scope.cancel()
+    assert state.workers.troubles() == []
+    created = await harness.http.post(
+        "/v1/wallets", json={"name": "w"}, headers={"X-Master-Password": PASSWORD}
+    )
+    assert created.status_code == 201, created.text

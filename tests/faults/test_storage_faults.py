@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from solders.keypair import Keypair
@@ -22,7 +23,7 @@ from solders.pubkey import Pubkey
 
 from tests.daemon.fake_rpc_node import ThreadedNode
 from tests.faults.support import WebhookCounter, wait_until
-from tests.support.daemon import FAST_SECURITY, Daemon, running_daemon
+from tests.support.daemon import FAST_SECURITY, Daemon, running_daemon, start_daemon
 
 pytestmark = pytest.mark.slow
 
@@ -196,3 +197,49 @@ def test_pg_ctl_restart_leaves_no_worker_stopped(tmp_path, postgres_alone, node,
         daemon.stop()
         assert webhook.of_type("test") == [1]
     assert "Traceback" not in daemon.log, daemon.log
+
+
+@pytest.mark.anyio
+async def test_the_telegram_poller_takes_its_role_again_after_postgres_comes_back(
+    tmp_path, postgres_alone
+):
+    from tests.daemon.fake_telegram import TOKEN, fake_telegram
+    from tests.daemon.test_telegram_live import blocking
+
+    url = postgres_alone.create_database()
+    async with fake_telegram() as telegram:
+        node = ThreadedNode()
+        await blocking(node.__enter__)
+        sections = {
+            "storage": {"url": url},
+            "solana": {"network": "devnet", "rpc_url": node.url},
+            "security": FAST_SECURITY,
+            "notifications": {"telegram_bot_token": TOKEN, "telegram_api_url": telegram.url},
+        }
+        daemon = await blocking(lambda: start_daemon(tmp_path / "d", config=sections, timeout=90))
+        try:
+            answer = await blocking(lambda: daemon.api("POST", "/v1/telegram/link"))
+            assert answer.status_code == 201, answer.text
+            telegram.message(answer.json()["send"])
+            await telegram.wait_for(lambda: any("Linked" in s.text for s in telegram.to()), 60)
+
+            await blocking(postgres_alone.stop_server)
+            with anyio.fail_after(60):
+                while "telegram" not in {
+                    f["worker"] for f in (await blocking(health, daemon))["failing"]
+                }:
+                    await anyio.sleep(0.05)
+            await blocking(postgres_alone.start_server)
+
+            telegram.message("/status")
+            await telegram.wait_for(lambda: any("Kill switch" in s.text for s in telegram.to()), 60)
+            with anyio.fail_after(60):
+                while (await blocking(health, daemon))["status"] != "ok":
+                    await anyio.sleep(0.05)
+            assert telegram.conflicts == 0
+        finally:
+            await blocking(daemon.kill)
+            await blocking(daemon.close)
+            await blocking(node.__exit__, None, None, None)
+    assert "Traceback" not in daemon.log, daemon.log
+    assert TOKEN not in daemon.log
