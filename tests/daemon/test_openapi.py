@@ -200,6 +200,8 @@ def only_local_networks(document: dict[str, Any]) -> dict[str, Any]:
         if isinstance(node, dict):
             if isinstance(node.get("enum"), list) and set(node["enum"]) == names:
                 return {**node, "enum": ["local"]}
+            if isinstance(node.get("enum"), list) and set(node["enum"]) == {"solana", "evm"}:
+                return {**node, "enum": ["solana"]}  # an EVM wallet's network is evm-local
             return {k: walk(v) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v) for v in node]

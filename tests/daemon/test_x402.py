@@ -71,14 +71,19 @@ async def world(daemon: Daemon) -> AsyncIterator[World]:
 
 
 class _world:
+    # Wallet names are unique among live wallets: each world on a daemon has its own.
+    _made = 0
+
     def __init__(self, daemon: Daemon, session: dict[str, Any] | None = None) -> None:
         self.daemon = daemon
         self.session = session or {}
 
     async def __aenter__(self) -> World:
         daemon = self.daemon
-        wallet = daemon.create_wallet("agent")
-        merchant = daemon.create_wallet("merchant")
+        _world._made += 1
+        suffix = "" if _world._made == 1 else f"-{_world._made}"
+        wallet = daemon.create_wallet(f"agent{suffix}")
+        merchant = daemon.create_wallet(f"merchant{suffix}")
         _airdrop(daemon, wallet["id"], SOL)
         _airdrop(daemon, wallet["id"], 10 * USDC, "USDC")
         _airdrop(daemon, merchant["id"], 1, "USDC")  # its token account exists

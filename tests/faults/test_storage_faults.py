@@ -24,6 +24,7 @@ from solders.pubkey import Pubkey
 from tests.daemon.fake_rpc_node import ThreadedNode
 from tests.faults.support import WebhookCounter, wait_until
 from tests.support.daemon import FAST_SECURITY, Daemon, running_daemon, start_daemon
+from waiaas_daemon.domain.workers import MAX_BACKOFF
 
 pytestmark = pytest.mark.slow
 
@@ -160,7 +161,13 @@ def test_postgres_gone_and_back_every_worker_resumes_and_nothing_runs_twice(
         wait_until(lambda: time.time() > queued_at + DELAY, what="the send's time")
         postgres_alone.start_server()
 
-        wait_until(lambda: status_of(daemon, token, tx_id) == "CONFIRMED", what="the send")
+        # A worker that failed through the outage retries after at most MAX_BACKOFF (60 s):
+        # the send is due by then plus its own work, however long the outage was.
+        wait_until(
+            lambda: status_of(daemon, token, tx_id) == "CONFIRMED",
+            timeout=MAX_BACKOFF + 60,
+            what="the send",
+        )
         wait_until(lambda: health(daemon)["status"] == "ok", what="ok again")
         sent_once(node, to)
         assert_mcp_works(daemon, token)
@@ -187,7 +194,13 @@ def test_pg_ctl_restart_leaves_no_worker_stopped(tmp_path, postgres_alone, node,
         assert_mcp_works(daemon, token)
         postgres_alone.restart()
 
-        wait_until(lambda: status_of(daemon, token, tx_id) == "CONFIRMED", what="the send")
+        # A worker that failed through the outage retries after at most MAX_BACKOFF (60 s):
+        # the send is due by then plus its own work, however long the outage was.
+        wait_until(
+            lambda: status_of(daemon, token, tx_id) == "CONFIRMED",
+            timeout=MAX_BACKOFF + 60,
+            what="the send",
+        )
         sent_once(node, to)
         assert_mcp_works(daemon, token)
         tested = daemon.api("POST", "/v1/admin/notifications/test")
