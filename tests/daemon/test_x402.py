@@ -71,8 +71,8 @@ async def world(daemon: Daemon) -> AsyncIterator[World]:
 
 
 class _world:
-    # Wallet names are unique among live wallets: each world on a daemon has its own.
-    _made = 0
+    # Wallet names are unique among live wallets: a daemon's second world names its own.
+    _made: dict[int, int] = {}
 
     def __init__(self, daemon: Daemon, session: dict[str, Any] | None = None) -> None:
         self.daemon = daemon
@@ -80,8 +80,8 @@ class _world:
 
     async def __aenter__(self) -> World:
         daemon = self.daemon
-        _world._made += 1
-        suffix = "" if _world._made == 1 else f"-{_world._made}"
+        made = _world._made[id(daemon)] = _world._made.get(id(daemon), 0) + 1
+        suffix = "" if made == 1 else f"-{made}"
         wallet = daemon.create_wallet(f"agent{suffix}")
         merchant = daemon.create_wallet(f"merchant{suffix}")
         _airdrop(daemon, wallet["id"], SOL)
