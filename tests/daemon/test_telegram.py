@@ -618,7 +618,10 @@ async def test_the_owner_chat_lists_sessions_and_revokes_one_by_its_id_prefix(ha
         session = await harness.session(wallet["id"], label="oauth:Hosted Agent")
         before = len(telegram.to())
         telegram.message("/sessions")
-        listed = await telegram.wait_for(lambda: telegram.to()[before:])
+        # The session's own notification may arrive first: wait for the listing.
+        listed = await telegram.wait_for(
+            lambda: [m for m in telegram.to()[before:] if "on chat" in m.text]
+        )
         assert "oauth:Hosted Agent on chat" in listed[0].text and session["id"] in listed[0].text
         telegram.message("/revoke 0000")
         await telegram.wait_for(lambda: any("Use: /revoke" in s.text for s in telegram.to()))
