@@ -39,6 +39,14 @@ def anvil():
     yield from anvil_node()
 
 
+@pytest.fixture
+def unmined(monkeypatch):
+    """A send answers at once, SUBMITTED, where the test keeps its block from coming."""
+    from waiaas_daemon.chain.evm import adapter
+
+    monkeypatch.setattr(adapter, "RECEIPT_WAIT", 0.0)
+
+
 async def _send(harness, agent, **body):
     return await harness.http.post("/v1/transactions/send", json=body, headers=agent.headers)
 
@@ -201,8 +209,31 @@ async def test_a_fee_above_the_owners_ceiling_is_refused_unsigned(tmp_path, anvi
         assert anvil.rpc("eth_getTransactionCount", [agent.address, "pending"]) == "0x0"
 
 
-async def test_a_stuck_send_is_replaced_with_a_higher_fee_same_nonce_never_duplicated(
+async def test_a_send_answers_confirmed_when_its_block_comes_within_the_receipt_wait(
     tmp_path, anvil
+):
+    # anvil answers a broadcast before it mines (as a real node does before its next
+    # block): the send waits briefly for the receipt instead of answering SUBMITTED.
+    anvil.set_automine(False)
+    async with evm_harness(tmp_path, evm_settings(anvil.url)) as harness:
+        agent = await evm_agent(harness, anvil)
+        async with anyio.create_task_group() as group:
+
+            async def mine_once_sent() -> None:
+                while anvil.rpc("eth_getTransactionCount", [agent.address, "pending"]) == "0x0":
+                    await anyio.sleep(0.02)
+                await anyio.sleep(0.3)
+                anvil.mine(1)
+
+            group.start_soon(mine_once_sent)
+            sent = await _send(harness, agent, to=RECIPIENT, amount=str(ETH // 100))
+        assert sent.status_code == 201, sent.text
+        assert sent.json()["status"] == "CONFIRMED", sent.text
+        assert balance(anvil, RECIPIENT) == ETH // 100
+
+
+async def test_a_stuck_send_is_replaced_with_a_higher_fee_same_nonce_never_duplicated(
+    tmp_path, anvil, unmined
 ):
     anvil.set_automine(False)
     async with evm_harness(tmp_path, evm_settings(anvil.url, evm_replace_after=120)) as harness:
@@ -270,7 +301,9 @@ async def test_a_receipt_lost_in_a_reorg_puts_the_send_back_and_the_same_bytes_l
         assert balance(anvil, RECIPIENT) == ETH
 
 
-async def test_a_reverted_token_send_is_failed_with_its_reason_and_its_fee(tmp_path, anvil):
+async def test_a_reverted_token_send_is_failed_with_its_reason_and_its_fee(
+    tmp_path, anvil, unmined
+):
     usdc = deploy_usdc(anvil)
     async with evm_harness(tmp_path, evm_settings(anvil.url)) as harness:
         agent = await evm_agent(harness, anvil)
@@ -338,7 +371,9 @@ async def test_parallel_sends_take_consecutive_nonces(tmp_path, anvil):
         assert account.address
 
 
-async def test_the_scheduler_replaces_a_stuck_send_without_anyone_reading_it(tmp_path, anvil):
+async def test_the_scheduler_replaces_a_stuck_send_without_anyone_reading_it(
+    tmp_path, anvil, unmined
+):
     from waiaas_daemon.domain.scheduler import Scheduler
 
     anvil.set_automine(False)

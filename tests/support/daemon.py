@@ -170,6 +170,12 @@ def running_daemon(data_dir: Path, **kwargs: Any) -> Iterator[Daemon]:
     daemon = start_daemon(data_dir, **kwargs)
     try:
         yield daemon
+    except BaseException:
+        # The daemon's own account of a failed test, in the test's captured output.
+        daemon.kill()
+        daemon.close()
+        print(f"--- the daemon's log ---\n{daemon.log}")
+        raise
     finally:
         daemon.kill()
         daemon.close()

@@ -74,6 +74,8 @@ def unavailable(exc: BaseException) -> bool:
             asyncpg.exceptions.OperatorInterventionError,
             asyncpg.exceptions.InsufficientResourcesError,
             asyncpg.InterfaceError,
+            # a connection the server dropped under a statement (postgres._acquire)
+            asyncpg.InternalClientError,
         ),
     )
 

@@ -114,8 +114,16 @@ async def _acquire(pool: Any) -> AsyncIterator[Any]:
         raise StorageUnavailable(_safe_error(exc)) from None
     try:
         yield conn
+    except asyncpg.InternalClientError:
+        # What a connection the server dropped under a statement may raise ("cannot
+        # switch to state ...; another operation is in progress"): the connection is
+        # unusable, not the daemon broken. Dropped, so the pool opens a new one.
+        conn.terminate()
+        raise StorageUnavailable("the connection broke (the server restarted?)") from None
     finally:
-        await pool.release(conn)
+        # Bounded: resetting a connection whose server went silent must not hold a
+        # worker (and the wallet lock it may hold) for ever; a failed reset drops it.
+        await pool.release(conn, timeout=CONNECT_TIMEOUT)
 
 
 class _Cursor:

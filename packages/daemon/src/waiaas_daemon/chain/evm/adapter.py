@@ -32,6 +32,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_account.typed_transactions import TypedTransaction
@@ -63,6 +64,11 @@ BUMP_PERCENT = 125  # x/100 of the previous fee, per field, on a replacement
 FEE_HISTORY_BLOCKS = 5
 # How long one fee quote serves (a send asks for the balance check and for signing).
 FEE_QUOTE_SECONDS = 2.0
+# After a broadcast, how long the send's answer waits for the first receipt, looking
+# every RECEIPT_POLL s: a node that mines on arrival (anvil, the embedded node) or a
+# fast L2 answers CONFIRMED at once; on a slower chain the send answers SUBMITTED.
+RECEIPT_WAIT = 2.0
+RECEIPT_POLL = 0.1
 SELECTOR = {
     "transfer": bytes.fromhex("a9059cbb"),
     "balanceOf": bytes.fromhex("70a08231"),
@@ -102,6 +108,8 @@ class EvmChain:
         airdrop: Airdrop | None = None,
         mint: Mint | None = None,
         clock: Callable[[], float] = time.monotonic,
+        receipt_wait: float | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
     ) -> None:
         self.network = network
         self.node = node
@@ -121,6 +129,8 @@ class EvmChain:
         self._chain_id: int | None = None
         self._tokens: dict[str, MintInfo] = {}
         self._clock = clock
+        self._receipt_wait = RECEIPT_WAIT if receipt_wait is None else receipt_wait
+        self._sleep = sleep
         self._quote: tuple[float, int, int] | None = None  # (when, base fee, tip)
 
     # -- reads -------------------------------------------------------------------
@@ -304,8 +314,19 @@ class EvmChain:
             answered = prepared.signature
         if isinstance(answered, str) and answered.lower() != prepared.signature.lower():
             log.warning("eth_sendRawTransaction answered another hash than the transaction's")
-        outcome = await self.status(prepared.signature)
+        outcome = await self._first_receipt(prepared.signature)
         return outcome or Outcome(prepared.signature, "SUBMITTED", note="broadcast")
+
+    async def _first_receipt(self, signature: str) -> Outcome | None:
+        """The transaction's status, after waiting up to ``receipt_wait`` s for its block."""
+        polls = int(self._receipt_wait / RECEIPT_POLL)
+        outcome = await self.status(signature)
+        for _ in range(polls):
+            if outcome is None or outcome.status != "SUBMITTED" or outcome.fee is not None:
+                break  # unknown, settled, or mined and counting confirmations
+            await self._sleep(RECEIPT_POLL)
+            outcome = await self.status(signature)
+        return outcome
 
     async def bump_fee(self, signer: Any, raw: bytes) -> PreparedTransfer | None:
         try:
