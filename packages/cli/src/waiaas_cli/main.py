@@ -37,7 +37,7 @@ class WaiaasGroup(click.Group):
 @click.version_option(package_name="waiaas-cli")
 @click.pass_context
 def main(ctx: click.Context) -> None:
-    """waiaas: a self-hosted Solana wallet daemon for AI agents.
+    """waiaas: a self-hosted wallet daemon (Solana and EVM chains) for AI agents.
 
     Start the daemon with `waiaas-daemon serve`, then create a wallet and give
     Claude Desktop a session for it with `waiaas mcp setup`.

@@ -68,7 +68,7 @@ def openapi_document(routes: Iterable[BaseRoute], settings: Settings) -> dict[st
             "title": "waiaas daemon",
             "version": __version__,
             "description": (
-                "A self-hosted Solana wallet daemon for AI agents. Amounts are decimal "
+                "A self-hosted wallet daemon (Solana and EVM chains) for AI agents. Amounts are decimal "
                 "strings of base units (lamports for SOL), times unix seconds. Every error is "
                 '{"code", "message", "retryable", "hint"?, "requestId"}.'
             ),
