@@ -49,9 +49,11 @@ Run 'waiaas mcp setup' to create the token and the Claude Desktop entry.
 """
 
 INSTRUCTIONS = (
-    "Tools for one self-hosted Solana wallet. Amounts are in lamports "
-    "(1 SOL = 1,000,000,000 lamports). A result with session_expired means the wallet "
-    "owner must run 'waiaas mcp setup'; network_error means the wallet daemon is down."
+    "Tools for one self-hosted wallet (Solana or EVM). Amounts are whole numbers of the "
+    "asset's smallest unit: lamports for SOL (1 SOL = 1,000,000,000), wei for ETH and POL "
+    "(1 ETH = 10^18), a token's base units by its decimals; get_balance and get_assets say "
+    "which. A result with session_expired means the wallet owner must run "
+    "'waiaas mcp setup'; network_error means the wallet daemon is down."
 )
 
 

@@ -20,7 +20,10 @@ def register_resources(server: MCPServer, api: Api, source: SessionSource) -> No
         "waiaas://wallet/balance",
         name="wallet-balance",
         title="Wallet balance",
-        description="The wallet's balance; `balance` is in lamports (1 SOL = 10^9 lamports).",
+        description=(
+            "The wallet's native balance; `balance` is in base units: lamports for SOL "
+            "(1 SOL = 10^9), wei for ETH or POL (1 ETH = 10^18)."
+        ),
         mime_type=JSON,
     )
     async def wallet_balance() -> str:
@@ -31,8 +34,9 @@ def register_resources(server: MCPServer, api: Api, source: SessionSource) -> No
         name="wallet-assets",
         title="Wallet assets",
         description=(
-            "SOL and every SPL token the wallet holds; `amount` is in base units, "
-            "10^decimals per token (lamports for SOL)."
+            "The native coin and every token the wallet holds (SPL on Solana, ERC-20 on "
+            "EVM); `amount` is in base units, 10^decimals per token (lamports for SOL, "
+            "wei for ETH)."
         ),
         mime_type=JSON,
     )

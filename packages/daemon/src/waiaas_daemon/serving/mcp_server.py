@@ -23,9 +23,12 @@ from waiaas_daemon import __version__
 from waiaas_daemon.serving.auth import REMOTE_SCOPE_KEY
 
 INSTRUCTIONS = (
-    "Tools for one self-hosted Solana wallet, served by its wallet daemon. Amounts are in "
-    "lamports (1 SOL = 1,000,000,000 lamports). A result with session_expired means the "
-    "wallet owner must run 'waiaas mcp setup --http' and give you the new token."
+    "Tools for one self-hosted wallet (Solana or EVM), served by its wallet daemon. Amounts "
+    "are whole numbers of the asset's smallest unit: lamports for SOL (1 SOL = 1,000,000,000), "
+    "wei for ETH and POL (1 ETH = 10^18), a token's base units by its decimals; get_balance "
+    "and get_assets say which. A result with session_expired means this access ended: a "
+    "client signed in through OAuth signs in again (the owner approves it), one given a "
+    "token asks the wallet owner to run 'waiaas mcp setup --http' for a new one."
 )
 
 # The bearer of the /mcp request being served; the SDK runs the tool in a task spawned

@@ -68,8 +68,9 @@ def openapi_document(routes: Iterable[BaseRoute], settings: Settings) -> dict[st
             "title": "waiaas daemon",
             "version": __version__,
             "description": (
-                "A self-hosted wallet daemon (Solana and EVM chains) for AI agents. Amounts are decimal "
-                "strings of base units (lamports for SOL), times unix seconds. Every error is "
+                "A self-hosted wallet daemon (Solana and EVM chains) for AI agents. Amounts "
+                "are decimal strings of base units (lamports for SOL, wei for ETH), times "
+                "unix seconds. Every error is "
                 '{"code", "message", "retryable", "hint"?, "requestId"}.'
             ),
         },
