@@ -26,8 +26,8 @@ from anyio.streams.text import TextReceiveStream
 from tests.mcp.support import WALLET, make_token
 from tests.mcp.test_server import INITIALIZE, INITIALIZED, closed_port
 from waiaas_core.atomic import write_secret_file
+from waiaas_core.lazy_http import LazyHttp
 from waiaas_core.paths import token_path
-from waiaas_mcp._http import LazyHttp
 
 pytestmark = pytest.mark.anyio
 

@@ -19,7 +19,7 @@ from waiaas_core.agent.api import (
     classify,
     retry_after,
 )
-from waiaas_mcp._http import LazyHttp, client_of
+from waiaas_core.lazy_http import LazyHttp, client_of
 from waiaas_mcp.session import SessionManager
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class ApiClient:
         json: dict[str, Any] | None,
         timeout: float,
     ) -> httpx.Response | NetworkError:
-        import httpx  # at the first request: see waiaas_mcp._http
+        import httpx  # at the first request: see waiaas_core.lazy_http
 
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:

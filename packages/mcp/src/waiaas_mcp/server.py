@@ -19,8 +19,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 
 from waiaas_core.agent import register_agent
+from waiaas_core.lazy_http import LazyHttp
 from waiaas_mcp import __version__
-from waiaas_mcp._http import LazyHttp
 from waiaas_mcp._stdio import StdinLines, stdio_transport
 from waiaas_mcp.client import ApiClient
 from waiaas_mcp.config import Settings
@@ -66,7 +66,7 @@ def create_server(
     """The MCP server; its lifespan starts the session without waiting for it.
 
     The HTTP client is made at the first request to the daemon, not here: answering
-    ``initialize`` and ``tools/list`` needs neither it nor httpx (``waiaas_mcp._http``).
+    ``initialize`` and ``tools/list`` needs neither it nor httpx (``waiaas_core.lazy_http``).
     """
 
     def make_http() -> httpx.AsyncClient:

@@ -2,7 +2,7 @@
 
 Independent of the MCP SDK (anyio, httpx and the token file only), so it is tested alone
 on a fake clock. States: ``active`` (a usable token), ``expired``, ``error``. httpx is
-imported at the first renewal, not before (``waiaas_mcp._http``).
+imported at the first renewal, not before (``waiaas_core.lazy_http``).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import anyio.abc
 
 from waiaas_core.atomic import write_secret_file
 from waiaas_core.errors import WaiaasError
+from waiaas_core.lazy_http import LazyHttp, client_of
 from waiaas_core.paths import TOKENS_DIR, ensure_private_dir
-from waiaas_mcp._http import LazyHttp, client_of
 from waiaas_mcp.log import SESSION_LOGGER
 from waiaas_mcp.token_file import TokenFileError, read_token_file
 
@@ -412,7 +412,7 @@ class SessionManager:
 
     async def _put_renew(self, token: Token) -> httpx.Response | None:
         """PUT .../renew with retries on network errors and 429/5xx; None once they run out."""
-        import httpx  # at the first renewal: see waiaas_mcp._http
+        import httpx  # at the first renewal: see waiaas_core.lazy_http
 
         url = f"/v1/sessions/{quote(token.session_id, safe='')}/renew"
         headers = {"Authorization": f"Bearer {token.raw}"}

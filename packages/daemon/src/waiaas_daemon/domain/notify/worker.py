@@ -23,6 +23,7 @@ import anyio.lowlevel
 import httpx
 
 from waiaas_core.config import Settings
+from waiaas_core.lazy_http import LazyHttp
 from waiaas_daemon.domain.notify import outbox
 from waiaas_daemon.domain.notify.channels import (
     Event,
@@ -182,14 +183,19 @@ class Notifier:
                 await self._step(tg, client)
 
     @asynccontextmanager
-    async def _http(self) -> AsyncIterator[httpx.AsyncClient]:
-        if self._client is not None:
-            yield self._client
+    async def _http(self) -> AsyncIterator[LazyHttp]:
+        """The client of this run, made at its first delivery: a daemon with nothing to
+        deliver never builds one (httpcore, the ssl context and its CA bundle)."""
+        given = self._client
+        if given is not None:
+            yield LazyHttp(lambda: given)
             return
-        async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as client:
+        async with LazyHttp(
+            lambda: httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
+        ) as client:
             yield client
 
-    async def _step(self, tg: anyio.abc.TaskGroup, client: httpx.AsyncClient) -> None:
+    async def _step(self, tg: anyio.abc.TaskGroup, client: LazyHttp) -> None:
         # The claim below is shielded; without this checkpoint a stop request could
         # land only there, and a worker always finding work would never stop.
         await anyio.lowlevel.checkpoint()
@@ -241,7 +247,7 @@ class Notifier:
                 tg.start_soon(sleeper, delay)
             tg.start_soon(waker)
 
-    async def _deliver(self, client: httpx.AsyncClient, delivery: outbox.Delivery) -> None:
+    async def _deliver(self, client: LazyHttp, delivery: outbox.Delivery) -> None:
         try:
             error, retry_after = await self._attempt(client, delivery)
             with anyio.CancelScope(shield=True):
@@ -280,7 +286,7 @@ class Notifier:
         )
 
     async def _attempt(
-        self, client: httpx.AsyncClient, delivery: outbox.Delivery
+        self, client: LazyHttp, delivery: outbox.Delivery
     ) -> tuple[str | None, float | None]:
         """(None, None) on success, else (a secret-free error word, Retry-After seconds)."""
         request, prompt = self.request_for(delivery), None
@@ -288,7 +294,7 @@ class Notifier:
             request, prompt = await self.prompts.request(delivery, request)
         try:
             with anyio.fail_after(self._timeout + 1):
-                response = await client.request(
+                response = await client().request(
                     request.method,
                     request.url,
                     headers=request.headers,

@@ -1,10 +1,10 @@
-"""The HTTP client to the daemon, made at its first request.
+"""An HTTP client made at its first request.
 
-Importing httpx and building an ``httpx.AsyncClient`` pulls in httpcore, h11, h2, the
-ssl module's context, certifi and, when they are installed, trio (httpcore's lock
-backend) and httpx's command line (click, rich, pygments): more than everything else
-waiaas-mcp adds to the SDK's own import. ``initialize`` and ``tools/list`` never talk
-to the daemon, so none of it runs before they are answered (``tests/mcp/test_cold_start.py``).
+Building an ``httpx.AsyncClient`` pulls in httpcore, h11, h2, the ssl module's
+context, certifi and, when installed, trio (httpcore's lock backend). waiaas-mcp's
+``initialize`` and ``tools/list`` never talk to the daemon, so none of it runs before
+they are answered (``tests/mcp/test_cold_start.py``); the daemon's notification
+worker makes its client at the first delivery, not at every start.
 """
 
 from __future__ import annotations
