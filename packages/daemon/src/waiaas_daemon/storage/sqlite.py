@@ -881,11 +881,12 @@ class SqliteStorage:
         tx_id: str,
         changes: dict[str, Any],
         accounts: Sequence[AccountSnapshot] = (),
-    ) -> None:
+    ) -> TransactionRow | None:
         """update_transaction, plus the outcome event when a transfer becomes CONFIRMED or FAILED.
 
         The event is written only by the change that moved the status, so a settle
-        racing a refresh of the same transaction reports its outcome once.
+        racing a refresh of the same transaction reports its outcome once. Answers
+        the row it wrote; None when it wrote nothing (the status was that already).
         """
         assignments = ", ".join(f"{name} = ?" for name in changes)
         params: list[Any] = [*changes.values(), tx_id]
@@ -918,6 +919,7 @@ class SqliteStorage:
                     details,
                 )
                 await self._emit(db, [outcome])
+        return None if row is None else TransactionRow(**dict(row))
 
     async def get_payment(self, wallet_id: str, idempotency_key: str) -> TransactionRow | None:
         row = await self._one(
