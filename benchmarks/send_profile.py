@@ -159,10 +159,13 @@ def _measure(args: argparse.Namespace, daemon: Server, senders: list[str], trips
         daemon.process.send_signal(signal.SIGUSR2)
         time.sleep(1)
         lines = [line.split("\t") for line in trips.read_text().splitlines()]
+        # Per send decided (send_inputs is read once by each): the answered ones and those
+        # still in flight at either end of the run.
+        sends = sum(int(n) for n, where in lines if "send_inputs" in where) or max(sent, 1)
         total = sum(int(n) for n, _ in lines)
-        print(f"hand-offs to SQLite's thread per send: {total / max(sent, 1):.1f}")
+        print(f"hand-offs to SQLite's thread per send: {total / sends:.1f}")
         for n, where in lines:
-            print(f"  {int(n) / max(sent, 1):5.2f}  {where}")
+            print(f"  {int(n) / sends:5.2f}  {where}")
     if spy is not None:
         spy.wait()
         _split(args.py_spy)
