@@ -199,3 +199,82 @@ async def spending(state: DaemonState, wallet: WalletRow) -> list[Spend]:
 
 def _int(value: str | None) -> int | None:
     return None if value is None else int(value)
+
+
+# The longest an overview waits for prices it has not cached (the price service then
+# does not ask a source that failed again for its max_age, so a page is slowed once).
+PRICE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Worth:
+    """One holding in dollars: its value in micro-dollars, or why there is none."""
+
+    micros: int | None
+    why: str | None = None
+
+
+@dataclass(frozen=True)
+class WalletWorth:
+    """A wallet's holdings in dollars: each held asset's worth by its index in the
+    wallet's asset list, the sum of those with a price, and the ones without."""
+
+    worth: dict[int, Worth]
+    total: int  # micro-dollars of the holdings that have a price
+    unpriced: list[str]  # "5 FOO" for each held asset without a price
+    priced: int  # how many held assets have a price
+
+
+async def worths(
+    state: DaemonState,
+    wallets: Sequence[WalletRow],
+    held: dict[str, list[AssetBalance] | None],
+) -> dict[str, WalletWorth]:
+    """What each wallet's held assets are worth, as the price service values them now.
+
+    Only assets with a balance are valued (nothing is asked for a wallet that holds
+    nothing), all at once, each within ``PRICE_SECONDS``; the price service's cache
+    answers without any request while its price is fresh.
+    """
+    jobs = [
+        (wallet, index, item)
+        for wallet in wallets
+        for index, item in enumerate(held.get(wallet.id) or [])
+        if item.raw > 0
+    ]
+    if not jobs:
+        return {}
+    from waiaas_daemon.domain.prices import Asset, NoPrice
+
+    service = state.price_service()
+    found: dict[tuple[str, int], Worth] = {}
+
+    async def one(wallet: WalletRow, index: int, item: AssetBalance) -> None:
+        asset = Asset(wallet.chain, wallet.network, item.mint, item.symbol)
+        try:
+            value = await service.value_soon(asset, item.raw, item.decimals, wait=PRICE_SECONDS)
+        except NoPrice as exc:
+            found[(wallet.id, index)] = Worth(None, str(exc))
+        else:
+            found[(wallet.id, index)] = Worth(value.micros)
+
+    async with anyio.create_task_group() as group:
+        for job in jobs:
+            group.start_soon(one, *job)
+    result: dict[str, WalletWorth] = {}
+    for wallet in wallets:
+        items = held.get(wallet.id) or []
+        worth = {i: found[(wallet.id, i)] for i in range(len(items)) if (wallet.id, i) in found}
+        if not worth:
+            continue
+        result[wallet.id] = WalletWorth(
+            worth=worth,
+            total=sum(w.micros for w in worth.values() if w.micros is not None),
+            unpriced=[
+                f"{items[i].amount} {items[i].symbol or 'unknown token'}"
+                for i, w in worth.items()
+                if w.micros is None
+            ],
+            priced=sum(1 for w in worth.values() if w.micros is not None),
+        )
+    return result

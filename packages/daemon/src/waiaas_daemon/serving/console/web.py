@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
@@ -90,6 +91,16 @@ def _usd(tx: Any) -> str:
     return f" ≈ ${format_units(int(micros), 6)}"
 
 
+def _dollars(micros: int | None) -> str:
+    """Micro-dollars to the cent as a person reads them: "$1,234.57", "< $0.01"."""
+    if micros is None:
+        return ""
+    if 0 < micros < 10_000:
+        return "< $0.01"
+    cents = (Decimal(micros) / 10**6).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"${cents:,}"
+
+
 def _left(seconds: float | None) -> str:
     """Seconds until a deadline as a person reads it: "14m 05s", "2h 03m", "due"."""
     if seconds is None:
@@ -154,6 +165,7 @@ def templates() -> Any:
     env.filters["left"] = _left
     env.filters["units"] = _units
     env.filters["usd"] = _usd
+    env.filters["dollars"] = _dollars
     env.filters["duration"] = format_duration
     env.filters["limits"] = _limits
     return Jinja2Templates(env=env)
