@@ -88,3 +88,8 @@ def test_a_send_on_another_network_shows_that_network_its_explorer_and_its_coin(
     expect(page.get_by_role("img", name="Daily spend in ETH")).to_be_visible()
     expect(page.get_by_role("img", name="Daily spend in SOL")).to_have_count(0)
     expect(page.get_by_role("figure").first).to_contain_text("0.25 ETH")
+
+    page.goto(f"{daemon.base_url}/console/audit?walletId={wallet['id']}&action=send.allowed")
+    entry = page.get_by_role("row").filter(has_text="send.allowed")
+    expect(entry).to_contain_text("0.25 ETH")  # not 250000000 SOL: the send's network's coin
+    expect(entry).to_contain_text(f"network: {NETWORK}")
