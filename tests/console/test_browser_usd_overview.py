@@ -62,3 +62,24 @@ def _why() -> str:
     return (
         "pyth: HTTP 404; coingecko: no such coin in the answer; jupiter: no such mint in the answer"
     )
+
+
+def test_an_approval_shows_the_amount_in_dollars_at_current_prices(daemon: Daemon, page: Page):
+    wallet = daemon.create_wallet("payer")
+    answer = daemon.api("POST", f"/v1/wallets/{wallet['id']}/airdrop", json={"amount": str(SOL)})
+    assert answer.status_code == 201, answer.text
+    policy = {"instantMax": "0", "delayMax": "0"}  # every SOL send waits for the owner
+    assert daemon.api("PUT", f"/v1/wallets/{wallet['id']}/policy", json=policy).status_code == 200
+    session = daemon.create_session(wallet["id"], label="shopper")
+    with daemon.client(headers={"Authorization": f"Bearer {session['token']}"}) as http:
+        held = http.post(
+            "/v1/transactions/send",
+            json={"to": wallet["address"], "amount": str(SOL // 4), "memo": "lunch"},
+        )
+    assert held.status_code == 202 and held.json()["status"] == "PENDING_APPROVAL", held.text
+    _sign_in(page, daemon)
+    page.get_by_role("link", name="Approvals").first.click()
+    row = page.get_by_role("row").filter(has_text="lunch")
+    expect(row).to_contain_text("0.25 SOL ≈ $25.00 now")
+    row.get_by_role("link", name="payer").click()
+    expect(page.locator("dl.facts").first).to_contain_text("0.25 SOL ≈ $25.00 now")

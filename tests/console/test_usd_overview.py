@@ -12,7 +12,7 @@ import pytest
 
 from tests.console.conftest import MASTER
 from tests.console.test_owner_pages import text_of
-from tests.daemon.policy_support import SOL, funded
+from tests.daemon.policy_support import SOL, funded, recipient, send, set_policy
 from tests.support.prices import PriceFakes, price_fakes
 from waiaas_core.config import Settings
 from waiaas_daemon.serving.console import reads
@@ -138,3 +138,27 @@ async def test_a_price_source_that_does_not_answer_holds_the_page_only_briefly(
         assert time.monotonic() - started < first
     finally:
         hold.set()
+
+
+async def test_a_waiting_send_shows_what_it_is_worth_now_when_it_was_not_valued(
+    harness, fakes, owner
+):
+    fakes.clock = harness.clock
+    wallet = await _holder(harness)
+    await set_policy(harness, wallet["id"], instantMax="0", delayMax=str(SOL), delaySeconds=900)
+    session = await harness.session(wallet["id"], label="shopper")
+    headers = {"Authorization": f"Bearer {session['token']}"}
+    to = await recipient(harness)
+    held = await send(harness, headers, to, SOL // 2, memo="no dollar rule")
+    assert held.status_code == 202, held.text
+    assert held.json()["status"] == "QUEUED"
+    listed = text_of((await owner.http.get("/console/approvals/list")).text)
+    assert "0.5 SOL ≈ $50.00 now" in listed  # at today's price: no rule valued it
+    story = text_of((await owner.http.get(f"/console/transactions/{held.json()['id']}")).text)
+    assert "Amount 0.5 SOL ≈ $50.00 now" in story
+
+    for source in fakes.sources:
+        del source.quotes["SOL"]
+    harness.clock.advance(61)
+    listed = text_of((await owner.http.get("/console/approvals/list")).text)
+    assert "0.5 SOL · no USD price" in listed and "$" not in listed

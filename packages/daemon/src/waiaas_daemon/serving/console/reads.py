@@ -15,6 +15,7 @@ import anyio
 from waiaas_core.amounts import format_units
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.domain.state import DaemonState
+from waiaas_daemon.serving.console.described import WAITING, Described
 from waiaas_daemon.storage import WalletRow
 
 BALANCE_SECONDS = 3.0
@@ -278,3 +279,41 @@ async def worths(
             priced=sum(1 for w in worth.values() if w.micros is not None),
         )
     return result
+
+
+async def values_now(state: DaemonState, items: Sequence[Described]) -> dict[str, Worth]:
+    """What each waiting send the daemon did not value when it decided is worth now (the
+    owner decides with it in mind), by send id; bounded and cached as ``worths``."""
+    from waiaas_core.networks import NETWORKS
+
+    todo = [
+        item
+        for item in items
+        if item.tx.status in WAITING
+        and item.tx.usd_micros is None
+        and item.tx.amount.isdigit()
+        and item.network in NETWORKS
+    ]
+    if not todo:
+        return {}
+    from waiaas_daemon.domain.prices import Asset, NoPrice
+
+    service = state.price_service()
+    found: dict[str, Worth] = {}
+
+    async def one(item: Described) -> None:
+        tx = item.tx
+        asset = Asset(NETWORKS[item.network].family, item.network, tx.token_mint, tx.token_symbol)
+        try:
+            value = await service.value_soon(
+                asset, int(tx.amount), item.decimals, wait=PRICE_SECONDS
+            )
+        except NoPrice as exc:
+            found[tx.id] = Worth(None, str(exc))
+        else:
+            found[tx.id] = Worth(value.micros)
+
+    async with anyio.create_task_group() as group:
+        for item in todo:
+            group.start_soon(one, item)
+    return found
