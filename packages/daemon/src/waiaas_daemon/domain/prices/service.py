@@ -36,6 +36,8 @@ DEPEG = Decimal("0.03")
 MAX_UNIT_PRICE = Decimal(10) ** 9
 #: A publish time this far ahead of our clock is a broken source, not a fresh price.
 FUTURE_SKEW = 10
+#: A page does not ask again for a price it could not get for this long (or max_age if shorter).
+RETRY_AFTER = 60
 #: The largest value recorded, in micro-dollars ($10^12): sums stay far inside int64.
 MAX_MICROS = 10**18
 
@@ -210,9 +212,9 @@ class PriceService:
         """For a page that shows values: the value within ``wait`` seconds, or NoPrice.
 
         A fresh cached price answers at once. A feed that gave no usable price (or no
-        answer within ``wait``) is not asked again by a page for ``max_age`` seconds, so a
-        price source that is away slows at most one page load in that time. Sends never
-        read this memo: ``value`` always asks.
+        answer within ``wait``) is not asked again by a page for ``RETRY_AFTER`` seconds
+        (``max_age`` if shorter), so a price source that is away slows at most one page
+        load in that time. Sends never read this memo: ``value`` always asks.
         """
         feed = self._feed(asset)
         now = self.now()
@@ -227,11 +229,11 @@ class PriceService:
             try:
                 quote = await self.quote(feed)
             except NoPrice as exc:
-                self._failed[feed.id] = (now + self.max_age, str(exc))
+                self._failed[feed.id] = (now + min(self.max_age, RETRY_AFTER), str(exc))
                 raise
         if quote is None:
             why = f"no price for {feed.id}: the price sources did not answer within {wait:g} s"
-            self._failed[feed.id] = (now + self.max_age, why)
+            self._failed[feed.id] = (now + min(self.max_age, RETRY_AFTER), why)
             raise NoPrice(why)
         return valuation(quote, amount, decimals)
 
