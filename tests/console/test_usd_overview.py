@@ -54,7 +54,7 @@ async def test_each_holding_and_each_wallet_is_valued_and_the_price_is_cached(
     harness, fakes, owner
 ):
     fakes.clock = harness.clock
-    await _holder(harness)
+    wallet = await _holder(harness)
     await harness.wallet("empty")
     page = (await owner.http.get("/console/")).text
     main = _row(page, "main")
@@ -69,6 +69,8 @@ async def test_each_holding_and_each_wallet_is_valued_and_the_price_is_cached(
     again = (await owner.http.get("/console/")).text
     assert "Total ≈ $262.50" in _row(again, "main")
     assert fakes.total_hits == asked  # cached while fresh: no request at all
+    one = text_of((await owner.http.get(f"/console/wallets/{wallet['id']}")).text)
+    assert "Value ≈ $262.50 at current prices" in one and "12.5 USDC" in one
 
     fakes.set("SOL", "120")
     harness.clock.advance(61)  # past max_age: asked anew, at the new price
@@ -83,13 +85,15 @@ async def test_without_a_price_the_page_says_so_and_adds_up_only_what_is_priced(
     fakes.clock = harness.clock
     for source in fakes.sources:
         del source.quotes["SOL"]  # Hermes 404, CoinGecko {}, Jupiter leaves it out
-    await _holder(harness)
+    wallet = await _holder(harness)
     page = (await owner.http.get("/console/")).text
     main = _row(page, "main")
     assert "2.5 SOL · no USD price" in main
     assert "$0" not in main and "$250" not in main
     assert "12.5 USDC ≈ $12.50" in main
     assert "Total ≈ $12.50 not counting 2.5 SOL (no USD price)" in main
+    one = text_of((await owner.http.get(f"/console/wallets/{wallet['id']}")).text)
+    assert "Value ≈ $12.50 at current prices not counting 2.5 SOL (no USD price)" in one
     assert "(and 1 holding without a USD price)" in text_of(page)
     assert 'title="no price for SOL: pyth: HTTP 404' in page  # the reason, one hover away
 
