@@ -206,6 +206,20 @@ class PriceService:
         quote = await self.quote(self._feed(asset))
         return valuation(quote, amount, decimals)
 
+    def value_at_hand(self, asset: Asset, amount: int, decimals: int) -> Valuation | None:
+        """For a page, without any I/O: the value from a fresh cached price; NoPrice when no
+        feed values the asset or a page's failure to get its price is remembered; None when
+        only a fetch (``value_soon``) can tell."""
+        feed = self._feed(asset)
+        now = self.now()
+        cached = self._cache.get(feed.id)
+        if cached is not None and unusable(cached, now, self.max_age, feed.stable) is None:
+            return valuation(cached, amount, decimals)
+        failed = self._failed.get(feed.id)
+        if failed is not None and failed[0] > now:
+            raise NoPrice(failed[1])
+        return None
+
     async def value_soon(
         self, asset: Asset, amount: int, decimals: int, *, wait: float
     ) -> Valuation:
@@ -216,24 +230,22 @@ class PriceService:
         (``max_age`` if shorter), so a price source that is away slows at most one page
         load in that time. Sends never read this memo: ``value`` always asks.
         """
+        at_hand = self.value_at_hand(asset, amount, decimals)
+        if at_hand is not None:
+            return at_hand
         feed = self._feed(asset)
         now = self.now()
-        cached = self._cache.get(feed.id)
-        if cached is not None and unusable(cached, now, self.max_age, feed.stable) is None:
-            return valuation(cached, amount, decimals)
-        failed = self._failed.get(feed.id)
-        if failed is not None and failed[0] > now:
-            raise NoPrice(failed[1])
+        retry = now + min(self.max_age, RETRY_AFTER)
         quote: Quote | None = None
         with anyio.move_on_after(wait):
             try:
                 quote = await self.quote(feed)
             except NoPrice as exc:
-                self._failed[feed.id] = (now + min(self.max_age, RETRY_AFTER), str(exc))
+                self._failed[feed.id] = (retry, str(exc))
                 raise
         if quote is None:
             why = f"no price for {feed.id}: the price sources did not answer within {wait:g} s"
-            self._failed[feed.id] = (now + min(self.max_age, RETRY_AFTER), why)
+            self._failed[feed.id] = (retry, why)
             raise NoPrice(why)
         return valuation(quote, amount, decimals)
 

@@ -214,9 +214,22 @@ async def worths(
         else:
             found[(wallet.id, index)] = Worth(value.micros)
 
-    async with anyio.create_task_group() as group:
-        for job in jobs:
-            group.start_soon(one, *job)
+    fetch = []
+    for wallet, index, item in jobs:
+        asset = Asset(wallet.chain, wallet.network, item.mint, item.symbol)
+        try:
+            value = service.value_at_hand(asset, item.raw, item.decimals)
+        except NoPrice as exc:
+            found[(wallet.id, index)] = Worth(None, str(exc))
+            continue
+        if value is None:
+            fetch.append((wallet, index, item))
+        else:
+            found[(wallet.id, index)] = Worth(value.micros)
+    if fetch:  # only prices not at hand are fetched, all at once
+        async with anyio.create_task_group() as group:
+            for job in fetch:
+                group.start_soon(one, *job)
     result: dict[str, WalletWorth] = {}
     for wallet in wallets:
         items = held.get(wallet.id) or []
@@ -256,19 +269,33 @@ async def values_now(state: DaemonState, items: Sequence[Described]) -> dict[str
     service = state.price_service()
     found: dict[str, Worth] = {}
 
-    async def one(item: Described) -> None:
+    def asset_of(item: Described) -> Asset:
         tx = item.tx
-        asset = Asset(NETWORKS[item.network].family, item.network, tx.token_mint, tx.token_symbol)
+        return Asset(NETWORKS[item.network].family, item.network, tx.token_mint, tx.token_symbol)
+
+    async def one(item: Described) -> None:
         try:
             value = await service.value_soon(
-                asset, int(tx.amount), item.decimals, wait=PRICE_SECONDS
+                asset_of(item), int(item.tx.amount), item.decimals, wait=PRICE_SECONDS
             )
         except NoPrice as exc:
-            found[tx.id] = Worth(None, str(exc))
+            found[item.tx.id] = Worth(None, str(exc))
         else:
-            found[tx.id] = Worth(value.micros)
+            found[item.tx.id] = Worth(value.micros)
 
-    async with anyio.create_task_group() as group:
-        for item in todo:
-            group.start_soon(one, item)
+    fetch = []
+    for item in todo:
+        try:
+            value = service.value_at_hand(asset_of(item), int(item.tx.amount), item.decimals)
+        except NoPrice as exc:
+            found[item.tx.id] = Worth(None, str(exc))
+            continue
+        if value is None:
+            fetch.append(item)
+        else:
+            found[item.tx.id] = Worth(value.micros)
+    if fetch:  # only prices not at hand are fetched, all at once
+        async with anyio.create_task_group() as group:
+            for item in fetch:
+                group.start_soon(one, item)
     return found

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 import msgspec
+from markupsafe import Markup
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -101,6 +102,17 @@ def _dollars(micros: int | None) -> str:
     return f"${cents:,}"
 
 
+def _value_now(worth: Any) -> Markup:
+    """A waiting send's value at current prices (``reads.values_now``), as one span."""
+    if worth is None:
+        return Markup("")
+    if worth.micros is not None:
+        return Markup(' <span class="usd nowrap">≈ {} now</span>').format(_dollars(worth.micros))
+    return Markup(' <span class="muted no-price" title="{}">· no USD price</span>').format(
+        worth.why
+    )
+
+
 def _left(seconds: float | None) -> str:
     """Seconds until a deadline as a person reads it: "14m 05s", "2h 03m", "due"."""
     if seconds is None:
@@ -157,6 +169,9 @@ def templates() -> Any:
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        # The templates ship with the daemon: no stat() of the file at each include (a
+        # row template is included once per row).
+        auto_reload=False,
     )
     env.filters["sol"] = _sol
     env.filters["native"] = _native
@@ -166,6 +181,7 @@ def templates() -> Any:
     env.filters["units"] = _units
     env.filters["usd"] = _usd
     env.filters["dollars"] = _dollars
+    env.filters["value_now"] = _value_now
     env.filters["duration"] = format_duration
     env.filters["limits"] = _limits
     return Jinja2Templates(env=env)
