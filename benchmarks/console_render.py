@@ -5,6 +5,9 @@ the number is the page's work: database reads, the chain balance reads of the
 overview, Jinja2 rendering and the console's guards, without a socket. Each
 wallet has a policy that holds sends: 4 instant (CONFIRMED), 3 queued and 3
 pending sends, so 200 transactions of which 120 wait on the approvals page.
+Prices come from the tests' loopback Pyth/CoinGecko/Jupiter servers (SOL at $150):
+the overview values every holding and the approvals every waiting send, from the
+price service's cache once warm, as an owner's daemon does between two refreshes.
 
     python -m benchmarks.console_render [--rounds 200]
 """
@@ -23,6 +26,7 @@ import httpx
 from argon2 import PasswordHasher
 
 from benchmarks._common import header, ms, table, temp_dir
+from tests.support.prices import price_fakes
 from waiaas_core.config import Settings
 from waiaas_daemon.domain.keystore import KdfParams
 from waiaas_daemon.domain.state import DaemonState
@@ -88,7 +92,13 @@ async def measure(http: httpx.AsyncClient, rounds: int) -> dict[str, list[float]
 
 
 async def main(rounds: int) -> None:
-    settings = Settings(min_session_ttl=10, session_ttl=3600)
+    with price_fakes() as fakes:
+        fakes.set("SOL", "150")
+        fakes.set("USDC", "1")
+        await _run(rounds, Settings(min_session_ttl=10, session_ttl=3600, **fakes.config()))
+
+
+async def _run(rounds: int, settings: Settings) -> None:
     light = KdfParams(time_cost=1, memory_cost=1024, parallelism=1)
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     with temp_dir("waiaas-console-bench-") as tmp:

@@ -18,7 +18,9 @@ from benchmarks import (
     mcp_roundtrip,
     memory,
     postgres,
+    rpc_client,
     send,
+    send_profile,
     sessions,
     usd_send,
     x402_pay,
@@ -36,6 +38,8 @@ BENCHMARKS = {
     "usd": usd_send,
     "growth": growth,
     "memory": memory,
+    "rpcclient": rpc_client,
+    "sendprofile": send_profile,
 }
 
 

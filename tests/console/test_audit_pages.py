@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.console.conftest import Owner
+from tests.daemon.conftest import NO_PRICES
 from waiaas_core.config import Settings
 
 pytestmark = pytest.mark.anyio
@@ -20,6 +21,7 @@ def settings() -> Settings:
         session_ttl=3600,
         webhook_url="http://127.0.0.1:9/hook",
         webhook_secret=WEBHOOK_SECRET,
+        **NO_PRICES,
     )
 
 

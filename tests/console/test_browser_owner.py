@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 
 from tests.console.test_browser import PHONE, _sign_in, browser, daemon, page
 from tests.support.daemon import FAST_SECURITY, Daemon, running_daemon
+from tests.support.prices import price_fakes
 
 __all__ = ["browser", "daemon", "page"]
 
@@ -227,8 +228,12 @@ def wide_page(browser) -> Iterator[Page]:
 
 def test_screenshots_of_the_overview_and_the_approvals_with_waiting_sends(tmp_path, wide_page):
     folder = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path / "screenshots")
-    with running_daemon(tmp_path / "data", config={"security": FAST_SECURITY}) as daemon:
-        _screenshots(daemon, wide_page, folder)
+    with price_fakes() as fakes:
+        fakes.set("SOL", "150")  # the overview shows each holding in dollars
+        fakes.set("USDC", "1")
+        config = {"security": FAST_SECURITY, "prices": fakes.config()}
+        with running_daemon(tmp_path / "data", config=config) as daemon:
+            _screenshots(daemon, wide_page, folder)
 
 
 def _screenshots(daemon: Daemon, wide_page: Page, folder: Path) -> None:
@@ -238,6 +243,7 @@ def _screenshots(daemon: Daemon, wide_page: Page, folder: Path) -> None:
         agent.held(DELAY_AMOUNT, "QUEUED")
     _sign_in(wide_page, daemon)
     expect(wide_page.get_by_role("heading", name="Wallets")).to_be_visible()
+    expect(wide_page.locator(".worth-all")).to_contain_text("All wallets hold ≈ $")
     folder.mkdir(parents=True, exist_ok=True)
     wide_page.screenshot(path=folder / "console-overview.png", full_page=True)
     wide_page.get_by_role("link", name="Approvals").first.click()

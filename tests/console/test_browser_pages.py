@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from tests.console.test_browser import PHONE, _sign_in, browser, daemon, page
@@ -106,3 +108,33 @@ def test_the_policy_form_saves_x402_and_token_rules_and_keeps_the_rest(daemon: D
     assert stored["instantMax"] == "100000000"
     [limits] = stored["tokens"].values()
     assert limits == {"dailyLimit": "25500000"}
+
+
+def test_approvals_and_the_audit_log_fit_the_window_and_read_as_dates_and_units(
+    daemon: Daemon, browser
+):
+    wallet, session = _agent(daemon, "wide wallet", "long-winded-agent")
+    savings = daemon.create_wallet("wide savings")
+    policy = {"instantMax": str(SOL // 10), "delayMax": str(SOL // 2)}
+    assert daemon.api("PUT", f"/v1/wallets/{wallet['id']}/policy", json=policy).status_code == 200
+    sent = _send(daemon, session, savings["address"], SOL // 20, "small and confirmed")
+    assert sent["status"] == "CONFIRMED"  # its signature is one 88-character word
+    _send(daemon, session, savings["address"], SOL // 4, "held for its delay")
+    _send(daemon, session, savings["address"], SOL, "waits for the owner")
+    for width in (1100, 800):
+        context = browser.new_context(viewport={"width": width, "height": 800})
+        page = context.new_page()
+        _sign_in(page, daemon)
+        page.get_by_role("link", name="Approvals").first.click()
+        expect(page.get_by_role("button", name="Approve").first).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.goto(f"{daemon.base_url}/console/audit?walletId={wallet['id']}")
+        expect(page.get_by_role("status")).to_contain_text("Chain intact")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        created = page.get_by_role("row").filter(has_text="session.create")
+        expect(created).to_contain_text(
+            re.compile(r"expiresAt: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+        )
+        confirmed = page.get_by_role("row").filter(has_text="small and confirmed")
+        expect(confirmed.filter(has_text="send.confirmed").locator("code.address")).to_be_visible()
+        context.close()

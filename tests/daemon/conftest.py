@@ -63,9 +63,14 @@ class Harness:
         return await self.http.get(path, headers={"Authorization": f"Bearer {token}"})
 
 
+# Price sources off: a test never asks the real price APIs (the console values holdings
+# with them); tests of prices point [prices] at tests/support/prices.py's servers.
+NO_PRICES = {"pyth_url": "", "coingecko_url": "", "jupiter_url": ""}
+
+
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(min_session_ttl=10, session_ttl=3600)
+    return Settings(min_session_ttl=10, session_ttl=3600, **NO_PRICES)
 
 
 @pytest.fixture

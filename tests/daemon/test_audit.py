@@ -10,7 +10,8 @@ import pytest
 
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.domain import audit
-from waiaas_daemon.storage import Database
+from waiaas_daemon.domain.eventlog import EventLog
+from waiaas_daemon.storage import Database, Event
 
 pytestmark = pytest.mark.anyio
 
@@ -143,6 +144,41 @@ async def test_a_rolled_back_transaction_leaves_no_entry_and_the_chain_goes_on(p
         assert await audit.verify(db._reader) == {"ok": True, "entries": 5, "firstBadSeq": None}
         page = await audit.list_entries(db._reader, limit=1)
         assert page["items"][0]["seq"] == 5
+
+
+async def test_the_head_kept_in_memory_is_checked_by_every_append(path):
+    """On SQLite the event log starts each entry from the head of its own last append
+    (one statement fewer); a rollback or another writer makes that stale, and the
+    append then reads the row, so the chain stays one."""
+    log = EventLog(lambda: 1_800_000_000)
+    event = Event("owner", "wallet.create", WALLET)
+    async with Database.open(path) as db:
+        async with db.transaction() as conn:
+            await log.write(conn, [event, event])
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as conn:
+                await log.write(conn, [event])  # seq 3, rolled back: the guess is stale
+                raise RuntimeError("the wallet insert failed")
+        async with db.transaction() as conn:
+            await log.write(conn, [event])
+        await fill(db, 2, start=10)  # another writer (seq 4, 5): stale again
+        async with db.transaction() as conn:
+            await log.write(conn, [event])
+        assert await audit.verify(db._reader) == {"ok": True, "entries": 6, "firstBadSeq": None}
+        seqs = [e["seq"] for e in (await audit.list_entries(db._reader))["items"]]
+    assert seqs == [6, 5, 4, 3, 2, 1]
+
+
+async def test_a_guessed_head_saves_the_read_of_the_head_row(path):
+    reads: list[str] = []
+    log = EventLog(lambda: 1_800_000_000)
+    async with Database.open(path) as db:
+        await db._writer.set_trace_callback(reads.append)
+        for _ in range(3):
+            async with db.transaction() as conn:
+                await log.write(conn, [Event("owner", "wallet.create", WALLET)])
+        await db._writer.set_trace_callback(None)
+    assert sum("FROM audit_head" in sql for sql in reads) == 1  # the first append only
 
 
 @pytest.mark.parametrize(

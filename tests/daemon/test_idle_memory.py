@@ -37,7 +37,7 @@ async def main(data_dir):
         create_app(state)
         local = state.chains.get("local")
         heavy = ["mcp", "jinja2", "spl", "solana", "pydantic", "asyncpg", "eth_account",
-                 "eth_utils", "eth", "evm", "pyrevm", "construct"]
+                 "eth_utils", "eth", "evm", "pyrevm", "construct", "aiohttp"]
         print(json.dumps({
             "loaded": sorted(m for m in heavy if m in sys.modules),
             "runtime_built": getattr(local, "_runtime", None) is not None,

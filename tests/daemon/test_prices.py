@@ -218,3 +218,30 @@ async def test_evm_sends_are_valued_in_eth_pol_and_usdc_on_their_network(service
         state, wallet, 10**6, mint="0x" + "ab" * 20, symbol="USDC", decimals=6, network="base"
     )
     assert fake.micros is None and "no price feed for USDC on base" in (fake.why or "")
+
+
+async def test_a_page_does_not_ask_again_for_a_price_it_just_could_not_get_but_a_send_does(
+    fakes, clock
+):
+    settings = Settings(price_max_age=3600, **fakes.config())
+    prices = PriceService(settings, clock)
+    try:
+        for source in fakes.sources:
+            source.down = True
+        with pytest.raises(NoPrice, match="pyth: HTTP 503"):
+            await prices.value_soon(SOL, 10**9, 9, wait=5)
+        asked = fakes.total_hits
+        clock.advance(59)
+        with pytest.raises(NoPrice, match="pyth: HTTP 503"):  # the remembered reason
+            await prices.value_soon(SOL, 10**9, 9, wait=5)
+        assert fakes.total_hits == asked
+        with pytest.raises(NoPrice):  # a send always asks
+            await prices.value(SOL, 10**9, 9)
+        assert fakes.total_hits == asked + 3
+        for source in fakes.sources:
+            source.down = False
+        clock.advance(2)  # a minute on, not max_age (an hour): asked again
+        valued = await prices.value_soon(SOL, 10**9, 9, wait=5)
+        assert valued.micros == 147_250_000
+    finally:
+        await prices.aclose()

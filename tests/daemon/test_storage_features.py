@@ -322,3 +322,26 @@ async def test_a_role_whose_connection_breaks_is_no_longer_held_and_passes_on(po
                 async with two.exclusive("poller"):
                     assert await two.holds("poller")
             assert not await one.holds("poller")
+
+
+# -- the send path's writes ------------------------------------------------------------
+
+
+async def test_the_gate_commits_on_its_own_and_stops_at_the_kill_switch(open_store):
+    """The signature's save is one statement committed by itself: another store (another
+    daemon's, or this one after a crash) sees it at once; a kill switch on stops it."""
+    async with open_store() as db, open_store() as other:
+        await db.insert_wallet(WALLET)
+        first = await db.insert_send(_send(1, status="PENDING"))
+        second = await db.insert_send(_send(2, status="PENDING"))
+        signed = {"status": "SUBMITTED", "signature": "sig-1", "raw": b"\x01", "updated_at": NOW}
+        swapped = await db.swap_transaction(first.id, ("PENDING",), signed, gate=True)
+        assert swapped is not None and (swapped.status, swapped.raw) == ("SUBMITTED", b"\x01")
+        seen = await other.get_transaction(first.id)
+        assert seen is not None and (seen.status, seen.signature) == ("SUBMITTED", "sig-1")
+        assert await db.swap_transaction(first.id, ("PENDING",), signed, gate=True) is None
+        await other.set_kill_switch(True, "stop", NOW)
+        assert await db.swap_transaction(second.id, ("PENDING",), signed, gate=True) is None
+        settled = await db.settle_transaction(first.id, {"status": "CONFIRMED", "updated_at": NOW})
+        assert settled is not None and settled.status == "CONFIRMED"  # the row it wrote
+        assert await db.settle_transaction(first.id, {"status": "CONFIRMED"}) is None

@@ -25,6 +25,7 @@ PASSWORD = "correct horse battery staple"
 LISTENING = re.compile(r"waiaas-daemon listening on (http://\S+)")
 
 # Short enough that tests can renew and expire sessions in seconds.
+NO_PRICES = {"pyth_url": "", "coingecko_url": "", "jupiter_url": ""}
 FAST_SECURITY = {"min_session_ttl": 1, "session_ttl": 3600}
 
 
@@ -110,7 +111,8 @@ def start_daemon(
     sets the child's RLIMIT_NOFILE, as ``ulimit -n`` would.
     """
     if config is not None:
-        write_config(data_dir, config)
+        # Price sources off unless the test gives its own: never the real price APIs.
+        write_config(data_dir, {"prices": NO_PRICES, **config})
     full_env = {**os.environ, "WAIAAS_MASTER_PASSWORD": password, **(env or {})}
     full_env.pop("WAIAAS_DATA_DIR", None)
     process = subprocess.Popen(

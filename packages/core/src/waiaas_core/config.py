@@ -102,8 +102,8 @@ class Settings:
     # How long a daemon on a shared database trusts the session and wallet rows it keeps
     # without hearing from the database; a revoke waits at most this for a paused daemon.
     row_cache_lease: float = 5.0
-    # [prices]: where USD rules get their prices (docs/configuration.md); an empty URL
-    # turns that source off. Nothing is fetched unless a USD rule exists.
+    # [prices]: where USD rules and the console's dollar values get their prices
+    # (docs/configuration.md); an empty URL turns that source off.
     pyth_url: str = "https://hermes.pyth.network"
     coingecko_url: str = "https://api.coingecko.com"
     jupiter_url: str = "https://lite-api.jup.ag"
@@ -242,7 +242,7 @@ CONFIG_TEMPLATE = """\
 # row_cache_lease = 5.0   # seconds a daemon keeps session rows without hearing from
 #                         # the database; a revoke waits at most this for a paused daemon
 
-[prices]     # only used while a USD rule exists (docs/policy.md); an empty URL turns a source off
+[prices]     # USD rules (docs/policy.md), the console's dollar values; empty URL: source off
 # pyth_url = "https://hermes.pyth.network"      # Pyth Hermes, asked first
 # coingecko_url = "https://api.coingecko.com"   # then CoinGecko's /api/v3/simple/price
 # jupiter_url = "https://lite-api.jup.ag"       # then Jupiter's /price/v3 (Solana mints)

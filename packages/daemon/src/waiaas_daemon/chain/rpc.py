@@ -1,5 +1,7 @@
 """Solana JSON-RPC over httpx: the devnet, testnet and mainnet networks, or any rpc_url.
 
+The connections are aiohttp's, under httpx's API (chain/http.py).
+
 Transient failures (connection, timeout, HTTP 429/5xx, a node that is behind)
 are retried with backoff, then raised as CHAIN_ERROR, which is retryable.
 
@@ -45,6 +47,7 @@ from .base import (
     parse_address,
     sign_checked,
 )
+from .http import AiohttpTransport
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +138,7 @@ class RpcChain(SolanaChain):
         # rpc_url), whose faucet answers requestAirdrop like devnet's.
         self.airdrop_allowed = network in ("devnet", "local")
         self.endpoint = rpc_url or PUBLIC_ENDPOINTS[network]
-        self._client = httpx.AsyncClient(transport=transport, timeout=timeout)
+        self._client = httpx.AsyncClient(transport=transport or AiohttpTransport(), timeout=timeout)
         self._retry_delays = tuple(retry_delays)
         self._poll_interval = poll_interval
         self._poll_attempts = poll_attempts

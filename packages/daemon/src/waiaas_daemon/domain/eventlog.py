@@ -141,37 +141,41 @@ async def _with_mint(conn: Connection, event: Event) -> Event:
     return dataclasses.replace(event, details={**details, "mint": row[0]})
 
 
-async def _log_money(conn: Connection, event: Event) -> None:
-    """The daemon log's line for a money event, with the names read from its records."""
+async def _money_line(conn: Connection, event: Event) -> str | None:
+    """The daemon log's line for a money event, with the names read from its records.
+
+    One statement (one trip to SQLite's thread), read before the audit entry is
+    appended: on PostgreSQL the chain's head stays locked from the append to the
+    commit, and nothing else should wait in between.
+    """
     send = None
     wallet_name = None
     if event.transaction_id is not None:
-        async with conn.execute(
+        row = await _first(
+            conn,
             "SELECT t.type, t.amount, t.to_address, t.token_symbol, t.token_decimals, "
             "t.payment_origin, t.signature, w.name, s.label FROM transactions t "
             "LEFT JOIN wallets w ON w.id = t.wallet_id "
             "LEFT JOIN sessions s ON s.id = t.session_id WHERE t.id = ?",
             (event.transaction_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         if row is not None:
             send = moneylog.Send(*tuple(row))
     if send is None and event.wallet_id is not None:
-        async with conn.execute(
-            "SELECT name FROM wallets WHERE id = ?", (event.wallet_id,)
-        ) as cursor:
-            found = await cursor.fetchone()
+        found = await _first(conn, "SELECT name FROM wallets WHERE id = ?", (event.wallet_id,))
         wallet_name = found[0] if found else None
-    moneylog.write(
-        moneylog.line(
-            event.action,
-            event.actor,
-            event.details or {},
-            send,
-            wallet_name,
-            event.transaction_id,
-        )
+    return moneylog.line(
+        event.action,
+        event.actor,
+        event.details or {},
+        send,
+        wallet_name,
+        event.transaction_id,
     )
+
+
+async def _first(conn: Connection, sql: str, params: Sequence[Any]) -> Any:
+    return next(iter(await conn.execute_fetchall(sql, params)), None)
 
 
 class EventLog:
@@ -180,14 +184,19 @@ class EventLog:
     def __init__(self, clock: Callable[[], float], notifier: Notifier | None = None) -> None:
         self._clock = clock
         self.notifier = notifier
+        # Where this process's last append left the chain (audit.Head): used on SQLite,
+        # whose file only this process writes; PostgreSQL's head is read under its lock.
+        self._head: audit.Head | None = None
 
     async def write(self, conn: Connection, events: Sequence[Event]) -> list[str]:
         """Append every event; return the ids of the notifications enqueued."""
         now = self._clock()
         enqueued: list[str] = []
+        shared = getattr(conn, "dialect", "sqlite") != "sqlite"
         for event in events:
             event = await _with_mint(conn, event)
-            await audit.append(
+            line = await _money_line(conn, event) if moneylog.is_money(event.action) else None
+            entry = await audit.append(
                 conn,
                 at=now,
                 actor=event.actor,
@@ -196,9 +205,12 @@ class EventLog:
                 session_id=event.session_id,
                 transaction_id=event.transaction_id,
                 details=_audit_details(event),
+                head=None if shared else self._head,
             )
-            if moneylog.is_money(event.action):
-                await _log_money(conn, event)
+            if not shared:
+                self._head = audit.Head(entry["seq"], entry["hash"])
+            if line is not None:
+                moneylog.write(line)
             note = notification_of(event)
             if note is not None and self.notifier is not None:
                 event_id = await self.notifier.enqueue(

@@ -636,8 +636,9 @@ async def _settle(state: DaemonState, tx_id: str, outcome: Outcome) -> Transacti
         # Refused without entering a block: nothing was paid, and its nonce (if it
         # has one) is free for the next send, which takes it.
         changes["nonce"] = None
-    await state.db.settle_transaction(tx_id, changes, outcome.accounts)
-    return await _get(state, tx_id)
+    # The row as written; read only when the write matched nothing (settled already).
+    settled = await state.db.settle_transaction(tx_id, changes, outcome.accounts)
+    return settled or await _get(state, tx_id)
 
 
 async def _update(state: DaemonState, tx_id: str, **changes: Any) -> None:

@@ -224,6 +224,9 @@ def _setup_logging() -> None:
         # The MCP SDK says "Terminating session: None" (and the like) on every /mcp call:
         # noise that buries the daemon's own lines. Its warnings and errors still show.
         logging.getLogger("mcp").setLevel(logging.WARNING)
+        # httpx says "HTTP Request: POST ..." at INFO for every call to a chain node:
+        # four lines per send, about a tenth of a send's CPU (docs/benchmarks.md).
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _is_first_run(directory: Path) -> bool:

@@ -365,6 +365,12 @@ class PostgresStorage(SqliteStorage):
                 if after_commit is not None:
                     await after_commit()
 
+    async def _statement(self, sql: str, params: Sequence[Any]) -> Any:
+        """One write statement, committed by itself (autocommit): one round trip, not three."""
+        async with _acquire(self._pool) as conn:
+            with anyio.CancelScope(shield=True):
+                return next(iter(await PgConnection(conn).execute_fetchall(sql, params)), None)
+
     @asynccontextmanager
     async def wallet_lock(self, wallet_id: str) -> AsyncIterator[None]:
         """The in-process lock, then the wallet's advisory lock, held for the whole send."""

@@ -36,6 +36,8 @@ DEPEG = Decimal("0.03")
 MAX_UNIT_PRICE = Decimal(10) ** 9
 #: A publish time this far ahead of our clock is a broken source, not a fresh price.
 FUTURE_SKEW = 10
+#: A page does not ask again for a price it could not get for this long (or max_age if shorter).
+RETRY_AFTER = 60
 #: The largest value recorded, in micro-dollars ($10^12): sums stay far inside int64.
 MAX_MICROS = 10**18
 
@@ -121,6 +123,8 @@ class PriceService:
         self._client: httpx.AsyncClient | None = None
         self._cache: dict[str, Quote] = {}
         self._locks: dict[str, anyio.Lock] = {}
+        # Feed id -> (until, why): a page does not ask again for a price it just could not get.
+        self._failed: dict[str, tuple[int, str]] = {}
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -173,6 +177,7 @@ class PriceService:
             if why:
                 log.warning("price of %s from %s; earlier sources: %s", feed.id, name, why)
             self._cache[feed.id] = quote
+            self._failed.pop(feed.id, None)
             return quote
         if not self.sources:
             why.append("every source is turned off in [prices]")
@@ -199,6 +204,49 @@ class PriceService:
     async def value(self, asset: Asset, amount: int, decimals: int) -> Valuation:
         """``amount`` base units of ``asset`` in micro-dollars (rounded up), or NoPrice."""
         quote = await self.quote(self._feed(asset))
+        return valuation(quote, amount, decimals)
+
+    def value_at_hand(self, asset: Asset, amount: int, decimals: int) -> Valuation | None:
+        """For a page, without any I/O: the value from a fresh cached price; NoPrice when no
+        feed values the asset or a page's failure to get its price is remembered; None when
+        only a fetch (``value_soon``) can tell."""
+        feed = self._feed(asset)
+        now = self.now()
+        cached = self._cache.get(feed.id)
+        if cached is not None and unusable(cached, now, self.max_age, feed.stable) is None:
+            return valuation(cached, amount, decimals)
+        failed = self._failed.get(feed.id)
+        if failed is not None and failed[0] > now:
+            raise NoPrice(failed[1])
+        return None
+
+    async def value_soon(
+        self, asset: Asset, amount: int, decimals: int, *, wait: float
+    ) -> Valuation:
+        """For a page that shows values: the value within ``wait`` seconds, or NoPrice.
+
+        A fresh cached price answers at once. A feed that gave no usable price (or no
+        answer within ``wait``) is not asked again by a page for ``RETRY_AFTER`` seconds
+        (``max_age`` if shorter), so a price source that is away slows at most one page
+        load in that time. Sends never read this memo: ``value`` always asks.
+        """
+        at_hand = self.value_at_hand(asset, amount, decimals)
+        if at_hand is not None:
+            return at_hand
+        feed = self._feed(asset)
+        now = self.now()
+        retry = now + min(self.max_age, RETRY_AFTER)
+        quote: Quote | None = None
+        with anyio.move_on_after(wait):
+            try:
+                quote = await self.quote(feed)
+            except NoPrice as exc:
+                self._failed[feed.id] = (retry, str(exc))
+                raise
+        if quote is None:
+            why = f"no price for {feed.id}: the price sources did not answer within {wait:g} s"
+            self._failed[feed.id] = (retry, why)
+            raise NoPrice(why)
         return valuation(quote, amount, decimals)
 
 

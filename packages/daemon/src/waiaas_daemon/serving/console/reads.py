@@ -15,56 +15,12 @@ import anyio
 from waiaas_core.amounts import format_units
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.domain.state import DaemonState
+from waiaas_daemon.serving.console.described import WAITING, Described
 from waiaas_daemon.storage import WalletRow
 
 BALANCE_SECONDS = 3.0
 
 log = logging.getLogger("waiaas_daemon.serving.console")
-
-
-async def balances(state: DaemonState, wallets: Sequence[WalletRow]) -> dict[str, int | None]:
-    """Lamports per wallet id, None where the chain did not answer in time."""
-    result: dict[str, int | None] = {w.id: None for w in wallets}
-
-    async def one(wallet: WalletRow) -> None:
-        with anyio.move_on_after(BALANCE_SECONDS):
-            try:
-                result[wallet.id] = await state.chain_for(wallet.network).get_balance(
-                    wallet.address
-                )
-            except WaiaasError as error:
-                log.info("console: no balance for wallet %s: %s", wallet.id, error.code)
-
-    async with anyio.create_task_group() as group:
-        for wallet in wallets:
-            if wallet.status == "ACTIVE":
-                group.start_soon(one, wallet)
-    return result
-
-
-@dataclass(frozen=True)
-class Holding:
-    symbol: str | None
-    mint: str
-    amount: str  # in the token's own units, exact
-
-
-async def holdings(state: DaemonState, wallet: WalletRow) -> list[Holding] | None:
-    """The wallet's token accounts (SPL Token and Token-2022); None if the chain did not answer."""
-    with anyio.move_on_after(BALANCE_SECONDS):
-        try:
-            registry = await state.db.list_tokens(wallet.network)
-            held = await state.chain_for(wallet.network).token_accounts(
-                wallet.address, tuple(t.mint for t in registry)
-            )
-        except WaiaasError as error:
-            log.info("console: no token accounts for wallet %s: %s", wallet.id, error.code)
-            return None
-        symbols = {t.mint: t.symbol for t in await state.db.list_tokens(wallet.network)}
-        return [
-            Holding(symbols.get(b.mint), b.mint, format_units(b.amount, b.decimals)) for b in held
-        ]
-    return None
 
 
 @dataclass(frozen=True)
@@ -199,3 +155,147 @@ async def spending(state: DaemonState, wallet: WalletRow) -> list[Spend]:
 
 def _int(value: str | None) -> int | None:
     return None if value is None else int(value)
+
+
+# The longest an overview waits for prices it has not cached (the price service then
+# does not ask a source that failed again for its max_age, so a page is slowed once).
+PRICE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Worth:
+    """One holding in dollars: its value in micro-dollars, or why there is none."""
+
+    micros: int | None
+    why: str | None = None
+
+
+@dataclass(frozen=True)
+class WalletWorth:
+    """A wallet's holdings in dollars: each held asset's worth by its index in the
+    wallet's asset list, the sum of those with a price, and the ones without."""
+
+    worth: dict[int, Worth]
+    total: int  # micro-dollars of the holdings that have a price
+    unpriced: list[str]  # "5 FOO" for each held asset without a price
+    priced: int  # how many held assets have a price
+
+
+async def worths(
+    state: DaemonState,
+    wallets: Sequence[WalletRow],
+    held: dict[str, list[AssetBalance] | None],
+) -> dict[str, WalletWorth]:
+    """What each wallet's held assets are worth, as the price service values them now.
+
+    Only assets with a balance are valued (nothing is asked for a wallet that holds
+    nothing), all at once, each within ``PRICE_SECONDS``; the price service's cache
+    answers without any request while its price is fresh.
+    """
+    jobs = [
+        (wallet, index, item)
+        for wallet in wallets
+        for index, item in enumerate(held.get(wallet.id) or [])
+        if item.raw > 0
+    ]
+    if not jobs:
+        return {}
+    from waiaas_daemon.domain.prices import Asset, NoPrice
+
+    service = state.price_service()
+    found: dict[tuple[str, int], Worth] = {}
+
+    async def one(wallet: WalletRow, index: int, item: AssetBalance) -> None:
+        asset = Asset(wallet.chain, wallet.network, item.mint, item.symbol)
+        try:
+            value = await service.value_soon(asset, item.raw, item.decimals, wait=PRICE_SECONDS)
+        except NoPrice as exc:
+            found[(wallet.id, index)] = Worth(None, str(exc))
+        else:
+            found[(wallet.id, index)] = Worth(value.micros)
+
+    fetch = []
+    for wallet, index, item in jobs:
+        asset = Asset(wallet.chain, wallet.network, item.mint, item.symbol)
+        try:
+            value = service.value_at_hand(asset, item.raw, item.decimals)
+        except NoPrice as exc:
+            found[(wallet.id, index)] = Worth(None, str(exc))
+            continue
+        if value is None:
+            fetch.append((wallet, index, item))
+        else:
+            found[(wallet.id, index)] = Worth(value.micros)
+    if fetch:  # only prices not at hand are fetched, all at once
+        async with anyio.create_task_group() as group:
+            for job in fetch:
+                group.start_soon(one, *job)
+    result: dict[str, WalletWorth] = {}
+    for wallet in wallets:
+        items = held.get(wallet.id) or []
+        worth = {i: found[(wallet.id, i)] for i in range(len(items)) if (wallet.id, i) in found}
+        if not worth:
+            continue
+        result[wallet.id] = WalletWorth(
+            worth=worth,
+            total=sum(w.micros for w in worth.values() if w.micros is not None),
+            unpriced=[
+                f"{items[i].amount} {items[i].symbol or 'unknown token'}"
+                for i, w in worth.items()
+                if w.micros is None
+            ],
+            priced=sum(1 for w in worth.values() if w.micros is not None),
+        )
+    return result
+
+
+async def values_now(state: DaemonState, items: Sequence[Described]) -> dict[str, Worth]:
+    """What each waiting send the daemon did not value when it decided is worth now (the
+    owner decides with it in mind), by send id; bounded and cached as ``worths``."""
+    from waiaas_core.networks import NETWORKS
+
+    todo = [
+        item
+        for item in items
+        if item.tx.status in WAITING
+        and item.tx.usd_micros is None
+        and item.tx.amount.isdigit()
+        and item.network in NETWORKS
+    ]
+    if not todo:
+        return {}
+    from waiaas_daemon.domain.prices import Asset, NoPrice
+
+    service = state.price_service()
+    found: dict[str, Worth] = {}
+
+    def asset_of(item: Described) -> Asset:
+        tx = item.tx
+        return Asset(NETWORKS[item.network].family, item.network, tx.token_mint, tx.token_symbol)
+
+    async def one(item: Described) -> None:
+        try:
+            value = await service.value_soon(
+                asset_of(item), int(item.tx.amount), item.decimals, wait=PRICE_SECONDS
+            )
+        except NoPrice as exc:
+            found[item.tx.id] = Worth(None, str(exc))
+        else:
+            found[item.tx.id] = Worth(value.micros)
+
+    fetch = []
+    for item in todo:
+        try:
+            value = service.value_at_hand(asset_of(item), int(item.tx.amount), item.decimals)
+        except NoPrice as exc:
+            found[item.tx.id] = Worth(None, str(exc))
+            continue
+        if value is None:
+            fetch.append(item)
+        else:
+            found[item.tx.id] = Worth(value.micros)
+    if fetch:  # only prices not at hand are fetched, all at once
+        async with anyio.create_task_group() as group:
+            for item in fetch:
+                group.start_soon(one, item)
+    return found

@@ -13,8 +13,21 @@ from typing import Any
 from waiaas_core.amounts import format_units
 
 _CEILINGS = (("INSTANT", "instantMax"), ("NOTIFY", "notifyMax"), ("DELAY", "delayMax"))
-# Public clusters have a public explorer; the local chain has none.
+# Public clusters have a public explorer; the local chains have none.
 _CLUSTERS = {"mainnet": "", "devnet": "?cluster=devnet", "testnet": "?cluster=testnet"}
+# Each public EVM network's explorer: its name and where a transaction's page is.
+_EVM_EXPLORERS = {
+    "ethereum": ("Etherscan", "https://etherscan.io"),
+    "sepolia": ("Etherscan (Sepolia)", "https://sepolia.etherscan.io"),
+    "base": ("Basescan", "https://basescan.org"),
+    "base-sepolia": ("Basescan (Sepolia)", "https://sepolia.basescan.org"),
+    "arbitrum": ("Arbiscan", "https://arbiscan.io"),
+    "arbitrum-sepolia": ("Arbiscan (Sepolia)", "https://sepolia.arbiscan.io"),
+    "optimism": ("OP Etherscan", "https://optimistic.etherscan.io"),
+    "optimism-sepolia": ("OP Etherscan (Sepolia)", "https://sepolia-optimism.etherscan.io"),
+    "polygon": ("Polygonscan", "https://polygonscan.com"),
+    "polygon-amoy": ("Polygonscan (Amoy)", "https://amoy.polygonscan.com"),
+}
 
 
 def policy_document(text: str | None) -> dict[str, Any]:
@@ -63,7 +76,17 @@ def rule_text(
 
 
 def explorer_url(network: str, signature: str | None) -> str | None:
-    """The public explorer's page of a transaction; None on the local chain."""
-    if not signature or network not in _CLUSTERS:
+    """The public explorer's page of a transaction on ``network``; None on a local chain."""
+    if not signature:
         return None
-    return f"https://explorer.solana.com/tx/{signature}{_CLUSTERS[network]}"
+    if network in _CLUSTERS:
+        return f"https://explorer.solana.com/tx/{signature}{_CLUSTERS[network]}"
+    if network in _EVM_EXPLORERS:
+        return f"{_EVM_EXPLORERS[network][1]}/tx/{signature}"
+    return None
+
+
+def explorer_name(network: str) -> str:
+    if network in _EVM_EXPLORERS:
+        return _EVM_EXPLORERS[network][0]
+    return "the Solana explorer"

@@ -10,11 +10,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 import msgspec
+from markupsafe import Markup
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -90,6 +92,27 @@ def _usd(tx: Any) -> str:
     return f" ≈ ${format_units(int(micros), 6)}"
 
 
+def _dollars(micros: int | None) -> str:
+    """Micro-dollars to the cent as a person reads them: "$1,234.57", "< $0.01"."""
+    if micros is None:
+        return ""
+    if 0 < micros < 10_000:
+        return "< $0.01"
+    cents = (Decimal(micros) / 10**6).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"${cents:,}"
+
+
+def _value_now(worth: Any) -> Markup:
+    """A waiting send's value at current prices (``reads.values_now``), as one span."""
+    if worth is None:
+        return Markup("")
+    if worth.micros is not None:
+        return Markup(' <span class="usd nowrap">≈ {} now</span>').format(_dollars(worth.micros))
+    return Markup(' <span class="muted no-price" title="{}">· no USD price</span>').format(
+        worth.why
+    )
+
+
 def _left(seconds: float | None) -> str:
     """Seconds until a deadline as a person reads it: "14m 05s", "2h 03m", "due"."""
     if seconds is None:
@@ -146,6 +169,9 @@ def templates() -> Any:
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        # The templates ship with the daemon: no stat() of the file at each include (a
+        # row template is included once per row).
+        auto_reload=False,
     )
     env.filters["sol"] = _sol
     env.filters["native"] = _native
@@ -154,6 +180,8 @@ def templates() -> Any:
     env.filters["left"] = _left
     env.filters["units"] = _units
     env.filters["usd"] = _usd
+    env.filters["dollars"] = _dollars
+    env.filters["value_now"] = _value_now
     env.filters["duration"] = format_duration
     env.filters["limits"] = _limits
     return Jinja2Templates(env=env)

@@ -15,7 +15,7 @@ from waiaas_core.errors import WaiaasError
 from waiaas_daemon.domain.state import DaemonState
 from waiaas_daemon.serving.auth import state_of
 from waiaas_daemon.serving.console import chart
-from waiaas_daemon.serving.console.described import Described, describe
+from waiaas_daemon.serving.console.described import Described, describe, native_unit
 from waiaas_daemon.serving.console.web import page, render
 from waiaas_daemon.storage import TransactionRow
 
@@ -54,7 +54,8 @@ async def _since(state: DaemonState, since: float) -> list[TransactionRow]:
 
 
 def _asset_key(tx: TransactionRow) -> str:
-    return tx.token_mint or "SOL"
+    # A token by its address; a native coin by its symbol (SOL, ETH, POL) on the send's network.
+    return tx.token_mint or native_unit(tx.network or "local")[0]
 
 
 def _matches(tx: TransactionRow, chosen: dict[str, str]) -> bool:
@@ -130,6 +131,8 @@ def _assets(rows: list[TransactionRow], chosen: dict[str, str]) -> list[tuple[st
     for tx in rows:
         if tx.token_mint:
             seen.setdefault(tx.token_mint, tx.token_symbol or tx.token_mint[:8])
+        else:
+            seen.setdefault(_asset_key(tx), _asset_key(tx))
     if chosen["asset"]:
         seen.setdefault(chosen["asset"], chosen["asset"][:8])
     return list(seen.items())

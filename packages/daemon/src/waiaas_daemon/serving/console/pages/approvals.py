@@ -17,6 +17,7 @@ from waiaas_daemon.schemas.policy import Decision
 from waiaas_daemon.serving.api import path_id
 from waiaas_daemon.serving.auth import state_of
 from waiaas_daemon.serving.console.described import WAITING, describe
+from waiaas_daemon.serving.console.reads import values_now
 from waiaas_daemon.serving.console.web import (
     action,
     decode,
@@ -31,7 +32,8 @@ from waiaas_daemon.serving.routes import pending as pending_routes
 
 async def _waiting(request: Request) -> dict[str, object]:
     state = state_of(request)
-    return {"items": await describe(state, await state.db.waiting_transactions())}
+    items = await describe(state, await state.db.waiting_transactions())
+    return {"items": items, "values": await values_now(state, items)}
 
 
 async def approvals(request: Request) -> Response:
@@ -56,6 +58,7 @@ async def one(request: Request) -> Response:
         "approval.html",
         {
             "item": item,
+            "values": await values_now(state, [item]),
             "waiting": tx.status in WAITING,
             "entries": entries,
             "actors": {e["seq"]: actor_name(e["actor"], labels) for e in entries},

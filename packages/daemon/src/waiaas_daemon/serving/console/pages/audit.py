@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -19,6 +20,7 @@ from waiaas_daemon.domain.audit import ACTIONS
 from waiaas_daemon.schemas.audit import AuditEntry, AuditQuery, NotificationQuery
 from waiaas_daemon.serving.api import convert_query
 from waiaas_daemon.serving.auth import state_of
+from waiaas_daemon.serving.console.described import native_unit
 from waiaas_daemon.serving.console.web import action, page, redirect, render
 from waiaas_daemon.serving.routes import audit as audit_routes
 from waiaas_daemon.serving.routes import telegram as telegram_routes
@@ -60,38 +62,55 @@ _TIMES = ("executeAt", "approvalExpiresAt", "approval_expires_at", "execute_at",
 _QUIET = ("mint", "kind")
 
 
-def readable(entry: AuditEntry) -> list[str]:
+def _is_time(key: str, value: Any) -> bool:
+    # Unix seconds: the named ones, and any ``...At`` (expiresAt, pricedAt) that holds one.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return key in _TIMES or (key.endswith("At") and 10**9 <= value < 10**11)
+
+
+def _shown(value: object) -> Markup:
+    """A value as text; an address, signature or id (one long word) as code, which may
+    break anywhere, so a long one never widens the table past the screen."""
+    text = str(value)
+    if len(text) >= 32 and not any(c.isspace() for c in text):
+        return Markup('<code class="address">{}</code>').format(text)
+    return Markup("{}").format(text)
+
+
+def readable(entry: AuditEntry) -> list[Markup]:
     """The entry's details as a person reads them: amounts in units, the memo, the site."""
     details = dict(entry.details)
-    parts = []
+    parts: list[Markup] = []
     if "amount" in details:
         amount = str(details.pop("amount"))
         if entry.token is not None:
             unit, decimals = entry.token.symbol or entry.token.mint, entry.token.decimals
         elif details.get("mint") is None:
-            unit, decimals = "SOL", 9
+            # The native coin of the network the send went out on (SOL, ETH, POL).
+            unit, decimals = native_unit(str(details.get("network") or "local"))
         else:
             unit, decimals = f"base units of {details['mint']}", 0
         shown = (
             format_units(int(amount), decimals) if amount.isdigit() and len(amount) < 40 else amount
         )
-        parts.append(f"{shown} {unit}")
+        parts.append(Markup("{} {}").format(shown, unit))
     if entry.origin:
-        parts.append(f"pays {entry.origin}")
+        parts.append(Markup("pays {}").format(entry.origin))
     if "to" in details:
-        parts.append(f"to {details.pop('to')}")
+        parts.append(Markup("to {}").format(_shown(details.pop("to"))))
     if entry.memo:
-        parts.append(f"memo “{entry.memo}”")
+        parts.append(Markup("memo “{}”").format(entry.memo))
     for key, value in details.items():
         if key in _QUIET:
             continue
-        if key in _TIMES and isinstance(value, int | float):
+        if _is_time(key, value):
             value = datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         elif key == "policy" and isinstance(value, str):
             value = "the whole document (see raw)"
         elif isinstance(value, dict | list):
             value = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-        parts.append(f"{key}: {value}")
+        parts.append(Markup("{}: {}").format(key, _shown(value)))
     return parts
 
 

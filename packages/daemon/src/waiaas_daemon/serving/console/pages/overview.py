@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from waiaas_daemon.schemas.policy import Decision
 from waiaas_daemon.serving.auth import state_of
-from waiaas_daemon.serving.console.reads import all_assets, spending
+from waiaas_daemon.serving.console.reads import all_assets, spending, worths
 from waiaas_daemon.serving.console.web import action, decode, page, reason_body, redirect, render
 from waiaas_daemon.serving.routes import controls as control_routes
 
@@ -18,13 +18,19 @@ async def overview(request: Request) -> Response:
     wallets = await state.db.list_wallets()
     waiting = await state.db.waiting_transactions()
     live = [w for w in wallets if w.status != "TERMINATED"]
+    assets = await all_assets(state, live)
+    worth = await worths(state, live, assets)
     return render(
         request,
         "overview.html",
         {
             "wallets": live,
             "terminated": len(wallets) - len(live),
-            "assets": await all_assets(state, live),
+            "assets": assets,
+            "worth": worth,
+            "worth_total": sum(w.total for w in worth.values()),
+            "worth_priced": any(w.priced for w in worth.values()),
+            "worth_unpriced": sum(len(w.unpriced) for w in worth.values()),
             "spending": {w.id: await spending(state, w) for w in live},
             "pending_count": len(waiting),
             "approval_count": sum(1 for t in waiting if t.status == "PENDING_APPROVAL"),

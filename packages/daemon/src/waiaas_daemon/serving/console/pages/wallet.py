@@ -15,7 +15,8 @@ from waiaas_daemon.schemas.policy import Decision, Policy
 from waiaas_daemon.serving.api import path_id
 from waiaas_daemon.serving.auth import state_of
 from waiaas_daemon.serving.console import policyform
-from waiaas_daemon.serving.console.reads import balances, holdings
+from waiaas_daemon.serving.console.reads import assets as wallet_assets
+from waiaas_daemon.serving.console.reads import worths
 from waiaas_daemon.serving.console.web import action, decode, page, reason_body, redirect, render
 from waiaas_daemon.serving.routes import controls as control_routes
 from waiaas_daemon.serving.routes import policy as policy_routes
@@ -40,13 +41,17 @@ async def _wallet_page(
     rows = await state.db.list_sessions(wallet.id)
     version, document = await _current_policy(request)
     assets = await _assets(state, wallet.network, document)
+    # One read of the chain: the native coin first, then each token account.
+    held = await wallet_assets(state, wallet) if wallet.status != "TERMINATED" else []
+    worth = (await worths(state, [wallet], {wallet.id: held})).get(wallet.id) if held else None
     return render(
         request,
         "wallet.html",
         {
             "wallet": wallet,
-            "balance": (await balances(state, [wallet]))[wallet.id],
-            "holdings": await holdings(state, wallet) if wallet.status != "TERMINATED" else [],
+            "balance": held[0].raw if held else None,
+            "holdings": None if held is None else held[1:],
+            "worth": worth,
             "sessions": [(s, sessions.status_of(state, s)) for s in rows],
             # OAuth grants among them: the client's scope beside the label.
             "grants": await oauth_store.grants(state.db),
