@@ -1,21 +1,25 @@
 """SPL Token and Token-2022 for both chains: account layouts, extensions, instructions.
 
 Pure functions only. Base layouts come from solders (``solders.token.state``:
-Mint, TokenAccount; ``solders.token.associated``: the ATA derivation); the
-instructions solders lacks (CreateIdempotent, TransferChecked, InitializeMint2,
-MintTo, InitializeTransferFeeConfig) come from the ``solana`` package's
-``spl.token.instructions``, imported when an instruction is first built (it
-brings pydantic, construct and httpx: 11 MiB a daemon that moves no token never
-needs). Only the Token-2022 extension list (type-length-value
-entries after the base layout) is read here by hand: neither library parses it.
+Mint, TokenAccount; ``solders.token.associated``: the ATA derivation; the
+system program's CreateAccount). Read and written here by hand: the Token-2022
+extension list (type-length-value entries after the base layout), which no
+library parses, and the five token instructions solders lacks (CreateIdempotent,
+TransferChecked, InitializeMint2, MintTo, InitializeTransferFeeConfig): a tag
+byte and fixed-width little-endian fields each, their layouts those of the
+programs' own ``instruction.rs``. They came from the ``solana`` package's
+``spl.token.instructions`` before, whose import (its pydantic RPC models) cost
+every daemon's first start, which makes the local test mint, 0.33 s of CPU and
+19 MiB; tests/daemon/test_spl_instructions.py checks these bytes against it.
 """
 
 from __future__ import annotations
 
 import struct
 
-from solders.instruction import Instruction
+from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
+from solders.system_program import ID as SYSTEM_PROGRAM
 from solders.system_program import CreateAccountParams, create_account
 from solders.token.associated import get_associated_token_address
 from solders.token.state import Mint, TokenAccount
@@ -192,6 +196,102 @@ def mint_size(program: str, transfer_fee: bool) -> int:
     return ACCOUNT_LEN + 1 + TLV_HEADER + TRANSFER_FEE_CONFIG_LEN
 
 
+# -- the token instructions (spl-token's and spl-associated-token-account's layouts) --
+
+ASSOCIATED_TOKEN_PROGRAM = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
+_MINT_TO = 7
+_TRANSFER_CHECKED = 12
+_INITIALIZE_MINT2 = 20
+_TRANSFER_FEE_EXTENSION = 26  # Token-2022; its first sub-instruction:
+_INITIALIZE_TRANSFER_FEE_CONFIG = 0
+_CREATE_IDEMPOTENT = 1  # the associated token account program's
+
+
+def _optional_key(key: Pubkey | None) -> bytes:
+    """A ``COption<Pubkey>`` as the token programs read it from instruction data."""
+    return b"\x00" if key is None else b"\x01" + bytes(key)
+
+
+def _writable(key: Pubkey, *, signer: bool = False) -> AccountMeta:
+    return AccountMeta(key, is_signer=signer, is_writable=True)
+
+
+def _readonly(key: Pubkey, *, signer: bool = False) -> AccountMeta:
+    return AccountMeta(key, is_signer=signer, is_writable=False)
+
+
+def create_idempotent_ata(
+    payer: Pubkey, owner: Pubkey, mint: Pubkey, program: Pubkey
+) -> Instruction:
+    """The owner's associated token account, created unless it exists already."""
+    return Instruction(
+        ASSOCIATED_TOKEN_PROGRAM,
+        bytes([_CREATE_IDEMPOTENT]),
+        [
+            _writable(payer, signer=True),
+            _writable(get_associated_token_address(owner, mint, program)),
+            _readonly(owner),
+            _readonly(mint),
+            _readonly(SYSTEM_PROGRAM),
+            _readonly(program),
+        ],
+    )
+
+
+def initialize_mint2(
+    program: Pubkey, mint: Pubkey, decimals: int, authority: Pubkey, freeze: Pubkey | None = None
+) -> Instruction:
+    # The freeze authority's option takes its 33 bytes even when absent (zeros after the
+    # 0 tag), as spl-token's own packing writes it; the program ignores what follows.
+    freezer = b"\x00" + bytes(32) if freeze is None else _optional_key(freeze)
+    data = struct.pack("<BB", _INITIALIZE_MINT2, decimals) + bytes(authority) + freezer
+    return Instruction(program, data, [_writable(mint)])
+
+
+def initialize_transfer_fee_config(
+    program: Pubkey, mint: Pubkey, authority: Pubkey, basis_points: int, maximum_fee: int
+) -> Instruction:
+    """Token-2022's TransferFeeConfig; ``authority`` may change the fee and withdraw it."""
+    data = (
+        struct.pack("<BB", _TRANSFER_FEE_EXTENSION, _INITIALIZE_TRANSFER_FEE_CONFIG)
+        + _optional_key(authority)
+        + _optional_key(authority)
+        + struct.pack("<HQ", basis_points, maximum_fee)
+    )
+    return Instruction(program, data, [_writable(mint)])
+
+
+def mint_to(
+    program: Pubkey, mint: Pubkey, destination: Pubkey, authority: Pubkey, amount: int
+) -> Instruction:
+    return Instruction(
+        program,
+        struct.pack("<BQ", _MINT_TO, amount),
+        [_writable(mint), _writable(destination), _readonly(authority, signer=True)],
+    )
+
+
+def transfer_checked(
+    program: Pubkey,
+    source: Pubkey,
+    mint: Pubkey,
+    destination: Pubkey,
+    owner: Pubkey,
+    amount: int,
+    decimals: int,
+) -> Instruction:
+    return Instruction(
+        program,
+        struct.pack("<BQB", _TRANSFER_CHECKED, amount, decimals),
+        [
+            _writable(source),
+            _readonly(mint),
+            _writable(destination),
+            _readonly(owner, signer=True),
+        ],
+    )
+
+
 def create_mint_instructions(
     payer: Pubkey,
     mint: Pubkey,
@@ -202,9 +302,6 @@ def create_mint_instructions(
     transfer_fee: tuple[int, int] | None = None,
 ) -> list[Instruction]:
     """Create and initialize a mint; ``transfer_fee`` is (basis points, maximum fee)."""
-    import spl.token.instructions as spl_ix
-    from spl.token.models import InitializeMint2Params, InitializeTransferFeeConfigParams
-
     program_id = token_program(program)
     space = mint_size(program, transfer_fee is not None)
     instructions = [
@@ -217,24 +314,9 @@ def create_mint_instructions(
     if transfer_fee is not None:  # extensions are initialized before the mint itself
         basis_points, maximum_fee = transfer_fee
         instructions.append(
-            spl_ix.initialize_transfer_fee_config(
-                InitializeTransferFeeConfigParams(
-                    program_id=program_id,
-                    mint=mint,
-                    transfer_fee_config_authority=authority,
-                    withdraw_withheld_authority=authority,
-                    transfer_fee_basis_points=basis_points,
-                    maximum_fee=maximum_fee,
-                )
-            )
+            initialize_transfer_fee_config(program_id, mint, authority, basis_points, maximum_fee)
         )
-    instructions.append(
-        spl_ix.initialize_mint2(
-            InitializeMint2Params(
-                decimals=decimals, program_id=program_id, mint=mint, mint_authority=authority
-            )
-        )
-    )
+    instructions.append(initialize_mint2(program_id, mint, decimals, authority))
     return instructions
 
 
@@ -242,21 +324,16 @@ def mint_to_instructions(
     payer: Pubkey, owner: Pubkey, mint: Pubkey, authority: Pubkey, amount: int, program: str
 ) -> list[Instruction]:
     """Create the owner's ATA if missing, then mint ``amount`` base units into it."""
-    import spl.token.instructions as spl_ix
-    from spl.token.models import MintToParams
-
     check_amount(amount)
     program_id = token_program(program)
     return [
-        spl_ix.create_idempotent_associated_token_account(payer, owner, mint, program_id),
-        spl_ix.mint_to(
-            MintToParams(
-                program_id=program_id,
-                mint=mint,
-                dest=get_associated_token_address(owner, mint, program_id),
-                mint_authority=authority,
-                amount=amount,
-            )
+        create_idempotent_ata(payer, owner, mint, program_id),
+        mint_to(
+            program_id,
+            mint,
+            get_associated_token_address(owner, mint, program_id),
+            authority,
+            amount,
         ),
     ]
 
@@ -272,9 +349,6 @@ def transfer_instructions(
     create_account: bool,
 ) -> list[Instruction]:
     """ATA to ATA TransferChecked, preceded by CreateIdempotent when the recipient has none."""
-    import spl.token.instructions as spl_ix
-    from spl.token.models import TransferCheckedParams
-
     check_amount(amount)
     if not 0 <= decimals <= 255:
         raise WaiaasError("INVALID_REQUEST", "decimals must be between 0 and 255.")
@@ -282,22 +356,16 @@ def transfer_instructions(
     owner_key, mint_key = parse_address(to_owner), parse_address(mint)
     instructions = []
     if create_account:
-        instructions.append(
-            spl_ix.create_idempotent_associated_token_account(
-                sender, owner_key, mint_key, program_id
-            )
-        )
+        instructions.append(create_idempotent_ata(sender, owner_key, mint_key, program_id))
     instructions.append(
-        spl_ix.transfer_checked(
-            TransferCheckedParams(
-                program_id=program_id,
-                source=get_associated_token_address(sender, mint_key, program_id),
-                mint=mint_key,
-                dest=get_associated_token_address(owner_key, mint_key, program_id),
-                owner=sender,
-                amount=amount,
-                decimals=decimals,
-            )
+        transfer_checked(
+            program_id,
+            get_associated_token_address(sender, mint_key, program_id),
+            mint_key,
+            get_associated_token_address(owner_key, mint_key, program_id),
+            sender,
+            amount,
+            decimals,
         )
     )
     return instructions
