@@ -3,8 +3,8 @@ of generated requests against a real daemon that must answer each as the documen
 
 from __future__ import annotations
 
-import os
 import copy
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
