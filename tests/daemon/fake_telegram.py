@@ -77,6 +77,8 @@ class FakeTelegram:
         # getUpdates in flight now, and those that came while another was (Telegram: 409).
         self.polling = 0
         self.conflicts = 0
+        self._poller: Request | None = None
+        self._poll_ended = anyio.Event()
         self.last_id = 0
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(100)
@@ -195,6 +197,10 @@ class FakeTelegram:
 
     async def _get_updates(self, params: dict[str, Any], request: Request) -> JSONResponse:
         self.polls += 1
+        if self.polling and self._poller is not None and await self._poller.is_disconnected():
+            # The poll in flight is a dead poller's (SIGKILL closed its connection), which
+            # this loop has not looked at yet: Telegram sees the closed connection too.
+            await self._poll_ended.wait()
         if self.polling:
             # Telegram allows one getUpdates per token at a time (two bot instances).
             self.conflicts += 1
@@ -204,6 +210,7 @@ class FakeTelegram:
             self.confirmed = offset
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
         self.polling += 1
+        self._poller, self._poll_ended = request, anyio.Event()
         try:
             with anyio.move_on_after(float(params.get("timeout", 0))):
                 while not self._pending(offset):
@@ -215,6 +222,8 @@ class FakeTelegram:
             return _ok(self._pending(offset)[:100])
         finally:
             self.polling -= 1
+            self._poller = None
+            self._poll_ended.set()
 
     def _pending(self, offset: int) -> list[dict[str, Any]]:
         return [u for u in self.updates if u["update_id"] >= offset]
