@@ -9,7 +9,9 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = False
-nox.options.sessions = ["tests", "lint"]
+# One session by default: the test tools and the linters share one virtualenv (a second
+# one costs CI about a minute of installing the same packages again).
+nox.options.sessions = ["tests"]
 
 PACKAGES = ["./packages/core", "./packages/daemon", "./packages/mcp", "./packages/cli"]
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -102,26 +104,35 @@ def ensure_npm_tools(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Install the packages (not editable), the test tools, Chromium, PostgreSQL, anvil and
-    solc; run pytest."""
+    """Install the packages (not editable), the test tools and linters, Chromium, PostgreSQL,
+    anvil and solc; run ruff, mypy, then pytest."""
     ensure_chromium(session)
     ensure_postgresql(session)
     ensure_npm_tools(session)
     session.env["WAIAAS_NPM_PREFIX"] = str(NPM_PREFIX)
     # One install call, so the resolver takes the local waiaas-core for everyone.
-    session.install(*PACKAGES, *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.install(
+        *PACKAGES,
+        *nox.project.dependency_groups(PYPROJECT, "test"),
+        *nox.project.dependency_groups(PYPROJECT, "lint"),
+    )
+    run_linters(session)
     # Test modules run in parallel, one worker per core; a module stays on one
     # worker, so the module-scoped daemons some of them share stay shared.
     session.run("pytest", "-n", "auto", "--dist", "loadfile", "--durations", "15", *session.posargs)
 
 
-@nox.session
-def lint(session: nox.Session) -> None:
-    """ruff check, ruff format --check, and mypy over the four packages."""
-    session.install(*PACKAGES, *nox.project.dependency_groups(PYPROJECT, "lint"))
+def run_linters(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check, ruff format --check, and mypy over the four packages (also run by tests)."""
+    session.install(*PACKAGES, *nox.project.dependency_groups(PYPROJECT, "lint"))
+    run_linters(session)
 
 
 @nox.session(venv_backend="none")
