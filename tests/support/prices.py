@@ -204,11 +204,14 @@ def _handler(
                 else:
                     status, body = answer(parts.path, parse_qs(parts.query))
             data = body.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the daemon stopped waiting (a held answer past its bound): expected
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
