@@ -24,6 +24,18 @@ def daemon(tmp_path):
         yield running
 
 
+@pytest.fixture
+def fakes():
+    """Loopback price sources in their real wire formats (tests/support/prices.py):
+    SOL at $100 and USDC at $1. A module that needs other prices defines its own."""
+    from tests.support.prices import price_fakes
+
+    with price_fakes() as running:
+        running.set("SOL", "100")
+        running.set("USDC", "1")
+        yield running
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster():
     """One throwaway PostgreSQL server per test process (per xdist worker).

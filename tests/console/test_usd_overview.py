@@ -6,26 +6,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from tests.console.conftest import MASTER
 from tests.console.test_owner_pages import text_of
 from tests.daemon.policy_support import SOL, funded, recipient, send, set_policy
-from tests.support.prices import PriceFakes, price_fakes
 from waiaas_core.config import Settings
 from waiaas_daemon.serving.console import reads
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def fakes() -> Iterator[PriceFakes]:
-    with price_fakes() as running:
-        running.set("SOL", "100")
-        running.set("USDC", "1")
-        yield running
 
 
 @pytest.fixture

@@ -3,26 +3,15 @@ rule in dollars that held it, spending against the dollar limit, the form's doll
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.console.conftest import MASTER
 from tests.console.test_owner_pages import text_of
 from tests.console.test_policy_form import _form
 from tests.daemon.policy_support import SOL, funded, recipient, send, set_policy
-from tests.support.prices import PriceFakes, price_fakes
 from waiaas_core.config import Settings
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def fakes() -> Iterator[PriceFakes]:
-    with price_fakes() as running:
-        running.set("SOL", "100")
-        running.set("USDC", "1")
-        yield running
 
 
 @pytest.fixture

@@ -6,26 +6,15 @@ without a dollar rule."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.daemon.conftest import MASTER
 from tests.daemon.policy_support import SOL, funded, recipient, send, set_policy, transaction
-from tests.support.prices import PriceFakes, price_fakes
 from waiaas_core.config import Settings
 
 pytestmark = pytest.mark.anyio
 
 USDC = 1_000_000
-
-
-@pytest.fixture
-def fakes() -> Iterator[PriceFakes]:
-    with price_fakes() as running:
-        running.set("SOL", "100")
-        running.set("USDC", "1")
-        yield running
 
 
 @pytest.fixture

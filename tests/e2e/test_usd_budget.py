@@ -15,21 +15,13 @@ import pytest
 from tests.cli.checks import ok
 from tests.mcp.support import call, mcp_client, result_json
 from tests.support.daemon import FAST_SECURITY, Daemon, running_daemon
-from tests.support.prices import PriceFakes, price_fakes
+from tests.support.prices import PriceFakes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 SOL = 10**9
 USDC = 10**6
 WEEK = 7 * 86400
-
-
-@pytest.fixture
-def fakes() -> Iterator[PriceFakes]:
-    with price_fakes() as running:
-        running.set("SOL", "100")
-        running.set("USDC", "1")
-        yield running
 
 
 @pytest.fixture
