@@ -36,13 +36,9 @@ def fakes():
         yield running
 
 
-@pytest.fixture(scope="session")
-def postgres_cluster():
-    """One throwaway PostgreSQL server per test process (per xdist worker).
-
-    It fails, never skips, when the server cannot start, unless
-    WAIAAS_TEST_NO_POSTGRES=1 says to skip the PostgreSQL tests.
-    """
+def _throwaway_cluster():
+    """A PostgreSQL server of the test's own, stopped after it. It fails, never skips,
+    when the server cannot start, unless WAIAAS_TEST_NO_POSTGRES=1 says to skip."""
     import os
 
     from tests.support.postgres import SKIP_ENV, start_cluster
@@ -54,6 +50,12 @@ def postgres_cluster():
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One throwaway PostgreSQL server per test process (per xdist worker)."""
+    yield from _throwaway_cluster()
 
 
 @pytest.fixture
@@ -66,17 +68,7 @@ def postgres_url(postgres_cluster) -> str:
 def postgres_alone():
     """A PostgreSQL server this test alone uses, so it may stop and restart it
     (tests/faults) without disturbing the tests sharing ``postgres_cluster``."""
-    import os
-
-    from tests.support.postgres import SKIP_ENV, start_cluster
-
-    if os.environ.get(SKIP_ENV) == "1":
-        pytest.skip(f"{SKIP_ENV}=1: PostgreSQL tests skipped")
-    cluster = start_cluster()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from _throwaway_cluster()
 
 
 @pytest.fixture
