@@ -299,6 +299,30 @@ async def test_a_blockhash_that_never_changes_is_a_chain_error(connected: Connec
     assert len(node.calls("getLatestBlockhash")) == 1 + 3
 
 
+async def test_one_record_signed_again_within_one_blockhash_does_not_wait(
+    connected: Connect,
+) -> None:
+    # The database failed between signing a queued send and storing it: the scheduler
+    # signs the same record again. On a node whose blockhash does not move (an idle
+    # cluster, this fake) waiting for a new one stalled that send on every retry.
+    node = FakeSolanaNode(confirm_after_polls=0)
+    sender, recipient = funded(node), Keypair()
+    sleeps = Sleeps()
+    async with connected(node, sleeps=sleeps, poll_attempts=3) as chain:
+        first = await chain.prepare_transfer(sender, addr(recipient), SOL // 10, None, record="r1")
+        again = await chain.prepare_transfer(sender, addr(recipient), SOL // 10, None, record="r1")
+        # Another record with the same contents is another transfer: it waits, as before.
+        with pytest.raises(WaiaasError) as caught:
+            await chain.prepare_transfer(sender, addr(recipient), SOL // 10, None, record="r2")
+        outcome = await chain.submit(again)
+        balance = await chain.get_balance(addr(recipient))
+
+    assert again.signature == first.signature and again.raw == first.raw
+    assert caught.value.code == "CHAIN_ERROR"
+    assert sleeps.delays == [POLL] * 3  # only the other record's attempts
+    assert outcome.status == "CONFIRMED" and balance == SOL // 10
+
+
 @pytest.mark.parametrize("fault", [RATE_LIMITED, HttpStatus(503, "upstream busy")])
 async def test_http_429_and_503_are_retried_with_backoff(
     connected: Connect, fault: HttpStatus

@@ -13,6 +13,7 @@ import pytest
 
 from waiaas_core.errors import WaiaasError
 from waiaas_daemon.domain.workers import STORAGE, Workers, backoff_delay, describe, supervise
+from waiaas_daemon.storage.interface import StorageUnavailable
 
 pytestmark = pytest.mark.anyio
 
@@ -56,6 +57,23 @@ def test_one_warning_when_a_streak_starts_and_one_line_when_it_ends(caplog):
     assert [r.levelname for r in loud] == ["WARNING", "INFO"]
     assert "working again after 5 failure(s) over 31 s" in loud[1].getMessage()
     assert workers.troubles() == []
+
+
+def test_a_streak_that_changes_cause_says_so_once_per_cause(caplog):
+    # The database came back but the send now fails on the chain: an operator reading
+    # only "failing (StorageUnavailable)" would wait for a database that is there.
+    workers = Workers(Clock())
+    gone = [sqlite3.OperationalError("database is locked"), StorageUnavailable("refused")]
+    with caplog.at_level(logging.DEBUG, logger="waiaas.workers"):
+        for error in [*gone, *gone, WaiaasError("CHAIN_ERROR"), WaiaasError("CHAIN_ERROR")]:
+            workers.failed("scheduler", error)
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    scheduler = [line for line in said if line.startswith("scheduler")]
+    assert len(scheduler) == 2, said
+    assert "failing (OperationalError)" in scheduler[0]
+    assert "now failing (CHAIN_ERROR), 5 in a row" in scheduler[1]
+    [trouble] = [t for t in workers.troubles() if t.worker == "scheduler"]
+    assert (trouble.failures, trouble.error) == (6, "CHAIN_ERROR")
 
 
 async def test_a_database_failure_of_a_worker_marks_the_storage_lost_once(caplog):

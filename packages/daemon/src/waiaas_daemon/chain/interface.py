@@ -158,9 +158,21 @@ class Chain(Protocol):
         ...
 
     async def prepare_transfer(
-        self, signer: Signer, to: str, amount: int, memo: str | None, *, sequence: int | None = None
+        self,
+        signer: Signer,
+        to: str,
+        amount: int,
+        memo: str | None,
+        *,
+        sequence: int | None = None,
+        record: str | None = None,
     ) -> PreparedTransfer:
-        """Build and sign a transfer (two identical sends differ: blockhash or nonce)."""
+        """Build and sign a transfer: two identical sends differ (blockhash or nonce).
+
+        ``record`` names the transaction record it is for. Preparing the same record
+        again (its first signing was never stored, so never sent) may give the very
+        same transaction; two records never get one transaction between them.
+        """
         ...
 
     async def submit(self, prepared: PreparedTransfer) -> Outcome:
@@ -217,6 +229,7 @@ class Chain(Protocol):
         memo: str | None,
         *,
         sequence: int | None = None,
+        record: str | None = None,
     ) -> PreparedTransfer:
         """Build and sign a token transfer, like ``prepare_transfer``."""
         ...

@@ -149,6 +149,7 @@ class LocalChain(SolanaChain):
         memo: str | None,
         *,
         sequence: int | None = None,
+        record: str | None = None,
     ) -> PreparedTransfer:
         tx = build_transfer(signer, to, amount, memo, self._fresh_blockhash())
         return PreparedTransfer(signature=str(tx.signatures[0]), raw=bytes(tx))
@@ -267,6 +268,7 @@ class LocalChain(SolanaChain):
         memo: str | None,
         *,
         sequence: int | None = None,
+        record: str | None = None,
     ) -> PreparedTransfer:
         missing = self._svm.get_account(spl.associated_address(to_owner, mint, program)) is None
         instructions = spl.transfer_instructions(

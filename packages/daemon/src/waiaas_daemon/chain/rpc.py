@@ -144,7 +144,8 @@ class RpcChain(SolanaChain):
         self._poll_attempts = poll_attempts
         self._sleep = sleep
         self._ids = itertools.count(1)
-        self._issued: OrderedDict[str, None] = OrderedDict()
+        # Signatures handed out lately, and the record each was for.
+        self._issued: OrderedDict[str, str | None] = OrderedDict()
         # A mint's decimals, program and extension types never change, nor the
         # rent of a given size within a run: both are asked once.
         self._mints: dict[str, MintInfo] = {}
@@ -167,11 +168,12 @@ class RpcChain(SolanaChain):
         memo: str | None,
         *,
         sequence: int | None = None,
+        record: str | None = None,
     ) -> PreparedTransfer:
         parse_address(to)
         check_amount(amount)
         return await self._sign_fresh(
-            lambda blockhash: build_transfer(signer, to, amount, memo, blockhash)
+            lambda blockhash: build_transfer(signer, to, amount, memo, blockhash), record
         )
 
     async def token_accounts(self, owner: str, known: tuple[str, ...] = ()) -> list[TokenBalance]:
@@ -229,6 +231,7 @@ class RpcChain(SolanaChain):
         memo: str | None,
         *,
         sequence: int | None = None,
+        record: str | None = None,
     ) -> PreparedTransfer:
         recipient = spl.associated_address(to_owner, mint, program)
         missing = await self._account(str(recipient)) is None
@@ -236,22 +239,29 @@ class RpcChain(SolanaChain):
             signer.pubkey(), to_owner, mint, amount, decimals, program, create_account=missing
         )
         return await self._sign_fresh(
-            lambda blockhash: sign_checked(signer, instructions, memo, blockhash)
+            lambda blockhash: sign_checked(signer, instructions, memo, blockhash), record
         )
 
     async def fresh_blockhash(self) -> Hash:
         """The cluster's latest blockhash, for a transaction someone else submits (x402)."""
         return (await self._latest_blockhash())[0]
 
-    async def _sign_fresh(self, build: Callable[[Hash], Transaction]) -> PreparedTransfer:
+    async def _sign_fresh(
+        self, build: Callable[[Hash], Transaction], record: str | None
+    ) -> PreparedTransfer:
         # Two identical sends within one slot would get one blockhash and so one
-        # signature: one transfer. Wait for the next blockhash instead.
+        # signature: one transfer. Wait for the next blockhash instead. The same
+        # record signed again (its first signing was never stored, so never sent:
+        # the database failed in between) may have its signature again; waiting
+        # would stall it for as long as the cluster makes no new block.
         for _ in range(self._poll_attempts):
             blockhash, last_valid = await self._latest_blockhash()
             tx = build(blockhash)
             signature = str(tx.signatures[0])
-            if signature not in self._issued:
-                self._remember(signature)
+            if signature not in self._issued or (
+                record is not None and self._issued[signature] == record
+            ):
+                self._remember(signature, record)
                 return PreparedTransfer(signature, bytes(tx), last_valid)
             await self._sleep(self._poll_interval)
         raise WaiaasError("CHAIN_ERROR", "The cluster's blockhash did not change; send again.")
@@ -462,8 +472,8 @@ class RpcChain(SolanaChain):
             raise _unexpected(method)
         return payload["result"]
 
-    def _remember(self, signature: str) -> None:
-        self._issued[signature] = None
+    def _remember(self, signature: str, record: str | None) -> None:
+        self._issued[signature] = record
         if len(self._issued) > 4096:
             self._issued.popitem(last=False)
 

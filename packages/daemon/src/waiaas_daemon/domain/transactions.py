@@ -496,7 +496,9 @@ async def _prepare(
     to, amount = tx.to_address or "", int(tx.amount)
     token = tokens.of_transaction(tx)
     if token is None:
-        return await chain.prepare_transfer(signer, to, amount, tx.memo, sequence=sequence)
+        return await chain.prepare_transfer(
+            signer, to, amount, tx.memo, sequence=sequence, record=tx.id
+        )
     return await chain.prepare_token_transfer(
         signer,
         to,
@@ -506,6 +508,7 @@ async def _prepare(
         token.program,
         tx.memo,
         sequence=sequence,
+        record=tx.id,
     )
 
 

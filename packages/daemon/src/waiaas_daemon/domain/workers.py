@@ -59,6 +59,8 @@ class Trouble:
     since: float
     failures: int
     error: str
+    # The kinds of failure seen in this streak (every kind of "database unavailable" is one).
+    kinds: frozenset[str] = frozenset()
 
 
 class Workers:
@@ -84,14 +86,17 @@ class Workers:
 
         The first failure of a streak is logged (one WARNING line, no traceback:
         the failures that reach here are the outside world's, a database or a
-        node gone); the next ones only at DEBUG.
+        node gone); the next ones only at DEBUG, but for one WARNING line for each
+        other kind of failure the streak meets (the database back, the node not).
         """
-        if worker != STORAGE and isinstance(error, BaseException) and unavailable(error):
-            self.lose_storage(error)
-        words = describe(error)
+        words = kind = describe(error)
+        if isinstance(error, BaseException) and unavailable(error):
+            kind = STORAGE
+            if worker != STORAGE:
+                self.lose_storage(error)
         known = self._troubles.get(worker)
         if known is None:
-            known = Trouble(worker, self._clock(), 1, words)
+            known = Trouble(worker, self._clock(), 1, words, frozenset({kind}))
             if worker == STORAGE:
                 log.warning(
                     "the database is unavailable (%s): requests answer 503 STORAGE_UNAVAILABLE "
@@ -104,8 +109,13 @@ class Workers:
                     worker,
                     words,
                 )
+        elif kind not in known.kinds:
+            # Failing for another reason now (the database came back, the node did
+            # not): said once, or the streak's first line would tell only half of it.
+            known = Trouble(worker, known.since, known.failures + 1, words, known.kinds | {kind})
+            log.warning("%s: now failing (%s), %d in a row", worker, words, known.failures)
         else:
-            known = Trouble(worker, known.since, known.failures + 1, words)
+            known = Trouble(worker, known.since, known.failures + 1, words, known.kinds)
             log.debug("%s: still failing (%s), %d in a row", worker, words, known.failures)
         self._troubles[worker] = known
         return backoff_delay(known.failures, self._first, self._most)

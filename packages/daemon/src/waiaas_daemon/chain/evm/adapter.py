@@ -237,6 +237,7 @@ class EvmChain:
         memo: str | None,
         *,
         sequence: int | None = None,
+        record: str | None = None,
     ) -> PreparedTransfer:
         to = checksum(to, "to")
         _check_amount(amount)
@@ -253,6 +254,7 @@ class EvmChain:
         memo: str | None,
         *,
         sequence: int | None = None,
+        record: str | None = None,
     ) -> PreparedTransfer:
         to_owner = checksum(to_owner, "to")
         mint = checksum(mint, "token")
