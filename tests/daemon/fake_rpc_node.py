@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import solders.transaction_status as ts
 import uvicorn
 from solders.account import Account
@@ -77,7 +78,15 @@ class Delay:
     seconds: float
 
 
-Fault = HttpStatus | RpcFault | Stall | Delay
+@dataclass(frozen=True)
+class Hook:
+    """Run ``fn`` (blocking, in a worker thread) first, then answer normally: something
+    happens in the world between a request and its answer (the daemon's database stops)."""
+
+    fn: Callable[[], Any]
+
+
+Fault = HttpStatus | RpcFault | Stall | Delay | Hook
 
 
 @dataclass
@@ -200,6 +209,8 @@ class FakeSolanaNode:
             return Response(status_code=504)
         if isinstance(fault, Delay):
             await anyio.sleep(fault.seconds)
+        if isinstance(fault, Hook):
+            await anyio.to_thread.run_sync(fault.fn)
         if isinstance(fault, HttpStatus) and fault.json is not None:
             return JSONResponse(fault.json, status_code=fault.status)
         if isinstance(fault, HttpStatus):

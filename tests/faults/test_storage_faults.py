@@ -21,7 +21,7 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from tests.daemon.fake_rpc_node import ThreadedNode
+from tests.daemon.fake_rpc_node import Hook, ThreadedNode
 from tests.faults.support import WebhookCounter, wait_until
 from tests.support.daemon import FAST_SECURITY, Daemon, running_daemon, start_daemon
 from waiaas_daemon.domain.workers import MAX_BACKOFF
@@ -183,6 +183,40 @@ def test_postgres_gone_and_back_every_worker_resumes_and_nothing_runs_twice(
     # One line when the outage starts and one when the database is back.
     assert log.count("the database is unavailable") == 1, log
     assert log.count("the database is back") == 1, log
+
+
+def test_a_send_whose_signing_the_database_outage_cut_off_is_sent_once_when_it_is_back(
+    tmp_path, postgres_alone, node, webhook
+):
+    # The window the restart test hits by chance, every time: the queued send comes
+    # due, is claimed and signed, and the database stops before the signature is
+    # stored. Nothing reached the node; once the database is back the send is put
+    # back in the queue and signed again: the same record, the same blockhash (this
+    # node makes no block while nothing lands), so the same signature. The daemon
+    # once waited for a new blockhash on every retry and the send stayed QUEUED.
+    url = postgres_alone.create_database()
+    with running_daemon(tmp_path / "d", config=pg_config(url, node, webhook), timeout=90) as daemon:
+        session, tx_id, to = queue_a_send(daemon, node)
+        token = session["token"]
+        node.call(lambda: node.node.fail("getLatestBlockhash", Hook(postgres_alone.stop_server)))
+        wait_until(
+            lambda: node.call(lambda: node.node.calls("getLatestBlockhash")), what="the signing"
+        )
+        wait_until(
+            lambda: "scheduler" in {f["worker"] for f in health(daemon)["failing"]},
+            what="the scheduler failing",
+        )
+        postgres_alone.start_server()
+
+        wait_until(
+            lambda: status_of(daemon, token, tx_id) == "CONFIRMED",
+            timeout=MAX_BACKOFF,
+            what="the send",
+        )
+        sent_once(node, to)
+        wait_until(lambda: health(daemon)["status"] == "ok", what="ok")
+        daemon.stop()
+    assert "Traceback" not in daemon.log, daemon.log
 
 
 def test_pg_ctl_restart_leaves_no_worker_stopped(tmp_path, postgres_alone, node, webhook):
