@@ -31,4 +31,4 @@ async def test_reconcile_puts_a_claimed_unsigned_send_back_where_it_waited(harne
     assert await settlement.reconcile(harness.state) == 1
     again = await harness.state.db.get_transaction(tx.id)
     assert again.status == origin and again.signature is None
-    assert again.error == "not sent yet: the daemon stopped first"
+    assert again.error == "not sent yet: the daemon or its database stopped before it went out"

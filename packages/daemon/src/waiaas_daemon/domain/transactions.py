@@ -765,10 +765,15 @@ async def reconcile_one(state: DaemonState, tx: TransactionRow) -> None:
     were signed, so a chain that already has it answers with the same signature.
     """
     if tx.type == "TRANSFER" and not tx.signature and tx.decided_at is not None:
-        # A claimed queued (or approved) send stopped before it was signed: nothing
+        # A claimed queued (or approved) send stopped before its signature was stored: nothing
         # reached a chain, so it waits again where it came from, for whoever runs next.
         origin = "QUEUED" if tx.tier == "DELAY" else "PENDING_APPROVAL"
-        await _update(state, tx.id, status=origin, error="not sent yet: the daemon stopped first")
+        await _update(
+            state,
+            tx.id,
+            status=origin,
+            error="not sent yet: the daemon or its database stopped before it went out",
+        )
         return
     if tx.type == "AIRDROP" or not tx.signature or not tx.raw:
         # Nothing signed reached a chain: an airdrop's runtime step and its
